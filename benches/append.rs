@@ -1,0 +1,320 @@
+//! Append throughput against its baselines, measured in the same run:
+//!
+//! * Buffered `Log::append` vs. the raw floor — the same work by hand: one Ed25519 signature,
+//!   the BLAKE3 hashes (entry hash and payload commitment) and one sled insert of the same bytes.
+//!   Target ≥ 0.85×.
+//! * Immediate `Log::append` with 1 and 16 concurrent appenders vs. one sled `flush()` per
+//!   insert. Target: 16 appenders ≥ 5×. sled's `flush()` ends in `sync_file_range`, not an
+//!   fsync, so the run also measures the durable baseline: flush plus `fdatasync` per insert.
+//! * Bytes on disk per entry for a 300-byte payload.
+//!
+//! Run: `cargo bench --bench append`. A table of rates and ratios is printed at the end.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use sealtrail::codec::to_canonical;
+use sealtrail::entry::{EntryHeader, Kind, SessionId};
+use sealtrail::hash::{EntryHash, LogId, PayloadCommitment, Salt};
+use sealtrail::registry::Role;
+use sealtrail::{Durability, KeyId, Log, Record, SecretKey, Suite, Timestamp};
+
+const PAYLOAD_BYTES: usize = 300;
+
+/// Entries per second, accumulated over every sample criterion takes.
+static RATES: Mutex<BTreeMap<&'static str, (u64, Duration)>> = Mutex::new(BTreeMap::new());
+
+fn record_rate(name: &'static str, entries: u64, took: Duration) {
+    let mut r = RATES.lock().unwrap();
+    let e = r.entry(name).or_default();
+    e.0 += entries;
+    e.1 += took;
+}
+
+fn rate(name: &str) -> f64 {
+    let r = RATES.lock().unwrap();
+    r.get(name)
+        .map_or(0.0, |(n, d)| *n as f64 / d.as_secs_f64())
+}
+
+fn payload() -> Vec<u8> {
+    // A 300-byte canonical CBOR payload: a byte string of 297 bytes (3-byte head).
+    let p = to_canonical(&serde_bytes::ByteBuf::from(vec![0x5a; PAYLOAD_BYTES - 3])).unwrap();
+    assert_eq!(p.len(), PAYLOAD_BYTES);
+    p
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    log: Log,
+    recorder: SecretKey,
+}
+
+fn fixture(durability: Durability) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = SecretKey::from_seed("bench.example/log", &[1; 32]).unwrap();
+    let recorder = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
+    let log = Log::builder()
+        .durability(durability)
+        .create(&dir.path().join("log"), &owner, "bench.example/log")
+        .unwrap();
+    log.register_key(&owner, recorder.key_id(), Role::Recorder, "bench")
+        .unwrap();
+    Fixture {
+        _dir: dir,
+        log,
+        recorder,
+    }
+}
+
+fn record(session: &SessionId) -> Record {
+    Record::new(Kind::new("command_run").unwrap(), payload()).session(session)
+}
+
+fn bench_buffered(c: &mut Criterion) {
+    let mut g = c.benchmark_group("append_buffered");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(20).measurement_time(Duration::from_secs(8));
+
+    // The raw floor: sign + hash + one sled insert of the same bytes, by hand.
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new()
+        .path(dir.path())
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .unwrap();
+    let key = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
+    let data = payload();
+    let session = SessionId::new("bench-session-0001").unwrap();
+    let mut seq = 0u64;
+    g.bench_function("raw_floor", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                seq += 1;
+                let salt = Salt([7; 32]);
+                let commitment = PayloadCommitment::compute(Suite::Blake3, &salt, &data);
+                let header = EntryHeader {
+                    version: 1,
+                    log_id: LogId([3; 32]),
+                    seq,
+                    prev: EntryHash([4; 32]),
+                    time: Timestamp(seq),
+                    session: session.clone(),
+                    signer: KeyId(*key.key_id().as_bytes()),
+                    kind: Kind::new("command_run").unwrap(),
+                    payload: commitment,
+                    links: vec![],
+                };
+                let hb = header.encode();
+                let entry_hash = EntryHash::compute(Suite::Blake3, &hb);
+                let sig = key.sign(&sealtrail::entry::entry_signing_input(&hb));
+                let mut value = Vec::with_capacity(hb.len() + 64 + 32 + data.len() + 16);
+                value.extend_from_slice(&hb);
+                value.extend_from_slice(&sig);
+                value.extend_from_slice(&salt.0);
+                value.extend_from_slice(&data);
+                let mut k = [1u8; 9];
+                k[1..].copy_from_slice(&seq.to_be_bytes());
+                db.insert(k, value).unwrap();
+                std::hint::black_box(entry_hash);
+            }
+            let took = start.elapsed();
+            record_rate("raw_floor", iters, took);
+            took
+        })
+    });
+
+    let f = fixture(Durability::Buffered);
+    g.bench_function("log_append", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                f.log.append(&f.recorder, record(&session)).unwrap();
+            }
+            let took = start.elapsed();
+            record_rate("log_append_buffered", iters, took);
+            took
+        })
+    });
+    f.log.flush().unwrap();
+    g.finish();
+}
+
+fn bench_immediate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("append_immediate");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::open(dir.path()).unwrap();
+    let data = vec![0x5au8; 520];
+    let mut seq = 0u64;
+    g.bench_function("sled_flush_per_insert", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                seq += 1;
+                db.insert(seq.to_be_bytes(), data.clone()).unwrap();
+                db.flush().unwrap();
+            }
+            let took = start.elapsed();
+            record_rate("sled_flush_per_insert", iters, took);
+            took
+        })
+    });
+
+    // What a durable flush costs on this machine: sled's flush ends in sync_file_range, which is
+    // not an fsync, so a durable baseline adds fdatasync of sled's log file.
+    let dir2 = tempfile::tempdir().unwrap();
+    let db2 = sled::open(dir2.path()).unwrap();
+    let db_file = std::fs::File::open(dir2.path().join("db")).unwrap();
+    let mut seq2 = 0u64;
+    g.bench_function("sled_flush_fdatasync_per_insert", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                seq2 += 1;
+                db2.insert(seq2.to_be_bytes(), data.clone()).unwrap();
+                db2.flush().unwrap();
+                db_file.sync_data().unwrap();
+            }
+            let took = start.elapsed();
+            record_rate("sled_durable_per_insert", iters, took);
+            took
+        })
+    });
+
+    for threads in [1usize, 16] {
+        let f = fixture(Durability::Immediate);
+        let name: &'static str = if threads == 1 {
+            "log_immediate_1"
+        } else {
+            "log_immediate_16"
+        };
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let per = iters.div_ceil(threads as u64);
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for t in 0..threads {
+                        let log = f.log.clone();
+                        let key = f.recorder.clone();
+                        s.spawn(move || {
+                            let session = SessionId::new(&format!("thread-{t}")).unwrap();
+                            for _ in 0..per {
+                                log.append(&key, record(&session)).unwrap();
+                            }
+                        });
+                    }
+                });
+                let took = start.elapsed();
+                record_rate(name, per * threads as u64, took);
+                // Criterion divides by `iters`; report the time for exactly that many.
+                took.mul_f64(iters as f64 / (per * threads as u64) as f64)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                dir_size(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+// Appends N entries, closes the log (which checkpoints sled and empties the WAL) and measures
+// the directory.
+fn disk_per_entry() -> (f64, u64) {
+    const N: u64 = 50_000;
+    let f = fixture(Durability::Buffered);
+    let session = SessionId::new("bench-session-0001").unwrap();
+    for _ in 0..N / 100 {
+        let batch = (0..100).map(|_| record(&session)).collect();
+        f.log.append_batch(&f.recorder, batch).unwrap();
+    }
+    f.log.flush().unwrap();
+    let Fixture { _dir: dir, log, .. } = f;
+    drop(log);
+    let bytes = dir_size(dir.path());
+    (bytes as f64 / N as f64, N)
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench_buffered(&mut c);
+    bench_immediate(&mut c);
+    c.final_summary();
+
+    let (per_entry, n) = disk_per_entry();
+    let floor = rate("raw_floor");
+    let buffered = rate("log_append_buffered");
+    let flush = rate("sled_flush_per_insert");
+    let durable = rate("sled_durable_per_insert");
+    let one = rate("log_immediate_1");
+    let sixteen = rate("log_immediate_16");
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    println!();
+    println!("== append: figures next to their baselines (same run) ==");
+    println!(
+        "{:<44} {:>12} {:>10} {:>8}",
+        "measurement", "entries/s", "ratio", "target"
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10} {:>8}",
+        "raw floor (sign + hashes + sled insert)", floor, "1.00x", ""
+    );
+    println!(
+        "{:<44} {:>12.0} {:>9.2}x {:>8}",
+        "Log::append, Buffered",
+        buffered,
+        ratio(buffered, floor),
+        ">=0.85x"
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10} {:>8}",
+        "sled insert + flush per insert", flush, "1.00x", ""
+    );
+    println!(
+        "{:<44} {:>12.0} {:>9.2}x {:>8}",
+        "Log::append, Immediate, 1 appender",
+        one,
+        ratio(one, flush),
+        ""
+    );
+    println!(
+        "{:<44} {:>12.0} {:>9.2}x {:>8}",
+        "Log::append, Immediate, 16 appenders",
+        sixteen,
+        ratio(sixteen, flush),
+        ">=5x"
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10} {:>8}",
+        "sled insert + flush + fdatasync per insert", durable, "1.00x", ""
+    );
+    println!(
+        "{:<44} {:>12.0} {:>9.2}x {:>8}",
+        "Log::append, Immediate, 16 appenders",
+        sixteen,
+        ratio(sixteen, durable),
+        ""
+    );
+    println!(
+        "bytes on disk per entry (300-byte payload, {n} entries, log directory after close): {per_entry:.0} \
+         ({:.2}x the payload)",
+        per_entry / PAYLOAD_BYTES as f64
+    );
+}

@@ -1,0 +1,1105 @@
+//! The append-only log: create, open, append, read, verify (the writer side).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use sealtrail::{Kind, Log, Record, SecretKey, SessionId};
+//! use sealtrail::registry::Role;
+//!
+//! let owner = SecretKey::generate("example.com/agent-log")?;
+//! let recorder = SecretKey::generate("harness")?;
+//! let log = Log::in_memory(&owner, "example.com/agent-log")?;
+//! log.register_key(&owner, recorder.key_id(), Role::Recorder, "build harness")?;
+//!
+//! let payload = sealtrail::codec::to_canonical(&("cargo test", 0u8))?;
+//! let session = SessionId::new("s-1")?;
+//! let receipt = log.append(&recorder, Record::new(Kind::new("command_run")?, payload).session(&session))?;
+//! assert_eq!(receipt.seq, 1);
+//! log.verify()?;
+//! # Ok(()) }
+//! ```
+
+mod layout;
+mod progress;
+
+use std::ops::Range;
+#[cfg(feature = "sled")]
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::codec::{DecodeError, check_canonical};
+use crate::descriptor::{Descriptor, DescriptorError, SignedDescriptor};
+use crate::entry::{
+    Entry, EntryHeader, Erasure, FieldError, Kind, Link, MAX_PAYLOAD_LEN, Payload, SessionId,
+    check_links,
+};
+use crate::hash::{EntryHash, LogId, PayloadCommitment, Salt, Suite};
+use crate::keys::{KeyId, SecretKey};
+use crate::registry::{
+    KeyChange, KeyRecord, KeyRegistration, KeyRegistry, KeyRevocation, KeyRotation, RegistryError,
+    Role, SignerError,
+};
+use crate::store::{MemoryStore, Store, StoreError};
+use crate::time::Timestamp;
+use crate::verify::{ChainVerifier, VerifyError, payload_required};
+use layout::*;
+use progress::Progress;
+
+/// When an append counts as done (SPEC §9.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// `append` returns only after the entry is fsynced. Concurrent appenders share fsyncs.
+    #[default]
+    Immediate,
+    /// `append` returns once the entry is written; it is durable after [`Log::flush`].
+    Buffered,
+}
+
+/// The default payload cap: 1 MiB.
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// Something to append: a kind, a canonical CBOR payload, a session and causal links.
+#[derive(Debug, Clone)]
+pub struct Record {
+    kind: Kind,
+    payload: Vec<u8>,
+    session: SessionId,
+    links: Vec<Link>,
+}
+
+impl Record {
+    /// A record outside any session, without links. `payload` must be one canonical CBOR item.
+    pub fn new(kind: Kind, payload: Vec<u8>) -> Record {
+        Record {
+            kind,
+            payload,
+            session: SessionId::none(),
+            links: Vec::new(),
+        }
+    }
+
+    /// Puts the record in a session.
+    pub fn session(mut self, session: &SessionId) -> Record {
+        self.session = session.clone();
+        self
+    }
+
+    /// Adds a causal link to an earlier entry.
+    pub fn link(mut self, link: Link) -> Record {
+        self.links.push(link);
+        self
+    }
+
+    /// Adds causal links to earlier entries.
+    pub fn links(mut self, links: impl IntoIterator<Item = Link>) -> Record {
+        self.links.extend(links);
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+}
+
+/// Proof of an append: where the entry landed and its hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// The entry's hash.
+    pub hash: EntryHash,
+    /// The time recorded in the entry.
+    pub time: Timestamp,
+}
+
+impl Receipt {
+    /// A causal link to this entry, for records that depend on it.
+    pub fn link(&self) -> Link {
+        Link {
+            seq: self.seq,
+            hash: self.hash,
+        }
+    }
+}
+
+/// An entry read back from the log, with its payload.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    /// The entry.
+    pub entry: Entry,
+    /// Its hash.
+    pub hash: EntryHash,
+    /// Its payload, or why it was erased.
+    pub payload: Payload,
+}
+
+impl StoredEntry {
+    /// The sequence number.
+    pub fn seq(&self) -> u64 {
+        self.entry.seq()
+    }
+
+    /// The header.
+    pub fn header(&self) -> &EntryHeader {
+        self.entry.header()
+    }
+}
+
+/// Why a log could not be created or opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The store already holds a log.
+    #[error("a log already exists here")]
+    AlreadyExists,
+    /// The store holds no log.
+    #[error("no log here (no descriptor found)")]
+    NotALog,
+    /// The descriptor is invalid.
+    #[error(transparent)]
+    Descriptor(#[from] DescriptorError),
+    /// The stored log is damaged in a way that prevents opening it.
+    #[error("stored log is damaged at entry {seq}: {reason}")]
+    Damaged {
+        /// The entry.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why an append was refused. The log is unchanged by a refused append.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// The signer may not sign this record.
+    #[error("record {index}: {source}")]
+    Signer {
+        /// Index of the record in the call (0 for `append`).
+        index: usize,
+        /// Why.
+        source: SignerError,
+    },
+    /// The payload is over the log's cap.
+    #[error("record {index}: payload of {size} bytes is over the log's cap of {max} bytes")]
+    PayloadTooLarge {
+        /// Index of the record in the call.
+        index: usize,
+        /// The payload size.
+        size: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// The payload is not one item in the canonical CBOR profile.
+    #[error("record {index}: payload is not canonical CBOR: {source}")]
+    Payload {
+        /// Index of the record in the call.
+        index: usize,
+        /// Why.
+        source: DecodeError,
+    },
+    /// A causal link is malformed or names an entry that is not in the log with that hash.
+    #[error("record {index}: link to entry {target}: {reason}")]
+    Link {
+        /// Index of the record in the call.
+        index: usize,
+        /// The linked sequence number.
+        target: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key-management record does not apply.
+    #[error("record {index}: {source}")]
+    KeyChange {
+        /// Index of the record in the call.
+        index: usize,
+        /// Why.
+        source: RegistryError,
+    },
+    /// The operating system's random source failed (salts are random).
+    #[error("random source failed: {0}")]
+    Random(String),
+    /// The store failed; the log handle is now unusable (see [`AppendError::Poisoned`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An earlier write or flush failed, so this handle accepts no more appends; reopen the log.
+    #[error("the log refuses appends after an earlier storage failure: {0}")]
+    Poisoned(String),
+}
+
+/// Why reading an entry failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The stored record does not decode.
+    #[error("entry {seq}: stored record does not decode: {source}")]
+    Corrupt {
+        /// The entry.
+        seq: u64,
+        /// Why.
+        source: DecodeError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why `verify()` failed: the first broken entry, or the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogVerifyError {
+    /// The store holds no log.
+    #[error("no log here (no descriptor found)")]
+    NotALog,
+    /// An entry failed a check.
+    #[error(transparent)]
+    Invalid(#[from] VerifyError),
+    /// The store failed while reading.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LogVerifyError {
+    /// The entry at fault, when the log is invalid.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            LogVerifyError::Invalid(e) => e.seq(),
+            LogVerifyError::Store(_) | LogVerifyError::NotALog => None,
+        }
+    }
+}
+
+/// What `verify()` established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifySummary {
+    /// Entries checked.
+    pub entries: u64,
+    /// Hash of the last entry (the log id for an empty log).
+    pub tip: EntryHash,
+    /// Entries whose payload is erased.
+    pub erased: u64,
+}
+
+/// Options for creating or opening a log.
+#[derive(Debug, Clone)]
+pub struct LogBuilder {
+    suite: Suite,
+    durability: Durability,
+    max_payload: usize,
+}
+
+impl Default for LogBuilder {
+    fn default() -> Self {
+        LogBuilder {
+            suite: Suite::default(),
+            durability: Durability::default(),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+        }
+    }
+}
+
+impl LogBuilder {
+    /// The hash suite of a new log (ignored when opening: the descriptor says).
+    pub fn suite(mut self, suite: Suite) -> Self {
+        self.suite = suite;
+        self
+    }
+
+    /// When appends return.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The largest payload this handle accepts (at most 16 MiB, the format's limit).
+    pub fn max_payload_size(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes.min(MAX_PAYLOAD_LEN);
+        self
+    }
+
+    /// Creates a log on disk in directory `path` (sled).
+    #[cfg(feature = "sled")]
+    pub fn create(self, path: &Path, owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
+        let store = crate::store::SledStore::open(path)?;
+        self.create_in(Arc::new(store), owner, origin)
+    }
+
+    /// Opens the log on disk in directory `path` (sled).
+    #[cfg(feature = "sled")]
+    pub fn open(self, path: &Path) -> Result<Log, OpenError> {
+        if !path.exists() {
+            return Err(OpenError::NotALog);
+        }
+        let store = crate::store::SledStore::open(path)?;
+        self.open_in(Arc::new(store))
+    }
+
+    /// Creates a log in a store.
+    pub fn create_in(
+        self,
+        store: Arc<dyn Store>,
+        owner: &SecretKey,
+        origin: &str,
+    ) -> Result<Log, OpenError> {
+        if store.get(DESCRIPTOR_KEY)?.is_some() {
+            return Err(OpenError::AlreadyExists);
+        }
+        let descriptor = Descriptor::new(self.suite, origin, owner.key_id(), Timestamp::now())?;
+        let signed = SignedDescriptor::sign(descriptor, owner)?;
+        store.put(DESCRIPTOR_KEY, signed.as_bytes())?;
+        store.flush()?;
+        self.open_in(store)
+    }
+
+    /// Opens the log in a store, discarding any unacknowledged entries a crash left behind a gap
+    /// (SPEC §9.3).
+    pub fn open_in(self, store: Arc<dyn Store>) -> Result<Log, OpenError> {
+        let bytes = store.get(DESCRIPTOR_KEY)?.ok_or(OpenError::NotALog)?;
+        let descriptor = SignedDescriptor::from_bytes(&bytes)?;
+        let len = recover(store.as_ref())?;
+        let suite = descriptor.suite();
+        let mut tip = Tip {
+            next_seq: len,
+            prev: EntryHash(descriptor.log_id().0),
+            last_time: descriptor.descriptor().created,
+            last_session: SessionId::none(),
+            registry: KeyRegistry::genesis(descriptor.descriptor())
+                .map_err(DescriptorError::from)?,
+        };
+        if len > 0 {
+            let last = read_entry(store.as_ref(), suite, len - 1)
+                .map_err(|e| damaged(len - 1, e))?
+                .ok_or_else(|| damaged(len - 1, "missing"))?;
+            tip.prev = last.hash;
+            tip.last_time = last.header().time;
+            tip.last_session = last.header().session.clone();
+        }
+        // Rebuild the key registry from the key-management entries.
+        let (start, end) = (seq_key(KEYS, 0), seq_key(KEYS, len));
+        for (k, _) in store.scan(&start, &end, usize::MAX)? {
+            let seq = seq_of(&k).ok_or_else(|| damaged(0, "bad key index"))?;
+            let e = read_entry(store.as_ref(), suite, seq)
+                .map_err(|e| damaged(seq, e))?
+                .ok_or_else(|| damaged(seq, "indexed key entry missing"))?;
+            let change = e
+                .payload
+                .data()
+                .and_then(|d| KeyChange::decode(&e.header().kind, d))
+                .ok_or_else(|| damaged(seq, "key-management payload missing"))?
+                .map_err(|err| damaged(seq, err))?;
+            tip.registry
+                .apply(seq, &change)
+                .map_err(|err| damaged(seq, err))?;
+        }
+        Ok(Log {
+            inner: Arc::new(Inner {
+                store,
+                descriptor,
+                durability: self.durability,
+                max_payload: self.max_payload,
+                tip: Mutex::new(tip),
+                progress: Progress::starting_at(len),
+            }),
+        })
+    }
+}
+
+// Built-in payloads hold only integers, byte strings and text, which always encode.
+fn encode_builtin<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    crate::codec::to_canonical(v).expect("built-in payloads always encode")
+}
+
+fn damaged(seq: u64, reason: impl std::fmt::Display) -> OpenError {
+    OpenError::Damaged {
+        seq,
+        reason: reason.to_string(),
+    }
+}
+
+/// Finds the written prefix after a crash and removes anything beyond its end (SPEC §9.3).
+/// Entries past a gap were reserved concurrently but never acknowledged as durable.
+fn recover(store: &dyn Store) -> Result<u64, OpenError> {
+    let mut len = read_watermark(store)?;
+    let end = prefix_end(ENTRY);
+    'scan: loop {
+        let batch = store.scan(&seq_key(ENTRY, len), &end, 1024)?;
+        if batch.is_empty() {
+            break;
+        }
+        for (k, _) in &batch {
+            if seq_of(k) != Some(len) {
+                break 'scan;
+            }
+            len += 1;
+        }
+    }
+    let mut removed = false;
+    for prefix in [ENTRY, KEYS] {
+        loop {
+            let orphans = store.scan(&seq_key(prefix, len), &prefix_end(prefix), 1024)?;
+            if orphans.is_empty() {
+                break;
+            }
+            for (k, _) in orphans {
+                store.delete(&k)?;
+                removed = true;
+            }
+        }
+    }
+    if removed {
+        store.flush()?;
+    }
+    Ok(len)
+}
+
+fn read_entry(store: &dyn Store, suite: Suite, seq: u64) -> Result<Option<StoredEntry>, ReadError> {
+    let Some(bytes) = store.get(&seq_key(ENTRY, seq))? else {
+        return Ok(None);
+    };
+    decode_stored(suite, seq, &bytes).map(Some)
+}
+
+fn decode_stored(suite: Suite, seq: u64, bytes: &[u8]) -> Result<StoredEntry, ReadError> {
+    let corrupt = |source| ReadError::Corrupt { seq, source };
+    let (entry_bytes, payload) = decode_record(bytes).map_err(corrupt)?;
+    let entry = Entry::from_bytes(entry_bytes).map_err(corrupt)?;
+    let hash = entry.hash(suite);
+    Ok(StoredEntry {
+        entry,
+        hash,
+        payload,
+    })
+}
+
+#[derive(Debug)]
+struct Tip {
+    next_seq: u64,
+    prev: EntryHash,
+    last_time: Timestamp,
+    last_session: SessionId,
+    registry: KeyRegistry,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    descriptor: SignedDescriptor,
+    durability: Durability,
+    max_payload: usize,
+    tip: Mutex<Tip>,
+    progress: Progress,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Best effort for Buffered logs; Immediate appends are already durable.
+        if self.progress.poisoned().is_none() {
+            let len = self.progress.completed();
+            let _ = self
+                .store
+                .put(WATERMARK_KEY, &len.to_be_bytes())
+                .and_then(|()| self.store.flush());
+        }
+    }
+}
+
+/// A handle to a log. Cheap to clone, `Send + Sync`: clones share one log, and concurrent
+/// appenders get gapless, unique sequence numbers and a correct chain.
+#[derive(Debug, Clone)]
+pub struct Log {
+    inner: Arc<Inner>,
+}
+
+// A record checked and reserved, waiting to be signed and written.
+struct Reserved {
+    header: EntryHeader,
+    header_bytes: Vec<u8>,
+    hash: EntryHash,
+    salt: Salt,
+    payload: Vec<u8>,
+    new_run: bool,
+    key_change: bool,
+}
+
+impl Log {
+    /// Options for creating or opening a log.
+    pub fn builder() -> LogBuilder {
+        LogBuilder::default()
+    }
+
+    /// Creates a log on disk with the default options (BLAKE3, Immediate durability).
+    #[cfg(feature = "sled")]
+    pub fn create(path: &Path, owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
+        LogBuilder::default().create(path, owner, origin)
+    }
+
+    /// Opens a log on disk with the default options.
+    #[cfg(feature = "sled")]
+    pub fn open(path: &Path) -> Result<Log, OpenError> {
+        LogBuilder::default().open(path)
+    }
+
+    /// Creates a log in memory (for tests and examples).
+    pub fn in_memory(owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
+        LogBuilder::default().create_in(Arc::new(MemoryStore::new()), owner, origin)
+    }
+
+    fn tip(&self) -> MutexGuard<'_, Tip> {
+        // Reservation either completes or leaves the tip untouched, so a panic elsewhere while
+        // the lock was held cannot leave it half-updated.
+        self.inner.tip.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The signed descriptor.
+    pub fn descriptor(&self) -> &SignedDescriptor {
+        &self.inner.descriptor
+    }
+
+    /// The log id.
+    pub fn log_id(&self) -> LogId {
+        self.inner.descriptor.log_id()
+    }
+
+    /// The hash suite.
+    pub fn suite(&self) -> Suite {
+        self.inner.descriptor.suite()
+    }
+
+    /// The durability appends get.
+    pub fn durability(&self) -> Durability {
+        self.inner.durability
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Number of entries written (every entry below this is readable).
+    pub fn len(&self) -> u64 {
+        self.inner.progress.completed()
+    }
+
+    /// Whether the log has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys the log knows, with roles and history, ordered by registration.
+    pub fn keys(&self) -> Vec<KeyRecord> {
+        let mut keys: Vec<_> = self.tip().registry.iter().cloned().collect();
+        keys.sort_by_key(|k| k.registered_at.map_or(0, |s| s + 1));
+        keys
+    }
+
+    /// Appends one record signed by `signer`. With [`Durability::Immediate`] it returns once the
+    /// entry is fsynced.
+    pub fn append(&self, signer: &SecretKey, record: Record) -> Result<Receipt, AppendError> {
+        let mut r = self.append_batch(signer, vec![record])?;
+        Ok(r.remove(0))
+    }
+
+    /// Appends records signed by `signer` at consecutive positions. Either every record is
+    /// accepted or none is; with [`Durability::Immediate`] it returns once all are fsynced.
+    pub fn append_batch(
+        &self,
+        signer: &SecretKey,
+        records: Vec<Record>,
+    ) -> Result<Vec<Receipt>, AppendError> {
+        if let Some(p) = self.inner.progress.poisoned() {
+            return Err(AppendError::Poisoned(p));
+        }
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let suite = self.suite();
+        // Everything that needs no log state is checked before taking the lock.
+        let mut prepared = Vec::with_capacity(records.len());
+        for (index, r) in records.into_iter().enumerate() {
+            if r.payload.len() > self.inner.max_payload {
+                return Err(AppendError::PayloadTooLarge {
+                    index,
+                    size: r.payload.len(),
+                    max: self.inner.max_payload,
+                });
+            }
+            check_canonical(&r.payload).map_err(|source| AppendError::Payload { index, source })?;
+            let change = match KeyChange::decode(&r.kind, &r.payload) {
+                Some(c) => Some(c.map_err(|source| AppendError::KeyChange { index, source })?),
+                None => None,
+            };
+            let mut links = r.links;
+            links.sort();
+            links.dedup();
+            self.check_links(index, &links)?;
+            let salt = Salt::random().map_err(|e| AppendError::Random(e.to_string()))?;
+            let commitment = PayloadCommitment::compute(suite, &salt, &r.payload);
+            prepared.push((
+                r.kind, r.session, r.payload, change, links, salt, commitment,
+            ));
+        }
+        let signer_id = signer.key_id();
+        let log_id = self.log_id();
+        let reserved = {
+            let mut tip = self.tip();
+            let mut seq = tip.next_seq;
+            let mut prev = tip.prev;
+            let mut time = tip.last_time;
+            let mut session = tip.last_session.clone();
+            let mut registry: Option<KeyRegistry> = None;
+            let mut out = Vec::with_capacity(prepared.len());
+            for (index, (kind, rsession, payload, change, links, salt, commitment)) in
+                prepared.into_iter().enumerate()
+            {
+                let reg = registry.as_ref().unwrap_or(&tip.registry);
+                reg.check_signer(seq, &signer_id, &kind)
+                    .map_err(|source| AppendError::Signer { index, source })?;
+                if let Some(change) = &change {
+                    let reg = registry.get_or_insert_with(|| tip.registry.clone());
+                    reg.check_change(seq, change)
+                        .map_err(|source| AppendError::KeyChange { index, source })?;
+                    reg.apply(seq, change)
+                        .map_err(|source| AppendError::KeyChange { index, source })?;
+                }
+                if let Some(l) = links.last() {
+                    if l.seq >= seq {
+                        return Err(AppendError::Link {
+                            index,
+                            target: l.seq,
+                            reason: "not an earlier entry".into(),
+                        });
+                    }
+                }
+                time = time.max(Timestamp::now());
+                let header = EntryHeader {
+                    version: crate::descriptor::FORMAT_VERSION,
+                    log_id,
+                    seq,
+                    prev,
+                    time,
+                    session: rsession,
+                    signer: signer_id,
+                    kind,
+                    payload: commitment,
+                    links,
+                };
+                let header_bytes = header.encode();
+                let new_run = !header.session.is_none() && header.session != session;
+                session = header.session.clone();
+                prev = EntryHash::compute(suite, &header_bytes);
+                out.push(Reserved {
+                    header,
+                    header_bytes,
+                    hash: prev,
+                    salt,
+                    payload,
+                    new_run,
+                    key_change: change.is_some(),
+                });
+                seq += 1;
+            }
+            // Every record passed: commit the reservation.
+            tip.next_seq = seq;
+            tip.prev = prev;
+            tip.last_time = time;
+            tip.last_session = session;
+            if let Some(reg) = registry {
+                tip.registry = reg;
+            }
+            self.inner.progress.reserve(seq);
+            out
+        };
+        let mut receipts = Vec::with_capacity(reserved.len());
+        for r in reserved {
+            let seq = r.header.seq;
+            let receipt = Receipt {
+                seq,
+                hash: r.hash,
+                time: r.header.time,
+            };
+            if let Err(e) = self.write_reserved(signer, r) {
+                self.inner
+                    .progress
+                    .poison(format!("writing entry {seq} failed: {e}"));
+                return Err(AppendError::Store(e));
+            }
+            self.inner.progress.complete(seq);
+            receipts.push(receipt);
+        }
+        let len = receipts.last().map_or(0, |r| r.seq + 1);
+        match self.inner.durability {
+            Durability::Immediate => self.wait_durable(len).map_err(AppendError::Poisoned)?,
+            Durability::Buffered => {}
+        }
+        Ok(receipts)
+    }
+
+    fn write_reserved(&self, signer: &SecretKey, r: Reserved) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let seq = r.header.seq;
+        // Markers go first: a crash may leave a marker without its entry (readers tolerate
+        // that), never an entry without its marker.
+        if r.new_run {
+            store.put(&run_key(r.header.session.as_str(), seq), &[])?;
+        }
+        if r.key_change {
+            store.put(&seq_key(KEYS, seq), &[])?;
+        }
+        let entry = Entry::sign(r.header, &r.header_bytes, signer);
+        let payload = Payload::Present {
+            salt: r.salt,
+            data: r.payload,
+        };
+        store.put(
+            &seq_key(ENTRY, seq),
+            &encode_record(entry.as_bytes(), &payload),
+        )
+    }
+
+    fn check_links(&self, index: usize, links: &[Link]) -> Result<(), AppendError> {
+        if let Err(FieldError::Links(reason)) = check_links(u64::MAX, links) {
+            return Err(AppendError::Link {
+                index,
+                target: links.first().map_or(0, |l| l.seq),
+                reason: reason.into(),
+            });
+        }
+        for l in links {
+            let err = |reason: &str| AppendError::Link {
+                index,
+                target: l.seq,
+                reason: reason.into(),
+            };
+            if l.seq >= self.len() {
+                return Err(err("no such entry yet"));
+            }
+            let stored = self
+                .read(l.seq)
+                .map_err(|e| err(&e.to_string()))?
+                .ok_or_else(|| err("no such entry"))?;
+            if stored.hash != l.hash {
+                return Err(err("hash does not match the entry at that position"));
+            }
+        }
+        Ok(())
+    }
+
+    fn wait_durable(&self, len: u64) -> Result<(), String> {
+        let store = &self.inner.store;
+        self.inner.progress.wait_durable(len, &|target| {
+            store
+                .put(WATERMARK_KEY, &target.to_be_bytes())
+                .and_then(|()| store.flush())
+                .map_err(|e| format!("flush failed: {e}"))
+        })
+    }
+
+    /// Makes every append that has returned durable.
+    pub fn flush(&self) -> Result<(), AppendError> {
+        let len = self.tip().next_seq;
+        self.inner
+            .progress
+            .wait_completed(len)
+            .map_err(AppendError::Poisoned)?;
+        self.wait_durable(len).map_err(AppendError::Poisoned)
+    }
+
+    /// Registers a key with a role and printed name (signed by an owner key).
+    pub fn register_key(
+        &self,
+        owner: &SecretKey,
+        key: KeyId,
+        role: Role,
+        name: &str,
+    ) -> Result<Receipt, AppendError> {
+        self.key_change(
+            owner,
+            KeyChange::Register(KeyRegistration::new(key, role, name)),
+        )
+    }
+
+    /// Revokes a key: its signature on any later entry is invalid (signed by an owner key).
+    pub fn revoke_key(
+        &self,
+        owner: &SecretKey,
+        key: KeyId,
+        reason: &str,
+    ) -> Result<Receipt, AppendError> {
+        self.key_change(owner, KeyChange::Revoke(KeyRevocation::new(key, reason)))
+    }
+
+    /// Replaces `old` by `new`, which takes over its role and name (signed by an owner key).
+    pub fn rotate_key(
+        &self,
+        owner: &SecretKey,
+        old: KeyId,
+        new: KeyId,
+        reason: &str,
+    ) -> Result<Receipt, AppendError> {
+        self.key_change(owner, KeyChange::Rotate(KeyRotation::new(old, new, reason)))
+    }
+
+    fn key_change(&self, owner: &SecretKey, change: KeyChange) -> Result<Receipt, AppendError> {
+        let payload = match &change {
+            KeyChange::Register(p) => encode_builtin(p),
+            KeyChange::Revoke(p) => encode_builtin(p),
+            KeyChange::Rotate(p) => encode_builtin(p),
+        };
+        self.append(owner, Record::new(change.kind(), payload))
+    }
+
+    /// The entry at `seq`, if written.
+    pub fn read(&self, seq: u64) -> Result<Option<StoredEntry>, ReadError> {
+        if seq >= self.len() {
+            return Ok(None);
+        }
+        read_entry(self.inner.store.as_ref(), self.suite(), seq)
+    }
+
+    /// The entries in a range of sequence numbers, in order (clipped to what is written).
+    pub fn range(&self, range: Range<u64>) -> Entries<'_> {
+        let end = range.end.min(self.len());
+        Entries {
+            log: self,
+            next: range.start,
+            end,
+            page: 8,
+            buffer: Vec::new().into_iter(),
+        }
+    }
+
+    /// Every entry of a session, in order.
+    pub fn session(&self, session: &SessionId) -> Result<Vec<StoredEntry>, ReadError> {
+        let len = self.len();
+        let (start, end) = run_range(session.as_str());
+        let mut out = Vec::new();
+        let mut next_unread = 0;
+        for (k, _) in self.inner.store.scan(&start, &end, usize::MAX)? {
+            let Some(run) = seq_of(&k) else { continue };
+            // Markers may be stale (a crash between marker and entry) or repeat a run already
+            // read; the entries themselves say which session they belong to.
+            if run < next_unread || run >= len {
+                continue;
+            }
+            for e in self.range(run..len) {
+                let e = e?;
+                if e.header().session != *session {
+                    break;
+                }
+                next_unread = e.seq() + 1;
+                out.push(e);
+            }
+            next_unread = next_unread.max(run + 1);
+        }
+        Ok(out)
+    }
+
+    /// Verifies the whole local log (SPEC §8): every entry decodes, sits at its position, chains
+    /// to the one before, is signed by a key allowed to sign it, and matches its payload.
+    /// Returns the first broken entry.
+    pub fn verify(&self) -> Result<VerifySummary, LogVerifyError> {
+        verify_records(
+            self.inner.store.as_ref(),
+            &self.inner.descriptor,
+            self.len(),
+        )
+    }
+
+    /// Erases the payload of entry `seq` (for example under GDPR Art. 17). An owner key signs an
+    /// `erasure` entry that links to it and says why; then the payload and its salt are deleted.
+    /// The commitment stays, so the chain and every proof still verify. Key-management, approval
+    /// and erasure payloads cannot be erased: the log's verification depends on them.
+    pub fn erase_payload(
+        &self,
+        owner: &SecretKey,
+        seq: u64,
+        reason: &str,
+    ) -> Result<Receipt, EraseError> {
+        let stored = self.read(seq)?.ok_or(EraseError::NoSuchEntry(seq))?;
+        if payload_required(&stored.header().kind) {
+            return Err(EraseError::Required {
+                seq,
+                kind: stored.header().kind.as_str().to_owned(),
+            });
+        }
+        let payload = encode_builtin(&Erasure {
+            reason: reason.to_owned(),
+        });
+        let kind = Kind::new(Kind::ERASURE).expect("built-in kind");
+        let receipt = self.append(
+            owner,
+            Record::new(kind, payload).link(Link {
+                seq,
+                hash: stored.hash,
+            }),
+        )?;
+        // The erasure is recorded (and durable with Immediate) before the payload goes.
+        self.flush()?;
+        let record = encode_record(stored.entry.as_bytes(), &Payload::Erased);
+        self.inner.store.put(&seq_key(ENTRY, seq), &record)?;
+        self.inner.store.flush()?;
+        Ok(receipt)
+    }
+}
+
+/// Verifies the log held in a store without opening it for appends, so a damaged log can still
+/// be examined: the first broken entry is named. Every entry below the durable watermark must be
+/// present; entries past a gap beyond it were never acknowledged and are not examined.
+pub fn verify_store(store: &dyn Store) -> Result<VerifySummary, LogVerifyError> {
+    let bytes = store.get(DESCRIPTOR_KEY)?.ok_or(LogVerifyError::NotALog)?;
+    let descriptor =
+        SignedDescriptor::from_bytes(&bytes).map_err(|e| VerifyError::Descriptor(e.to_string()))?;
+    let watermark =
+        read_watermark(store).map_err(|_| VerifyError::Descriptor("bad watermark".into()))?;
+    let mut len = 0;
+    // The length is the contiguous prefix, but never less than the watermark: a hole below it
+    // is a missing entry, reported by verify_records.
+    'scan: loop {
+        let batch = store.scan(&seq_key(ENTRY, len), &prefix_end(ENTRY), 4096)?;
+        if batch.is_empty() {
+            break;
+        }
+        for (k, _) in &batch {
+            if seq_of(k) != Some(len) {
+                break 'scan;
+            }
+            len += 1;
+        }
+    }
+    verify_records(store, &descriptor, len.max(watermark))
+}
+
+fn read_watermark(store: &dyn Store) -> Result<u64, OpenError> {
+    match store.get(WATERMARK_KEY)? {
+        Some(v) => Ok(u64::from_be_bytes(
+            v.as_slice()
+                .try_into()
+                .map_err(|_| damaged(0, "bad watermark"))?,
+        )),
+        None => Ok(0),
+    }
+}
+
+fn verify_records(
+    store: &dyn Store,
+    descriptor: &SignedDescriptor,
+    len: u64,
+) -> Result<VerifySummary, LogVerifyError> {
+    let suite = descriptor.suite();
+    let mut v = ChainVerifier::new(descriptor)?;
+    let mut erased = 0;
+    let end = seq_key(ENTRY, len);
+    while v.next_seq() < len {
+        let batch = store.scan(&seq_key(ENTRY, v.next_seq()), &end, 4096)?;
+        if batch.is_empty() {
+            return Err(VerifyError::Missing { seq: v.next_seq() }.into());
+        }
+        for (k, value) in &batch {
+            let seq = v.next_seq();
+            if seq_of(k) != Some(seq) {
+                return Err(VerifyError::Missing { seq }.into());
+            }
+            let (entry_bytes, payload) =
+                decode_record(value).map_err(|source| VerifyError::Decode { seq, source })?;
+            if matches!(payload, Payload::Erased) {
+                erased += 1;
+            }
+            let mut linked = |target: u64| {
+                read_entry(store, suite, target)
+                    .ok()
+                    .flatten()
+                    .map(|e| e.hash)
+            };
+            v.push(entry_bytes, &payload, &mut linked)?;
+        }
+    }
+    v.finish()?;
+    Ok(VerifySummary {
+        entries: len,
+        tip: v.tip(),
+        erased,
+    })
+}
+
+/// Why a payload could not be erased.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EraseError {
+    /// No entry at that position.
+    #[error("no entry {0}")]
+    NoSuchEntry(u64),
+    /// The payload is needed to verify the log.
+    #[error("entry {seq}: the payload of a `{kind}` entry cannot be erased")]
+    Required {
+        /// The entry.
+        seq: u64,
+        /// Its kind.
+        kind: String,
+    },
+    /// Reading failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The erasure entry could not be appended (for example, the key is not an owner's).
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    /// Writing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An iterator over stored entries, reading the store in pages.
+#[derive(Debug)]
+pub struct Entries<'a> {
+    log: &'a Log,
+    next: u64,
+    end: u64,
+    // Pages grow from small (a session run may be one entry long) to large (a long range).
+    page: usize,
+    buffer: std::vec::IntoIter<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = Result<StoredEntry, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let pair = match self.buffer.next() {
+            Some(p) => p,
+            None => {
+                let page = match self.log.inner.store.scan(
+                    &seq_key(ENTRY, self.next),
+                    &seq_key(ENTRY, self.end),
+                    self.page,
+                ) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.next = self.end;
+                        return Some(Err(e.into()));
+                    }
+                };
+                self.page = (self.page * 2).min(1024);
+                self.buffer = page.into_iter();
+                self.buffer.next()?
+            }
+        };
+        let seq = self.next;
+        self.next += 1;
+        if seq_of(&pair.0) != Some(seq) {
+            self.next = self.end;
+            return Some(Err(ReadError::Corrupt {
+                seq,
+                source: DecodeError::UnexpectedType {
+                    offset: 0,
+                    expected: "the entry at this position (it is missing)",
+                },
+            }));
+        }
+        Some(decode_stored(self.log.suite(), seq, &pair.1))
+    }
+}

@@ -1,0 +1,49 @@
+//! Storage behind a trait (the writer side): an ordered key-value space with an explicit,
+//! durable flush. sled is the default on-disk backend; [`MemoryStore`] keeps tests fast and
+//! deterministic. Nothing on the verification path depends on this module.
+
+use std::fmt;
+
+mod memory;
+#[cfg(feature = "sled")]
+mod sled_store;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "sled")]
+pub use sled_store::SledStore;
+
+/// A storage backend failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend reported an error.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// An I/O error.
+    #[error("storage I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A key-value pair read from a store.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
+/// An ordered key-value store. Single writes are atomic; `flush` makes every write that
+/// completed before it durable.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The value under `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes `value` under `key`, replacing any value there.
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    /// Removes `key`.
+    fn delete(&self, key: &[u8]) -> Result<(), StoreError>;
+    /// Up to `limit` pairs with keys in `[start, end)`, in ascending key order.
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError>;
+    /// The pair with the greatest key in `[start, end)`.
+    fn last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError>;
+    /// Makes every completed write durable (fsync) before returning.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Bytes the store occupies on disk, where that means something.
+    fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,456 @@
+//! Entry-by-entry verification of a log's hash chain (SPEC §8).
+//!
+//! [`ChainVerifier`] is a streaming state machine: it holds the key registry and the chain's tip,
+//! never the entries, so memory does not grow with the log. Both the local log's `verify()` and
+//! bundle verification drive it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::codec::{DecodeError, check_canonical, from_canonical};
+use crate::descriptor::SignedDescriptor;
+use crate::entry::{Entry, Erasure, Kind, MAX_PAYLOAD_LEN, Payload};
+use crate::hash::{EntryHash, LogId, Suite};
+use crate::keys::{KeyId, verify_strict};
+use crate::registry::{KeyChange, KeyRegistry, RegistryError, SignerError};
+use crate::time::Timestamp;
+
+/// The check an entry failed, named as in SPEC §8.3 and in reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Check {
+    /// The descriptor decodes and its signature verifies.
+    Descriptor,
+    /// The entry decodes in the canonical profile.
+    Decode,
+    /// The entry sits at the position its sequence number says.
+    Sequence,
+    /// The entry names this log.
+    LogId,
+    /// The entry's `prev` is the hash of the entry before it.
+    Chain,
+    /// Time never goes backwards.
+    Time,
+    /// The signer is registered, not revoked, and its role may sign the kind.
+    Signer,
+    /// The signature verifies.
+    Signature,
+    /// Causal links point at the entries they name.
+    Link,
+    /// The payload matches its commitment and is canonical.
+    Payload,
+    /// A key-management entry applies to the registry.
+    Registry,
+    /// Every erased payload is accounted for by an `erasure` entry, and erasure entries are
+    /// well-formed.
+    Erasure,
+}
+
+impl Check {
+    /// The check's name in reports and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Descriptor => "descriptor",
+            Check::Decode => "decode",
+            Check::Sequence => "sequence",
+            Check::LogId => "log_id",
+            Check::Chain => "chain",
+            Check::Time => "time",
+            Check::Signer => "signer",
+            Check::Signature => "signature",
+            Check::Link => "link",
+            Check::Payload => "payload",
+            Check::Registry => "registry",
+            Check::Erasure => "erasure",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is wrong with a payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadProblem {
+    /// The payload and salt do not hash to the commitment in the header.
+    #[error("payload does not match its commitment")]
+    Mismatch,
+    /// The payload is over the format's size limit.
+    #[error("payload of {0} bytes is over the 16 MiB limit")]
+    TooLarge(usize),
+    /// The payload is not one item in the canonical profile.
+    #[error("payload is not canonical CBOR: {0}")]
+    Encoding(DecodeError),
+    /// The payload is absent but this kind needs it to verify the log.
+    #[error("payload of a `{0}` entry is needed to verify the log but is absent")]
+    Required(String),
+}
+
+/// What is wrong with a causal link.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkProblem {
+    /// The linked entry's hash is not the one the link names.
+    #[error("link {index} names entry {target} with hash {}, but that entry's hash is {}", .named.short(), .actual.short())]
+    HashMismatch {
+        /// Index of the link in the entry.
+        index: usize,
+        /// The linked sequence number.
+        target: u64,
+        /// The hash the link names.
+        named: EntryHash,
+        /// The linked entry's actual hash.
+        actual: EntryHash,
+    },
+}
+
+/// What is wrong with an erasure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErasureProblem {
+    /// The payload is gone but no `erasure` entry records its removal.
+    #[error("payload is erased but no erasure entry records it")]
+    Unrecorded,
+    /// An `erasure` entry must link to exactly the one entry it erased.
+    #[error("an erasure entry must link to exactly one entry, found {0}")]
+    LinkCount(usize),
+    /// The erasure payload is not the expected structure.
+    #[error("erasure payload: {0}")]
+    Payload(DecodeError),
+}
+
+/// The first thing wrong with a log, naming the entry and the check (SPEC §8.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The descriptor does not decode or its signature does not verify.
+    #[error("descriptor: {0}")]
+    Descriptor(String),
+    /// The entry does not decode.
+    #[error("entry {seq}: does not decode: {source}")]
+    Decode {
+        /// The position.
+        seq: u64,
+        /// Why.
+        source: DecodeError,
+    },
+    /// The entry at this position is missing.
+    #[error("entry {seq}: missing")]
+    Missing {
+        /// The position.
+        seq: u64,
+    },
+    /// The entry at this position carries another sequence number (dropped, duplicated or
+    /// reordered entries).
+    #[error(
+        "entry {seq}: carries sequence number {found}; entries were dropped, duplicated or reordered"
+    )]
+    Sequence {
+        /// The position.
+        seq: u64,
+        /// The sequence number in the entry.
+        found: u64,
+    },
+    /// The entry names another log.
+    #[error("entry {seq}: belongs to log {}, not this one", .found.short())]
+    LogId {
+        /// The position.
+        seq: u64,
+        /// The log id in the entry.
+        found: LogId,
+    },
+    /// The entry's `prev` is not the hash of the entry before it.
+    #[error("entry {seq}: chain broken: prev is {}, the previous entry hashes to {}", .found.short(), .expected.short())]
+    Chain {
+        /// The position.
+        seq: u64,
+        /// The hash of the entry before.
+        expected: EntryHash,
+        /// The `prev` in the entry.
+        found: EntryHash,
+    },
+    /// The entry's time is before the one before it.
+    #[error("entry {seq}: time {found} is before the previous time {previous}")]
+    Time {
+        /// The position.
+        seq: u64,
+        /// The previous entry's time (or the log's creation).
+        previous: Timestamp,
+        /// This entry's time.
+        found: Timestamp,
+    },
+    /// The signer may not sign this entry.
+    #[error("entry {seq}: {source}")]
+    Signer {
+        /// The position.
+        seq: u64,
+        /// Why.
+        source: SignerError,
+    },
+    /// The signature does not verify under the signer's key.
+    #[error("entry {seq}: signature does not verify under key {}", .key.short())]
+    Signature {
+        /// The position.
+        seq: u64,
+        /// The signer named in the header.
+        key: KeyId,
+    },
+    /// A causal link is wrong.
+    #[error("entry {seq}: {problem}")]
+    Link {
+        /// The position.
+        seq: u64,
+        /// What is wrong.
+        problem: LinkProblem,
+    },
+    /// The payload is wrong.
+    #[error("entry {seq}: {problem}")]
+    Payload {
+        /// The position.
+        seq: u64,
+        /// What is wrong.
+        problem: PayloadProblem,
+    },
+    /// A key-management entry does not apply.
+    #[error("entry {seq}: {source}")]
+    Registry {
+        /// The position.
+        seq: u64,
+        /// Why.
+        source: RegistryError,
+    },
+    /// An erased payload is unaccounted for, or an erasure entry is malformed.
+    #[error("entry {seq}: {problem}")]
+    Erasure {
+        /// The position.
+        seq: u64,
+        /// What is wrong.
+        problem: ErasureProblem,
+    },
+}
+
+impl VerifyError {
+    /// The entry at fault, if the error is about one.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            VerifyError::Descriptor(_) => None,
+            VerifyError::Decode { seq, .. }
+            | VerifyError::Missing { seq }
+            | VerifyError::Sequence { seq, .. }
+            | VerifyError::LogId { seq, .. }
+            | VerifyError::Chain { seq, .. }
+            | VerifyError::Time { seq, .. }
+            | VerifyError::Signer { seq, .. }
+            | VerifyError::Signature { seq, .. }
+            | VerifyError::Link { seq, .. }
+            | VerifyError::Payload { seq, .. }
+            | VerifyError::Registry { seq, .. }
+            | VerifyError::Erasure { seq, .. } => Some(*seq),
+        }
+    }
+
+    /// The check that failed.
+    pub fn check(&self) -> Check {
+        match self {
+            VerifyError::Descriptor(_) => Check::Descriptor,
+            VerifyError::Decode { .. } => Check::Decode,
+            VerifyError::Missing { .. } | VerifyError::Sequence { .. } => Check::Sequence,
+            VerifyError::LogId { .. } => Check::LogId,
+            VerifyError::Chain { .. } => Check::Chain,
+            VerifyError::Time { .. } => Check::Time,
+            VerifyError::Signer { .. } => Check::Signer,
+            VerifyError::Signature { .. } => Check::Signature,
+            VerifyError::Link { .. } => Check::Link,
+            VerifyError::Payload { .. } => Check::Payload,
+            VerifyError::Registry { .. } => Check::Registry,
+            VerifyError::Erasure { .. } => Check::Erasure,
+        }
+    }
+}
+
+/// An entry that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedEntry {
+    /// The entry.
+    pub entry: Entry,
+    /// Its hash.
+    pub hash: EntryHash,
+}
+
+/// Checks a payload against the entry it belongs to (SPEC §8.2, step 9). An erased payload is
+/// accepted unless the kind needs it to verify the log.
+pub fn check_payload(suite: Suite, entry: &Entry, payload: &Payload) -> Result<(), PayloadProblem> {
+    let h = entry.header();
+    match payload {
+        Payload::Present { data, .. } => {
+            if data.len() > MAX_PAYLOAD_LEN {
+                return Err(PayloadProblem::TooLarge(data.len()));
+            }
+            if !payload.matches(suite, &h.payload) {
+                return Err(PayloadProblem::Mismatch);
+            }
+            check_canonical(data).map_err(PayloadProblem::Encoding)
+        }
+        Payload::Erased if payload_required(&h.kind) => {
+            Err(PayloadProblem::Required(h.kind.as_str().to_owned()))
+        }
+        Payload::Erased => Ok(()),
+    }
+}
+
+/// Whether a kind's payload must always be present: key management (the registry is built from
+/// it), approvals (the signature's meaning is in it) and erasures (the reason is in it).
+pub fn payload_required(kind: &Kind) -> bool {
+    kind.is_key_management() || matches!(kind.as_str(), Kind::APPROVAL | Kind::ERASURE)
+}
+
+/// Verifies a log entry by entry, in order, from entry 0 (SPEC §8.2).
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    suite: Suite,
+    log_id: LogId,
+    registry: KeyRegistry,
+    next_seq: u64,
+    prev: EntryHash,
+    last_time: Timestamp,
+    unrecorded_erasures: BTreeSet<u64>,
+}
+
+impl ChainVerifier {
+    /// Starts from a verified descriptor.
+    pub fn new(descriptor: &SignedDescriptor) -> Result<Self, VerifyError> {
+        let registry = KeyRegistry::genesis(descriptor.descriptor())
+            .map_err(|e| VerifyError::Descriptor(e.to_string()))?;
+        Ok(ChainVerifier {
+            suite: descriptor.suite(),
+            log_id: descriptor.log_id(),
+            registry,
+            next_seq: 0,
+            prev: EntryHash(descriptor.log_id().0),
+            last_time: descriptor.descriptor().created,
+            unrecorded_erasures: BTreeSet::new(),
+        })
+    }
+
+    /// The sequence number the next entry must carry.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The hash of the last entry verified (the log id before any).
+    pub fn tip(&self) -> EntryHash {
+        self.prev
+    }
+
+    /// The key registry as of the last entry verified.
+    pub fn registry(&self) -> &KeyRegistry {
+        &self.registry
+    }
+
+    /// Verifies the next entry and its payload. `linked` returns the hash of an earlier entry by
+    /// sequence number, so causal links can be checked; the local log reads it from storage.
+    pub fn push(
+        &mut self,
+        entry_bytes: &[u8],
+        payload: &Payload,
+        linked: &mut dyn FnMut(u64) -> Option<EntryHash>,
+    ) -> Result<VerifiedEntry, VerifyError> {
+        let seq = self.next_seq;
+        let entry =
+            Entry::from_bytes(entry_bytes).map_err(|source| VerifyError::Decode { seq, source })?;
+        let h = entry.header();
+        if h.seq != seq {
+            return Err(VerifyError::Sequence { seq, found: h.seq });
+        }
+        if h.log_id != self.log_id {
+            return Err(VerifyError::LogId {
+                seq,
+                found: h.log_id,
+            });
+        }
+        if h.prev != self.prev {
+            return Err(VerifyError::Chain {
+                seq,
+                expected: self.prev,
+                found: h.prev,
+            });
+        }
+        if h.time < self.last_time {
+            return Err(VerifyError::Time {
+                seq,
+                previous: self.last_time,
+                found: h.time,
+            });
+        }
+        let signer = self
+            .registry
+            .check_signer(seq, &h.signer, &h.kind)
+            .map_err(|source| VerifyError::Signer { seq, source })?;
+        if !verify_strict(
+            signer.verifying_key(),
+            &entry.signing_input(),
+            entry.signature(),
+        ) {
+            return Err(VerifyError::Signature { seq, key: h.signer });
+        }
+        for (index, link) in h.links.iter().enumerate() {
+            if let Some(actual) = linked(link.seq) {
+                if actual != link.hash {
+                    return Err(VerifyError::Link {
+                        seq,
+                        problem: LinkProblem::HashMismatch {
+                            index,
+                            target: link.seq,
+                            named: link.hash,
+                            actual,
+                        },
+                    });
+                }
+            }
+        }
+        check_payload(self.suite, &entry, payload)
+            .map_err(|problem| VerifyError::Payload { seq, problem })?;
+        if h.kind.as_str() == Kind::ERASURE {
+            let erasure = |problem| VerifyError::Erasure { seq, problem };
+            if let Some(data) = payload.data() {
+                from_canonical::<Erasure>(data).map_err(|e| erasure(ErasureProblem::Payload(e)))?;
+            }
+            match h.links.as_slice() {
+                [target] => {
+                    self.unrecorded_erasures.remove(&target.seq);
+                }
+                other => return Err(erasure(ErasureProblem::LinkCount(other.len()))),
+            }
+        }
+        if matches!(payload, Payload::Erased) {
+            self.unrecorded_erasures.insert(seq);
+        }
+        if let Some(change) = payload.data().and_then(|d| KeyChange::decode(&h.kind, d)) {
+            let change = change.map_err(|source| VerifyError::Registry { seq, source })?;
+            self.registry
+                .apply(seq, &change)
+                .map_err(|source| VerifyError::Registry { seq, source })?;
+        }
+        let hash = entry.hash(self.suite);
+        self.prev = hash;
+        self.last_time = h.time;
+        self.next_seq = seq + 1;
+        Ok(VerifiedEntry { entry, hash })
+    }
+
+    /// Ends verification: fails if an erased payload was never accounted for by an erasure
+    /// entry (SPEC §8.2, step 12).
+    pub fn finish(&self) -> Result<(), VerifyError> {
+        match self.unrecorded_erasures.first() {
+            Some(&seq) => Err(VerifyError::Erasure {
+                seq,
+                problem: ErasureProblem::Unrecorded,
+            }),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use sealtrail::codec::to_canonical;
+use sealtrail::registry::Role;
+use sealtrail::store::{MemoryStore, Store};
+use sealtrail::{Durability, Kind, Log, Receipt, Record, SecretKey, SessionId, Suite};
+
+pub const ORIGIN: &str = "example.com/test-log";
+
+pub struct Keys {
+    pub owner: SecretKey,
+    pub recorder: SecretKey,
+    pub approver: SecretKey,
+    pub outsider: SecretKey,
+}
+
+pub fn keys() -> Keys {
+    Keys {
+        owner: SecretKey::from_seed(ORIGIN, &[1; 32]).unwrap(),
+        recorder: SecretKey::from_seed("recorder", &[2; 32]).unwrap(),
+        approver: SecretKey::from_seed("approver", &[3; 32]).unwrap(),
+        outsider: SecretKey::from_seed("outsider", &[4; 32]).unwrap(),
+    }
+}
+
+pub fn kind(k: &str) -> Kind {
+    Kind::new(k).unwrap()
+}
+
+pub fn payload<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    to_canonical(v).unwrap()
+}
+
+pub fn memory_log(suite: Suite, durability: Durability) -> (Arc<MemoryStore>, Log, Keys) {
+    let store = Arc::new(MemoryStore::new());
+    let k = keys();
+    let log = Log::builder()
+        .suite(suite)
+        .durability(durability)
+        .create_in(store.clone() as Arc<dyn Store>, &k.owner, ORIGIN)
+        .unwrap();
+    (store, log, k)
+}
+
+/// Registers a recorder and an approver, then appends a small two-session history with links,
+/// an approval and an erased payload. Returns the receipts of every entry.
+pub fn populate(log: &Log, k: &Keys) -> Vec<Receipt> {
+    let mut r = vec![
+        log.register_key(
+            &k.owner,
+            k.recorder.key_id(),
+            Role::Recorder,
+            "test harness",
+        )
+        .unwrap(),
+        log.register_key(&k.owner, k.approver.key_id(), Role::Approver, "Dana Reyes")
+            .unwrap(),
+    ];
+    let s1 = SessionId::new("sess-1").unwrap();
+    let s2 = SessionId::new("sess-2").unwrap();
+    r.push(
+        log.append(
+            &k.recorder,
+            Record::new(kind("session_started"), payload(&"add XBRL output")).session(&s1),
+        )
+        .unwrap(),
+    );
+    r.push(
+        log.append(
+            &k.recorder,
+            Record::new(kind("file_read"), payload(&("src/render.rs", 1))).session(&s1),
+        )
+        .unwrap(),
+    );
+    r.push(
+        log.append(
+            &k.recorder,
+            Record::new(kind("session_started"), payload(&"other work")).session(&s2),
+        )
+        .unwrap(),
+    );
+    let decided = log
+        .append(
+            &k.recorder,
+            Record::new(kind("decision"), payload(&("library", "hand-built XML")))
+                .session(&s1)
+                .link(r[2].link())
+                .link(r[3].link()),
+        )
+        .unwrap();
+    r.push(decided);
+    r.push(
+        log.append(
+            &k.approver,
+            Record::new(kind("approval"), payload(&("file_write", "approve")))
+                .session(&s1)
+                .link(decided.link()),
+        )
+        .unwrap(),
+    );
+    r.push(
+        log.append(
+            &k.recorder,
+            Record::new(kind("command_run"), payload(&("cargo test", 0, 41_000))).session(&s2),
+        )
+        .unwrap(),
+    );
+    r.push(
+        log.append(
+            &k.recorder,
+            Record::new(kind("command_run"), payload(&("cargo test", 1, 12_000))).session(&s1),
+        )
+        .unwrap(),
+    );
+    r.push(
+        log.append(
+            &k.recorder,
+            Record::new(kind("session_ended"), payload(&"done")).session(&s1),
+        )
+        .unwrap(),
+    );
+    r.push(
+        log.erase_payload(&k.owner, r[3].seq, "test erasure")
+            .unwrap(),
+    );
+    r
+}

@@ -1,0 +1,229 @@
+//! Any change to what is stored is detected by verification, which names the entry.
+
+mod common;
+
+use common::*;
+use sealtrail::entry::{Entry, EntryHeader};
+use sealtrail::log::verify_store;
+use sealtrail::store::{MemoryStore, Store};
+use sealtrail::verify::Check;
+use sealtrail::{Durability, Suite};
+
+fn entry_key(seq: u64) -> Vec<u8> {
+    let mut k = vec![0x01];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn expect_named(store: &dyn Store, seq: u64, what: &str) -> Check {
+    let err = verify_store(store).expect_err(what);
+    assert_eq!(err.seq(), Some(seq), "{what}: {err}");
+    match err {
+        sealtrail::log::LogVerifyError::Invalid(e) => e.check(),
+        other => panic!("{what}: {other}"),
+    }
+}
+
+#[test]
+fn every_single_byte_flip_is_detected_and_named() {
+    for suite in [Suite::Blake3, Suite::Sha256] {
+        let (store, log, k) = memory_log(suite, Durability::Immediate);
+        populate(&log, &k);
+        let n = log.len();
+        drop(log);
+        verify_store(store.as_ref()).unwrap();
+        let mut flips = 0;
+        for seq in 0..n {
+            let key = entry_key(seq);
+            let original = store.get(&key).unwrap().unwrap();
+            for i in 0..original.len() {
+                for bit in [0x01u8, 0x80] {
+                    let mut bad = original.clone();
+                    bad[i] ^= bit;
+                    store.put(&key, &bad).unwrap();
+                    expect_named(
+                        store.as_ref(),
+                        seq,
+                        &format!("{suite}: entry {seq} byte {i}"),
+                    );
+                    flips += 1;
+                }
+            }
+            store.put(&key, &original).unwrap();
+        }
+        verify_store(store.as_ref()).unwrap();
+        assert!(flips > 5_000, "{flips}");
+    }
+}
+
+#[test]
+fn deleting_reordering_and_duplicating_entries_is_detected() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    populate(&log, &k);
+    let n = log.len();
+    drop(log);
+    let get = |s| store.get(&entry_key(s)).unwrap().unwrap();
+    let snapshot: Vec<_> = (0..n).map(get).collect();
+    let restore = |store: &MemoryStore| {
+        for (s, v) in snapshot.iter().enumerate() {
+            store.put(&entry_key(s as u64), v).unwrap();
+        }
+    };
+
+    for seq in 0..n {
+        store.delete(&entry_key(seq)).unwrap();
+        assert_eq!(expect_named(store.as_ref(), seq, "delete"), Check::Sequence);
+        restore(&store);
+    }
+    for seq in 0..n - 1 {
+        store
+            .put(&entry_key(seq), &snapshot[seq as usize + 1])
+            .unwrap();
+        store
+            .put(&entry_key(seq + 1), &snapshot[seq as usize])
+            .unwrap();
+        assert_eq!(expect_named(store.as_ref(), seq, "swap"), Check::Sequence);
+        restore(&store);
+    }
+    for seq in 1..n {
+        store
+            .put(&entry_key(seq), &snapshot[seq as usize - 1])
+            .unwrap();
+        assert_eq!(
+            expect_named(store.as_ref(), seq, "duplicate"),
+            Check::Sequence
+        );
+        restore(&store);
+    }
+    verify_store(store.as_ref()).unwrap();
+}
+
+/// Re-signing an entry with an outsider's key (and fixing up the chain is impossible without
+/// re-signing everything after it) is caught at that entry.
+#[test]
+fn resigning_with_an_unregistered_key_is_detected() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let receipts = populate(&log, &k);
+    drop(log);
+    let target = receipts[7].seq;
+    let raw = store.get(&entry_key(target)).unwrap().unwrap();
+    let (entry_bytes, rest) = split_record(&raw);
+    let entry = Entry::from_bytes(&entry_bytes).unwrap();
+    let mut header: EntryHeader = entry.header().clone();
+    header.signer = k.outsider.key_id();
+    let hb = header.encode();
+    let forged = Entry::sign(header, &hb, &k.outsider);
+    store
+        .put(&entry_key(target), &join_record(forged.as_bytes(), &rest))
+        .unwrap();
+    assert_eq!(
+        expect_named(store.as_ref(), target, "re-signed"),
+        Check::Signer
+    );
+
+    // Keeping the signer field but signing with the outsider's key fails the signature check.
+    let forged = Entry::sign(entry.header().clone(), entry.header_bytes(), &k.outsider);
+    store
+        .put(&entry_key(target), &join_record(forged.as_bytes(), &rest))
+        .unwrap();
+    assert_eq!(
+        expect_named(store.as_ref(), target, "wrong key"),
+        Check::Signature
+    );
+}
+
+/// Swapping the payloads of two entries is caught at the first of them.
+#[test]
+fn swapping_payloads_is_detected() {
+    let (store, log, k) = memory_log(Suite::Sha256, Durability::Immediate);
+    let r = populate(&log, &k);
+    drop(log);
+    let (a, b) = (r[7].seq, r[8].seq);
+    let ra = store.get(&entry_key(a)).unwrap().unwrap();
+    let rb = store.get(&entry_key(b)).unwrap().unwrap();
+    let (ea, pa) = split_record(&ra);
+    let (eb, pb) = split_record(&rb);
+    store.put(&entry_key(a), &join_record(&ea, &pb)).unwrap();
+    store.put(&entry_key(b), &join_record(&eb, &pa)).unwrap();
+    assert_eq!(
+        expect_named(store.as_ref(), a, "swapped payloads"),
+        Check::Payload
+    );
+}
+
+#[test]
+fn erased_payloads_still_verify() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let r = populate(&log, &k);
+    let summary = log.verify().unwrap();
+    assert_eq!(summary.erased, 1);
+    // Key-management and approval payloads cannot be erased.
+    assert!(log.erase_payload(&k.owner, r[0].seq, "no").is_err());
+    assert!(log.erase_payload(&k.owner, r[6].seq, "no").is_err());
+    // Only an owner may erase.
+    assert!(log.erase_payload(&k.recorder, r[8].seq, "no").is_err());
+    drop(log);
+    assert_eq!(verify_store(store.as_ref()).unwrap().erased, 1);
+}
+
+#[cfg(feature = "sled")]
+#[test]
+fn sled_store_tamper_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let k = keys();
+    let log = sealtrail::Log::create(&path, &k.owner, ORIGIN).unwrap();
+    populate(&log, &k);
+    let n = log.len();
+    drop(log);
+    let store = sealtrail::store::SledStore::open(&path).unwrap();
+    verify_store(&store).unwrap();
+    for seq in 0..n {
+        let key = entry_key(seq);
+        let original = store.get(&key).unwrap().unwrap();
+        for i in (0..original.len()).step_by(7) {
+            let mut bad = original.clone();
+            bad[i] ^= 0x04;
+            store.put(&key, &bad).unwrap();
+            expect_named(&store, seq, &format!("sled entry {seq} byte {i}"));
+        }
+        store.put(&key, &original).unwrap();
+    }
+    store.delete(&entry_key(4)).unwrap();
+    assert_eq!(expect_named(&store, 4, "sled delete"), Check::Sequence);
+}
+
+// The stored record is `[entry, salt, payload]` (SPEC §9.1): split off the entry and keep the
+// rest as raw CBOR items.
+fn split_record(raw: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut d = sealtrail::codec::Decoder::new(raw);
+    let n = d.array().unwrap();
+    assert_eq!(n, 3);
+    let entry = d.bytes().unwrap().to_vec();
+    let start = d.position();
+    (entry, raw[start..].to_vec())
+}
+
+fn join_record(entry: &[u8], rest: &[u8]) -> Vec<u8> {
+    let mut e = sealtrail::codec::Encoder::new();
+    e.array(3).bytes(entry).raw(rest);
+    e.into_bytes()
+}
+
+/// Deleting a payload from storage without an `erasure` entry is caught at that entry.
+#[test]
+fn unrecorded_erasure_is_detected() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let r = populate(&log, &k);
+    drop(log);
+    let target = r[7].seq;
+    let raw = store.get(&entry_key(target)).unwrap().unwrap();
+    let (entry, _) = split_record(&raw);
+    let mut e = sealtrail::codec::Encoder::new();
+    e.array(1).bytes(&entry);
+    store.put(&entry_key(target), &e.into_bytes()).unwrap();
+    assert_eq!(
+        expect_named(store.as_ref(), target, "silent erasure"),
+        Check::Erasure
+    );
+}

@@ -227,3 +227,111 @@ fn unrecorded_erasure_is_detected() {
         Check::Erasure
     );
 }
+
+fn key_for(k: &Keys, id: &sealtrail::KeyId) -> sealtrail::SecretKey {
+    [&k.owner, &k.recorder, &k.approver, &k.outsider]
+        .into_iter()
+        .find(|s| s.key_id() == *id)
+        .expect("a test key")
+        .clone()
+}
+
+/// Rewrites entry `seq` with `edit`, re-signed by its own (registered) signer, and optionally
+/// re-chains every later entry, re-signing each with its signer: what an insider holding every
+/// key could do.
+fn rewrite(
+    store: &MemoryStore,
+    k: &Keys,
+    suite: Suite,
+    seq: u64,
+    rechain: bool,
+    edit: impl Fn(&mut EntryHeader),
+) {
+    let mut prev = None;
+    let mut s = seq;
+    while let Some(raw) = store.get(&entry_key(s)).unwrap() {
+        if s > seq && !rechain {
+            break;
+        }
+        let (entry_bytes, rest) = split_record(&raw);
+        let entry = Entry::from_bytes(&entry_bytes).unwrap();
+        let mut header = entry.header().clone();
+        if s == seq {
+            edit(&mut header);
+        }
+        if let Some(p) = prev {
+            header.prev = p;
+        }
+        let hb = header.encode();
+        prev = Some(sealtrail::EntryHash::compute(suite, &hb));
+        let signer = key_for(k, &header.signer);
+        let forged = Entry::sign(header, &hb, &signer);
+        store
+            .put(&entry_key(s), &join_record(forged.as_bytes(), &rest))
+            .unwrap();
+        s += 1;
+    }
+}
+
+/// An insider re-signs one entry with its own registered key (so its signature verifies): the
+/// next entry's `prev` no longer matches, and only the chain check can see that.
+#[test]
+fn validly_resigned_history_breaks_the_chain() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let r = populate(&log, &k);
+    drop(log);
+    let target = r[7].seq;
+    rewrite(&store, &k, Suite::Blake3, target, false, |h| {
+        h.time = sealtrail::Timestamp(h.time.0 + 1);
+    });
+    assert_eq!(
+        expect_named(store.as_ref(), target + 1, "re-signed"),
+        Check::Chain
+    );
+}
+
+/// An insider rewrites an entry's causal link and re-signs and re-chains everything after it:
+/// signatures and chain verify, but the link names a hash that is not the linked entry's.
+#[test]
+fn forged_causal_link_is_detected() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let r = populate(&log, &k);
+    drop(log);
+    let target = r[5].seq; // the decision, which links to entries 2 and 3
+    rewrite(&store, &k, Suite::Blake3, target, true, |h| {
+        h.links[0].hash = sealtrail::EntryHash([0xab; 32]);
+    });
+    assert_eq!(
+        expect_named(store.as_ref(), target, "forged link"),
+        Check::Link
+    );
+}
+
+/// An insider moves an entry into another log: the log id check names it.
+#[test]
+fn entry_from_another_log_is_detected() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let r = populate(&log, &k);
+    drop(log);
+    let target = r[4].seq;
+    rewrite(&store, &k, Suite::Blake3, target, true, |h| {
+        h.log_id = sealtrail::LogId([7; 32]);
+    });
+    assert_eq!(
+        expect_named(store.as_ref(), target, "other log"),
+        Check::LogId
+    );
+}
+
+/// Time going backwards is named.
+#[test]
+fn time_regression_is_detected() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let r = populate(&log, &k);
+    drop(log);
+    let target = r[4].seq;
+    rewrite(&store, &k, Suite::Blake3, target, true, |h| {
+        h.time = sealtrail::Timestamp(1);
+    });
+    assert_eq!(expect_named(store.as_ref(), target, "time"), Check::Time);
+}

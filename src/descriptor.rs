@@ -43,7 +43,7 @@ pub enum DescriptorError {
     #[error("unknown hash suite {0:?}")]
     UnknownSuite(String),
     /// An origin name outside the rules of SPEC §5.1.
-    #[error("invalid origin {0:?}: 1 to 255 bytes, no white space, control characters or '+'")]
+    #[error("invalid origin {0:?}: 1 to 255 bytes, no white space, control characters, '+' or '#'")]
     InvalidOrigin(String),
     /// The owner key is not a valid, strong Ed25519 key.
     #[error("owner key: {0}")]
@@ -57,10 +57,11 @@ pub enum DescriptorError {
 }
 
 /// Checks an origin name (SPEC §5.1): it doubles as a C2SP key name and checkpoint origin line.
+/// `#` is kept free for the suite suffix of BLAKE3 checkpoints (SPEC §11).
 pub fn valid_origin(origin: &str) -> bool {
     !origin.is_empty()
         && origin.len() <= MAX_ORIGIN_LEN
-        && !origin.contains('+')
+        && !origin.contains(['+', '#'])
         && !origin.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 

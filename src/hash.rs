@@ -207,6 +207,10 @@ hash_newtype!(
     /// A 32-byte digest of some content kept outside the log (a file, a prompt, a patchset).
     Digest
 );
+hash_newtype!(
+    /// The root hash of the log's Merkle tree at some size (SPEC §10).
+    RootHash
+);
 
 impl LogId {
     /// The log id of a descriptor's encoded bytes.

@@ -16,9 +16,9 @@ pub mod store;
 
 pub use descriptor::{Descriptor, SignedDescriptor};
 pub use entry::{Entry, EntryHeader, Kind, Link, Payload, SessionId};
-pub use hash::{Digest, EntryHash, LogId, PayloadCommitment, Suite};
+pub use hash::{Digest, EntryHash, LogId, PayloadCommitment, RootHash, Suite};
 pub use keys::{KeyId, PublicKey, SecretKey};
-pub use log::{Durability, Log, LogBuilder, Receipt, Record, StoredEntry};
+pub use log::{Clock, Durability, Log, LogBuilder, Receipt, Record, StoredEntry};
 pub use registry::Role;
 pub use time::Timestamp;
 pub use verify::{Check, VerifyError};

@@ -494,3 +494,38 @@ fn verify_names_the_store_failure_apart_from_invalid_entries() {
         Err(LogVerifyError::NotALog)
     ));
 }
+
+/// A supplied clock is used for the descriptor and entries, and time never goes backwards even
+/// when the clock does.
+#[test]
+fn clock_is_used_and_time_never_goes_backwards() {
+    let k = keys();
+    let readings = std::sync::Arc::new(std::sync::Mutex::new(vec![500u64, 900, 100, 1000, 1000]));
+    let r2 = readings.clone();
+    let clock = sealtrail::Clock::Fixed(std::sync::Arc::new(move || {
+        let mut r = r2.lock().unwrap();
+        sealtrail::Timestamp(if r.is_empty() { 2000 } else { r.remove(0) })
+    }));
+    let log = Log::builder()
+        .clock(clock)
+        .create_in(Arc::new(MemoryStore::new()), &k.owner, ORIGIN)
+        .unwrap();
+    assert_eq!(log.descriptor().descriptor().created.0, 500);
+    let times: Vec<u64> = (0..4)
+        .map(|i| {
+            log.register_key(
+                &k.owner,
+                sealtrail::SecretKey::from_seed("x", &[10 + i; 32])
+                    .unwrap()
+                    .key_id(),
+                Role::Recorder,
+                "x",
+            )
+            .unwrap()
+            .time
+            .0
+        })
+        .collect();
+    assert_eq!(times, [900, 900, 1000, 1000]);
+    log.verify().unwrap();
+}

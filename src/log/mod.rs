@@ -284,12 +284,53 @@ pub struct VerifySummary {
     pub erased: u64,
 }
 
+/// Where a log gets the time it records: the system clock, or a function (for tests and
+/// reproducible examples). The log never lets time go backwards: an entry's time is the later of
+/// the clock and the previous entry's time.
+#[derive(Clone, Default)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// A function returning the time to record.
+    Fixed(Arc<dyn Fn() -> Timestamp + Send + Sync>),
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Clock::System => f.write_str("Clock::System"),
+            Clock::Fixed(_) => f.write_str("Clock::Fixed(..)"),
+        }
+    }
+}
+
+impl Clock {
+    /// A clock that returns `start`, then advances by `step` on every reading.
+    pub fn stepping(start: Timestamp, step: std::time::Duration) -> Clock {
+        let next = std::sync::atomic::AtomicU64::new(start.0);
+        let step = u64::try_from(step.as_nanos()).unwrap_or(u64::MAX);
+        Clock::Fixed(Arc::new(move || {
+            Timestamp(next.fetch_add(step, std::sync::atomic::Ordering::Relaxed))
+        }))
+    }
+
+    /// The time now, by this clock.
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(f) => f(),
+        }
+    }
+}
+
 /// Options for creating or opening a log.
 #[derive(Debug, Clone)]
 pub struct LogBuilder {
     suite: Suite,
     durability: Durability,
     max_payload: usize,
+    clock: Clock,
 }
 
 impl Default for LogBuilder {
@@ -298,6 +339,7 @@ impl Default for LogBuilder {
             suite: Suite::default(),
             durability: Durability::default(),
             max_payload: DEFAULT_MAX_PAYLOAD,
+            clock: Clock::System,
         }
     }
 }
@@ -312,6 +354,12 @@ impl LogBuilder {
     /// When appends return.
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Where the log gets its time (the system clock by default).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -348,7 +396,7 @@ impl LogBuilder {
         if store.get(DESCRIPTOR_KEY)?.is_some() {
             return Err(OpenError::AlreadyExists);
         }
-        let descriptor = Descriptor::new(self.suite, origin, owner.key_id(), Timestamp::now())?;
+        let descriptor = Descriptor::new(self.suite, origin, owner.key_id(), self.clock.now())?;
         let signed = SignedDescriptor::sign(descriptor, owner)?;
         store.put(DESCRIPTOR_KEY, signed.as_bytes())?;
         store.flush()?;
@@ -401,6 +449,7 @@ impl LogBuilder {
                 descriptor,
                 durability: self.durability,
                 max_payload: self.max_payload,
+                clock: self.clock,
                 tip: Mutex::new(tip),
                 progress: Progress::starting_at(len),
             }),
@@ -490,6 +539,7 @@ struct Inner {
     descriptor: SignedDescriptor,
     durability: Durability,
     max_payload: usize,
+    clock: Clock,
     tip: Mutex<Tip>,
     progress: Progress,
 }
@@ -674,7 +724,7 @@ impl Log {
                         });
                     }
                 }
-                time = time.max(Timestamp::now());
+                time = time.max(self.inner.clock.now());
                 let header = EntryHeader {
                     version: crate::descriptor::FORMAT_VERSION,
                     log_id,

@@ -14,6 +14,10 @@ use crate::keys::{KeyError, KeyId, verifying_key};
 /// The longest printed name, in bytes.
 pub const MAX_NAME_LEN: usize = 128;
 
+/// The largest payload of a control entry (key management, erasure), in bytes (SPEC §7.3). Such
+/// payloads are decoded into memory on the verification path, so they are kept small.
+pub const MAX_CONTROL_PAYLOAD_LEN: usize = 64 * 1024;
+
 /// What a key may sign (SPEC §7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -223,6 +227,9 @@ pub enum RegistryError {
     /// A printed name that is empty, too long or holds control characters.
     #[error("invalid printed name {0:?}: 1 to 128 bytes, no control characters")]
     InvalidName(String),
+    /// The payload is larger than a control payload may be.
+    #[error("key-management payload of {0} bytes is over the 64 KiB limit")]
+    TooLarge(usize),
     /// The payload would leave the log without an active owner key.
     #[error("this would revoke the last active owner key")]
     LastOwner,
@@ -242,6 +249,9 @@ pub enum KeyChange {
 impl KeyChange {
     /// Decodes the payload of a key-management entry of `kind`; `None` for other kinds.
     pub fn decode(kind: &Kind, payload: &[u8]) -> Option<Result<KeyChange, RegistryError>> {
+        if kind.is_key_management() && payload.len() > MAX_CONTROL_PAYLOAD_LEN {
+            return Some(Err(RegistryError::TooLarge(payload.len())));
+        }
         Some(match kind.as_str() {
             Kind::KEY_REGISTER => from_canonical(payload)
                 .map(KeyChange::Register)

@@ -118,6 +118,9 @@ pub enum ErasureProblem {
     /// An `erasure` entry must link to exactly the one entry it erased.
     #[error("an erasure entry must link to exactly one entry, found {0}")]
     LinkCount(usize),
+    /// The erasure payload is larger than a control payload may be.
+    #[error("erasure payload of {0} bytes is over the 64 KiB limit")]
+    TooLarge(usize),
     /// The erasure payload is not the expected structure.
     #[error("erasure payload: {0}")]
     Payload(DecodeError),
@@ -417,6 +420,9 @@ impl ChainVerifier {
         if h.kind.as_str() == Kind::ERASURE {
             let erasure = |problem| VerifyError::Erasure { seq, problem };
             if let Some(data) = payload.data() {
+                if data.len() > crate::registry::MAX_CONTROL_PAYLOAD_LEN {
+                    return Err(erasure(ErasureProblem::TooLarge(data.len())));
+                }
                 from_canonical::<Erasure>(data).map_err(|e| erasure(ErasureProblem::Payload(e)))?;
             }
             match h.links.as_slice() {

@@ -914,3 +914,201 @@ mod tests {
         assert_eq!(encode_value(&decode_value(&b).unwrap()).unwrap(), b);
     }
 }
+
+/// Why one item could not be read from a stream.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadItemError {
+    /// The stream ended inside an item, after `read` bytes of it.
+    #[error("stream ends inside an item ({read} bytes into it)")]
+    Truncated {
+        /// Bytes of the item read before the end.
+        read: usize,
+    },
+    /// The item is larger than the caller allows.
+    #[error("item larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The item is outside the canonical profile.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// Reading failed.
+    #[error("read failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads exactly one canonical item from a stream into `buf` (cleared first), reading no further
+/// than the item's end and never more than `limit` bytes: lengths are checked against the limit
+/// before anything is read or allocated. Returns `Ok(false)` at a clean end of stream (no byte of
+/// a new item). The item is checked against the whole profile (SPEC §3.1) before returning.
+pub fn read_item<R: std::io::Read>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> Result<bool, ReadItemError> {
+    buf.clear();
+    // Items still to read at each open level; depth is bounded by MAX_DEPTH.
+    let mut pending: Vec<u64> = vec![1];
+    while let Some(top) = pending.last_mut() {
+        if *top == 0 {
+            pending.pop();
+            continue;
+        }
+        *top -= 1;
+        if pending.len() > MAX_DEPTH {
+            return Err(DecodeError::TooDeep {
+                offset: buf.len(),
+                limit: MAX_DEPTH,
+            }
+            .into());
+        }
+        let start = buf.len();
+        if !read_exact_into(r, buf, 1, limit)? {
+            if start == 0 {
+                return Ok(false);
+            }
+            return Err(ReadItemError::Truncated { read: start });
+        }
+        let ib = buf[start];
+        let extra = match ib & 0x1f {
+            24 => 1,
+            25 => 2,
+            26 => 4,
+            27 => 8,
+            _ => 0,
+        };
+        if extra > 0 && !read_exact_into(r, buf, extra, limit)? {
+            return Err(ReadItemError::Truncated { read: buf.len() });
+        }
+        // Parse the head with the strict decoder (minimality, floats, reserved values).
+        let mut d = Decoder::with_base(&buf[start..], start);
+        let h = d.head()?;
+        match h.major {
+            MAJOR_BYTES | MAJOR_TEXT => {
+                let n = usize::try_from(h.arg).map_err(|_| ReadItemError::TooLarge { limit })?;
+                if !read_exact_into(r, buf, n, limit)? {
+                    return Err(ReadItemError::Truncated { read: buf.len() });
+                }
+            }
+            MAJOR_ARRAY => pending.push(h.arg),
+            MAJOR_MAP => pending.push(h.arg.saturating_mul(2)),
+            MAJOR_TAG => {
+                return Err(DecodeError::Tag {
+                    offset: start,
+                    tag: h.arg,
+                }
+                .into());
+            }
+            _ => {}
+        }
+    }
+    // Keys' order, UTF-8 and the rest of the profile.
+    check_canonical(buf)?;
+    Ok(true)
+}
+
+// Appends exactly `n` bytes from `r` to `buf`, refusing to go past `limit` in total. Returns
+// false if the stream ends before any of the `n` bytes (or before all of them; the caller tells
+// the two apart by the buffer length).
+fn read_exact_into<R: std::io::Read>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    n: usize,
+    limit: usize,
+) -> Result<bool, ReadItemError> {
+    if buf.len().checked_add(n).is_none_or(|total| total > limit) {
+        return Err(ReadItemError::TooLarge { limit });
+    }
+    let start = buf.len();
+    // Grow in bounded steps so a short stream cannot make us allocate its claimed length.
+    let mut filled = 0;
+    while filled < n {
+        let step = (n - filled).min(64 * 1024);
+        buf.resize(start + filled + step, 0);
+        let mut got = 0;
+        while got < step {
+            match r.read(&mut buf[start + filled + got..start + filled + step]) {
+                Ok(0) => {
+                    buf.truncate(start + filled + got);
+                    return Ok(false);
+                }
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        filled += step;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_sequence_item_by_item() {
+        let mut seq = Vec::new();
+        for v in [
+            Value::Text("sealtrail-bundle".into()),
+            Value::Integer(1.into()),
+            Value::Map(vec![(
+                Value::Text("a".into()),
+                Value::Array(vec![Value::Bytes(vec![1; 300]), Value::Null]),
+            )]),
+        ] {
+            seq.extend(encode_value(&v).unwrap());
+        }
+        let mut r = &seq[..];
+        let mut buf = Vec::new();
+        let mut items = Vec::new();
+        let mut read = 0;
+        while read_item(&mut r, &mut buf, 1 << 20).unwrap() {
+            items.push(decode_value(&buf).unwrap());
+            read += buf.len();
+        }
+        assert_eq!(items.len(), 3);
+        assert_eq!(read, seq.len());
+    }
+
+    #[test]
+    fn truncation_limits_and_bombs() {
+        let mut buf = Vec::new();
+        // Truncated inside a string.
+        let mut r: &[u8] = &[0x43, 1, 2];
+        assert!(matches!(
+            read_item(&mut r, &mut buf, 100),
+            Err(ReadItemError::Truncated { .. })
+        ));
+        // A string claiming 2^60 bytes is refused before reading or allocating.
+        let mut r: &[u8] = &[0x5b, 0x10, 0, 0, 0, 0, 0, 0, 0, 1];
+        assert!(matches!(
+            read_item(&mut r, &mut buf, 1 << 20),
+            Err(ReadItemError::TooLarge { .. })
+        ));
+        // An array claiming 2^60 items of which none arrive.
+        let mut r: &[u8] = &[0x9b, 0x10, 0, 0, 0, 0, 0, 0, 0];
+        assert!(matches!(
+            read_item(&mut r, &mut buf, 1 << 20),
+            Err(ReadItemError::Truncated { .. })
+        ));
+        // Non-canonical map order is caught at the end of the item.
+        let mut r: &[u8] = &[0xa2, 0x02, 0x00, 0x01, 0x00];
+        assert!(matches!(
+            read_item(&mut r, &mut buf, 100),
+            Err(ReadItemError::Decode(DecodeError::UnsortedKeys { .. }))
+        ));
+        // Deep nesting.
+        let deep = [0x81u8; 100];
+        let mut r = &deep[..];
+        assert!(matches!(
+            read_item(&mut r, &mut buf, 1000),
+            Err(ReadItemError::Decode(DecodeError::TooDeep { .. }))
+        ));
+        // Clean end of stream.
+        let mut r: &[u8] = &[];
+        assert!(!read_item(&mut r, &mut buf, 100).unwrap());
+    }
+}

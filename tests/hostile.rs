@@ -111,9 +111,14 @@ fn huge_arrays_and_maps() {
     assert!(r.is_ok());
     // The same array as a key-management payload: refused by size before it is decoded.
     let kind = sealtrail::Kind::new("key_register").unwrap();
-    let r = within(16 * 1024, || sealtrail::registry::KeyChange::decode(&kind, &array));
+    let r = within(16 * 1024, || {
+        sealtrail::registry::KeyChange::decode(&kind, &array)
+    });
     assert!(
-        matches!(r, Some(Err(sealtrail::registry::RegistryError::TooLarge(_)))),
+        matches!(
+            r,
+            Some(Err(sealtrail::registry::RegistryError::TooLarge(_)))
+        ),
         "{r:?}"
     );
     // The same array as a typed payload: rejected by its schema.

@@ -115,13 +115,58 @@ pub fn valid_key_name(name: &str) -> bool {
 
 /// The C2SP signed-note key hash: the first four bytes of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key).
 pub fn note_key_hash(name: &str, key: &[u8; 32]) -> [u8; 4] {
+    typed_key_hash(name, ALG_ED25519, key)
+}
+
+/// The C2SP key hash of a key of any signature type: the first four bytes of
+/// SHA-256(name ‖ 0x0A ‖ type ‖ key) (SPEC §4.2, §11.1). Type 0x01 is a note signature, 0x04 a
+/// witness cosignature.
+pub fn typed_key_hash(name: &str, sig_type: u8, key: &[u8; 32]) -> [u8; 4] {
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
     h.update(name.as_bytes());
-    h.update([0x0a, ALG_ED25519]);
+    h.update([0x0a, sig_type]);
     h.update(key);
     let d = h.finalize();
     [d[0], d[1], d[2], d[3]]
+}
+
+/// Parses a C2SP verifier key `name+hash+base64(type ‖ key)` whose signature type byte must be
+/// `sig_type`, checking the name, the key (valid, not weak) and the hash. The returned key keeps the
+/// name; its own [`PublicKey::note_key_hash`] is the type-0x01 hash, so callers of other types
+/// compute theirs with [`typed_key_hash`].
+pub fn parse_typed_vkey(s: &str, sig_type: u8) -> Result<PublicKey, KeyError> {
+    const WHAT: &str = "verifier key (name+hash+key)";
+    let s = s.trim();
+    // The base64 part may itself contain '+': split on the first two only.
+    let mut parts = s.splitn(3, '+');
+    let (name, hash, key) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(n), Some(h), Some(k)) => (n, h, k),
+        _ => {
+            return Err(KeyError::Malformed {
+                what: WHAT,
+                reason: "expected three '+'-separated fields",
+            });
+        }
+    };
+    let key = decode_alg_key(key, sig_type, WHAT)?;
+    let pk = PublicKey::from_bytes(name, &key)?;
+    check_hash(hash, &typed_key_hash(name, sig_type, &key), WHAT)?;
+    Ok(pk)
+}
+
+/// The C2SP verifier key string `name+hash+base64(type ‖ key)` of a key of signature type
+/// `sig_type`.
+pub fn typed_vkey(name: &str, sig_type: u8, key: &[u8; 32]) -> String {
+    let mut blob = Vec::with_capacity(33);
+    blob.push(sig_type);
+    blob.extend_from_slice(key);
+    format!(
+        "{}+{}+{}",
+        name,
+        hex::encode(typed_key_hash(name, sig_type, key)),
+        B64.encode(blob)
+    )
 }
 
 impl PublicKey {
@@ -142,36 +187,12 @@ impl PublicKey {
 
     /// Parses a C2SP verifier key `name+hash+base64(0x01 ‖ key)`, checking the hash.
     pub fn from_vkey(s: &str) -> Result<PublicKey, KeyError> {
-        const WHAT: &str = "verifier key (name+hash+key)";
-        let s = s.trim();
-        // The base64 part may itself contain '+': split on the first two only.
-        let mut parts = s.splitn(3, '+');
-        let (name, hash, key) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(n), Some(h), Some(k)) => (n, h, k),
-            _ => {
-                return Err(KeyError::Malformed {
-                    what: WHAT,
-                    reason: "expected three '+'-separated fields",
-                });
-            }
-        };
-        let key = decode_alg_key(key, WHAT)?;
-        let pk = PublicKey::from_bytes(name, &key)?;
-        check_hash(hash, &pk.note_key_hash(), WHAT)?;
-        Ok(pk)
+        parse_typed_vkey(s, ALG_ED25519)
     }
 
     /// The C2SP verifier key string.
     pub fn to_vkey(&self) -> String {
-        let mut blob = Vec::with_capacity(33);
-        blob.push(ALG_ED25519);
-        blob.extend_from_slice(self.key.as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.note_key_hash()),
-            B64.encode(blob)
-        )
+        typed_vkey(&self.name, ALG_ED25519, self.key.as_bytes())
     }
 
     /// The key's name.
@@ -225,24 +246,24 @@ pub fn verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
     Ok(key)
 }
 
-fn decode_alg_key(b64: &str, what: &'static str) -> Result<[u8; 32], KeyError> {
+fn decode_alg_key(b64: &str, alg: u8, what: &'static str) -> Result<[u8; 32], KeyError> {
     let blob = Zeroizing::new(B64.decode(b64).map_err(|_| KeyError::Malformed {
         what,
         reason: "key is not valid base64",
     })?);
     match blob.split_first() {
-        Some((&ALG_ED25519, rest)) if rest.len() == 32 => {
+        Some((&a, rest)) if a == alg && rest.len() == 32 => {
             let mut k = [0u8; 32];
             k.copy_from_slice(rest);
             Ok(k)
         }
-        Some((&ALG_ED25519, _)) => Err(KeyError::Malformed {
+        Some((&a, _)) if a == alg => Err(KeyError::Malformed {
             what,
             reason: "Ed25519 key must be 32 bytes",
         }),
         _ => Err(KeyError::Malformed {
             what,
-            reason: "unknown algorithm (only Ed25519, 0x01, is supported)",
+            reason: "unexpected signature type byte (0x01 for Ed25519 note keys, 0x04 for witness keys)",
         }),
     }
 }
@@ -354,7 +375,7 @@ impl SecretKey {
                 });
             }
         };
-        let seed = Zeroizing::new(decode_alg_key(key, WHAT)?);
+        let seed = Zeroizing::new(decode_alg_key(key, ALG_ED25519, WHAT)?);
         let sk = SecretKey::from_seed(name, &seed)?;
         check_hash(hash, &sk.public_key().note_key_hash(), WHAT)?;
         Ok(sk)

@@ -2,11 +2,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod codec;
 pub mod descriptor;
 pub mod entry;
 pub mod hash;
 pub mod keys;
+pub mod note;
 pub mod registry;
 pub mod time;
 pub mod verify;
@@ -14,11 +16,16 @@ pub mod verify;
 pub mod log;
 pub mod store;
 
+pub use checkpoint::{
+    Checkpoint, CheckpointTrust, LogOrigin, SignedCheckpoint, TlogProof, VerifiedCheckpoint,
+    WitnessKey, WitnessPolicy, Witnesses, checkpoint_origin,
+};
 pub use descriptor::{Descriptor, SignedDescriptor};
 pub use entry::{Entry, EntryHeader, Kind, Link, Payload, SessionId};
 pub use hash::{Digest, EntryHash, LogId, PayloadCommitment, RootHash, Suite};
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use log::{Clock, Durability, Log, LogBuilder, Receipt, Record, StoredEntry};
+pub use note::SignedNote;
 pub use registry::Role;
 pub use time::Timestamp;
 pub use verify::{Check, VerifyError};

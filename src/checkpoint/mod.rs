@@ -1,0 +1,551 @@
+//! Checkpoints: the C2SP tlog-checkpoint body, its owner-signed note, the suite rule of the origin
+//! line, and verification against pinned keys (SPEC §11).
+//!
+//! Witness cosignatures and the k-of-n policy are in [`witness`]; the `c2sp.org/tlog-proof@v1`
+//! text format is in [`proof`]. A checkpoint is trusted only as a [`VerifiedCheckpoint`], made
+//! by [`CheckpointTrust::verify`].
+
+pub mod proof;
+pub mod witness;
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::descriptor::{Descriptor, valid_origin};
+use crate::hash::{RootHash, Suite};
+use crate::keys::{KeyId, PublicKey, SecretKey};
+use crate::note::{NoteError, NoteVerifyError, SignedNote, check_controls};
+
+pub use proof::{MAX_PROOF_HASHES, MAX_PROOF_SIZE, TLOG_PROOF_HEADER, TlogProof, TlogProofError};
+pub use witness::{
+    COSIGNATURE_V1_HEADER, COSIGNATURE_V1_TYPE, CosignError, CosignatureProblem, CosignatureStatus,
+    MAX_COSIGNATURE_TIME, PolicyError, WitnessError, WitnessKey, WitnessOutcome, WitnessPolicy,
+    WitnessReport, cosignature_message,
+};
+
+/// What a BLAKE3 log appends to its origin to make its checkpoint origin line (SPEC §11.3).
+pub const BLAKE3_ORIGIN_SUFFIX: &str = "#blake3";
+
+/// The checkpoint origin line of a log (SPEC §11.3): the origin itself for a `sha256` log (plain
+/// C2SP and RFC 6962, readable by existing tools and witnesses), `origin#blake3` for a `blake3`
+/// log, so that a BLAKE3 root is never read as the SHA-256 root of a log of the same name.
+pub fn checkpoint_origin(origin: &str, suite: Suite) -> String {
+    match suite {
+        Suite::Sha256 => origin.to_owned(),
+        Suite::Blake3 => format!("{origin}{BLAKE3_ORIGIN_SUFFIX}"),
+    }
+}
+
+/// Why a checkpoint body, a signed checkpoint or the parts of one were rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The signed note around the body is malformed.
+    #[error("checkpoint note: {0}")]
+    Note(#[from] NoteError),
+    /// The body does not end in a newline.
+    #[error("checkpoint body does not end in a newline")]
+    MissingFinalNewline,
+    /// The body lacks one of its three mandatory lines.
+    #[error("checkpoint body has no {0} line")]
+    MissingLine(BodyLine),
+    /// The origin line is empty.
+    #[error("checkpoint origin line is empty")]
+    EmptyOrigin,
+    /// A line (origin or extension) offered for a checkpoint contains a newline.
+    #[error("checkpoint line {line} contains a newline")]
+    EmbeddedNewline {
+        /// The body line, from 1.
+        line: usize,
+    },
+    /// An ASCII control character other than newline.
+    #[error("checkpoint contains control character {byte:#04x} at byte {offset}")]
+    ControlCharacter {
+        /// Where it is in the body.
+        offset: usize,
+        /// The byte.
+        byte: u8,
+    },
+    /// The tree size is not a decimal number without leading zeros that fits in 64 bits.
+    #[error("checkpoint tree size {0:?} is not a decimal number without leading zeros below 2^64")]
+    InvalidSize(String),
+    /// The root hash is not canonical padded standard base64.
+    #[error("checkpoint root hash is not canonical padded standard base64")]
+    InvalidRootHash,
+    /// The root hash does not decode to 32 bytes.
+    #[error("checkpoint root hash is {found} bytes, expected 32")]
+    RootHashLength {
+        /// The decoded length.
+        found: usize,
+    },
+    /// An extension line is empty.
+    #[error("checkpoint extension line {line} is empty")]
+    EmptyExtension {
+        /// The body line, from 1.
+        line: usize,
+    },
+    /// An origin that is not a valid log origin (SPEC §5.1).
+    #[error("invalid log origin {0:?}")]
+    InvalidLogOrigin(String),
+    /// An origin line that is neither a log origin nor a log origin with `#blake3`.
+    #[error("checkpoint origin line {0:?} is not a log origin with an optional #blake3 suffix")]
+    UnknownOriginSuffix(String),
+    /// The origin line cannot be the owner's key name (it has white space or `+`).
+    #[error("checkpoint origin {0:?} cannot be used as a signing key name")]
+    OriginNotKeyName(String),
+}
+
+/// The mandatory lines of a checkpoint body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyLine {
+    /// Line 1: the origin.
+    Origin,
+    /// Line 2: the tree size.
+    Size,
+    /// Line 3: the root hash.
+    RootHash,
+}
+
+impl fmt::Display for BodyLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BodyLine::Origin => "origin",
+            BodyLine::Size => "tree size",
+            BodyLine::RootHash => "root hash",
+        })
+    }
+}
+
+/// Parses an ASCII decimal number without leading zeros (except `0` itself) that fits in 64
+/// bits. Rejects signs, spaces and empty strings (SPEC §11.2).
+pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if canonical { s.parse().ok() } else { None }
+}
+
+fn check_line(line: &str, number: usize) -> Result<(), CheckpointError> {
+    if line.contains('\n') {
+        return Err(CheckpointError::EmbeddedNewline { line: number });
+    }
+    check_controls(line).map_err(|e| match e {
+        NoteError::ControlCharacter { offset, byte } => {
+            CheckpointError::ControlCharacter { offset, byte }
+        }
+        other => CheckpointError::Note(other),
+    })
+}
+
+/// A log and the hash suite its checkpoints are made with: what a verifier expects the origin
+/// line to be (SPEC §11.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LogOrigin {
+    origin: String,
+    suite: Suite,
+}
+
+impl LogOrigin {
+    /// A log origin (SPEC §5.1 rules) and suite.
+    pub fn new(origin: &str, suite: Suite) -> Result<LogOrigin, CheckpointError> {
+        if !valid_origin(origin) {
+            return Err(CheckpointError::InvalidLogOrigin(origin.to_owned()));
+        }
+        Ok(LogOrigin {
+            origin: origin.to_owned(),
+            suite,
+        })
+    }
+
+    /// The origin and suite a descriptor names.
+    pub fn of(descriptor: &Descriptor) -> Result<LogOrigin, CheckpointError> {
+        LogOrigin::new(&descriptor.origin, descriptor.suite)
+    }
+
+    /// The inverse of [`checkpoint_origin`]: reads a checkpoint origin line as a log origin and
+    /// suite. `name#blake3` is a BLAKE3 log; a line without `#` a SHA-256 log; anything else is
+    /// rejected.
+    pub fn from_checkpoint_origin(line: &str) -> Result<LogOrigin, CheckpointError> {
+        let (origin, suite) = match line.strip_suffix(BLAKE3_ORIGIN_SUFFIX) {
+            Some(stem) => (stem, Suite::Blake3),
+            None => (line, Suite::Sha256),
+        };
+        if origin.contains('#') {
+            return Err(CheckpointError::UnknownOriginSuffix(line.to_owned()));
+        }
+        LogOrigin::new(origin, suite)
+    }
+
+    /// The log's origin, as in its descriptor.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The log's hash suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// The origin line of the log's checkpoints, and the key name its owner signs them under.
+    pub fn checkpoint_origin(&self) -> String {
+        checkpoint_origin(&self.origin, self.suite)
+    }
+}
+
+/// The body of a checkpoint (C2SP tlog-checkpoint, SPEC §11.2): origin line, tree size, root
+/// hash and optional extension lines.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    origin: String,
+    size: u64,
+    root: RootHash,
+    extensions: Vec<String>,
+}
+
+impl fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Checkpoint")
+            .field("origin", &self.origin)
+            .field("size", &self.size)
+            .field("root", &self.root)
+            .field("extensions", &self.extensions)
+            .finish()
+    }
+}
+
+impl Checkpoint {
+    /// A checkpoint of a log at a tree size, with the log's origin line (SPEC §11.3).
+    pub fn for_log(log: &LogOrigin, size: u64, root: RootHash) -> Checkpoint {
+        Checkpoint {
+            origin: log.checkpoint_origin(),
+            size,
+            root,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// A checkpoint with any origin line: non-empty, no newline or other control character.
+    pub fn new(origin: &str, size: u64, root: RootHash) -> Result<Checkpoint, CheckpointError> {
+        if origin.is_empty() {
+            return Err(CheckpointError::EmptyOrigin);
+        }
+        check_line(origin, 1)?;
+        Ok(Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root,
+            extensions: Vec::new(),
+        })
+    }
+
+    /// The same checkpoint with extension lines (each non-empty, without control characters).
+    /// C2SP does not recommend them: monitors cannot audit them.
+    pub fn with_extensions(mut self, extensions: Vec<String>) -> Result<Self, CheckpointError> {
+        for (i, ext) in extensions.iter().enumerate() {
+            if ext.is_empty() {
+                return Err(CheckpointError::EmptyExtension { line: 4 + i });
+            }
+            check_line(ext, 4 + i)?;
+        }
+        self.extensions = extensions;
+        Ok(self)
+    }
+
+    /// Strictly parses a checkpoint body (SPEC §11.2).
+    pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
+        if let Err(NoteError::ControlCharacter { offset, byte }) = check_controls(text) {
+            return Err(CheckpointError::ControlCharacter { offset, byte });
+        }
+        let body = text
+            .strip_suffix('\n')
+            .ok_or(CheckpointError::MissingFinalNewline)?;
+        let mut lines = body.split('\n');
+        let origin = lines
+            .next()
+            .ok_or(CheckpointError::MissingLine(BodyLine::Origin))?;
+        if origin.is_empty() {
+            return Err(CheckpointError::EmptyOrigin);
+        }
+        let size = lines
+            .next()
+            .ok_or(CheckpointError::MissingLine(BodyLine::Size))?;
+        let size = parse_decimal(size).ok_or_else(|| CheckpointError::InvalidSize(size.into()))?;
+        let root = lines
+            .next()
+            .ok_or(CheckpointError::MissingLine(BodyLine::RootHash))?;
+        let root = B64
+            .decode(root)
+            .map_err(|_| CheckpointError::InvalidRootHash)?;
+        let root: [u8; 32] = root
+            .as_slice()
+            .try_into()
+            .map_err(|_| CheckpointError::RootHashLength { found: root.len() })?;
+        let mut extensions = Vec::new();
+        for (i, ext) in lines.enumerate() {
+            if ext.is_empty() {
+                return Err(CheckpointError::EmptyExtension { line: 4 + i });
+            }
+            extensions.push(ext.to_owned());
+        }
+        Ok(Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root: RootHash(root),
+            extensions,
+        })
+    }
+
+    /// The body's text: every line ends in a newline.
+    pub fn encode(&self) -> String {
+        let mut out = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root.0)
+        );
+        for ext in &self.extensions {
+            out.push_str(ext);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The origin line.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The tree size: how many entries the tree holds.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root hash of the tree at that size.
+    pub fn root(&self) -> RootHash {
+        self.root
+    }
+
+    /// The extension lines, without their newlines.
+    pub fn extensions(&self) -> &[String] {
+        &self.extensions
+    }
+}
+
+/// A checkpoint as a signed note: its body and the owner's signature, plus any witness
+/// cosignatures and other signature lines (SPEC §11.2–§11.4). Parsing checks the form only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    checkpoint: Checkpoint,
+    note: SignedNote,
+}
+
+impl SignedCheckpoint {
+    /// Signs a checkpoint with the owner's key, under the key name = the origin line (the C2SP
+    /// convention; SPEC §11.3).
+    pub fn sign(checkpoint: Checkpoint, owner: &SecretKey) -> Result<Self, CheckpointError> {
+        let name = checkpoint.origin.clone();
+        let note = SignedNote::sign(&checkpoint.encode(), owner, &name).map_err(|e| match e {
+            NoteError::InvalidKeyName(n) => CheckpointError::OriginNotKeyName(n),
+            other => CheckpointError::Note(other),
+        })?;
+        Ok(SignedCheckpoint { checkpoint, note })
+    }
+
+    /// Strictly parses a signed checkpoint note: the note form (SPEC §11.1), then the body
+    /// (SPEC §11.2).
+    pub fn parse(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        SignedCheckpoint::from_note(SignedNote::parse(bytes)?)
+    }
+
+    /// Reads a parsed note's text as a checkpoint body.
+    pub fn from_note(note: SignedNote) -> Result<Self, CheckpointError> {
+        let checkpoint = Checkpoint::parse(note.text())?;
+        Ok(SignedCheckpoint { checkpoint, note })
+    }
+
+    /// The note's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        self.note.encode()
+    }
+
+    /// The body. Not to be trusted before verification.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// The note: body text and signature lines.
+    pub fn note(&self) -> &SignedNote {
+        &self.note
+    }
+
+    pub(crate) fn note_mut(&mut self) -> &mut SignedNote {
+        &mut self.note
+    }
+}
+
+/// Which witnesses a verifier requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Witnesses {
+    /// None: the owner's signature alone is trusted (no protection against a split view).
+    NotRequired,
+    /// A quorum of the policy's witnesses must have cosigned.
+    Quorum(WitnessPolicy),
+}
+
+/// Why a signed checkpoint is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointVerifyError {
+    /// The bytes are not a signed checkpoint.
+    #[error("{0}")]
+    Parse(#[from] CheckpointError),
+    /// The origin line is not the expected log's.
+    #[error("checkpoint origin {found:?} is not the expected {expected:?}")]
+    WrongOrigin {
+        /// The expected origin line.
+        expected: String,
+        /// The origin line found.
+        found: String,
+    },
+    /// The checkpoint is of the expected log but made with another hash suite.
+    #[error("checkpoint is for the {found} suite; the log uses {expected}")]
+    SuiteMismatch {
+        /// The log's suite.
+        expected: Suite,
+        /// The suite the origin line names.
+        found: Suite,
+    },
+    /// The owner's signature is missing, invalid or repeated.
+    #[error("owner signature: {0}")]
+    Owner(#[from] NoteVerifyError),
+    /// Too few witnesses cosigned.
+    #[error("{0}")]
+    Witnesses(#[from] WitnessError),
+}
+
+/// What a verifier trusts about one log's checkpoints: the log (origin and suite), its pinned
+/// owner keys, and the witnesses required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointTrust {
+    log: LogOrigin,
+    owners: Vec<PublicKey>,
+    witnesses: Witnesses,
+}
+
+impl CheckpointTrust {
+    /// A trust configuration. At least one owner key is required.
+    pub fn new(
+        log: LogOrigin,
+        owners: Vec<PublicKey>,
+        witnesses: Witnesses,
+    ) -> Result<Self, PolicyError> {
+        if owners.is_empty() {
+            return Err(PolicyError::NoOwnerKeys);
+        }
+        Ok(CheckpointTrust {
+            log,
+            owners,
+            witnesses,
+        })
+    }
+
+    /// The log this configuration is for.
+    pub fn log(&self) -> &LogOrigin {
+        &self.log
+    }
+
+    /// Parses and verifies a signed checkpoint note in one call.
+    pub fn verify_bytes(&self, bytes: &[u8]) -> Result<VerifiedCheckpoint, CheckpointVerifyError> {
+        self.verify(&SignedCheckpoint::parse(bytes)?)
+    }
+
+    /// Verifies a signed checkpoint (SPEC §11.6): the origin line names this log and suite, a
+    /// pinned owner key signed the body, and the witness requirement is met.
+    pub fn verify(
+        &self,
+        signed: &SignedCheckpoint,
+    ) -> Result<VerifiedCheckpoint, CheckpointVerifyError> {
+        let expected = self.log.checkpoint_origin();
+        let found = signed.checkpoint.origin();
+        if found != expected {
+            if let Ok(other) = LogOrigin::from_checkpoint_origin(found) {
+                if other.origin == self.log.origin {
+                    return Err(CheckpointVerifyError::SuiteMismatch {
+                        expected: self.log.suite,
+                        found: other.suite,
+                    });
+                }
+            }
+            return Err(CheckpointVerifyError::WrongOrigin {
+                expected,
+                found: found.to_owned(),
+            });
+        }
+        let owner = signed.note.verify(&self.owners)?;
+        let signer = owner
+            .verified
+            .first()
+            .map(|v| v.key)
+            .ok_or(NoteVerifyError::NoVerifiableSignatures)?;
+        let witnesses = match &self.witnesses {
+            Witnesses::NotRequired => WitnessReport::none(),
+            Witnesses::Quorum(policy) => policy.verify(signed)?,
+        };
+        Ok(VerifiedCheckpoint {
+            checkpoint: signed.checkpoint.clone(),
+            log: self.log.clone(),
+            signer,
+            witnesses,
+        })
+    }
+}
+
+/// A checkpoint that verified under a [`CheckpointTrust`]: the trusted anchor for proofs about
+/// the log at its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    checkpoint: Checkpoint,
+    log: LogOrigin,
+    signer: KeyId,
+    witnesses: WitnessReport,
+}
+
+impl VerifiedCheckpoint {
+    /// The verified body.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// The log (origin and suite) the checkpoint is of.
+    pub fn log(&self) -> &LogOrigin {
+        &self.log
+    }
+
+    /// The hash suite of the tree.
+    pub fn suite(&self) -> Suite {
+        self.log.suite
+    }
+
+    /// The tree size.
+    pub fn size(&self) -> u64 {
+        self.checkpoint.size
+    }
+
+    /// The root hash at that size.
+    pub fn root(&self) -> RootHash {
+        self.checkpoint.root
+    }
+
+    /// The pinned owner key whose signature verified.
+    pub fn signer(&self) -> KeyId {
+        self.signer
+    }
+
+    /// What each required witness did (empty when witnesses were not required).
+    pub fn witnesses(&self) -> &WitnessReport {
+        &self.witnesses
+    }
+}

@@ -156,7 +156,7 @@ macro_rules! hash_newtype {
             pub fn to_hex(&self) -> String {
                 hex::encode(self.0)
             }
-            /// The first `n` hexadecimal digits, for messages.
+            /// The first eight hexadecimal digits, for messages.
             pub fn short(&self) -> String {
                 hex::encode(&self.0[..4])
             }

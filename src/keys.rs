@@ -270,10 +270,12 @@ fn decode_alg_key(b64: &str, alg: u8, what: &'static str) -> Result<[u8; 32], Ke
 
 fn check_hash(hash: &str, expected: &[u8; 4], what: &'static str) -> Result<(), KeyError> {
     let mut h = [0u8; 4];
-    if hash.len() != 8 || hex::decode_to_slice(hash, &mut h).is_err() {
+    // SPEC §4.2: lower-case only, so every accepted string re-encodes to itself.
+    let lower = hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if hash.len() != 8 || !lower || hex::decode_to_slice(hash, &mut h).is_err() {
         return Err(KeyError::Malformed {
             what,
-            reason: "key hash must be 8 hexadecimal digits",
+            reason: "key hash must be 8 lower-case hexadecimal digits",
         });
     }
     if &h != expected {
@@ -509,6 +511,15 @@ mod tests {
         let vk = sk.public_key().to_vkey();
         let back = PublicKey::from_vkey(&vk).unwrap();
         assert_eq!(back, sk.public_key());
+        let upper = {
+            let (name, rest) = vk.split_once('+').unwrap();
+            let (hash, key) = rest.split_once('+').unwrap();
+            format!("{name}+{}+{key}", hash.to_uppercase())
+        };
+        assert!(matches!(
+            PublicKey::from_vkey(&upper),
+            Err(KeyError::Malformed { .. })
+        ));
         let tampered = vk.replacen("alice", "alicf", 1);
         assert!(matches!(
             PublicKey::from_vkey(&tampered),

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod approval;
 pub mod codec;
 pub mod descriptor;
 pub mod entry;
@@ -14,8 +15,15 @@ pub mod verify;
 pub mod log;
 pub mod store;
 
+pub mod event;
+pub mod query;
+pub mod scenario;
+pub mod trace;
+
+pub use approval::{Approval, Gate, Meaning, Subjects, Verdict};
 pub use descriptor::{Descriptor, SignedDescriptor};
 pub use entry::{Entry, EntryHeader, Kind, Link, Payload, SessionId};
+pub use event::Event;
 pub use hash::{Digest, EntryHash, LogId, PayloadCommitment, RootHash, Suite};
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use log::{Clock, Durability, Log, LogBuilder, Receipt, Record, StoredEntry};

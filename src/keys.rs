@@ -271,7 +271,9 @@ fn decode_alg_key(b64: &str, alg: u8, what: &'static str) -> Result<[u8; 32], Ke
 fn check_hash(hash: &str, expected: &[u8; 4], what: &'static str) -> Result<(), KeyError> {
     let mut h = [0u8; 4];
     // SPEC §4.2: lower-case only, so every accepted string re-encodes to itself.
-    let lower = hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let lower = hash
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if hash.len() != 8 || !lower || hex::decode_to_slice(hash, &mut h).is_err() {
         return Err(KeyError::Malformed {
             what,
@@ -507,7 +509,7 @@ mod tests {
 
     #[test]
     fn vkey_round_trip_and_hash_check() {
-        let sk = SecretKey::from_seed("alice", &[7; 32]).unwrap();
+        let sk = SecretKey::from_seed("signer", &[7; 32]).unwrap();
         let vk = sk.public_key().to_vkey();
         let back = PublicKey::from_vkey(&vk).unwrap();
         assert_eq!(back, sk.public_key());
@@ -520,7 +522,7 @@ mod tests {
             PublicKey::from_vkey(&upper),
             Err(KeyError::Malformed { .. })
         ));
-        let tampered = vk.replacen("alice", "alicf", 1);
+        let tampered = vk.replacen("signer", "alicf", 1);
         assert!(matches!(
             PublicKey::from_vkey(&tampered),
             Err(KeyError::HashMismatch)

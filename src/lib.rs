@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod approval;
 pub mod checkpoint;
 pub mod codec;
 pub mod descriptor;
@@ -20,8 +21,15 @@ pub use checkpoint::{
     Checkpoint, CheckpointTrust, LogOrigin, SignedCheckpoint, TlogProof, VerifiedCheckpoint,
     WitnessKey, WitnessPolicy, Witnesses, checkpoint_origin,
 };
+pub mod event;
+pub mod query;
+pub mod scenario;
+pub mod trace;
+
+pub use approval::{Approval, Gate, Meaning, Subjects, Verdict};
 pub use descriptor::{Descriptor, SignedDescriptor};
 pub use entry::{Entry, EntryHeader, Kind, Link, Payload, SessionId};
+pub use event::Event;
 pub use hash::{Digest, EntryHash, LogId, PayloadCommitment, RootHash, Suite};
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use log::{Clock, Durability, Log, LogBuilder, Receipt, Record, StoredEntry};

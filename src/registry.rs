@@ -464,7 +464,7 @@ mod tests {
 
     #[test]
     fn registration_payload_is_canonical() {
-        let p = KeyRegistration::new(KeyId([9; 32]), Role::Approver, "Dana Reyes");
+        let p = KeyRegistration::new(KeyId([9; 32]), Role::Approver, "Release Approver");
         let b = to_canonical(&p).unwrap();
         // Text keys sort by encoded bytes: shorter first, then bytewise.
         let back: KeyRegistration = from_canonical(&b).unwrap();

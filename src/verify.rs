@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use crate::approval::{Approval, check_not_own_work};
+pub use crate::approval::{ApprovalProblem, LinkedEntry};
 use crate::codec::{DecodeError, check_canonical, from_canonical};
 use crate::descriptor::SignedDescriptor;
 use crate::entry::{Entry, Erasure, Kind, MAX_PAYLOAD_LEN, Payload};
@@ -44,6 +46,9 @@ pub enum Check {
     /// Every erased payload is accounted for by an `erasure` entry, and erasure entries are
     /// well-formed.
     Erasure,
+    /// An approval is well-formed, covers what it links to, and is not the approver's own work
+    /// (SPEC §13.5).
+    Approval,
 }
 
 impl Check {
@@ -62,6 +67,7 @@ impl Check {
             Check::Payload => "payload",
             Check::Registry => "registry",
             Check::Erasure => "erasure",
+            Check::Approval => "approval",
         }
     }
 }
@@ -234,6 +240,15 @@ pub enum VerifyError {
         /// What is wrong.
         problem: ErasureProblem,
     },
+    /// An approval is malformed, does not link what it approves, or approves its signer's own
+    /// work.
+    #[error("entry {seq}: {problem}")]
+    Approval {
+        /// The position.
+        seq: u64,
+        /// What is wrong.
+        problem: ApprovalProblem,
+    },
 }
 
 impl VerifyError {
@@ -252,7 +267,8 @@ impl VerifyError {
             | VerifyError::Link { seq, .. }
             | VerifyError::Payload { seq, .. }
             | VerifyError::Registry { seq, .. }
-            | VerifyError::Erasure { seq, .. } => Some(*seq),
+            | VerifyError::Erasure { seq, .. }
+            | VerifyError::Approval { seq, .. } => Some(*seq),
         }
     }
 
@@ -271,6 +287,7 @@ impl VerifyError {
             VerifyError::Payload { .. } => Check::Payload,
             VerifyError::Registry { .. } => Check::Registry,
             VerifyError::Erasure { .. } => Check::Erasure,
+            VerifyError::Approval { .. } => Check::Approval,
         }
     }
 }
@@ -354,13 +371,14 @@ impl ChainVerifier {
         &self.registry
     }
 
-    /// Verifies the next entry and its payload. `linked` returns the hash of an earlier entry by
-    /// sequence number, so causal links can be checked; the local log reads it from storage.
+    /// Verifies the next entry and its payload. `linked` returns the hash and signer of an
+    /// earlier entry by sequence number, so causal links and approval subjects can be checked;
+    /// the local log reads it from storage. An entry it cannot supply is not checked.
     pub fn push(
         &mut self,
         entry_bytes: &[u8],
         payload: &Payload,
-        linked: &mut dyn FnMut(u64) -> Option<EntryHash>,
+        linked: &mut dyn FnMut(u64) -> Option<LinkedEntry>,
     ) -> Result<VerifiedEntry, VerifyError> {
         let seq = self.next_seq;
         let entry =
@@ -400,8 +418,15 @@ impl ChainVerifier {
         ) {
             return Err(VerifyError::Signature { seq, key: h.signer });
         }
+        let is_approval = h.kind.as_str() == Kind::APPROVAL;
+        // The signers of linked entries, kept for approvals only (SPEC §8.2 step 12).
+        let mut signers = Vec::new();
         for (index, link) in h.links.iter().enumerate() {
-            if let Some(actual) = linked(link.seq) {
+            if let Some(target) = linked(link.seq) {
+                if is_approval {
+                    signers.push((link.seq, target.signer));
+                }
+                let actual = target.hash;
                 if actual != link.hash {
                     return Err(VerifyError::Link {
                         seq,
@@ -441,6 +466,21 @@ impl ChainVerifier {
                 .apply(seq, &change)
                 .map_err(|source| VerifyError::Registry { seq, source })?;
         }
+        // SPEC §8.2 step 12 / §13.5. An approval's payload is always present (step 9 rejects an
+        // erased one). A subject the caller cannot supply is not checked for its signer.
+        if is_approval {
+            if let Some(data) = payload.data() {
+                let approval = |problem| VerifyError::Approval { seq, problem };
+                let a = Approval::decode(data).map_err(approval)?;
+                a.check_links(&h.links).map_err(approval)?;
+                for s in a.entries() {
+                    if let Some((_, signer)) = signers.iter().find(|(t, _)| *t == s.seq) {
+                        check_not_own_work(&self.registry, &h.signer, s.seq, signer)
+                            .map_err(approval)?;
+                    }
+                }
+            }
+        }
         let hash = entry.hash(self.suite);
         self.prev = hash;
         self.last_time = h.time;
@@ -449,7 +489,7 @@ impl ChainVerifier {
     }
 
     /// Ends verification: fails if an erased payload was never accounted for by an erasure
-    /// entry (SPEC §8.2, step 12).
+    /// entry (SPEC §8.2, step 3).
     pub fn finish(&self) -> Result<(), VerifyError> {
         match self.unrecorded_erasures.first() {
             Some(&seq) => Err(VerifyError::Erasure {

@@ -6,7 +6,7 @@ use sealtrail::codec::to_canonical;
 use sealtrail::entry::{Entry, EntryHeader, Kind, Link, Payload, SessionId};
 use sealtrail::hash::{EntryHash, PayloadCommitment, Salt, Suite};
 use sealtrail::registry::{KeyRegistration, KeyRevocation, Role};
-use sealtrail::verify::ChainVerifier;
+use sealtrail::verify::{ChainVerifier, LinkedEntry};
 use sealtrail::{Descriptor, SecretKey, SignedDescriptor, Timestamp};
 use serde_json::{Value as Json, json};
 
@@ -57,7 +57,7 @@ fn generate_suite(suite: Suite) -> Json {
             payload: to_canonical(&KeyRegistration::new(
                 approver.key_id(),
                 Role::Approver,
-                "Dana Reyes",
+                "Release Approver",
             ))
             .unwrap(),
             link_to: vec![],
@@ -235,7 +235,7 @@ fn golden_vectors_verify() {
         );
         assert_eq!(sd.suite().name(), suite);
         let mut v = ChainVerifier::new(&sd).unwrap();
-        let mut hashes = Vec::new();
+        let mut hashes: Vec<LinkedEntry> = Vec::new();
         for e in g["entries"].as_array().unwrap() {
             let bytes = unhex(&e["entry_hex"]);
             let payload = Payload::Present {
@@ -247,6 +247,10 @@ fn golden_vectors_verify() {
                 .push(&bytes, &payload, &mut |s| known.get(s as usize).copied())
                 .unwrap();
             assert_eq!(ok.hash.to_hex(), e["entry_hash_hex"].as_str().unwrap());
+            let linked = LinkedEntry {
+                hash: ok.hash,
+                signer: ok.entry.header().signer,
+            };
             let h = ok.entry.header();
             assert_eq!(h.kind.as_str(), e["kind"].as_str().unwrap());
             assert_eq!(h.session.as_str(), e["session"].as_str().unwrap());
@@ -255,7 +259,7 @@ fn golden_vectors_verify() {
                 hex::encode(ok.entry.header_bytes()),
                 e["header_hex"].as_str().unwrap()
             );
-            hashes.push(ok.hash);
+            hashes.push(linked);
         }
         assert_eq!(hashes.len(), 5);
     }

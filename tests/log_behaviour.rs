@@ -417,8 +417,16 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
 
     // After all that, the log verifies and the next append lands at the next position.
     log.verify().unwrap();
+    let last = log.read(len - 1).unwrap().unwrap();
     let next = log
-        .append(&k.approver, Record::new(kind("approval"), payload(&1)))
+        .append(
+            &k.approver,
+            approval_of(&[sealtrail::Receipt {
+                seq: last.seq(),
+                hash: last.hash,
+                time: last.header().time,
+            }]),
+        )
         .unwrap();
     assert_eq!(next.seq, len);
     log.verify().unwrap();

@@ -26,6 +26,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::approval::{Approval, ApprovalProblem, LinkedEntry, check_not_own_work};
 use crate::codec::{DecodeError, check_canonical};
 use crate::descriptor::{Descriptor, DescriptorError, SignedDescriptor};
 use crate::entry::{
@@ -211,6 +212,15 @@ pub enum AppendError {
         target: u64,
         /// What is wrong.
         reason: String,
+    },
+    /// An approval that verification would reject (SPEC §13.5): malformed, not linking what it
+    /// approves, or approving its signer's own work.
+    #[error("record {index}: {source}")]
+    Approval {
+        /// Index of the record in the call.
+        index: usize,
+        /// Why.
+        source: ApprovalProblem,
     },
     /// A key-management record does not apply.
     #[error("record {index}: {source}")]
@@ -708,6 +718,14 @@ impl Log {
                 let reg = registry.as_ref().unwrap_or(&tip.registry);
                 reg.check_signer(seq, &signer_id, &kind)
                     .map_err(|source| AppendError::Signer { index, source })?;
+                // SPEC §8.2 step 12, after the signer check as in verification. Approvals are
+                // rare; reading their subjects under the lock keeps the check in one place.
+                for (subject, subject_signer) in
+                    self.approval_subjects(index, &kind, &payload, &links)?
+                {
+                    check_not_own_work(reg, &signer_id, subject, &subject_signer)
+                        .map_err(|source| AppendError::Approval { index, source })?;
+                }
                 if let Some(change) = &change {
                     let reg = registry.get_or_insert_with(|| tip.registry.clone());
                     reg.check_change(seq, change)
@@ -836,6 +854,41 @@ impl Log {
             }
         }
         Ok(())
+    }
+
+    // For an approval (SPEC §13.5): decodes it, checks that its entry subjects are among its
+    // (already checked) links, and returns each subject with its signer, for the own-work check
+    // against the registry. Empty for other kinds.
+    fn approval_subjects(
+        &self,
+        index: usize,
+        kind: &Kind,
+        payload: &[u8],
+        links: &[Link],
+    ) -> Result<Vec<(u64, KeyId)>, AppendError> {
+        if kind.as_str() != Kind::APPROVAL {
+            return Ok(Vec::new());
+        }
+        let err = |source| AppendError::Approval { index, source };
+        let approval = Approval::decode(payload).map_err(err)?;
+        approval.check_links(links).map_err(err)?;
+        let mut out = Vec::with_capacity(approval.entries().len());
+        for s in approval.entries() {
+            let stored = self
+                .read(s.seq)
+                .map_err(|e| AppendError::Link {
+                    index,
+                    target: s.seq,
+                    reason: e.to_string(),
+                })?
+                .ok_or_else(|| AppendError::Link {
+                    index,
+                    target: s.seq,
+                    reason: "no such entry".into(),
+                })?;
+            out.push((s.seq, stored.header().signer));
+        }
+        Ok(out)
     }
 
     fn wait_durable(&self, len: u64) -> Result<(), String> {
@@ -1062,7 +1115,10 @@ fn verify_records(
                 read_entry(store, suite, target)
                     .ok()
                     .flatten()
-                    .map(|e| e.hash)
+                    .map(|e| LinkedEntry {
+                        hash: e.hash,
+                        signer: e.header().signer,
+                    })
             };
             v.push(entry_bytes, &payload, &mut linked)?;
         }

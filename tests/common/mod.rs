@@ -56,8 +56,13 @@ pub fn populate(log: &Log, k: &Keys) -> Vec<Receipt> {
             "test harness",
         )
         .unwrap(),
-        log.register_key(&k.owner, k.approver.key_id(), Role::Approver, "Dana Reyes")
-            .unwrap(),
+        log.register_key(
+            &k.owner,
+            k.approver.key_id(),
+            Role::Approver,
+            "Release Approver",
+        )
+        .unwrap(),
     ];
     let s1 = SessionId::new("sess-1").unwrap();
     let s2 = SessionId::new("sess-2").unwrap();
@@ -93,13 +98,8 @@ pub fn populate(log: &Log, k: &Keys) -> Vec<Receipt> {
         .unwrap();
     r.push(decided);
     r.push(
-        log.append(
-            &k.approver,
-            Record::new(kind("approval"), payload(&("file_write", "approve")))
-                .session(&s1)
-                .link(decided.link()),
-        )
-        .unwrap(),
+        log.append(&k.approver, approval_of(&[decided]).session(&s1))
+            .unwrap(),
     );
     r.push(
         log.append(
@@ -127,4 +127,17 @@ pub fn populate(log: &Log, k: &Keys) -> Vec<Receipt> {
             .unwrap(),
     );
     r
+}
+
+/// An approval record (SPEC §13.5) of earlier entries at the `file_write` gate.
+pub fn approval_of(subjects: &[Receipt]) -> Record {
+    use sealtrail::approval::{Approval, Gate, Meaning, Subjects, Verdict};
+    let a = Approval::new(
+        Gate::FileWrite,
+        Meaning::Approval,
+        Verdict::Approve,
+        Subjects::entries(subjects.iter().map(Receipt::link)),
+    )
+    .unwrap();
+    sealtrail::Event::Approval(a).to_record().unwrap()
 }

@@ -308,6 +308,9 @@ pub struct Approval {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApprovalProblem {
+    /// The payload is larger than a control payload may be (64 KiB).
+    #[error("approval payload of {0} bytes is over the 64 KiB limit")]
+    TooLarge(usize),
     /// The payload is not an approval in the canonical profile.
     #[error("approval payload does not decode: {0}")]
     Payload(DecodeError),
@@ -424,6 +427,10 @@ impl Approval {
 
     /// Strictly decodes and checks an approval payload (SPEC §13.5).
     pub fn decode(payload: &[u8]) -> Result<Approval, ApprovalProblem> {
+        // A control payload: decoded into memory on the verification path (SPEC §7.3).
+        if payload.len() > crate::registry::MAX_CONTROL_PAYLOAD_LEN {
+            return Err(ApprovalProblem::TooLarge(payload.len()));
+        }
         let a: Approval = from_canonical(payload).map_err(ApprovalProblem::Payload)?;
         a.validate()?;
         Ok(a)

@@ -7,6 +7,7 @@ pub mod descriptor;
 pub mod entry;
 pub mod hash;
 pub mod keys;
+pub mod merkle;
 pub mod registry;
 pub mod time;
 pub mod verify;

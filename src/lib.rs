@@ -9,6 +9,7 @@ pub mod descriptor;
 pub mod entry;
 pub mod hash;
 pub mod keys;
+pub mod merkle;
 pub mod note;
 pub mod registry;
 pub mod time;

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod registry;
+pub mod report;
 pub mod time;
 pub mod verify;
 

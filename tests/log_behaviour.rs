@@ -537,3 +537,42 @@ fn clock_is_used_and_time_never_goes_backwards() {
     assert_eq!(times, [900, 900, 1000, 1000]);
     log.verify().unwrap();
 }
+
+/// The local report says what was proven, lists approvals with name, gate, meaning and time, and
+/// erased payloads; a damaged log gives a finding naming the entry and the check.
+#[test]
+fn verify_report_says_what_was_proven() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let r = populate(&log, &k);
+    let report = log.verify_report().unwrap();
+    assert!(report.is_valid(), "{}", report.render());
+    assert_eq!(report.entries, r.len() as u64);
+    assert_eq!(report.approvals.len(), 1);
+    let a = &report.approvals[0];
+    assert_eq!(
+        (a.name.as_str(), a.gate.as_str(), a.meaning.as_str()),
+        ("Release Approver", "file_write", "approval")
+    );
+    assert_eq!(report.redacted.len(), 1);
+    assert_eq!(report.redacted[0].reason, "erased");
+    assert_eq!(report.sessions.len(), 2);
+    let json = report.to_json();
+    assert_eq!(json["verdict"], "valid");
+    assert!(json["findings"].as_array().unwrap().is_empty());
+    assert!(!report.proven.is_empty());
+
+    let key = {
+        let mut k = vec![0x01];
+        k.extend_from_slice(&r[4].seq.to_be_bytes());
+        k
+    };
+    let mut bad = store.get(&key).unwrap().unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    store.put(&key, &bad).unwrap();
+    let report = log.verify_report().unwrap();
+    assert!(!report.is_valid());
+    assert!(report.proven.is_empty());
+    assert_eq!(report.findings[0].seq, Some(r[4].seq));
+    assert_eq!(report.to_json()["verdict"], "invalid");
+}

@@ -39,9 +39,10 @@ use crate::registry::{
     KeyChange, KeyRecord, KeyRegistration, KeyRegistry, KeyRevocation, KeyRotation, RegistryError,
     Role, SignerError,
 };
+use crate::report::{Report, ReportBuilder};
 use crate::store::{MemoryStore, Store, StoreError};
 use crate::time::Timestamp;
-use crate::verify::{ChainVerifier, VerifyError, payload_required};
+use crate::verify::{ChainVerifier, VerifiedEntry, VerifyError, payload_required};
 use layout::*;
 use progress::Progress;
 
@@ -1012,6 +1013,45 @@ impl Log {
         )
     }
 
+    /// Verifies the whole local log like [`Log::verify`] and says what was proven, in the same
+    /// report shape as bundle verification (SPEC §12.6). A broken entry is a finding, not an
+    /// error; only a failing store is an error.
+    pub fn verify_report(&self) -> Result<Report, StoreError> {
+        let d = self.descriptor();
+        let mut b = ReportBuilder::new(&d.descriptor().origin, d.suite(), d.log_id());
+        let result = verify_records_observed(
+            self.inner.store.as_ref(),
+            d,
+            self.len(),
+            &mut |e, payload, registry| b.entry(&e.entry, payload, None, registry),
+        );
+        match result {
+            Ok(summary) => {
+                if summary.entries > 0 {
+                    b.proven(format!(
+                        "entries 0..={} are each signed (strict Ed25519) by a key registered with \
+                         a role allowed to sign their kind, and not revoked",
+                        summary.entries - 1
+                    ));
+                    b.proven(format!(
+                        "the hash chain links every entry to the one before it, from the \
+                         descriptor to entry {} (hash {})",
+                        summary.entries - 1,
+                        summary.tip
+                    ));
+                }
+                b.proven(
+                    "every payload present matches its salted commitment, and every erased \
+                     payload is recorded by an owner-signed erasure entry",
+                );
+            }
+            Err(LogVerifyError::Invalid(e)) => b.finding_from(&e),
+            Err(LogVerifyError::Store(e)) => return Err(e),
+            Err(LogVerifyError::NotALog) => b.finding(None, "descriptor", "no log here"),
+        }
+        Ok(b.finish())
+    }
+
     /// Erases the payload of entry `seq` (for example under GDPR Art. 17). An owner key signs an
     /// `erasure` entry that links to it and says why; then the payload and its salt are deleted.
     /// The commitment stays, so the chain and every proof still verify. Key-management, approval
@@ -1092,6 +1132,18 @@ fn verify_records(
     descriptor: &SignedDescriptor,
     len: u64,
 ) -> Result<VerifySummary, LogVerifyError> {
+    verify_records_observed(store, descriptor, len, &mut |_, _, _| {})
+}
+
+// Observes each verified entry with its payload and the registry as of that entry.
+type Observer<'a> = dyn FnMut(&VerifiedEntry, &Payload, &KeyRegistry) + 'a;
+
+fn verify_records_observed(
+    store: &dyn Store,
+    descriptor: &SignedDescriptor,
+    len: u64,
+    observe: &mut Observer<'_>,
+) -> Result<VerifySummary, LogVerifyError> {
     let suite = descriptor.suite();
     let mut v = ChainVerifier::new(descriptor)?;
     let mut erased = 0;
@@ -1120,7 +1172,8 @@ fn verify_records(
                         signer: e.header().signer,
                     })
             };
-            v.push(entry_bytes, &payload, &mut linked)?;
+            let verified = v.push(entry_bytes, &payload, &mut linked)?;
+            observe(&verified, &payload, v.registry());
         }
     }
     v.finish()?;

@@ -1,0 +1,469 @@
+//! What a verification proved, for people and for scripts (SPEC §12.6).
+//!
+//! Both the local log's verification and bundle verification fill a [`Report`]: the log, the
+//! entries and sessions covered, the approvals with printed name, gate, meaning and time, what was
+//! withheld or erased, the checkpoint and the key that verified it, the witnesses, and every
+//! finding with the entry and the check that failed. `--json` prints [`Report::to_json`]; the
+//! terminal gets [`Report::render`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::approval::Approval;
+use crate::entry::{Entry, Kind, Payload};
+use crate::hash::{LogId, RootHash, Suite};
+use crate::registry::KeyRegistry;
+use crate::time::Timestamp;
+use crate::verify::Check;
+
+/// At most this many sessions are listed individually; the rest are counted.
+pub const MAX_LISTED_SESSIONS: usize = 10_000;
+
+/// The overall outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every check passed.
+    Valid,
+    /// At least one check failed.
+    Invalid,
+}
+
+/// The log the evidence comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogInfo {
+    /// The descriptor's origin.
+    pub origin: String,
+    /// The hash suite.
+    pub suite: String,
+    /// The log id, hex.
+    pub log_id: String,
+}
+
+/// The first and last sequence numbers covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SeqRange {
+    /// First sequence number.
+    pub first: u64,
+    /// Last sequence number.
+    pub last: u64,
+}
+
+/// One session and how many of its entries were covered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    /// The session id.
+    pub id: String,
+    /// Entries of it covered.
+    pub entries: u64,
+}
+
+/// One approval, as a Part 11 signature manifestation: who, when, meaning what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalSummary {
+    /// The approval entry.
+    pub seq: u64,
+    /// The signer's printed name.
+    pub name: String,
+    /// The signer's key, hex.
+    pub signer: String,
+    /// The gate.
+    pub gate: String,
+    /// The meaning of the signature.
+    pub meaning: String,
+    /// approve / reject.
+    pub decision: String,
+    /// When it was signed (UTC, RFC 3339).
+    pub time: String,
+    /// The entries approved.
+    pub subjects: Vec<u64>,
+}
+
+/// A payload the evidence does not contain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redaction {
+    /// The entry.
+    pub seq: u64,
+    /// Its kind.
+    pub kind: String,
+    /// `erased` (removed from the log, recorded by an erasure entry) or `withheld` (left out
+    /// of this bundle, with the exporter's reason).
+    pub reason: String,
+}
+
+/// The earliest and latest entry times covered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimeSpan {
+    /// Earliest (UTC, RFC 3339).
+    pub first: String,
+    /// Latest.
+    pub last: String,
+}
+
+/// The checkpoint the evidence was tied to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointSummary {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash, hex.
+    pub root: String,
+    /// The pinned key that verified it (C2SP verifier key, or key id hex).
+    pub key: String,
+}
+
+/// The witnesses that cosigned the checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitnessSummary {
+    /// Cosignatures required.
+    pub quorum: usize,
+    /// Witnesses whose cosignature verified, by name.
+    pub cosigned: Vec<String>,
+}
+
+/// One failed check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The entry at fault, if the finding is about one.
+    pub seq: Option<u64>,
+    /// The check that failed (SPEC §8.3, §12.6).
+    pub check: String,
+    /// Why, in words.
+    pub message: String,
+}
+
+/// Everything a verification established, or found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// `valid` when there are no findings.
+    pub verdict: Verdict,
+    /// The log.
+    pub log: LogInfo,
+    /// Entries covered.
+    pub entries: u64,
+    /// Sequence numbers covered.
+    pub range: Option<SeqRange>,
+    /// Sessions covered (at most [`MAX_LISTED_SESSIONS`] listed).
+    pub sessions: Vec<SessionSummary>,
+    /// Sessions not listed because there were too many.
+    pub sessions_unlisted: u64,
+    /// Approvals, each with name, time and meaning.
+    pub approvals: Vec<ApprovalSummary>,
+    /// Payloads erased or withheld.
+    pub redacted: Vec<Redaction>,
+    /// Times covered.
+    pub time_span: Option<TimeSpan>,
+    /// The checkpoint, when the evidence was tied to one.
+    pub checkpoint: Option<CheckpointSummary>,
+    /// Witness cosignatures, when a policy was given.
+    pub witnesses: Option<WitnessSummary>,
+    /// What was proven, in sentences.
+    pub proven: Vec<String>,
+    /// Every failed check.
+    pub findings: Vec<Finding>,
+}
+
+/// Collects a report while entries are verified.
+#[derive(Debug, Clone)]
+pub struct ReportBuilder {
+    log: LogInfo,
+    entries: u64,
+    range: Option<SeqRange>,
+    sessions: BTreeMap<String, u64>,
+    sessions_unlisted: u64,
+    approvals: Vec<ApprovalSummary>,
+    redacted: Vec<Redaction>,
+    first_time: Option<Timestamp>,
+    last_time: Option<Timestamp>,
+    checkpoint: Option<CheckpointSummary>,
+    witnesses: Option<WitnessSummary>,
+    proven: Vec<String>,
+    findings: Vec<Finding>,
+}
+
+impl ReportBuilder {
+    /// A report about the log with this origin, suite and id.
+    pub fn new(origin: &str, suite: Suite, log_id: LogId) -> Self {
+        ReportBuilder {
+            log: LogInfo {
+                origin: origin.to_owned(),
+                suite: suite.name().to_owned(),
+                log_id: log_id.to_hex(),
+            },
+            entries: 0,
+            range: None,
+            sessions: BTreeMap::new(),
+            sessions_unlisted: 0,
+            approvals: Vec::new(),
+            redacted: Vec::new(),
+            first_time: None,
+            last_time: None,
+            checkpoint: None,
+            witnesses: None,
+            proven: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    /// Notes an entry that was covered, with its payload state. `withheld` gives the exporter's
+    /// reason when the payload was left out of a bundle.
+    pub fn entry(
+        &mut self,
+        entry: &Entry,
+        payload: &Payload,
+        withheld: Option<&str>,
+        registry: &KeyRegistry,
+    ) {
+        let h = entry.header();
+        self.entries += 1;
+        self.range = Some(match self.range {
+            None => SeqRange {
+                first: h.seq,
+                last: h.seq,
+            },
+            Some(r) => SeqRange {
+                first: r.first.min(h.seq),
+                last: r.last.max(h.seq),
+            },
+        });
+        if !h.session.is_none() {
+            if let Some(n) = self.sessions.get_mut(h.session.as_str()) {
+                *n += 1;
+            } else if self.sessions.len() < MAX_LISTED_SESSIONS {
+                self.sessions.insert(h.session.as_str().to_owned(), 1);
+            } else {
+                self.sessions_unlisted += 1;
+            }
+        }
+        self.first_time = Some(self.first_time.map_or(h.time, |t| t.min(h.time)));
+        self.last_time = Some(self.last_time.map_or(h.time, |t| t.max(h.time)));
+        match (withheld, payload) {
+            (Some(reason), _) => self.redacted.push(Redaction {
+                seq: h.seq,
+                kind: h.kind.as_str().to_owned(),
+                reason: format!("withheld: {reason}"),
+            }),
+            (None, Payload::Erased) => self.redacted.push(Redaction {
+                seq: h.seq,
+                kind: h.kind.as_str().to_owned(),
+                reason: "erased".to_owned(),
+            }),
+            (None, Payload::Present { data, .. }) if h.kind.as_str() == Kind::APPROVAL => {
+                if let Ok(a) = Approval::decode(data) {
+                    let name = registry
+                        .get(&h.signer)
+                        .map_or_else(|| "(unknown signer)".to_owned(), |r| r.name.clone());
+                    self.approvals.push(ApprovalSummary {
+                        seq: h.seq,
+                        name,
+                        signer: h.signer.to_string(),
+                        gate: a.gate().to_string(),
+                        meaning: a.meaning().to_string(),
+                        decision: a.decision().to_string(),
+                        time: h.time.to_rfc3339(),
+                        subjects: a.entries().iter().map(|l| l.seq).collect(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Records a failed check.
+    pub fn finding(&mut self, seq: Option<u64>, check: &str, message: impl Into<String>) {
+        self.findings.push(Finding {
+            seq,
+            check: check.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Records a failed check from a verification error.
+    pub fn finding_from(&mut self, e: &crate::verify::VerifyError) {
+        self.finding(e.seq(), e.check().as_str(), e.to_string());
+    }
+
+    /// Records a failed check of a named kind.
+    pub fn finding_check(&mut self, seq: Option<u64>, check: Check, message: impl Into<String>) {
+        self.finding(seq, check.as_str(), message);
+    }
+
+    /// Whether any check has failed so far.
+    pub fn has_findings(&self) -> bool {
+        !self.findings.is_empty()
+    }
+
+    /// Records the checkpoint the evidence was tied to.
+    pub fn checkpoint(&mut self, size: u64, root: RootHash, key: &str) {
+        self.checkpoint = Some(CheckpointSummary {
+            size,
+            root: root.to_hex(),
+            key: key.to_owned(),
+        });
+    }
+
+    /// Records the witness outcome.
+    pub fn witnesses(&mut self, quorum: usize, cosigned: Vec<String>) {
+        self.witnesses = Some(WitnessSummary { quorum, cosigned });
+    }
+
+    /// Adds a sentence to what was proven (only kept when the verdict is valid).
+    pub fn proven(&mut self, sentence: impl Into<String>) {
+        self.proven.push(sentence.into());
+    }
+
+    /// The finished report.
+    pub fn finish(self) -> Report {
+        let verdict = if self.findings.is_empty() {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        };
+        Report {
+            verdict,
+            log: self.log,
+            entries: self.entries,
+            range: self.range,
+            sessions: self
+                .sessions
+                .into_iter()
+                .map(|(id, entries)| SessionSummary { id, entries })
+                .collect(),
+            sessions_unlisted: self.sessions_unlisted,
+            approvals: self.approvals,
+            redacted: self.redacted,
+            time_span: match (self.first_time, self.last_time) {
+                (Some(a), Some(b)) => Some(TimeSpan {
+                    first: a.to_rfc3339(),
+                    last: b.to_rfc3339(),
+                }),
+                _ => None,
+            },
+            checkpoint: self.checkpoint,
+            witnesses: self.witnesses,
+            proven: if verdict == Verdict::Valid {
+                self.proven
+            } else {
+                Vec::new()
+            },
+            findings: self.findings,
+        }
+    }
+}
+
+impl Report {
+    /// The report as one JSON object (`verdict`, `entries`, `sessions`, `approvals`, `redacted`,
+    /// `checkpoint`, `findings`, …).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Whether every check passed.
+    pub fn is_valid(&self) -> bool {
+        self.verdict == Verdict::Valid
+    }
+
+    /// The report for a terminal: what was proven first, then every finding.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let verdict = match self.verdict {
+            Verdict::Valid => "VALID",
+            Verdict::Invalid => "INVALID",
+        };
+        let _ = writeln!(s, "verdict:     {verdict}");
+        let _ = writeln!(
+            s,
+            "log:         {} ({}), id {}",
+            self.log.origin, self.log.suite, self.log.log_id
+        );
+        match self.range {
+            Some(r) => {
+                let _ = writeln!(
+                    s,
+                    "entries:     {} (sequence {}..={})",
+                    self.entries, r.first, r.last
+                );
+            }
+            None => {
+                let _ = writeln!(s, "entries:     0");
+            }
+        }
+        if let Some(t) = &self.time_span {
+            let _ = writeln!(s, "time span:   {} .. {}", t.first, t.last);
+        }
+        if !self.sessions.is_empty() {
+            let _ = writeln!(s, "sessions:    {}", self.sessions.len());
+            for sess in self.sessions.iter().take(20) {
+                let _ = writeln!(s, "  {} ({} entries)", sess.id, sess.entries);
+            }
+            if self.sessions.len() > 20 || self.sessions_unlisted > 0 {
+                let more = self.sessions.len().saturating_sub(20) as u64 + self.sessions_unlisted;
+                let _ = writeln!(s, "  … and {more} more");
+            }
+        }
+        let _ = writeln!(s, "approvals:   {}", self.approvals.len());
+        for a in &self.approvals {
+            let _ = writeln!(
+                s,
+                "  entry {}: {} {} by {} ({}) at {}",
+                a.seq,
+                a.gate,
+                if a.decision == "approve" {
+                    "approved"
+                } else {
+                    "rejected"
+                },
+                a.name,
+                a.meaning,
+                a.time
+            );
+        }
+        if !self.redacted.is_empty() {
+            let _ = writeln!(s, "redacted:    {}", self.redacted.len());
+            for r in &self.redacted {
+                let _ = writeln!(s, "  entry {} ({}): {}", r.seq, r.kind, r.reason);
+            }
+        }
+        if let Some(c) = &self.checkpoint {
+            let _ = writeln!(
+                s,
+                "checkpoint:  size {}, root {}\n             signed by {}",
+                c.size, c.root, c.key
+            );
+        }
+        if let Some(w) = &self.witnesses {
+            let _ = writeln!(
+                s,
+                "witnesses:   {} of {} required: {}",
+                w.cosigned.len(),
+                w.quorum,
+                if w.cosigned.is_empty() {
+                    "none".to_owned()
+                } else {
+                    w.cosigned.join(", ")
+                }
+            );
+        }
+        if !self.proven.is_empty() {
+            let _ = writeln!(s, "proven:");
+            for p in &self.proven {
+                let _ = writeln!(s, "  - {p}");
+            }
+        }
+        if !self.findings.is_empty() {
+            let _ = writeln!(s, "findings:    {}", self.findings.len());
+            for f in &self.findings {
+                match f.seq {
+                    Some(seq) => {
+                        let _ = writeln!(s, "  entry {seq} [{}]: {}", f.check, f.message);
+                    }
+                    None => {
+                        let _ = writeln!(s, "  [{}]: {}", f.check, f.message);
+                    }
+                }
+            }
+        }
+        s
+    }
+}

@@ -49,6 +49,12 @@ pub enum Check {
     /// An approval is well-formed, covers what it links to, and is not the approver's own work
     /// (SPEC §13.5).
     Approval,
+    /// Merkle tree hashes match the entries: stored nodes, roots, inclusion and consistency
+    /// proofs (SPEC §10, §12).
+    Merkle,
+    /// A checkpoint is signed by an owner key and its root matches the entries it covers
+    /// (SPEC §11).
+    Checkpoint,
 }
 
 impl Check {
@@ -68,6 +74,8 @@ impl Check {
             Check::Registry => "registry",
             Check::Erasure => "erasure",
             Check::Approval => "approval",
+            Check::Merkle => "merkle",
+            Check::Checkpoint => "checkpoint",
         }
     }
 }
@@ -111,6 +119,34 @@ pub enum LinkProblem {
         named: EntryHash,
         /// The linked entry's actual hash.
         actual: EntryHash,
+    },
+}
+
+/// What is wrong with a stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointProblem {
+    /// It does not parse, or names another log.
+    #[error("unreadable: {0}")]
+    Unreadable(String),
+    /// No owner key of the log signed it.
+    #[error("not signed by an owner key of the log: {0}")]
+    Signature(String),
+    /// Its root is not the root of the entries it covers.
+    #[error("root {} is not the root {} of the entries it covers", .found.short(), .expected.short())]
+    RootMismatch {
+        /// The root computed from the entries.
+        expected: crate::hash::RootHash,
+        /// The root in the checkpoint.
+        found: crate::hash::RootHash,
+    },
+    /// It covers more entries than the log has: entries were truncated from the end.
+    #[error("it covers {size} entries but the log has {len}: the log was truncated")]
+    BeyondLog {
+        /// The checkpoint's size.
+        size: u64,
+        /// Entries present.
+        len: u64,
     },
 }
 
@@ -249,13 +285,27 @@ pub enum VerifyError {
         /// What is wrong.
         problem: ApprovalProblem,
     },
+    /// The Merkle nodes stored with the entry are not the ones its leaf completes.
+    #[error("entry {seq}: stored Merkle nodes do not match the tree computed from the entries")]
+    StoredNodes {
+        /// The position.
+        seq: u64,
+    },
+    /// A stored checkpoint is wrong.
+    #[error("checkpoint of size {size}: {problem}")]
+    Checkpoint {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// What is wrong.
+        problem: CheckpointProblem,
+    },
 }
 
 impl VerifyError {
     /// The entry at fault, if the error is about one.
     pub fn seq(&self) -> Option<u64> {
         match self {
-            VerifyError::Descriptor(_) => None,
+            VerifyError::Descriptor(_) | VerifyError::Checkpoint { .. } => None,
             VerifyError::Decode { seq, .. }
             | VerifyError::Missing { seq }
             | VerifyError::Sequence { seq, .. }
@@ -268,7 +318,8 @@ impl VerifyError {
             | VerifyError::Payload { seq, .. }
             | VerifyError::Registry { seq, .. }
             | VerifyError::Erasure { seq, .. }
-            | VerifyError::Approval { seq, .. } => Some(*seq),
+            | VerifyError::Approval { seq, .. }
+            | VerifyError::StoredNodes { seq } => Some(*seq),
         }
     }
 
@@ -287,6 +338,8 @@ impl VerifyError {
             VerifyError::Payload { .. } => Check::Payload,
             VerifyError::Registry { .. } => Check::Registry,
             VerifyError::Erasure { .. } => Check::Erasure,
+            VerifyError::StoredNodes { .. } => Check::Merkle,
+            VerifyError::Checkpoint { .. } => Check::Checkpoint,
             VerifyError::Approval { .. } => Check::Approval,
         }
     }

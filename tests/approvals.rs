@@ -313,11 +313,32 @@ fn forge(f: &Fixture, signer: &SecretKey, payload: &[u8], links: Vec<Link>) -> u
     };
     let hb = header.encode();
     let entry = Entry::sign(header, &hb, signer);
+    // The Merkle nodes this leaf completes (SPEC §9.1), from the entries before it.
+    let suite = f.log.suite();
+    let mut frontier = sealtrail::merkle::Frontier::new();
+    for e in f.log.range(0..seq) {
+        frontier
+            .append(
+                &suite,
+                sealtrail::merkle::leaf_hash(suite, &e.unwrap().hash),
+            )
+            .unwrap();
+    }
+    let nodes: Vec<u8> = frontier
+        .append(
+            &suite,
+            sealtrail::merkle::leaf_hash(suite, &entry.hash(suite)),
+        )
+        .unwrap()
+        .iter()
+        .flat_map(|n| n.hash)
+        .collect();
     let mut e = sealtrail::codec::Encoder::new();
-    e.array(3)
+    e.array(4)
         .bytes(entry.as_bytes())
         .bytes(&salt.0)
-        .bytes(payload);
+        .bytes(payload)
+        .bytes(&nodes);
     f.store.put(&entry_key(seq), &e.into_bytes()).unwrap();
     seq
 }

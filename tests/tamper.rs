@@ -107,14 +107,17 @@ fn resigning_with_an_unregistered_key_is_detected() {
     drop(log);
     let target = receipts[7].seq;
     let raw = store.get(&entry_key(target)).unwrap().unwrap();
-    let (entry_bytes, rest) = split_record(&raw);
+    let (entry_bytes, rest, nodes) = split_record(&raw);
     let entry = Entry::from_bytes(&entry_bytes).unwrap();
     let mut header: EntryHeader = entry.header().clone();
     header.signer = k.outsider.key_id();
     let hb = header.encode();
     let forged = Entry::sign(header, &hb, &k.outsider);
     store
-        .put(&entry_key(target), &join_record(forged.as_bytes(), &rest))
+        .put(
+            &entry_key(target),
+            &join_record(forged.as_bytes(), &rest, &nodes),
+        )
         .unwrap();
     assert_eq!(
         expect_named(store.as_ref(), target, "re-signed"),
@@ -124,7 +127,10 @@ fn resigning_with_an_unregistered_key_is_detected() {
     // Keeping the signer field but signing with the outsider's key fails the signature check.
     let forged = Entry::sign(entry.header().clone(), entry.header_bytes(), &k.outsider);
     store
-        .put(&entry_key(target), &join_record(forged.as_bytes(), &rest))
+        .put(
+            &entry_key(target),
+            &join_record(forged.as_bytes(), &rest, &nodes),
+        )
         .unwrap();
     assert_eq!(
         expect_named(store.as_ref(), target, "wrong key"),
@@ -141,10 +147,14 @@ fn swapping_payloads_is_detected() {
     let (a, b) = (r[7].seq, r[8].seq);
     let ra = store.get(&entry_key(a)).unwrap().unwrap();
     let rb = store.get(&entry_key(b)).unwrap().unwrap();
-    let (ea, pa) = split_record(&ra);
-    let (eb, pb) = split_record(&rb);
-    store.put(&entry_key(a), &join_record(&ea, &pb)).unwrap();
-    store.put(&entry_key(b), &join_record(&eb, &pa)).unwrap();
+    let (ea, pa, na) = split_record(&ra);
+    let (eb, pb, nb) = split_record(&rb);
+    store
+        .put(&entry_key(a), &join_record(&ea, &pb, &na))
+        .unwrap();
+    store
+        .put(&entry_key(b), &join_record(&eb, &pa, &nb))
+        .unwrap();
     assert_eq!(
         expect_named(store.as_ref(), a, "swapped payloads"),
         Check::Payload
@@ -193,21 +203,51 @@ fn sled_store_tamper_is_detected() {
     assert_eq!(expect_named(&store, 4, "sled delete"), Check::Sequence);
 }
 
-// The stored record is `[entry, salt, payload]` (SPEC §9.1): split off the entry and keep the
-// rest as raw CBOR items.
-fn split_record(raw: &[u8]) -> (Vec<u8>, Vec<u8>) {
+// The stored record is `[entry, salt, payload, nodes]`, or `[entry, nodes]` when erased
+// (SPEC §9.1): split it into the entry, the raw salt-and-payload items, and the nodes.
+fn split_record(raw: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let mut d = sealtrail::codec::Decoder::new(raw);
     let n = d.array().unwrap();
-    assert_eq!(n, 3);
+    assert!(n == 4 || n == 2);
     let entry = d.bytes().unwrap().to_vec();
     let start = d.position();
-    (entry, raw[start..].to_vec())
+    if n == 4 {
+        d.skip_item().unwrap();
+        d.skip_item().unwrap();
+    }
+    let middle = raw[start..d.position()].to_vec();
+    let nodes = d.bytes().unwrap().to_vec();
+    (entry, middle, nodes)
 }
 
-fn join_record(entry: &[u8], rest: &[u8]) -> Vec<u8> {
+fn join_record(entry: &[u8], middle: &[u8], nodes: &[u8]) -> Vec<u8> {
     let mut e = sealtrail::codec::Encoder::new();
-    e.array(3).bytes(entry).raw(rest);
+    e.array(if middle.is_empty() { 2 } else { 4 })
+        .bytes(entry)
+        .raw(middle)
+        .bytes(nodes);
     e.into_bytes()
+}
+
+/// Recomputes every record's stored Merkle nodes from its entry, as an insider rewriting
+/// history would (the nodes are derived data, not signed).
+fn refresh_nodes(store: &MemoryStore, suite: Suite) {
+    let mut frontier = sealtrail::merkle::Frontier::new();
+    let mut s = 0;
+    while let Some(raw) = store.get(&entry_key(s)).unwrap() {
+        let (entry, middle, _) = split_record(&raw);
+        let hash = Entry::from_bytes(&entry).unwrap().hash(suite);
+        let nodes: Vec<u8> = frontier
+            .append(&suite, sealtrail::merkle::leaf_hash(suite, &hash))
+            .unwrap()
+            .iter()
+            .flat_map(|n| n.hash)
+            .collect();
+        store
+            .put(&entry_key(s), &join_record(&entry, &middle, &nodes))
+            .unwrap();
+        s += 1;
+    }
 }
 
 /// Deleting a payload from storage without an `erasure` entry is caught at that entry.
@@ -218,10 +258,10 @@ fn unrecorded_erasure_is_detected() {
     drop(log);
     let target = r[7].seq;
     let raw = store.get(&entry_key(target)).unwrap().unwrap();
-    let (entry, _) = split_record(&raw);
-    let mut e = sealtrail::codec::Encoder::new();
-    e.array(1).bytes(&entry);
-    store.put(&entry_key(target), &e.into_bytes()).unwrap();
+    let (entry, _, nodes) = split_record(&raw);
+    store
+        .put(&entry_key(target), &join_record(&entry, &[], &nodes))
+        .unwrap();
     assert_eq!(
         expect_named(store.as_ref(), target, "silent erasure"),
         Check::Erasure
@@ -253,7 +293,7 @@ fn rewrite(
         if s > seq && !rechain {
             break;
         }
-        let (entry_bytes, rest) = split_record(&raw);
+        let (entry_bytes, rest, nodes) = split_record(&raw);
         let entry = Entry::from_bytes(&entry_bytes).unwrap();
         let mut header = entry.header().clone();
         if s == seq {
@@ -267,10 +307,14 @@ fn rewrite(
         let signer = key_for(k, &header.signer);
         let forged = Entry::sign(header, &hb, &signer);
         store
-            .put(&entry_key(s), &join_record(forged.as_bytes(), &rest))
+            .put(
+                &entry_key(s),
+                &join_record(forged.as_bytes(), &rest, &nodes),
+            )
             .unwrap();
         s += 1;
     }
+    refresh_nodes(store, suite);
 }
 
 /// An insider re-signs one entry with its own registered key (so its signature verifies): the
@@ -334,4 +378,27 @@ fn time_regression_is_detected() {
         h.time = sealtrail::Timestamp(1);
     });
     assert_eq!(expect_named(store.as_ref(), target, "time"), Check::Time);
+}
+
+/// Stored Merkle nodes that do not match the entries are named by the Merkle check.
+#[test]
+fn tampered_stored_nodes_are_detected() {
+    let (store, log, k) = memory_log(Suite::Sha256, Durability::Immediate);
+    let r = populate(&log, &k);
+    drop(log);
+    let target = r[3].seq; // 0b11: holds nodes at levels 0, 1 and 2
+    let raw = store.get(&entry_key(target)).unwrap().unwrap();
+    let (entry, middle, mut nodes) = split_record(&raw);
+    assert_eq!(nodes.len(), 3 * 32);
+    nodes.swap(32, 64);
+    store
+        .put(&entry_key(target), &join_record(&entry, &middle, &nodes))
+        .unwrap();
+    assert_eq!(expect_named(store.as_ref(), target, "nodes"), Check::Merkle);
+    // A record that drops a node it must hold.
+    nodes.truncate(64);
+    store
+        .put(&entry_key(target), &join_record(&entry, &middle, &nodes))
+        .unwrap();
+    assert_eq!(expect_named(store.as_ref(), target, "nodes"), Check::Merkle);
 }

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::descriptor::{Descriptor, valid_origin};
-use crate::hash::{RootHash, Suite};
+use crate::hash::{EntryHash, RootHash, Suite};
 use crate::keys::{KeyId, PublicKey, SecretKey};
 use crate::note::{NoteError, NoteVerifyError, SignedNote, check_controls};
 
@@ -547,5 +547,173 @@ impl VerifiedCheckpoint {
     /// What each required witness did (empty when witnesses were not required).
     pub fn witnesses(&self) -> &WitnessReport {
         &self.witnesses
+    }
+}
+
+/// Why a consistency proof between two checkpoints failed (SPEC §10.6, §11.6).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsistencyError {
+    /// The two checkpoints are of different logs (or suites).
+    #[error("the checkpoints are of different logs: {older:?} and {newer:?}")]
+    DifferentLog {
+        /// The older checkpoint's origin line.
+        older: String,
+        /// The newer checkpoint's origin line.
+        newer: String,
+    },
+    /// The "newer" checkpoint is smaller than the older one: the log went backwards.
+    #[error("size regression: the newer checkpoint has {newer} entries, the older {older}")]
+    SizeRegression {
+        /// The older size.
+        older: u64,
+        /// The newer size.
+        newer: u64,
+    },
+    /// The proof does not show the older tree is a prefix of the newer one: a fork.
+    #[error("fork: the tree of {older} entries is not a prefix of the tree of {newer}: {source}")]
+    Fork {
+        /// The older size.
+        older: u64,
+        /// The newer size.
+        newer: u64,
+        /// What the proof check found.
+        source: crate::merkle::ProofError,
+    },
+}
+
+impl VerifiedCheckpoint {
+    /// Verifies that the entry with hash `entry_hash` sits at position `seq` in this checkpoint's
+    /// tree (SPEC §10.5): the leaf is `H(0x00 ‖ entry_hash)`.
+    pub fn verify_inclusion(
+        &self,
+        entry_hash: &EntryHash,
+        seq: u64,
+        proof: &[[u8; 32]],
+    ) -> Result<(), crate::merkle::ProofError> {
+        let suite = self.suite();
+        let leaf = crate::merkle::leaf_hash(suite, entry_hash);
+        crate::merkle::verify_inclusion(
+            &suite,
+            &leaf,
+            seq,
+            self.size(),
+            proof,
+            self.root().as_bytes(),
+        )
+    }
+
+    /// Verifies that an entry is in this checkpoint's tree at the position its header states.
+    pub fn verify_entry(
+        &self,
+        entry: &crate::entry::Entry,
+        proof: &[[u8; 32]],
+    ) -> Result<(), crate::merkle::ProofError> {
+        self.verify_inclusion(&entry.hash(self.suite()), entry.seq(), proof)
+    }
+
+    /// Verifies that this checkpoint's tree extends `older`'s: the log only grew (SPEC §10.6).
+    /// Any tree extends the empty tree, so an older checkpoint of size 0 needs an empty proof
+    /// (the C2SP tlog-witness rule; the raw verifier of §10.6 refuses size 0, §10.6 explains).
+    pub fn verify_consistency(
+        &self,
+        older: &VerifiedCheckpoint,
+        proof: &[[u8; 32]],
+    ) -> Result<(), ConsistencyError> {
+        if older.log != self.log {
+            return Err(ConsistencyError::DifferentLog {
+                older: older.log.checkpoint_origin(),
+                newer: self.log.checkpoint_origin(),
+            });
+        }
+        let (o, n) = (older.size(), self.size());
+        if n < o {
+            return Err(ConsistencyError::SizeRegression { older: o, newer: n });
+        }
+        let fork = |source| ConsistencyError::Fork {
+            older: o,
+            newer: n,
+            source,
+        };
+        if o == 0 {
+            return if proof.is_empty() {
+                Ok(())
+            } else {
+                Err(fork(crate::merkle::ProofError::WrongProofLength {
+                    expected: 0,
+                    found: proof.len(),
+                }))
+            };
+        }
+        let suite = self.suite();
+        crate::merkle::verify_consistency(
+            &suite,
+            o,
+            n,
+            proof,
+            older.root().as_bytes(),
+            self.root().as_bytes(),
+        )
+        .map_err(fork)
+    }
+}
+
+/// What a tlog proof established: this entry hash is at this position in a verified checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedInclusion {
+    /// The entry's position.
+    pub seq: u64,
+    /// The entry's hash.
+    pub entry_hash: EntryHash,
+    /// The checkpoint it is included in.
+    pub checkpoint: VerifiedCheckpoint,
+}
+
+/// Why a tlog proof did not verify (SPEC §11.7).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlogVerifyError {
+    /// The checkpoint does not verify under the trust configuration.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointVerifyError),
+    /// The proof carries no entry hash and none was supplied.
+    #[error("the proof carries no entry hash; supply the entry")]
+    NoEntryHash,
+    /// The supplied entry's hash differs from the one the proof carries.
+    #[error("the entry's hash {} is not the proof's {}", .supplied.short(), .carried.short())]
+    EntryMismatch {
+        /// The hash of the entry supplied.
+        supplied: EntryHash,
+        /// The hash in the proof.
+        carried: EntryHash,
+    },
+    /// The inclusion proof does not verify.
+    #[error("inclusion: {0}")]
+    Inclusion(#[from] crate::merkle::ProofError),
+}
+
+impl TlogProof {
+    /// Verifies the proof offline: the checkpoint under `trust`, then the entry's inclusion at
+    /// the proof's index. `entry_hash` supplies the hash when the proof does not carry one, and
+    /// must equal it when it does.
+    pub fn verify(
+        &self,
+        trust: &CheckpointTrust,
+        entry_hash: Option<EntryHash>,
+    ) -> Result<VerifiedInclusion, TlogVerifyError> {
+        let checkpoint = trust.verify(self.checkpoint())?;
+        let hash = match (self.entry_hash(), entry_hash) {
+            (Some(carried), Some(supplied)) if carried != supplied => {
+                return Err(TlogVerifyError::EntryMismatch { supplied, carried });
+            }
+            (Some(h), _) | (None, Some(h)) => h,
+            (None, None) => return Err(TlogVerifyError::NoEntryHash),
+        };
+        checkpoint.verify_inclusion(&hash, self.index(), self.hashes())?;
+        Ok(VerifiedInclusion {
+            seq: self.index(),
+            entry_hash: hash,
+            checkpoint,
+        })
     }
 }

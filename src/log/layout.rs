@@ -56,41 +56,86 @@ pub(crate) fn run_range(session: &str) -> (Vec<u8>, Vec<u8>) {
     (start, end)
 }
 
-/// A stored record: `[entry, salt, payload]`, or `[entry]` once the payload is erased. Every
-/// byte of it is covered by verification: the erasure's reason lives in a signed `erasure` entry.
-pub(crate) fn encode_record(entry: &[u8], payload: &Payload) -> Vec<u8> {
+/// Checkpoints by tree size.
+pub(crate) const CHECKPOINTS: u8 = 0x04;
+
+/// The entry whose record holds perfect node (level, index): the last leaf it covers.
+pub(crate) fn record_of_node(level: u32, index: u64) -> Option<u64> {
+    index
+        .checked_add(1)?
+        .checked_shl(level)
+        .filter(|v| v.leading_zeros() >= level)?
+        .checked_sub(1)
+}
+
+/// A stored record (SPEC §9.1): `[entry, salt, payload, nodes]`, or `[entry, nodes]` once the
+/// payload is erased, where `nodes` holds the 32-byte Merkle nodes the entry's leaf completed.
+/// Every byte is covered by verification: the entry by its signature and the chain, salt and
+/// payload by the commitment, the nodes by recomputing the tree, and an erasure by its signed
+/// `erasure` entry.
+pub(crate) fn encode_record(entry: &[u8], payload: &Payload, nodes: &[u8]) -> Vec<u8> {
     match payload {
         Payload::Present { salt, data } => {
-            let mut e = Encoder::with_capacity(entry.len() + data.len() + 48);
-            e.array(3).bytes(entry).bytes(&salt.0).bytes(data);
+            let mut e = Encoder::with_capacity(entry.len() + data.len() + nodes.len() + 48);
+            e.array(4)
+                .bytes(entry)
+                .bytes(&salt.0)
+                .bytes(data)
+                .bytes(nodes);
             e.into_bytes()
         }
         Payload::Erased => {
-            let mut e = Encoder::with_capacity(entry.len() + 8);
-            e.array(1).bytes(entry);
+            let mut e = Encoder::with_capacity(entry.len() + nodes.len() + 16);
+            e.array(2).bytes(entry).bytes(nodes);
             e.into_bytes()
         }
     }
 }
 
-pub(crate) fn decode_record(bytes: &[u8]) -> Result<(&[u8], Payload), DecodeError> {
+/// A decoded record: the entry bytes, the payload, and the stored nodes.
+pub(crate) type RecordParts<'a> = (&'a [u8], Payload, &'a [u8]);
+
+pub(crate) fn decode_record(bytes: &[u8]) -> Result<RecordParts<'_>, DecodeError> {
     let mut d = Decoder::new(bytes);
     let n = d.array()?;
     let entry = d.bytes()?;
     let payload = match n {
-        3 => {
+        4 => {
             let salt = Salt(d.bytes_fixed::<32>("salt")?);
             let data = d.bytes()?.to_vec();
             Payload::Present { salt, data }
         }
-        1 => Payload::Erased,
+        2 => Payload::Erased,
         _ => {
             return Err(DecodeError::UnexpectedType {
                 offset: 0,
-                expected: "a stored record of 1 or 3 items",
+                expected: "a stored record of 2 or 4 items",
             });
         }
     };
+    let nodes = d.bytes()?;
     d.finish()?;
-    Ok((entry, payload))
+    Ok((entry, payload, nodes))
+}
+
+/// Perfect node `level` from a record's nodes, if the record holds it.
+pub(crate) fn node_at(nodes: &[u8], level: u32) -> Option<[u8; 32]> {
+    let start = (level as usize).checked_mul(32)?;
+    nodes.get(start..start + 32)?.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_placement() {
+        // A node is stored with the last leaf it covers.
+        assert_eq!(record_of_node(0, 5), Some(5));
+        assert_eq!(record_of_node(3, 0), Some(7));
+        assert_eq!(record_of_node(2, 1), Some(7));
+        assert_eq!(record_of_node(1, 2), Some(5));
+        assert_eq!(record_of_node(63, 2), None);
+        assert_eq!(record_of_node(0, u64::MAX), None);
+    }
 }

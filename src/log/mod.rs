@@ -20,11 +20,15 @@
 
 mod layout;
 mod progress;
+mod proofs;
 
+pub use proofs::{LogCheckpointError, LogProofError, LogProveError};
+
+use std::collections::HashMap;
 use std::ops::Range;
 #[cfg(feature = "sled")]
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::approval::{Approval, ApprovalProblem, LinkedEntry, check_not_own_work};
 use crate::codec::{DecodeError, check_canonical};
@@ -33,8 +37,9 @@ use crate::entry::{
     Entry, EntryHeader, Erasure, FieldError, Kind, Link, MAX_PAYLOAD_LEN, Payload, SessionId,
     check_links,
 };
-use crate::hash::{EntryHash, LogId, PayloadCommitment, Salt, Suite};
+use crate::hash::{EntryHash, LogId, PayloadCommitment, RootHash, Salt, Suite};
 use crate::keys::{KeyId, SecretKey};
+use crate::merkle::{self, Frontier, NodeSource, PerfectNode};
 use crate::registry::{
     KeyChange, KeyRecord, KeyRegistration, KeyRegistry, KeyRevocation, KeyRotation, RegistryError,
     Role, SignerError,
@@ -42,7 +47,9 @@ use crate::registry::{
 use crate::report::{Report, ReportBuilder};
 use crate::store::{MemoryStore, Store, StoreError};
 use crate::time::Timestamp;
-use crate::verify::{ChainVerifier, VerifiedEntry, VerifyError, payload_required};
+use crate::verify::{
+    ChainVerifier, CheckpointProblem, VerifiedEntry, VerifyError, payload_required,
+};
 use layout::*;
 use progress::Progress;
 
@@ -291,6 +298,8 @@ pub struct VerifySummary {
     pub entries: u64,
     /// Hash of the last entry (the log id for an empty log).
     pub tip: EntryHash,
+    /// The Merkle root over every entry checked, recomputed from the entries.
+    pub root: RootHash,
     /// Entries whose payload is erased.
     pub erased: u64,
 }
@@ -428,7 +437,26 @@ impl LogBuilder {
             last_session: SessionId::none(),
             registry: KeyRegistry::genesis(descriptor.descriptor())
                 .map_err(DescriptorError::from)?,
+            frontier: Frontier::new(),
         };
+        let nodes = StoreNodes {
+            store: store.as_ref(),
+            upper: None,
+        };
+        tip.frontier = Frontier::restore(&nodes, len).map_err(|e| damaged(len, e))?;
+        let mut upper = HashMap::new();
+        for level in UPPER_LEVEL..64 {
+            let count = len >> level;
+            if count == 0 {
+                break;
+            }
+            for index in 0..count {
+                let h = nodes
+                    .perfect_node(level, index)
+                    .map_err(|e| damaged(len, e))?;
+                upper.insert((level, index), h);
+            }
+        }
         if len > 0 {
             let last = read_entry(store.as_ref(), suite, len - 1)
                 .map_err(|e| damaged(len - 1, e))?
@@ -463,6 +491,7 @@ impl LogBuilder {
                 clock: self.clock,
                 tip: Mutex::new(tip),
                 progress: Progress::starting_at(len),
+                upper: RwLock::new(upper),
             }),
         })
     }
@@ -525,7 +554,7 @@ fn read_entry(store: &dyn Store, suite: Suite, seq: u64) -> Result<Option<Stored
 
 fn decode_stored(suite: Suite, seq: u64, bytes: &[u8]) -> Result<StoredEntry, ReadError> {
     let corrupt = |source| ReadError::Corrupt { seq, source };
-    let (entry_bytes, payload) = decode_record(bytes).map_err(corrupt)?;
+    let (entry_bytes, payload, _nodes) = decode_record(bytes).map_err(corrupt)?;
     let entry = Entry::from_bytes(entry_bytes).map_err(corrupt)?;
     let hash = entry.hash(suite);
     Ok(StoredEntry {
@@ -542,6 +571,8 @@ struct Tip {
     last_time: Timestamp,
     last_session: SessionId,
     registry: KeyRegistry,
+    /// The Merkle tree's right edge over every reserved entry (SPEC §10.7).
+    frontier: Frontier,
 }
 
 #[derive(Debug)]
@@ -553,6 +584,89 @@ struct Inner {
     clock: Clock,
     tip: Mutex<Tip>,
     progress: Progress,
+    /// Perfect Merkle nodes of level UPPER_LEVEL and above, kept in memory so a proof reads at
+    /// most UPPER_LEVEL records.
+    upper: UpperNodes,
+}
+
+/// Perfect Merkle nodes of the upper levels, by (level, index).
+type UpperNodes = RwLock<HashMap<(u32, u64), [u8; 32]>>;
+
+/// Perfect nodes at and above this level are cached in memory (1 per 256 entries, 32 bytes each).
+const UPPER_LEVEL: u32 = 8;
+
+/// A Merkle node could not be read from the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeReadError {
+    /// The record that holds the node could not be read.
+    #[error("Merkle node ({level}, {index}): {source}")]
+    Read {
+        /// The node's level.
+        level: u32,
+        /// Its index at that level.
+        index: u64,
+        /// Why.
+        source: ReadError,
+    },
+    /// The record does not hold the node.
+    #[error("Merkle node ({level}, {index}) is missing from storage")]
+    Missing {
+        /// The node's level.
+        level: u32,
+        /// Its index at that level.
+        index: u64,
+    },
+}
+
+// Reads perfect Merkle nodes from the records that hold them (SPEC §9.1), and from the in-memory
+// cache of upper levels when there is one.
+struct StoreNodes<'a> {
+    store: &'a dyn Store,
+    upper: Option<&'a UpperNodes>,
+}
+
+impl NodeSource for StoreNodes<'_> {
+    type Error = NodeReadError;
+
+    fn perfect_node(&self, level: u32, index: u64) -> Result<[u8; 32], NodeReadError> {
+        if level >= UPPER_LEVEL {
+            if let Some(cache) = self.upper {
+                let hit = cache
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&(level, index))
+                    .copied();
+                if let Some(h) = hit {
+                    return Ok(h);
+                }
+            }
+        }
+        let seq = record_of_node(level, index).ok_or(NodeReadError::Missing { level, index })?;
+        let bytes = self
+            .store
+            .get(&seq_key(ENTRY, seq))
+            .map_err(|e| NodeReadError::Read {
+                level,
+                index,
+                source: e.into(),
+            })?
+            .ok_or(NodeReadError::Missing { level, index })?;
+        let (_, _, nodes) = decode_record(&bytes).map_err(|source| NodeReadError::Read {
+            level,
+            index,
+            source: ReadError::Corrupt { seq, source },
+        })?;
+        node_at(nodes, level).ok_or(NodeReadError::Missing { level, index })
+    }
+}
+
+fn node_bytes(nodes: &[PerfectNode]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 * nodes.len());
+    for n in nodes {
+        out.extend_from_slice(&n.hash);
+    }
+    out
 }
 
 impl Drop for Inner {
@@ -580,6 +694,7 @@ struct Reserved {
     header: EntryHeader,
     header_bytes: Vec<u8>,
     hash: EntryHash,
+    nodes: Vec<u8>,
     salt: Salt,
     payload: Vec<u8>,
     new_run: bool,
@@ -712,6 +827,8 @@ impl Log {
             let mut time = tip.last_time;
             let mut session = tip.last_session.clone();
             let mut registry: Option<KeyRegistry> = None;
+            let mut frontier = tip.frontier.clone();
+            let mut upper_nodes = Vec::new();
             let mut out = Vec::with_capacity(prepared.len());
             for (index, (kind, rsession, payload, change, links, salt, commitment)) in
                 prepared.into_iter().enumerate()
@@ -760,10 +877,24 @@ impl Log {
                 let new_run = !header.session.is_none() && header.session != session;
                 session = header.session.clone();
                 prev = EntryHash::compute(suite, &header_bytes);
+                let completed = frontier
+                    .append(&suite, merkle::leaf_hash(suite, &prev))
+                    .map_err(|_| AppendError::Link {
+                        index,
+                        target: seq,
+                        reason: "the log is full".into(),
+                    })?;
+                upper_nodes.extend(
+                    completed
+                        .iter()
+                        .filter(|n| n.id.level >= UPPER_LEVEL)
+                        .map(|n| ((n.id.level, n.id.index), n.hash)),
+                );
                 out.push(Reserved {
                     header,
                     header_bytes,
                     hash: prev,
+                    nodes: node_bytes(&completed),
                     salt,
                     payload,
                     new_run,
@@ -778,6 +909,14 @@ impl Log {
             tip.last_session = session;
             if let Some(reg) = registry {
                 tip.registry = reg;
+            }
+            tip.frontier = frontier;
+            if !upper_nodes.is_empty() {
+                self.inner
+                    .upper
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(upper_nodes);
             }
             self.inner.progress.reserve(seq);
             out
@@ -825,7 +964,7 @@ impl Log {
         };
         store.put(
             &seq_key(ENTRY, seq),
-            &encode_record(entry.as_bytes(), &payload),
+            &encode_record(entry.as_bytes(), &payload, &r.nodes),
         )
     }
 
@@ -1082,7 +1221,14 @@ impl Log {
         )?;
         // The erasure is recorded (and durable with Immediate) before the payload goes.
         self.flush()?;
-        let record = encode_record(stored.entry.as_bytes(), &Payload::Erased);
+        let raw = self
+            .inner
+            .store
+            .get(&seq_key(ENTRY, seq))?
+            .ok_or(EraseError::NoSuchEntry(seq))?;
+        let (_, _, nodes) = decode_record(&raw)
+            .map_err(|source| EraseError::Read(ReadError::Corrupt { seq, source }))?;
+        let record = encode_record(stored.entry.as_bytes(), &Payload::Erased, nodes);
         self.inner.store.put(&seq_key(ENTRY, seq), &record)?;
         self.inner.store.flush()?;
         Ok(receipt)
@@ -1146,7 +1292,31 @@ fn verify_records_observed(
 ) -> Result<VerifySummary, LogVerifyError> {
     let suite = descriptor.suite();
     let mut v = ChainVerifier::new(descriptor)?;
+    let mut frontier = Frontier::new();
     let mut erased = 0;
+    // Stored checkpoints are checked when the tree reaches their size (SPEC §11.6); one larger
+    // than the log shows entries were cut from the end.
+    let checkpoints = store.scan(
+        &seq_key(CHECKPOINTS, 0),
+        &prefix_end(CHECKPOINTS),
+        usize::MAX,
+    )?;
+    let origin = crate::checkpoint::LogOrigin::of(descriptor.descriptor())
+        .map_err(|e| VerifyError::Descriptor(e.to_string()))?;
+    let mut pending = checkpoints.iter().peekable();
+    let mut check_checkpoints =
+        |size: u64, root: RootHash, registry: &KeyRegistry| -> Result<(), VerifyError> {
+            while let Some((k, bytes)) =
+                pending.next_if(|(k, _)| seq_of(k).is_some_and(|s| s <= size))
+            {
+                let at = seq_of(k).unwrap_or(0);
+                if at == size {
+                    check_checkpoint(&origin, registry, size, root, bytes)?;
+                }
+            }
+            Ok(())
+        };
+    check_checkpoints(0, frontier.root(&suite), v.registry())?;
     let end = seq_key(ENTRY, len);
     while v.next_seq() < len {
         let batch = store.scan(&seq_key(ENTRY, v.next_seq()), &end, 4096)?;
@@ -1158,7 +1328,7 @@ fn verify_records_observed(
             if seq_of(k) != Some(seq) {
                 return Err(VerifyError::Missing { seq }.into());
             }
-            let (entry_bytes, payload) =
+            let (entry_bytes, payload, nodes) =
                 decode_record(value).map_err(|source| VerifyError::Decode { seq, source })?;
             if matches!(payload, Payload::Erased) {
                 erased += 1;
@@ -1173,15 +1343,74 @@ fn verify_records_observed(
                     })
             };
             let verified = v.push(entry_bytes, &payload, &mut linked)?;
+            // The stored Merkle nodes must be the ones this leaf completes (SPEC §9.1).
+            let completed = frontier
+                .append(&suite, merkle::leaf_hash(suite, &verified.hash))
+                .map_err(|_| VerifyError::StoredNodes { seq })?;
+            if node_bytes(&completed) != nodes {
+                return Err(VerifyError::StoredNodes { seq }.into());
+            }
+            check_checkpoints(seq + 1, frontier.root(&suite), v.registry())?;
             observe(&verified, &payload, v.registry());
         }
+    }
+    if let Some((k, _)) = pending.next() {
+        let size = seq_of(k).unwrap_or(0);
+        return Err(VerifyError::Checkpoint {
+            size,
+            problem: CheckpointProblem::BeyondLog { size, len },
+        }
+        .into());
     }
     v.finish()?;
     Ok(VerifySummary {
         entries: len,
         tip: v.tip(),
+        root: frontier.root(&suite),
         erased,
     })
+}
+
+// A stored checkpoint of `size` must parse as a checkpoint of this log, be signed by an owner key
+// the log had at that point, and carry the root computed from the entries.
+fn check_checkpoint(
+    origin: &crate::checkpoint::LogOrigin,
+    registry: &KeyRegistry,
+    size: u64,
+    root: RootHash,
+    bytes: &[u8],
+) -> Result<(), VerifyError> {
+    let problem = |problem| VerifyError::Checkpoint { size, problem };
+    let owners: Vec<crate::keys::PublicKey> = registry
+        .iter()
+        .filter(|r| r.role == crate::registry::Role::Owner)
+        .filter_map(|r| crate::keys::PublicKey::from_bytes("owner", r.key.as_bytes()).ok())
+        .collect();
+    let trust = crate::checkpoint::CheckpointTrust::new(
+        origin.clone(),
+        owners,
+        crate::checkpoint::Witnesses::NotRequired,
+    )
+    .map_err(|e| problem(CheckpointProblem::Signature(e.to_string())))?;
+    let verified = trust.verify_bytes(bytes).map_err(|e| match e {
+        crate::checkpoint::CheckpointVerifyError::Owner(e) => {
+            problem(CheckpointProblem::Signature(e.to_string()))
+        }
+        other => problem(CheckpointProblem::Unreadable(other.to_string())),
+    })?;
+    if verified.size() != size {
+        return Err(problem(CheckpointProblem::Unreadable(format!(
+            "stored under size {size} but says {}",
+            verified.size()
+        ))));
+    }
+    if verified.root() != root {
+        return Err(problem(CheckpointProblem::RootMismatch {
+            expected: root,
+            found: verified.root(),
+        }));
+    }
+    Ok(())
 }
 
 /// Why a payload could not be erased.

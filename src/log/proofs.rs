@@ -1,0 +1,267 @@
+//! Merkle proofs from the stored tree, signed checkpoints and tlog proofs (SPEC §10, §11).
+
+use crate::checkpoint::{
+    Checkpoint, CheckpointError, LogOrigin, SignedCheckpoint, TlogProof, TlogProofError,
+};
+use crate::hash::RootHash;
+use crate::keys::SecretKey;
+use crate::merkle::{self, ProveError, RangeError};
+use crate::registry::Role;
+use crate::store::StoreError;
+
+use super::layout::{CHECKPOINTS, prefix_end, seq_key};
+use super::{AppendError, Log, NodeReadError, ReadError, StoreNodes};
+
+/// Why a proof could not be made from the log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogProofError {
+    /// The tree size asked for is larger than the log.
+    #[error("the log has {len} entries; a tree of {size} cannot be proven")]
+    BeyondLog {
+        /// The size asked for.
+        size: u64,
+        /// Entries written.
+        len: u64,
+    },
+    /// The indices do not make a proof (index not below size, old size above new, old size 0).
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    /// A stored node could not be read.
+    #[error(transparent)]
+    Node(#[from] NodeReadError),
+}
+
+impl From<ProveError<NodeReadError>> for LogProofError {
+    fn from(e: ProveError<NodeReadError>) -> Self {
+        match e {
+            ProveError::Range(r) => LogProofError::Range(r),
+            ProveError::Source { source, .. } => LogProofError::Node(source),
+        }
+    }
+}
+
+/// Why a checkpoint could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogCheckpointError {
+    /// The key is not an active owner key of this log.
+    #[error("key {} is not an active owner key of this log", .0.short())]
+    NotOwner(crate::keys::KeyId),
+    /// The new tree is not consistent with the last checkpoint: the log refuses to sign a fork.
+    #[error(
+        "refusing to sign: size {size} is not consistent with the last checkpoint (size {last}): {reason}"
+    )]
+    Inconsistent {
+        /// The new size.
+        size: u64,
+        /// The last checkpoint's size.
+        last: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Entries could not be made durable first.
+    #[error(transparent)]
+    Durability(#[from] AppendError),
+    /// Building or signing the checkpoint failed.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A proof could not be made.
+    #[error(transparent)]
+    Proof(#[from] LogProofError),
+    /// A stored checkpoint could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a tlog proof could not be made for an entry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogProveError {
+    /// No entry at that position.
+    #[error("no entry {0}")]
+    NoSuchEntry(u64),
+    /// No stored checkpoint covers the entry yet.
+    #[error("no checkpoint covers entry {seq} yet (the latest has size {latest}); make one first")]
+    NotCheckpointed {
+        /// The entry.
+        seq: u64,
+        /// The latest checkpoint's size (0 if none).
+        latest: u64,
+    },
+    /// The proof could not be made.
+    #[error(transparent)]
+    Proof(#[from] LogProofError),
+    /// Reading failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Building the proof text failed.
+    #[error(transparent)]
+    Format(#[from] TlogProofError),
+}
+
+impl Log {
+    fn nodes(&self) -> StoreNodes<'_> {
+        StoreNodes {
+            store: self.inner.store.as_ref(),
+            upper: Some(&self.inner.upper),
+        }
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LogProofError> {
+        let len = self.len();
+        if size > len {
+            return Err(LogProofError::BeyondLog { size, len });
+        }
+        Ok(())
+    }
+
+    /// The Merkle root of the first `size` entries (SPEC §10.3), from stored nodes.
+    pub fn root(&self, size: u64) -> Result<RootHash, LogProofError> {
+        self.check_size(size)?;
+        Ok(merkle::root(&self.nodes(), &self.suite(), size)?)
+    }
+
+    /// The inclusion proof of entry `seq` in the tree of the first `size` entries (SPEC §10.4),
+    /// in O(log n) storage reads.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<[u8; 32]>, LogProofError> {
+        self.check_size(size)?;
+        Ok(merkle::inclusion_proof(
+            &self.nodes(),
+            &self.suite(),
+            seq,
+            size,
+        )?)
+    }
+
+    /// The consistency proof from the tree of the first `old` entries to that of the first `new`
+    /// (SPEC §10.4), in O(log n) storage reads.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<[u8; 32]>, LogProofError> {
+        self.check_size(new)?;
+        Ok(merkle::consistency_proof(
+            &self.nodes(),
+            &self.suite(),
+            old,
+            new,
+        )?)
+    }
+
+    /// Signs and stores a checkpoint of everything appended so far (SPEC §11): the entries it
+    /// covers are made durable first, and the new tree is checked to be consistent with the last
+    /// stored checkpoint, so the log never signs two inconsistent checkpoints.
+    pub fn checkpoint(&self, owner: &SecretKey) -> Result<SignedCheckpoint, LogCheckpointError> {
+        let suite = self.suite();
+        let (size, root) = {
+            let tip = self.tip();
+            let active_owner = tip
+                .registry
+                .get(&owner.key_id())
+                .is_some_and(|r| r.role == Role::Owner && r.revoked_at.is_none());
+            if !active_owner {
+                return Err(LogCheckpointError::NotOwner(owner.key_id()));
+            }
+            (tip.frontier.size(), tip.frontier.root(&suite))
+        };
+        // A checkpoint must never cover an entry a crash could still lose.
+        self.inner
+            .progress
+            .wait_completed(size)
+            .map_err(AppendError::Poisoned)?;
+        self.wait_durable(size).map_err(AppendError::Poisoned)?;
+        if let Some(last) = self.latest_checkpoint()? {
+            let (ls, lr) = (last.checkpoint().size(), last.checkpoint().root());
+            let inconsistent = |reason: String| LogCheckpointError::Inconsistent {
+                size,
+                last: ls,
+                reason,
+            };
+            if size < ls {
+                return Err(inconsistent(
+                    "the log is shorter than its last checkpoint".into(),
+                ));
+            }
+            if size == ls && root != lr {
+                return Err(inconsistent("same size, different root".into()));
+            }
+            if ls > 0 && size > ls {
+                let proof = self.consistency_proof(ls, size)?;
+                merkle::verify_consistency(
+                    &suite,
+                    ls,
+                    size,
+                    &proof,
+                    lr.as_bytes(),
+                    root.as_bytes(),
+                )
+                .map_err(|e| inconsistent(e.to_string()))?;
+            }
+        }
+        let log = LogOrigin::of(self.descriptor().descriptor())?;
+        let signed = SignedCheckpoint::sign(Checkpoint::for_log(&log, size, root), owner)?;
+        self.inner
+            .store
+            .put(&seq_key(CHECKPOINTS, size), &signed.encode())?;
+        self.inner.store.flush()?;
+        Ok(signed)
+    }
+
+    /// Every stored checkpoint, smallest first.
+    pub fn checkpoints(&self) -> Result<Vec<SignedCheckpoint>, ReadError> {
+        let pairs = self.inner.store.scan(
+            &seq_key(CHECKPOINTS, 0),
+            &prefix_end(CHECKPOINTS),
+            usize::MAX,
+        )?;
+        pairs
+            .into_iter()
+            .map(|(k, v)| decode_checkpoint(&k, &v))
+            .collect()
+    }
+
+    /// The most recent stored checkpoint.
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, ReadError> {
+        match self
+            .inner
+            .store
+            .last(&seq_key(CHECKPOINTS, 0), &prefix_end(CHECKPOINTS))?
+        {
+            Some((k, v)) => decode_checkpoint(&k, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored checkpoint of exactly this size, if any.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<SignedCheckpoint>, ReadError> {
+        let key = seq_key(CHECKPOINTS, size);
+        match self.inner.store.get(&key)? {
+            Some(v) => decode_checkpoint(&key, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A self-contained offline proof (c2sp.org/tlog-proof@v1) that entry `seq` is in the log,
+    /// against the latest stored checkpoint, carrying the entry hash (SPEC §11.7).
+    pub fn prove(&self, seq: u64) -> Result<TlogProof, LogProveError> {
+        let entry = self.read(seq)?.ok_or(LogProveError::NoSuchEntry(seq))?;
+        let checkpoint = self.latest_checkpoint()?;
+        let latest = checkpoint.as_ref().map_or(0, |c| c.checkpoint().size());
+        let Some(checkpoint) = checkpoint.filter(|_| seq < latest) else {
+            return Err(LogProveError::NotCheckpointed { seq, latest });
+        };
+        let proof = self.inclusion_proof(seq, latest)?;
+        Ok(TlogProof::new(seq, proof, checkpoint)?.with_entry_hash(entry.hash))
+    }
+}
+
+fn decode_checkpoint(key: &[u8], value: &[u8]) -> Result<SignedCheckpoint, ReadError> {
+    let seq = super::layout::seq_of(key).unwrap_or(0);
+    SignedCheckpoint::parse(value).map_err(|e| ReadError::Corrupt {
+        seq,
+        source: crate::codec::DecodeError::Schema {
+            message: format!("stored checkpoint of size {seq}: {e}"),
+        },
+    })
+}

@@ -341,6 +341,11 @@ impl KeyRegistry {
         kind: &Kind,
     ) -> Result<&KeyRecord, SignerError> {
         let rec = self.keys.get(signer).ok_or(SignerError::Unknown(*signer))?;
+        // A registry built ahead (a bundle's control entries come first) knows keys registered
+        // after this entry: they may not sign it.
+        if rec.registered_at.is_some_and(|r| r >= seq) {
+            return Err(SignerError::Unknown(*signer));
+        }
         if let Some(since) = rec.revoked_at {
             if seq > since {
                 return Err(SignerError::Revoked {

@@ -14,7 +14,7 @@ use crate::descriptor::SignedDescriptor;
 use crate::entry::{Entry, Erasure, Kind, MAX_PAYLOAD_LEN, Payload};
 use crate::hash::{EntryHash, LogId, Suite};
 use crate::keys::{KeyId, verify_strict};
-use crate::registry::{KeyChange, KeyRegistry, RegistryError, SignerError};
+use crate::registry::{KeyChange, KeyRecord, KeyRegistry, RegistryError, SignerError};
 use crate::time::Timestamp;
 
 /// The check an entry failed, named as in SPEC §8.3 and in reports.
@@ -386,11 +386,10 @@ pub fn payload_required(kind: &Kind) -> bool {
 pub struct ChainVerifier {
     suite: Suite,
     log_id: LogId,
-    registry: KeyRegistry,
+    content: ContentChecks,
     next_seq: u64,
     prev: EntryHash,
     last_time: Timestamp,
-    unrecorded_erasures: BTreeSet<u64>,
 }
 
 impl ChainVerifier {
@@ -401,11 +400,10 @@ impl ChainVerifier {
         Ok(ChainVerifier {
             suite: descriptor.suite(),
             log_id: descriptor.log_id(),
-            registry,
+            content: ContentChecks::new(descriptor.suite(), registry),
             next_seq: 0,
             prev: EntryHash(descriptor.log_id().0),
             last_time: descriptor.descriptor().created,
-            unrecorded_erasures: BTreeSet::new(),
         })
     }
 
@@ -421,7 +419,7 @@ impl ChainVerifier {
 
     /// The key registry as of the last entry verified.
     pub fn registry(&self) -> &KeyRegistry {
-        &self.registry
+        &self.content.registry
     }
 
     /// Verifies the next entry and its payload. `linked` returns the hash and signer of an
@@ -460,10 +458,7 @@ impl ChainVerifier {
                 found: h.time,
             });
         }
-        let signer = self
-            .registry
-            .check_signer(seq, &h.signer, &h.kind)
-            .map_err(|source| VerifyError::Signer { seq, source })?;
+        let signer = self.content.check_signer(&entry)?;
         if !verify_strict(
             signer.verifying_key(),
             &entry.signing_input(),
@@ -471,6 +466,81 @@ impl ChainVerifier {
         ) {
             return Err(VerifyError::Signature { seq, key: h.signer });
         }
+        self.content.check_rest(&entry, payload, Absence::Erased, linked)?;
+        let hash = entry.hash(self.suite);
+        self.prev = hash;
+        self.last_time = h.time;
+        self.next_seq = seq + 1;
+        Ok(VerifiedEntry { entry, hash })
+    }
+
+    /// Ends verification: fails if an erased payload was never accounted for by an erasure
+    /// entry (SPEC §8.2, step 3).
+    pub fn finish(&self) -> Result<(), VerifyError> {
+        self.content.finish()
+    }
+}
+
+/// Why a payload is absent, for the checks that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absence {
+    /// Erased from the log: an `erasure` entry must account for it (SPEC §6.5).
+    Erased,
+    /// Left out of a bundle by its exporter (SPEC §12): the log still has it.
+    Withheld,
+}
+
+/// The checks of SPEC §8.2 that do not depend on an entry's position: signer, causal links,
+/// payload, erasure, key management and approvals, with the state they need. Shared by the
+/// chain verifier and bundle verification.
+#[derive(Debug, Clone)]
+pub struct ContentChecks {
+    suite: Suite,
+    registry: KeyRegistry,
+    unrecorded_erasures: BTreeSet<u64>,
+}
+
+impl ContentChecks {
+    /// Checks starting from a registry.
+    pub fn new(suite: Suite, registry: KeyRegistry) -> Self {
+        ContentChecks {
+            suite,
+            registry,
+            unrecorded_erasures: BTreeSet::new(),
+        }
+    }
+
+    /// The key registry.
+    pub fn registry(&self) -> &KeyRegistry {
+        &self.registry
+    }
+
+    /// Applies a key-management or erasure entry seen out of band (a bundle's control entries),
+    /// after its own checks.
+    pub fn registry_mut(&mut self) -> &mut KeyRegistry {
+        &mut self.registry
+    }
+
+    /// Step 6: the signer is registered, not revoked as of the entry, and allowed its kind.
+    pub fn check_signer(&self, entry: &Entry) -> Result<&KeyRecord, VerifyError> {
+        let h = entry.header();
+        self.registry
+            .check_signer(h.seq, &h.signer, &h.kind)
+            .map_err(|source| VerifyError::Signer { seq: h.seq, source })
+    }
+
+    /// Steps 8–12 for an entry whose signature has been checked: causal links (where `linked`
+    /// knows the target), the payload, erasures, key management and approvals. `absence` says why
+    /// a payload is missing when it is.
+    pub fn check_rest(
+        &mut self,
+        entry: &Entry,
+        payload: &Payload,
+        absence: Absence,
+        linked: &mut dyn FnMut(u64) -> Option<LinkedEntry>,
+    ) -> Result<(), VerifyError> {
+        let h = entry.header();
+        let seq = h.seq;
         let is_approval = h.kind.as_str() == Kind::APPROVAL;
         // The signers of linked entries, kept for approvals only (SPEC §8.2 step 12).
         let mut signers = Vec::new();
@@ -479,21 +549,20 @@ impl ChainVerifier {
                 if is_approval {
                     signers.push((link.seq, target.signer));
                 }
-                let actual = target.hash;
-                if actual != link.hash {
+                if target.hash != link.hash {
                     return Err(VerifyError::Link {
                         seq,
                         problem: LinkProblem::HashMismatch {
                             index,
                             target: link.seq,
                             named: link.hash,
-                            actual,
+                            actual: target.hash,
                         },
                     });
                 }
             }
         }
-        check_payload(self.suite, &entry, payload)
+        check_payload(self.suite, entry, payload)
             .map_err(|problem| VerifyError::Payload { seq, problem })?;
         if h.kind.as_str() == Kind::ERASURE {
             let erasure = |problem| VerifyError::Erasure { seq, problem };
@@ -510,7 +579,7 @@ impl ChainVerifier {
                 other => return Err(erasure(ErasureProblem::LinkCount(other.len()))),
             }
         }
-        if matches!(payload, Payload::Erased) {
+        if matches!(payload, Payload::Erased) && absence == Absence::Erased {
             self.unrecorded_erasures.insert(seq);
         }
         if let Some(change) = payload.data().and_then(|d| KeyChange::decode(&h.kind, d)) {
@@ -519,8 +588,8 @@ impl ChainVerifier {
                 .apply(seq, &change)
                 .map_err(|source| VerifyError::Registry { seq, source })?;
         }
-        // SPEC §8.2 step 12 / §13.5. An approval's payload is always present (step 9 rejects an
-        // erased one). A subject the caller cannot supply is not checked for its signer.
+        // SPEC §8.2 step 12 / §13.5. An approval's payload is always present (step 9 rejects a
+        // missing one). A subject the caller cannot supply is not checked for its signer.
         if is_approval {
             if let Some(data) = payload.data() {
                 let approval = |problem| VerifyError::Approval { seq, problem };
@@ -534,15 +603,15 @@ impl ChainVerifier {
                 }
             }
         }
-        let hash = entry.hash(self.suite);
-        self.prev = hash;
-        self.last_time = h.time;
-        self.next_seq = seq + 1;
-        Ok(VerifiedEntry { entry, hash })
+        Ok(())
     }
 
-    /// Ends verification: fails if an erased payload was never accounted for by an erasure
-    /// entry (SPEC §8.2, step 3).
+    /// Records that an erasure entry accounts for `seq` (an erasure seen out of band).
+    pub fn erasure_recorded(&mut self, seq: u64) {
+        self.unrecorded_erasures.remove(&seq);
+    }
+
+    /// Step 3: fails if an erased payload was never accounted for by an erasure entry.
     pub fn finish(&self) -> Result<(), VerifyError> {
         match self.unrecorded_erasures.first() {
             Some(&seq) => Err(VerifyError::Erasure {

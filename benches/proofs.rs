@@ -446,8 +446,14 @@ fn main() {
         );
     }
     for (name, label) in [
-        ("open_store_1m", "Log::open at 1M (frontier + upper nodes), ms"),
-        ("open_store_10m", "Log::open at 10M (frontier + upper nodes), ms"),
+        (
+            "open_store_1m",
+            "Log::open at 1M (frontier + upper nodes), ms",
+        ),
+        (
+            "open_store_10m",
+            "Log::open at 10M (frontier + upper nodes), ms",
+        ),
     ] {
         let r = rate(name);
         if r > 0.0 {

@@ -112,6 +112,8 @@ pub enum Domain {
     Entry,
     /// A payload commitment, over the salt and the payload bytes.
     Payload,
+    /// A bundle digest, over every byte of a bundle before its trailer.
+    Bundle,
 }
 
 impl Domain {
@@ -121,6 +123,7 @@ impl Domain {
             Domain::LogId => "sealtrail/v1/log-id",
             Domain::Entry => "sealtrail/v1/entry",
             Domain::Payload => "sealtrail/v1/payload",
+            Domain::Bundle => "sealtrail/v1/bundle",
         }
     }
 }
@@ -277,7 +280,12 @@ mod tests {
 
     #[test]
     fn tags_do_not_collide_with_merkle_prefixes() {
-        for d in [Domain::LogId, Domain::Entry, Domain::Payload] {
+        for d in [
+            Domain::LogId,
+            Domain::Entry,
+            Domain::Payload,
+            Domain::Bundle,
+        ] {
             let first = d.tag().as_bytes()[0];
             assert!(first != 0 && first != 1);
             assert!(!d.tag().contains('\0'));

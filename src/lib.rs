@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod approval;
+pub mod bundle;
 pub mod checkpoint;
 pub mod codec;
 pub mod descriptor;

@@ -20,6 +20,8 @@ use crate::verify::Check;
 
 /// At most this many sessions are listed individually; the rest are counted.
 pub const MAX_LISTED_SESSIONS: usize = 10_000;
+/// At most this many findings are kept; the rest are counted.
+pub const MAX_FINDINGS: usize = 1_000;
 
 /// The overall outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -160,8 +162,10 @@ pub struct Report {
     pub witnesses: Option<WitnessSummary>,
     /// What was proven, in sentences.
     pub proven: Vec<String>,
-    /// Every failed check.
+    /// Every failed check (at most [`MAX_FINDINGS`]).
     pub findings: Vec<Finding>,
+    /// Failed checks not listed because there were too many.
+    pub findings_unlisted: u64,
 }
 
 /// Collects a report while entries are verified.
@@ -180,6 +184,7 @@ pub struct ReportBuilder {
     witnesses: Option<WitnessSummary>,
     proven: Vec<String>,
     findings: Vec<Finding>,
+    findings_unlisted: u64,
 }
 
 impl ReportBuilder {
@@ -203,6 +208,7 @@ impl ReportBuilder {
             witnesses: None,
             proven: Vec::new(),
             findings: Vec::new(),
+            findings_unlisted: 0,
         }
     }
 
@@ -272,6 +278,10 @@ impl ReportBuilder {
 
     /// Records a failed check.
     pub fn finding(&mut self, seq: Option<u64>, check: &str, message: impl Into<String>) {
+        if self.findings.len() >= MAX_FINDINGS {
+            self.findings_unlisted += 1;
+            return;
+        }
         self.findings.push(Finding {
             seq,
             check: check.to_owned(),
@@ -315,7 +325,7 @@ impl ReportBuilder {
 
     /// The finished report.
     pub fn finish(self) -> Report {
-        let verdict = if self.findings.is_empty() {
+        let verdict = if self.findings.is_empty() && self.findings_unlisted == 0 {
             Verdict::Valid
         } else {
             Verdict::Invalid
@@ -348,6 +358,7 @@ impl ReportBuilder {
                 Vec::new()
             },
             findings: self.findings,
+            findings_unlisted: self.findings_unlisted,
         }
     }
 }
@@ -452,7 +463,8 @@ impl Report {
             }
         }
         if !self.findings.is_empty() {
-            let _ = writeln!(s, "findings:    {}", self.findings.len());
+            let total = self.findings.len() as u64 + self.findings_unlisted;
+            let _ = writeln!(s, "findings:    {total}");
             for f in &self.findings {
                 match f.seq {
                     Some(seq) => {
@@ -462,6 +474,9 @@ impl Report {
                         let _ = writeln!(s, "  [{}]: {}", f.check, f.message);
                     }
                 }
+            }
+            if self.findings_unlisted > 0 {
+                let _ = writeln!(s, "  … and {} more", self.findings_unlisted);
             }
         }
         s

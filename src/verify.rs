@@ -466,7 +466,8 @@ impl ChainVerifier {
         ) {
             return Err(VerifyError::Signature { seq, key: h.signer });
         }
-        self.content.check_rest(&entry, payload, Absence::Erased, linked)?;
+        self.content
+            .check_rest(&entry, payload, Absence::Erased, linked)?;
         let hash = entry.hash(self.suite);
         self.prev = hash;
         self.last_time = h.time;
@@ -498,6 +499,9 @@ pub struct ContentChecks {
     suite: Suite,
     registry: KeyRegistry,
     unrecorded_erasures: BTreeSet<u64>,
+    /// Entries an erasure entry was seen for before the entry itself (a bundle's control
+    /// entries come first).
+    recorded_erasures: BTreeSet<u64>,
 }
 
 impl ContentChecks {
@@ -507,6 +511,7 @@ impl ContentChecks {
             suite,
             registry,
             unrecorded_erasures: BTreeSet::new(),
+            recorded_erasures: BTreeSet::new(),
         }
     }
 
@@ -575,11 +580,15 @@ impl ContentChecks {
             match h.links.as_slice() {
                 [target] => {
                     self.unrecorded_erasures.remove(&target.seq);
+                    self.recorded_erasures.insert(target.seq);
                 }
                 other => return Err(erasure(ErasureProblem::LinkCount(other.len()))),
             }
         }
-        if matches!(payload, Payload::Erased) && absence == Absence::Erased {
+        if matches!(payload, Payload::Erased)
+            && absence == Absence::Erased
+            && !self.recorded_erasures.contains(&seq)
+        {
             self.unrecorded_erasures.insert(seq);
         }
         if let Some(change) = payload.data().and_then(|d| KeyChange::decode(&h.kind, d)) {
@@ -604,11 +613,6 @@ impl ContentChecks {
             }
         }
         Ok(())
-    }
-
-    /// Records that an erasure entry accounts for `seq` (an erasure seen out of band).
-    pub fn erasure_recorded(&mut self, seq: u64) {
-        self.unrecorded_erasures.remove(&seq);
     }
 
     /// Step 3: fails if an erased payload was never accounted for by an erasure entry.

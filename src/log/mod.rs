@@ -18,10 +18,12 @@
 //! # Ok(()) }
 //! ```
 
+mod export;
 mod layout;
 mod progress;
 mod proofs;
 
+pub use export::{ExportError, ExportOptions, ExportSummary, Selection};
 pub use proofs::{LogCheckpointError, LogProofError, LogProveError};
 
 use std::collections::HashMap;
@@ -465,13 +467,17 @@ impl LogBuilder {
             tip.last_time = last.header().time;
             tip.last_session = last.header().session.clone();
         }
-        // Rebuild the key registry from the key-management entries.
+        // Rebuild the key registry from the key-management entries (the control index also
+        // lists erasure entries, which do not change it).
         let (start, end) = (seq_key(KEYS, 0), seq_key(KEYS, len));
         for (k, _) in store.scan(&start, &end, usize::MAX)? {
             let seq = seq_of(&k).ok_or_else(|| damaged(0, "bad key index"))?;
             let e = read_entry(store.as_ref(), suite, seq)
                 .map_err(|e| damaged(seq, e))?
                 .ok_or_else(|| damaged(seq, "indexed key entry missing"))?;
+            if !e.header().kind.is_key_management() {
+                continue;
+            }
             let change = e
                 .payload
                 .data()
@@ -698,7 +704,8 @@ struct Reserved {
     salt: Salt,
     payload: Vec<u8>,
     new_run: bool,
-    key_change: bool,
+    /// A key-management or erasure entry: indexed so bundles can find them (SPEC §9.1).
+    control: bool,
 }
 
 impl Log {
@@ -874,6 +881,7 @@ impl Log {
                     links,
                 };
                 let header_bytes = header.encode();
+                let is_erasure = header.kind.as_str() == Kind::ERASURE;
                 let new_run = !header.session.is_none() && header.session != session;
                 session = header.session.clone();
                 prev = EntryHash::compute(suite, &header_bytes);
@@ -898,7 +906,7 @@ impl Log {
                     salt,
                     payload,
                     new_run,
-                    key_change: change.is_some(),
+                    control: change.is_some() || is_erasure,
                 });
                 seq += 1;
             }
@@ -954,7 +962,7 @@ impl Log {
         if r.new_run {
             store.put(&run_key(r.header.session.as_str(), seq), &[])?;
         }
-        if r.key_change {
+        if r.control {
             store.put(&seq_key(KEYS, seq), &[])?;
         }
         let entry = Entry::sign(r.header, &r.header_bytes, signer);

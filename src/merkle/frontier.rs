@@ -42,6 +42,12 @@ impl Frontier {
         Frontier::default()
     }
 
+    /// A frontier from its hashes, as carried in a bundle (SPEC §12.2): the perfect subtrees of
+    /// `[0, size)`, largest first, one per set bit of `size`. `None` if the count is wrong.
+    pub fn from_nodes(size: u64, nodes: Vec<[u8; 32]>) -> Option<Frontier> {
+        (nodes.len() == size.count_ones() as usize).then_some(Frontier { size, nodes })
+    }
+
     /// The number of leaves.
     pub fn size(&self) -> u64 {
         self.size

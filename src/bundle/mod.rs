@@ -1,0 +1,374 @@
+//! Export bundles: one self-describing, streamable file an auditor verifies offline (SPEC §12).
+//!
+//! A bundle is a CBOR sequence (RFC 8742) of canonical items, in this order:
+//!
+//! ```text
+//! "sealtrail-bundle"   magic (text)
+//! 1                    format version
+//! header               descriptor, selection, checkpoints and the proofs that tie them together
+//! control item × n     key-management and erasure entries the selection needs (with proofs)
+//! entry item × count   the entries, in sequence order, with payloads or withheld markers
+//! trailer              count, and the exporter's signature over a hash of every byte before it
+//! ```
+//!
+//! Everything is laid out so the verifier reads it once, front to back, with memory bounded
+//! independently of the bundle's size. Writing is on the log side ([`crate::log::Log::export`]);
+//! reading and verifying is here and depends on no storage engine.
+
+mod verify;
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::{ByteArray, ByteBuf};
+
+use crate::codec::{DecodeError, Decoder, Encoder, from_canonical, to_canonical};
+use crate::entry::{MAX_PAYLOAD_LEN, Payload};
+use crate::hash::{Domain, Salt, Suite};
+
+pub use verify::{
+    BundleError, Progress, TrustError, TrustPolicy, verify_bundle, verify_bundle_with,
+};
+
+/// The first item of every bundle.
+pub const MAGIC: &str = "sealtrail-bundle";
+/// The bundle format version this crate writes and reads.
+pub const BUNDLE_VERSION: u64 = 1;
+/// The signing context of the trailer signature (SPEC §12.5).
+pub const BUNDLE_CONTEXT: &[u8] = b"sealtrail/v1/sign/bundle\0";
+/// The largest header item.
+pub const MAX_HEADER_LEN: usize = 16 * 1024 * 1024;
+/// The largest entry or control item: the largest payload plus room for the rest.
+pub const MAX_ITEM_LEN: usize = MAX_PAYLOAD_LEN + 64 * 1024;
+/// The most checkpoints a header may carry.
+pub const MAX_CHECKPOINTS: usize = 1024;
+
+/// The hash of a bundle's bytes, as its trailer signs it: H_"sealtrail/v1/bundle"(bytes).
+pub fn bundle_digest(suite: Suite, bytes_before_trailer: &[u8]) -> [u8; 32] {
+    suite.tagged(Domain::Bundle, &[bytes_before_trailer])
+}
+
+/// How the entries of a bundle are tied to its anchor checkpoint (SPEC §12.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// Entries `start..start+count`, all of them: with the frontier of the entries before
+    /// `start`, they give the root at `start+count`, which the tail proof ties to the anchor.
+    Contiguous,
+    /// Any entries, each with its own inclusion proof against the anchor.
+    Selection,
+}
+
+/// A checkpoint in a bundle, with the consistency proof from the one before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointItem {
+    /// The consistency proof from the previous checkpoint in the list (empty for the first).
+    pub consistency: Vec<ByteArray<32>>,
+    /// The signed checkpoint note, verbatim (SPEC §11).
+    pub note: ByteBuf,
+}
+
+/// A consistency proof from a checkpoint the auditor saw earlier to the anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinceProof {
+    /// The earlier tree size.
+    pub size: u64,
+    /// The proof from it to the anchor.
+    pub proof: Vec<ByteArray<32>>,
+}
+
+/// The header item (SPEC §12.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleHeader {
+    /// Checkpoints, smallest first; the last is the anchor everything is proven against.
+    pub checkpoints: Vec<CheckpointItem>,
+    /// Control items that follow the header.
+    pub controls: u64,
+    /// Entry items that follow the control items.
+    pub count: u64,
+    /// The signed descriptor (SPEC §5.3).
+    pub descriptor: ByteBuf,
+    /// When the bundle was made (nanoseconds since the epoch, UTC).
+    pub exported: u64,
+    /// Contiguous only: the perfect subtree hashes of entries `0..start`, largest first.
+    pub frontier: Vec<ByteArray<32>>,
+    /// What the exporter selected, in words (covered by the trailer signature).
+    pub selection: String,
+    /// How the entries are tied to the anchor.
+    pub shape: Shape,
+    /// A consistency proof from an earlier checkpoint the export was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<SinceProof>,
+    /// Contiguous only: the first entry's sequence number.
+    pub start: u64,
+    /// Contiguous only: the consistency proof from `start+count` to the anchor's size.
+    pub tail: Vec<ByteArray<32>>,
+}
+
+impl BundleHeader {
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        to_canonical(self).expect("a header holds only integers, text and byte strings")
+    }
+
+    /// Strictly decodes a header.
+    pub fn decode(bytes: &[u8]) -> Result<BundleHeader, DecodeError> {
+        let h: BundleHeader = from_canonical(bytes)?;
+        if h.checkpoints.len() > MAX_CHECKPOINTS {
+            return Err(DecodeError::InvalidField {
+                offset: 0,
+                field: "checkpoints",
+                reason: "more than 1024 checkpoints",
+            });
+        }
+        Ok(h)
+    }
+}
+
+/// Why a payload is not in the bundle (SPEC §12.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithheldReason {
+    /// Payloads of this entry's kind were withheld.
+    Kind,
+    /// This entry's payload was withheld by name.
+    Entry,
+}
+
+impl WithheldReason {
+    fn code(self) -> &'static str {
+        match self {
+            WithheldReason::Kind => "withheld-kind",
+            WithheldReason::Entry => "withheld-entry",
+        }
+    }
+
+    /// In words, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WithheldReason::Kind => "payloads of this kind withheld by the exporter",
+            WithheldReason::Entry => "this payload withheld by the exporter",
+        }
+    }
+}
+
+/// A payload as a bundle carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundlePayload {
+    /// The payload and its salt.
+    Present {
+        /// The salt.
+        salt: Salt,
+        /// The payload.
+        data: Vec<u8>,
+    },
+    /// Erased from the log (an erasure entry records it).
+    Erased,
+    /// Left out of this bundle.
+    Withheld(WithheldReason),
+}
+
+impl BundlePayload {
+    /// The payload as the log keeps it, and whether (and why) it was withheld.
+    pub fn to_payload(&self) -> (Payload, Option<WithheldReason>) {
+        match self {
+            BundlePayload::Present { salt, data } => (
+                Payload::Present {
+                    salt: *salt,
+                    data: data.clone(),
+                },
+                None,
+            ),
+            BundlePayload::Erased => (Payload::Erased, None),
+            BundlePayload::Withheld(r) => (Payload::Erased, Some(*r)),
+        }
+    }
+}
+
+/// An entry or control item: `[entry: bstr, payload, proof: [* bstr .size 32]]` where payload is
+/// `[salt: bstr .size 32, data: bstr]`, or the text `erased`, `withheld-kind` or
+/// `withheld-entry` (SPEC §12.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryItem {
+    /// The entry's wire bytes (SPEC §6.1).
+    pub entry: Vec<u8>,
+    /// Its payload.
+    pub payload: BundlePayload,
+    /// Its inclusion proof against the anchor (empty in contiguous bundles).
+    pub proof: Vec<[u8; 32]>,
+}
+
+impl EntryItem {
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::with_capacity(self.entry.len() + 64 + 33 * self.proof.len() + 400);
+        e.array(3).bytes(&self.entry);
+        match &self.payload {
+            BundlePayload::Present { salt, data } => {
+                e.array(2).bytes(&salt.0).bytes(data);
+            }
+            BundlePayload::Erased => {
+                e.text("erased");
+            }
+            BundlePayload::Withheld(r) => {
+                e.text(r.code());
+            }
+        }
+        e.array(self.proof.len());
+        for h in &self.proof {
+            e.bytes(h);
+        }
+        e.into_bytes()
+    }
+
+    /// Strictly decodes an item.
+    pub fn decode(bytes: &[u8]) -> Result<EntryItem, DecodeError> {
+        let mut d = Decoder::new(bytes);
+        d.array_of(3, "an entry item [entry, payload, proof]")?;
+        let entry = d.bytes()?.to_vec();
+        let at = d.at();
+        let payload = match bytes.get(d.position()).map(|b| b >> 5) {
+            Some(4) => {
+                d.array_of(2, "a payload [salt, data]")?;
+                let salt = Salt(d.bytes_fixed::<32>("salt")?);
+                let data = d.bytes()?.to_vec();
+                BundlePayload::Present { salt, data }
+            }
+            _ => match d.text()? {
+                "erased" => BundlePayload::Erased,
+                "withheld-kind" => BundlePayload::Withheld(WithheldReason::Kind),
+                "withheld-entry" => BundlePayload::Withheld(WithheldReason::Entry),
+                _ => {
+                    return Err(DecodeError::InvalidField {
+                        offset: at,
+                        field: "payload",
+                        reason: "not a payload, `erased`, `withheld-kind` or `withheld-entry`",
+                    });
+                }
+            },
+        };
+        let at = d.at();
+        let n = d.array()?;
+        if n > 64 {
+            return Err(DecodeError::InvalidField {
+                offset: at,
+                field: "proof",
+                reason: "more than 64 hashes",
+            });
+        }
+        let mut proof = Vec::with_capacity(n);
+        for _ in 0..n {
+            proof.push(d.bytes_fixed::<32>("proof")?);
+        }
+        d.finish()?;
+        Ok(EntryItem {
+            entry,
+            payload,
+            proof,
+        })
+    }
+}
+
+/// The trailer item (SPEC §12.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trailer {
+    /// Entry items in the bundle.
+    pub count: u64,
+    /// H_"sealtrail/v1/bundle"(every byte before the trailer).
+    pub digest: ByteArray<32>,
+    /// The exporter's signature over the context and the digest.
+    pub signature: ByteArray<64>,
+    /// The exporter's key (a pinned owner key).
+    pub signer: ByteArray<32>,
+}
+
+impl Trailer {
+    /// The canonical encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        to_canonical(self).expect("a trailer holds only integers and byte strings")
+    }
+
+    /// Strictly decodes a trailer.
+    pub fn decode(bytes: &[u8]) -> Result<Trailer, DecodeError> {
+        from_canonical(bytes)
+    }
+
+    /// The message the signature covers.
+    pub fn signing_input(digest: &[u8; 32]) -> Vec<u8> {
+        let mut m = BUNDLE_CONTEXT.to_vec();
+        m.extend_from_slice(digest);
+        m
+    }
+}
+
+/// The bytes of the magic item and the version item, which every bundle starts with.
+pub fn preamble() -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.text(MAGIC).u64(BUNDLE_VERSION);
+    e.into_bytes()
+}
+
+/// Hashes proof elements into the byte-array form the header stores.
+pub(crate) fn arrays(hashes: &[[u8; 32]]) -> Vec<ByteArray<32>> {
+    hashes.iter().map(|h| ByteArray::new(*h)).collect()
+}
+
+/// The plain form of stored proof elements.
+pub(crate) fn plain(hashes: &[ByteArray<32>]) -> Vec<[u8; 32]> {
+    hashes.iter().map(|h| **h).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_items_round_trip_and_reject_unknown_markers() {
+        for payload in [
+            BundlePayload::Present {
+                salt: Salt([3; 32]),
+                data: vec![0x01],
+            },
+            BundlePayload::Erased,
+            BundlePayload::Withheld(WithheldReason::Kind),
+            BundlePayload::Withheld(WithheldReason::Entry),
+        ] {
+            let item = EntryItem {
+                entry: vec![1, 2, 3],
+                payload,
+                proof: vec![[7; 32], [8; 32]],
+            };
+            let b = item.encode();
+            assert_eq!(EntryItem::decode(&b).unwrap(), item);
+        }
+        let item = EntryItem {
+            entry: vec![],
+            payload: BundlePayload::Erased,
+            proof: vec![],
+        };
+        let mut b = item.encode();
+        let at = b.iter().position(|&c| c == b'e').unwrap();
+        b[at] = b'f';
+        assert!(EntryItem::decode(&b).is_err());
+    }
+
+    #[test]
+    fn headers_are_canonical() {
+        let h = BundleHeader {
+            checkpoints: vec![],
+            controls: 0,
+            count: 3,
+            descriptor: ByteBuf::from(vec![1, 2]),
+            exported: 5,
+            frontier: vec![],
+            selection: "whole log".into(),
+            shape: Shape::Contiguous,
+            since: None,
+            start: 0,
+            tail: vec![],
+        };
+        let b = h.encode();
+        assert_eq!(BundleHeader::decode(&b).unwrap(), h);
+    }
+}

@@ -1,0 +1,449 @@
+//! Writing export bundles (SPEC §12): what an auditor receives.
+
+use std::io::Write;
+use std::ops::Range;
+
+use serde_bytes::ByteBuf;
+
+use crate::bundle::{
+    BundleHeader, BundlePayload, CheckpointItem, EntryItem, Shape, SinceProof, Trailer,
+    WithheldReason, arrays, preamble,
+};
+use crate::checkpoint::SignedCheckpoint;
+use crate::entry::{Kind, Payload, SessionId};
+use crate::hash::{Domain, Hasher, RootHash};
+use crate::keys::SecretKey;
+use crate::merkle::Frontier;
+use crate::verify::payload_required;
+
+use super::layout::{ENTRY, KEYS, decode_record, seq_key, seq_of};
+use super::{Log, LogCheckpointError, LogProofError, ReadError, StoreNodes};
+
+/// Which entries a bundle carries (SPEC §12.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Selection {
+    /// Every entry.
+    Log,
+    /// A range of sequence numbers (contiguous).
+    Range(Range<u64>),
+    /// One session's entries, each with an inclusion proof.
+    Session(SessionId),
+    /// Chosen entries, each with an inclusion proof.
+    Entries(Vec<u64>),
+    /// Everything after a checkpoint the auditor already has (its size), with the consistency
+    /// proof from it to the new checkpoint.
+    Since {
+        /// The earlier checkpoint's tree size.
+        size: u64,
+    },
+}
+
+impl Selection {
+    fn describe(&self) -> String {
+        match self {
+            Selection::Log => "the whole log".into(),
+            Selection::Range(r) => format!("entries {}..{}", r.start, r.end),
+            Selection::Session(s) => format!("session {s}"),
+            Selection::Entries(e) => format!("{} selected entries", e.len()),
+            Selection::Since { size } => format!("every entry since the checkpoint of size {size}"),
+        }
+    }
+}
+
+/// What to export and which payloads to leave out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportOptions {
+    selection: Selection,
+    withhold_kinds: Vec<Kind>,
+    withhold_entries: Vec<u64>,
+}
+
+impl ExportOptions {
+    /// Export a selection with every payload.
+    pub fn new(selection: Selection) -> ExportOptions {
+        ExportOptions {
+            selection,
+            withhold_kinds: Vec::new(),
+            withhold_entries: Vec::new(),
+        }
+    }
+
+    /// Leave out the payloads of every entry of this kind (the entries stay, with their
+    /// commitments). Key-management, approval and erasure payloads are never withheld.
+    pub fn withhold_kind(mut self, kind: Kind) -> ExportOptions {
+        self.withhold_kinds.push(kind);
+        self
+    }
+
+    /// Leave out the payload of this entry.
+    pub fn withhold_entry(mut self, seq: u64) -> ExportOptions {
+        self.withhold_entries.push(seq);
+        self
+    }
+
+    /// The selection.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Entry items written.
+    pub entries: u64,
+    /// Payloads withheld.
+    pub withheld: u64,
+    /// Control items written (key management and erasures the selection needs).
+    pub controls: u64,
+    /// The anchor checkpoint, signed for this export.
+    pub checkpoint: SignedCheckpoint,
+    /// Its tree size.
+    pub size: u64,
+    /// Its root.
+    pub root: RootHash,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The selection names entries the log does not have.
+    #[error("the log has {len} entries; the selection asks for {asked}")]
+    OutOfRange {
+        /// What was asked.
+        asked: String,
+        /// Entries in the log.
+        len: u64,
+    },
+    /// The anchor checkpoint could not be made.
+    #[error(transparent)]
+    Checkpoint(#[from] LogCheckpointError),
+    /// A proof could not be made.
+    #[error(transparent)]
+    Proof(#[from] LogProofError),
+    /// Reading the log failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Writing the bundle failed.
+    #[error("writing the bundle: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+// Writes through to the output while hashing what the trailer signs.
+struct Digesting<'a> {
+    out: &'a mut dyn Write,
+    hasher: Hasher,
+    bytes: u64,
+}
+
+impl Digesting<'_> {
+    fn item(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+        self.out.write_all(bytes)
+    }
+}
+
+/// The most earlier checkpoints a bundle carries besides its anchor.
+const MAX_EARLIER_CHECKPOINTS: usize = 63;
+
+impl Log {
+    /// Writes an export bundle (SPEC §12) of `options`' selection to `out`, calling
+    /// `progress(done, total)` as entries are written. An owner key signs a fresh checkpoint of
+    /// the whole log (the anchor) and the bundle's trailer.
+    pub fn export(
+        &self,
+        owner: &SecretKey,
+        options: &ExportOptions,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ExportSummary, ExportError> {
+        let suite = self.suite();
+        let anchor = self.checkpoint(owner)?;
+        let n = anchor.checkpoint().size();
+        let root = anchor.checkpoint().root();
+        let out_of_range = |asked: String| ExportError::OutOfRange { asked, len: n };
+        // Which entries, and how they are tied to the anchor.
+        let (shape, start, seqs, since) = match &options.selection {
+            Selection::Log => (Shape::Contiguous, 0, Seqs::Range(0..n), None),
+            Selection::Range(r) => {
+                if r.start > r.end || r.end > n {
+                    return Err(out_of_range(format!("{}..{}", r.start, r.end)));
+                }
+                (Shape::Contiguous, r.start, Seqs::Range(r.clone()), None)
+            }
+            Selection::Since { size } => {
+                if *size > n {
+                    return Err(out_of_range(format!("since size {size}")));
+                }
+                let proof = if *size == 0 || *size == n {
+                    Vec::new()
+                } else {
+                    self.consistency_proof(*size, n)?
+                };
+                let since = SinceProof {
+                    size: *size,
+                    proof: arrays(&proof),
+                };
+                (Shape::Contiguous, *size, Seqs::Range(*size..n), Some(since))
+            }
+            Selection::Session(id) => {
+                let seqs: Vec<u64> = self
+                    .session(id)?
+                    .iter()
+                    .map(|e| e.seq())
+                    .filter(|s| *s < n)
+                    .collect();
+                (Shape::Selection, 0, Seqs::List(seqs), None)
+            }
+            Selection::Entries(list) => {
+                let mut seqs = list.clone();
+                seqs.sort_unstable();
+                seqs.dedup();
+                if let Some(&bad) = seqs.iter().find(|s| **s >= n) {
+                    return Err(out_of_range(format!("entry {bad}")));
+                }
+                (Shape::Selection, 0, Seqs::List(seqs), None)
+            }
+        };
+        let count = seqs.len();
+        let end = match &seqs {
+            Seqs::Range(r) => r.end,
+            Seqs::List(l) => l.last().map_or(0, |s| s + 1),
+        };
+        let nodes = StoreNodes {
+            store: self.inner.store.as_ref(),
+            upper: Some(&self.inner.upper),
+        };
+        let (frontier, tail) = match shape {
+            Shape::Contiguous => {
+                let f = Frontier::restore(&nodes, start).map_err(LogProofError::from)?;
+                let frontier: Vec<[u8; 32]> = f.nodes().map(|p| p.hash).collect();
+                let tail = if end == 0 || end == n {
+                    Vec::new()
+                } else {
+                    self.consistency_proof(end, n)?
+                };
+                (frontier, tail)
+            }
+            Shape::Selection => (Vec::new(), Vec::new()),
+        };
+        // Control entries: for a contiguous bundle, the key management before it and the
+        // erasures after it; for a selection, all of them (SPEC §12.4).
+        let controls: Vec<u64> = self
+            .control_entries(n)?
+            .into_iter()
+            .filter(|&c| match shape {
+                Shape::Contiguous => c < start || c >= end,
+                Shape::Selection => true,
+            })
+            .collect();
+        let controls = self.filter_controls(controls, shape, start, end)?;
+        // Checkpoints: earlier stored ones at or after the start, then the anchor.
+        let lowest = match &seqs {
+            Seqs::Range(_) => start,
+            Seqs::List(l) => l.first().map_or(n, |s| s + 1),
+        };
+        let mut earlier: Vec<SignedCheckpoint> = self
+            .checkpoints()?
+            .into_iter()
+            .filter(|c| {
+                let s = c.checkpoint().size();
+                s >= lowest.max(1) && s < n
+            })
+            .collect();
+        if earlier.len() > MAX_EARLIER_CHECKPOINTS {
+            earlier.drain(..earlier.len() - MAX_EARLIER_CHECKPOINTS);
+        }
+        earlier.push(anchor.clone());
+        let mut checkpoints = Vec::with_capacity(earlier.len());
+        let mut prev_size = None;
+        for c in &earlier {
+            let size = c.checkpoint().size();
+            let proof = match prev_size {
+                Some(p) if p > 0 && p < size => self.consistency_proof(p, size)?,
+                _ => Vec::new(),
+            };
+            checkpoints.push(CheckpointItem {
+                consistency: arrays(&proof),
+                note: ByteBuf::from(c.encode()),
+            });
+            prev_size = Some(size);
+        }
+        let header = BundleHeader {
+            checkpoints,
+            controls: controls.len() as u64,
+            count,
+            descriptor: ByteBuf::from(self.descriptor().as_bytes().to_vec()),
+            exported: self.inner.clock.now().0,
+            frontier: arrays(&frontier),
+            selection: options.selection.describe(),
+            shape,
+            since,
+            start,
+            tail: arrays(&tail),
+        };
+
+        let mut hasher = Hasher::new(suite);
+        hasher.update(Domain::Bundle.tag().as_bytes());
+        hasher.update(&[0]);
+        let mut w = Digesting {
+            out,
+            hasher,
+            bytes: 0,
+        };
+        w.item(&preamble())?;
+        w.item(&header.encode())?;
+        for &c in &controls {
+            let item = self.item(c, options, Shape::Selection, n)?;
+            w.item(&item.0.encode())?;
+        }
+        let mut withheld = 0;
+        let mut done = 0;
+        for seq in seqs.iter() {
+            let (item, was_withheld) = self.item(seq, options, shape, n)?;
+            withheld += u64::from(was_withheld);
+            w.item(&item.encode())?;
+            done += 1;
+            if done % 1024 == 0 || done == count {
+                progress(done, count);
+            }
+        }
+        let Digesting { out, hasher, bytes } = w;
+        let digest = hasher.finalize();
+        let trailer = Trailer {
+            count,
+            digest: serde_bytes::ByteArray::new(digest),
+            signature: serde_bytes::ByteArray::new(owner.sign(&Trailer::signing_input(&digest))),
+            signer: serde_bytes::ByteArray::new(*owner.key_id().as_bytes()),
+        };
+        let t = trailer.encode();
+        out.write_all(&t)?;
+        out.flush()?;
+        Ok(ExportSummary {
+            entries: count,
+            withheld,
+            controls: controls.len() as u64,
+            checkpoint: anchor,
+            size: n,
+            root,
+            bytes: bytes + t.len() as u64,
+        })
+    }
+
+    // Positions of every control entry (key management and erasure) below `n`.
+    fn control_entries(&self, n: u64) -> Result<Vec<u64>, ReadError> {
+        Ok(self
+            .inner
+            .store
+            .scan(&seq_key(KEYS, 0), &seq_key(KEYS, n), usize::MAX)?
+            .into_iter()
+            .filter_map(|(k, _)| seq_of(&k))
+            .collect())
+    }
+
+    // A contiguous bundle needs the key management before its start (for the registry) and the
+    // erasures after its end (for erased payloads inside it), not the erasures before it.
+    fn filter_controls(
+        &self,
+        controls: Vec<u64>,
+        shape: Shape,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u64>, ReadError> {
+        if shape == Shape::Selection {
+            return Ok(controls);
+        }
+        let mut keep = Vec::with_capacity(controls.len());
+        for c in controls {
+            let Some(e) = self.read(c)? else { continue };
+            let kind = &e.header().kind;
+            let needed = if c < start {
+                kind.is_key_management()
+            } else {
+                c >= end && kind.as_str() == Kind::ERASURE
+            };
+            if needed {
+                keep.push(c);
+            }
+        }
+        Ok(keep)
+    }
+
+    // One entry item: the entry, its payload (or why not), and its proof for selections.
+    fn item(
+        &self,
+        seq: u64,
+        options: &ExportOptions,
+        shape: Shape,
+        n: u64,
+    ) -> Result<(EntryItem, bool), ExportError> {
+        let raw = self
+            .inner
+            .store
+            .get(&seq_key(ENTRY, seq))
+            .map_err(ReadError::from)?
+            .ok_or(ExportError::OutOfRange {
+                asked: format!("entry {seq}"),
+                len: self.len(),
+            })?;
+        let (entry, payload, _) =
+            decode_record(&raw).map_err(|source| ReadError::Corrupt { seq, source })?;
+        let kind = crate::entry::Entry::from_bytes(entry)
+            .map_err(|source| ReadError::Corrupt { seq, source })?
+            .header()
+            .kind
+            .clone();
+        let reason = if payload_required(&kind) {
+            None
+        } else if options.withhold_entries.contains(&seq) {
+            Some(WithheldReason::Entry)
+        } else if options.withhold_kinds.contains(&kind) {
+            Some(WithheldReason::Kind)
+        } else {
+            None
+        };
+        let payload = match (reason, payload) {
+            (Some(r), _) => BundlePayload::Withheld(r),
+            (None, Payload::Present { salt, data }) => BundlePayload::Present { salt, data },
+            (None, Payload::Erased) => BundlePayload::Erased,
+        };
+        let proof = match shape {
+            Shape::Contiguous => Vec::new(),
+            Shape::Selection => self.inclusion_proof(seq, n)?,
+        };
+        Ok((
+            EntryItem {
+                entry: entry.to_vec(),
+                payload,
+                proof,
+            },
+            reason.is_some(),
+        ))
+    }
+}
+
+enum Seqs {
+    Range(Range<u64>),
+    List(Vec<u64>),
+}
+
+impl Seqs {
+    fn len(&self) -> u64 {
+        match self {
+            Seqs::Range(r) => r.end.saturating_sub(r.start),
+            Seqs::List(l) => l.len() as u64,
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match self {
+            Seqs::Range(r) => Box::new(r.clone()),
+            Seqs::List(l) => Box::new(l.iter().copied()),
+        }
+    }
+}

@@ -402,3 +402,37 @@ fn tampered_stored_nodes_are_detected() {
         .unwrap();
     assert_eq!(expect_named(store.as_ref(), target, "nodes"), Check::Merkle);
 }
+
+/// Merkle nodes of level 4 and above live under their own keys (SPEC §9.1): a changed one is
+/// named at the entry that completed it.
+#[test]
+fn tampered_keyed_node_is_detected() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Buffered);
+    populate(&log, &k);
+    let s = sealtrail::SessionId::new("more").unwrap();
+    for i in 0..40 {
+        log.append(
+            &k.recorder,
+            sealtrail::Record::new(kind("note"), payload(&i)).session(&s),
+        )
+        .unwrap();
+    }
+    drop(log);
+    let mut key = vec![0x05, 4];
+    key.extend_from_slice(&1u64.to_be_bytes()); // level 4, index 1: leaves 16..32
+    let mut v = store
+        .get(&key)
+        .unwrap()
+        .expect("node (4, 1) is stored under its key");
+    v[7] ^= 0x20;
+    store.put(&key, &v).unwrap();
+    assert_eq!(
+        expect_named(store.as_ref(), 31, "keyed node"),
+        Check::Merkle
+    );
+    store.delete(&key).unwrap();
+    assert_eq!(
+        expect_named(store.as_ref(), 31, "missing keyed node"),
+        Check::Merkle
+    );
+}

@@ -217,7 +217,6 @@ impl Log {
         };
         let nodes = StoreNodes {
             store: self.inner.store.as_ref(),
-            upper: Some(&self.inner.upper),
         };
         let (frontier, tail) = match shape {
             Shape::Contiguous => {

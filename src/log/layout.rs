@@ -60,6 +60,22 @@ pub(crate) fn run_range(session: &str) -> (Vec<u8>, Vec<u8>) {
 /// Checkpoints by tree size.
 pub(crate) const CHECKPOINTS: u8 = 0x04;
 
+/// Perfect Merkle nodes of level [`RECORD_LEVELS`] and above, by level and index.
+pub(crate) const NODES: u8 = 0x05;
+
+/// Nodes of levels below this are stored in the record of the last leaf they cover; higher ones
+/// (one per 8 entries on average) under [`NODES`], compact and close together, so a proof reads
+/// one small neighbourhood of records and a handful of small keys (SPEC §9.1).
+pub(crate) const RECORD_LEVELS: u32 = 4;
+
+pub(crate) fn node_key(level: u32, index: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = NODES;
+    k[1] = level as u8;
+    k[2..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
 /// The entry whose record holds perfect node (level, index): the last leaf it covers.
 pub(crate) fn record_of_node(level: u32, index: u64) -> Option<u64> {
     index

@@ -26,11 +26,10 @@ mod proofs;
 pub use export::{ExportError, ExportOptions, ExportSummary, Selection};
 pub use proofs::{LogCheckpointError, LogProofError, LogProveError};
 
-use std::collections::HashMap;
 use std::ops::Range;
 #[cfg(feature = "sled")]
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::approval::{Approval, ApprovalProblem, LinkedEntry, check_not_own_work};
 use crate::codec::{DecodeError, check_canonical};
@@ -441,24 +440,6 @@ impl LogBuilder {
                 .map_err(DescriptorError::from)?,
             frontier: Frontier::new(),
         };
-        let nodes = StoreNodes {
-            store: store.as_ref(),
-            upper: None,
-        };
-        tip.frontier = Frontier::restore(&nodes, len).map_err(|e| damaged(len, e))?;
-        let mut upper = HashMap::new();
-        for level in UPPER_LEVEL..64 {
-            let count = len >> level;
-            if count == 0 {
-                break;
-            }
-            for index in 0..count {
-                let h = nodes
-                    .perfect_node(level, index)
-                    .map_err(|e| damaged(len, e))?;
-                upper.insert((level, index), h);
-            }
-        }
         if len > 0 {
             let last = read_entry(store.as_ref(), suite, len - 1)
                 .map_err(|e| damaged(len - 1, e))?
@@ -467,6 +448,10 @@ impl LogBuilder {
             tip.last_time = last.header().time;
             tip.last_session = last.header().session.clone();
         }
+        let nodes = StoreNodes {
+            store: store.as_ref(),
+        };
+        tip.frontier = Frontier::restore(&nodes, len).map_err(|e| damaged(len, e))?;
         // Rebuild the key registry from the key-management entries (the control index also
         // lists erasure entries, which do not change it).
         let (start, end) = (seq_key(KEYS, 0), seq_key(KEYS, len));
@@ -497,7 +482,6 @@ impl LogBuilder {
                 clock: self.clock,
                 tip: Mutex::new(tip),
                 progress: Progress::starting_at(len),
-                upper: RwLock::new(upper),
             }),
         })
     }
@@ -590,16 +574,7 @@ struct Inner {
     clock: Clock,
     tip: Mutex<Tip>,
     progress: Progress,
-    /// Perfect Merkle nodes of level UPPER_LEVEL and above, kept in memory so a proof reads at
-    /// most UPPER_LEVEL records.
-    upper: UpperNodes,
 }
-
-/// Perfect Merkle nodes of the upper levels, by (level, index).
-type UpperNodes = RwLock<HashMap<(u32, u64), [u8; 32]>>;
-
-/// Perfect nodes at and above this level are cached in memory (1 per 256 entries, 32 bytes each).
-const UPPER_LEVEL: u32 = 8;
 
 /// A Merkle node could not be read from the store.
 #[derive(Debug, thiserror::Error)]
@@ -625,54 +600,60 @@ pub enum NodeReadError {
     },
 }
 
-// Reads perfect Merkle nodes from the records that hold them (SPEC §9.1), and from the in-memory
-// cache of upper levels when there is one.
-struct StoreNodes<'a> {
-    store: &'a dyn Store,
-    upper: Option<&'a UpperNodes>,
+// Reads perfect Merkle nodes where the log stores them (SPEC §9.1): low levels in the record of
+// the last leaf they cover, higher levels under their own keys.
+pub(crate) struct StoreNodes<'a> {
+    pub(crate) store: &'a dyn Store,
 }
 
 impl NodeSource for StoreNodes<'_> {
     type Error = NodeReadError;
 
     fn perfect_node(&self, level: u32, index: u64) -> Result<[u8; 32], NodeReadError> {
-        if level >= UPPER_LEVEL {
-            if let Some(cache) = self.upper {
-                let hit = cache
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&(level, index))
-                    .copied();
-                if let Some(h) = hit {
-                    return Ok(h);
-                }
-            }
+        let read_err = |source: ReadError| NodeReadError::Read {
+            level,
+            index,
+            source,
+        };
+        if level >= RECORD_LEVELS {
+            let v = self
+                .store
+                .get(&node_key(level, index))
+                .map_err(|e| read_err(e.into()))?
+                .ok_or(NodeReadError::Missing { level, index })?;
+            return v
+                .as_slice()
+                .try_into()
+                .map_err(|_| NodeReadError::Missing { level, index });
         }
         let seq = record_of_node(level, index).ok_or(NodeReadError::Missing { level, index })?;
         let bytes = self
             .store
             .get(&seq_key(ENTRY, seq))
-            .map_err(|e| NodeReadError::Read {
-                level,
-                index,
-                source: e.into(),
-            })?
+            .map_err(|e| read_err(e.into()))?
             .ok_or(NodeReadError::Missing { level, index })?;
-        let (_, _, nodes) = decode_record(&bytes).map_err(|source| NodeReadError::Read {
-            level,
-            index,
-            source: ReadError::Corrupt { seq, source },
-        })?;
+        let (_, _, nodes) =
+            decode_record(&bytes).map_err(|source| read_err(ReadError::Corrupt { seq, source }))?;
         node_at(nodes, level).ok_or(NodeReadError::Missing { level, index })
     }
 }
 
+// The nodes a record holds: those of the completed ones below RECORD_LEVELS, lowest first.
 fn node_bytes(nodes: &[PerfectNode]) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 * nodes.len());
-    for n in nodes {
+    for n in nodes.iter().filter(|n| n.id.level < RECORD_LEVELS) {
         out.extend_from_slice(&n.hash);
     }
     out
+}
+
+// The completed nodes stored under their own keys.
+fn keyed_nodes(nodes: &[PerfectNode]) -> Vec<(u32, u64, [u8; 32])> {
+    nodes
+        .iter()
+        .filter(|n| n.id.level >= RECORD_LEVELS)
+        .map(|n| (n.id.level, n.id.index, n.hash))
+        .collect()
 }
 
 impl Drop for Inner {
@@ -701,6 +682,7 @@ struct Reserved {
     header_bytes: Vec<u8>,
     hash: EntryHash,
     nodes: Vec<u8>,
+    keyed: Vec<(u32, u64, [u8; 32])>,
     salt: Salt,
     payload: Vec<u8>,
     new_run: bool,
@@ -835,7 +817,6 @@ impl Log {
             let mut session = tip.last_session.clone();
             let mut registry: Option<KeyRegistry> = None;
             let mut frontier = tip.frontier.clone();
-            let mut upper_nodes = Vec::new();
             let mut out = Vec::with_capacity(prepared.len());
             for (index, (kind, rsession, payload, change, links, salt, commitment)) in
                 prepared.into_iter().enumerate()
@@ -892,17 +873,12 @@ impl Log {
                         target: seq,
                         reason: "the log is full".into(),
                     })?;
-                upper_nodes.extend(
-                    completed
-                        .iter()
-                        .filter(|n| n.id.level >= UPPER_LEVEL)
-                        .map(|n| ((n.id.level, n.id.index), n.hash)),
-                );
                 out.push(Reserved {
                     header,
                     header_bytes,
                     hash: prev,
                     nodes: node_bytes(&completed),
+                    keyed: keyed_nodes(&completed),
                     salt,
                     payload,
                     new_run,
@@ -919,13 +895,6 @@ impl Log {
                 tip.registry = reg;
             }
             tip.frontier = frontier;
-            if !upper_nodes.is_empty() {
-                self.inner
-                    .upper
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(upper_nodes);
-            }
             self.inner.progress.reserve(seq);
             out
         };
@@ -964,6 +933,10 @@ impl Log {
         }
         if r.control {
             store.put(&seq_key(KEYS, seq), &[])?;
+        }
+        // Nodes before the record: an entry is never present without the nodes it completed.
+        for (level, index, hash) in &r.keyed {
+            store.put(&node_key(*level, *index), hash)?;
         }
         let entry = Entry::sign(r.header, &r.header_bytes, signer);
         let payload = Payload::Present {
@@ -1357,6 +1330,11 @@ fn verify_records_observed(
                 .map_err(|_| VerifyError::StoredNodes { seq })?;
             if node_bytes(&completed) != nodes {
                 return Err(VerifyError::StoredNodes { seq }.into());
+            }
+            for (level, index, hash) in keyed_nodes(&completed) {
+                if store.get(&node_key(level, index))?.as_deref() != Some(&hash[..]) {
+                    return Err(VerifyError::StoredNodes { seq }.into());
+                }
             }
             check_checkpoints(seq + 1, frontier.root(&suite), v.registry())?;
             observe(&verified, &payload, v.registry());

@@ -107,7 +107,6 @@ impl Log {
     fn nodes(&self) -> StoreNodes<'_> {
         StoreNodes {
             store: self.inner.store.as_ref(),
-            upper: Some(&self.inner.upper),
         }
     }
 

@@ -1,0 +1,240 @@
+//! Bundle verification against raw signature verification, same run, same 1M signatures:
+//!
+//! * `verify_bundle` over a 1M-entry whole-log bundle (everything: decoding, hashes, chain,
+//!   registry, Merkle tree, strict signatures on every core);
+//! * raw batch verification of the same 1M signatures (ed25519-dalek `verify_batch`, chunks of
+//!   256, on 2 threads) — the baseline; target ≥ 0.8×;
+//! * raw strict single verification of the same signatures on 2 threads — what the verifier must
+//!   do (SPEC §12.6 explains why batch verification cannot give a verdict every verifier agrees
+//!   with).
+//!
+//! Peak memory of the verifier is measured on the binary: see BENCHMARKS.md
+//! (`/usr/bin/time -v target/release/verify-bundle …`).
+//!
+//! Run: `cargo bench --bench verify`. The 1M-entry log and bundle are built once under
+//! `target/bench-logs` (`SEALTRAIL_BENCH_DIR` to move them).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode, Throughput};
+use ed25519_dalek::{Signature, VerifyingKey};
+use sealtrail::bundle::{EntryItem, TrustPolicy, verify_bundle};
+use sealtrail::log::{ExportOptions, Selection};
+use sealtrail::registry::Role;
+use sealtrail::{Durability, Entry, Kind, Log, Record, SecretKey, SessionId, Suite};
+
+const ENTRIES: u64 = 1_000_000;
+
+static RATES: Mutex<BTreeMap<&'static str, (u64, Duration)>> = Mutex::new(BTreeMap::new());
+
+fn record_rate(name: &'static str, n: u64, took: Duration) {
+    let mut r = RATES.lock().unwrap();
+    let e = r.entry(name).or_default();
+    e.0 += n;
+    e.1 += took;
+}
+
+fn rate(name: &str) -> f64 {
+    let r = RATES.lock().unwrap();
+    r.get(name)
+        .map_or(0.0, |(n, d)| *n as f64 / d.as_secs_f64())
+}
+
+fn base() -> PathBuf {
+    std::env::var_os("SEALTRAIL_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-logs")
+        })
+}
+
+fn owner() -> SecretKey {
+    SecretKey::from_seed("bench.example/verify", &[1; 32]).unwrap()
+}
+
+/// A bundle of a realistic 1M-entry log: 64 sessions, 300-byte payloads. Built once.
+fn bundle_path() -> PathBuf {
+    let path = base().join("verify-1m.bundle");
+    if path.exists() {
+        return path;
+    }
+    std::fs::create_dir_all(base()).unwrap();
+    let log_path = base().join("verify-1m-log");
+    let _ = std::fs::remove_dir_all(&log_path);
+    let owner = owner();
+    let recorder = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
+    let log = Log::builder()
+        .suite(Suite::Blake3)
+        .durability(Durability::Buffered)
+        .create(&log_path, &owner, "bench.example/verify")
+        .unwrap();
+    log.register_key(&owner, recorder.key_id(), Role::Recorder, "bench")
+        .unwrap();
+    let payload =
+        sealtrail::codec::to_canonical(&serde_bytes::ByteBuf::from(vec![0x5a; 297])).unwrap();
+    let kind = Kind::new("command_run").unwrap();
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let (log, recorder, payload, kind) = (&log, &recorder, &payload, &kind);
+            s.spawn(move || {
+                let mut i = 0u64;
+                while log.len() < ENTRIES {
+                    let session = SessionId::new(&format!("session-{}", (i + t) % 64)).unwrap();
+                    let batch = (0..500)
+                        .map(|_| Record::new(kind.clone(), payload.clone()).session(&session))
+                        .collect();
+                    log.append_batch(recorder, batch).unwrap();
+                    i += 1;
+                }
+            });
+        }
+    });
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    log.export(
+        &owner,
+        &ExportOptions::new(Selection::Log),
+        &mut out,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    eprintln!(
+        "built a {}-entry log and its bundle in {:.0} s",
+        log.len(),
+        started.elapsed().as_secs_f64()
+    );
+    path
+}
+
+/// The signatures of the bundle's entries: messages, signatures, keys.
+fn signatures(path: &PathBuf) -> (Vec<Vec<u8>>, Vec<Signature>, Vec<VerifyingKey>) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut r = &bytes[..];
+    let mut buf = Vec::new();
+    let (mut msgs, mut sigs, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    let mut index = 0;
+    while sealtrail::codec::read_item(&mut r, &mut buf, 1 << 26).unwrap() {
+        index += 1;
+        if index <= 3 {
+            continue;
+        }
+        let Ok(item) = EntryItem::decode(&buf) else {
+            continue;
+        };
+        let e = Entry::from_bytes(&item.entry).unwrap();
+        msgs.push(e.signing_input());
+        sigs.push(Signature::from_bytes(e.signature()));
+        keys.push(VerifyingKey::from_bytes(e.header().signer.as_bytes()).unwrap());
+    }
+    (msgs, sigs, keys)
+}
+
+fn on_two_threads(n: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
+    let half = n / 2;
+    std::thread::scope(|s| {
+        s.spawn(|| f(0..half));
+        s.spawn(|| f(half..n));
+    });
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let path = bundle_path();
+    let (msgs, sigs, keys) = signatures(&path);
+    let n = msgs.len();
+    let policy = TrustPolicy::new(vec![owner().public_key()]).unwrap();
+    let mut g = c.benchmark_group("verify_1m");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(60))
+        .throughput(Throughput::Elements(n as u64));
+    g.bench_function("raw_batch_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                on_two_threads(n, |range| {
+                    for chunk in range.collect::<Vec<_>>().chunks(256) {
+                        let (a, b) = (chunk[0], chunk[chunk.len() - 1] + 1);
+                        let m: Vec<&[u8]> = msgs[a..b].iter().map(|m| m.as_slice()).collect();
+                        ed25519_dalek::verify_batch(&m, &sigs[a..b], &keys[a..b]).unwrap();
+                    }
+                });
+            }
+            let took = start.elapsed();
+            record_rate("raw_batch", iters * n as u64, took);
+            took
+        })
+    });
+    g.bench_function("raw_strict_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                on_two_threads(n, |range| {
+                    for i in range {
+                        keys[i].verify_strict(&msgs[i], &sigs[i]).unwrap();
+                    }
+                });
+            }
+            let took = start.elapsed();
+            record_rate("raw_strict", iters * n as u64, took);
+            took
+        })
+    });
+    g.bench_function("verify_bundle", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let f = std::fs::File::open(&path).unwrap();
+                let report = verify_bundle(f, &policy).unwrap();
+                assert!(report.is_valid(), "{}", report.render());
+            }
+            let took = start.elapsed();
+            record_rate("bundle", iters * n as u64, took);
+            took
+        })
+    });
+    g.finish();
+    c.final_summary();
+
+    let (batch, strict, bundle) = (rate("raw_batch"), rate("raw_strict"), rate("bundle"));
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    println!();
+    println!("== verify a {n}-entry bundle (same run) ==");
+    println!(
+        "{:<52} {:>12} {:>9} {:>8}",
+        "measurement", "entries/s", "ratio", "target"
+    );
+    println!(
+        "{:<52} {:>12.0} {:>8.2}x {:>8}",
+        "raw batch verification, 2 threads (baseline)", batch, 1.0, ""
+    );
+    println!(
+        "{:<52} {:>12.0} {:>8.2}x {:>8}",
+        "raw strict verification, 2 threads",
+        strict,
+        ratio(strict, batch),
+        ""
+    );
+    println!(
+        "{:<52} {:>12.0} {:>8.2}x {:>8}",
+        "verify_bundle (everything, strict signatures)",
+        bundle,
+        ratio(bundle, batch),
+        ">=0.8x"
+    );
+    println!(
+        "{:<52} {:>12} {:>8.2}x {:>8}",
+        "verify_bundle vs. raw strict verification",
+        "",
+        ratio(bundle, strict),
+        ""
+    );
+    println!(
+        "bundle: {} ({} bytes)",
+        path.display(),
+        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+    );
+}

@@ -1,0 +1,49 @@
+//! Command-line arguments of `verify-bundle`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Verifies a sealtrail export bundle offline, trusting only the public keys you pin.
+///
+/// Exit status: 0 every check passed; 1 the bundle is invalid (any tamper, any failed check);
+/// 2 usage error, or the file cannot be read or is not a bundle.
+#[derive(Debug, Parser)]
+#[command(name = "verify-bundle", version, about, long_about = None)]
+#[command(after_help = "\
+Examples:
+  verify-bundle demo.bundle --trusted-key keys/owner.key.pub
+  verify-bundle demo.bundle --trusted-key 'example.com/log+3f9a1c2e+AQ...' --json
+  verify-bundle new.bundle --trusted-key owner.pub --checkpoint last-month.checkpoint
+  verify-bundle b.bundle --trusted-key owner.pub --witness w1.pub --witness w2.pub --witness-quorum 1
+
+Get the owner's public key out of band (not from the bundle): the bundle is never trusted on the
+strength of keys it carries.")]
+pub struct Args {
+    /// The bundle file to verify.
+    pub bundle: PathBuf,
+
+    /// A pinned public key: a C2SP verifier key string (name+hash+base64) or a file holding one
+    /// (the .pub file key generation writes). Repeat for several keys. At least one is required.
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+
+    /// A signed checkpoint you saw earlier (a file holding the checkpoint note): prove the log
+    /// only grew since, and report a fork if it did not.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// A witness verifier key (C2SP, type 0x04) or a file holding one. Repeat for several.
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+
+    /// How many of the --witness keys must have cosigned the bundle's checkpoint
+    /// (default: all of them).
+    #[arg(long, value_name = "K", requires = "witnesses")]
+    pub witness_quorum: Option<usize>,
+
+    /// Print one JSON object (verdict, entries, sessions, approvals, redacted, checkpoint,
+    /// findings, …) instead of the report.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -31,6 +31,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod json;
+
 use std::fmt;
 
 use ciborium::value::Value;

@@ -352,6 +352,7 @@ pub struct LogBuilder {
     durability: Durability,
     max_payload: usize,
     clock: Clock,
+    lock_wait: std::time::Duration,
 }
 
 impl Default for LogBuilder {
@@ -361,6 +362,7 @@ impl Default for LogBuilder {
             durability: Durability::default(),
             max_payload: DEFAULT_MAX_PAYLOAD,
             clock: Clock::System,
+            lock_wait: std::time::Duration::ZERO,
         }
     }
 }
@@ -390,10 +392,18 @@ impl LogBuilder {
         self
     }
 
+    /// How long [`create`](Self::create) and [`open`](Self::open) wait for another process to
+    /// close the log (sled allows one process per database) before failing with
+    /// [`StoreError::Locked`]. The default is not to wait.
+    pub fn lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
     /// Creates a log on disk in directory `path` (sled).
     #[cfg(feature = "sled")]
     pub fn create(self, path: &Path, owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
-        let store = crate::store::SledStore::open(path)?;
+        let store = open_sled(path, self.lock_wait)?;
         self.create_in(Arc::new(store), owner, origin)
     }
 
@@ -403,7 +413,7 @@ impl LogBuilder {
         if !path.exists() {
             return Err(OpenError::NotALog);
         }
-        let store = crate::store::SledStore::open(path)?;
+        let store = open_sled(path, self.lock_wait)?;
         self.open_in(Arc::new(store))
     }
 
@@ -484,6 +494,26 @@ impl LogBuilder {
                 progress: Progress::starting_at(len),
             }),
         })
+    }
+}
+
+/// Opens a sled store, retrying while another process holds it, for at most `wait`.
+#[cfg(feature = "sled")]
+pub fn open_sled(
+    path: &Path,
+    wait: std::time::Duration,
+) -> Result<crate::store::SledStore, StoreError> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match crate::store::SledStore::open(path) {
+            Err(StoreError::Locked { .. }) if start.elapsed() < wait => {
+                // Short pauses: hook processes hold a log for tens of milliseconds.
+                std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -1137,39 +1167,7 @@ impl Log {
     /// report shape as bundle verification (SPEC §12.6). A broken entry is a finding, not an
     /// error; only a failing store is an error.
     pub fn verify_report(&self) -> Result<Report, StoreError> {
-        let d = self.descriptor();
-        let mut b = ReportBuilder::new(&d.descriptor().origin, d.suite(), d.log_id());
-        let result = verify_records_observed(
-            self.inner.store.as_ref(),
-            d,
-            self.len(),
-            &mut |e, payload, registry| b.entry(&e.entry, payload, None, registry),
-        );
-        match result {
-            Ok(summary) => {
-                if summary.entries > 0 {
-                    b.proven(format!(
-                        "entries 0..={} are each signed (strict Ed25519) by a key registered with \
-                         a role allowed to sign their kind, and not revoked",
-                        summary.entries - 1
-                    ));
-                    b.proven(format!(
-                        "the hash chain links every entry to the one before it, from the \
-                         descriptor to entry {} (hash {})",
-                        summary.entries - 1,
-                        summary.tip
-                    ));
-                }
-                b.proven(
-                    "every payload present matches its salted commitment, and every erased \
-                     payload is recorded by an owner-signed erasure entry",
-                );
-            }
-            Err(LogVerifyError::Invalid(e)) => b.finding_from(&e),
-            Err(LogVerifyError::Store(e)) => return Err(e),
-            Err(LogVerifyError::NotALog) => b.finding(None, "descriptor", "no log here"),
-        }
-        Ok(b.finish())
+        report_records(self.inner.store.as_ref(), self.descriptor(), self.len())
     }
 
     /// Erases the payload of entry `seq` (for example under GDPR Art. 17). An owner key signs an
@@ -1220,9 +1218,29 @@ impl Log {
 /// be examined: the first broken entry is named. Every entry below the durable watermark must be
 /// present; entries past a gap beyond it were never acknowledged and are not examined.
 pub fn verify_store(store: &dyn Store) -> Result<VerifySummary, LogVerifyError> {
+    let descriptor = stored_descriptor(store)?;
+    let len = stored_len(store)?;
+    verify_records(store, &descriptor, len)
+}
+
+/// Verifies the log held in a store like [`verify_store`], without opening it for appends, and
+/// says what was proven in the report shape of [`Log::verify_report`]: a broken entry is a
+/// finding, not an error. Only a store without a log, a descriptor that does not verify, or a
+/// failing store is an error.
+pub fn verify_store_report(store: &dyn Store) -> Result<Report, LogVerifyError> {
+    let descriptor = stored_descriptor(store)?;
+    let len = stored_len(store)?;
+    Ok(report_records(store, &descriptor, len)?)
+}
+
+fn stored_descriptor(store: &dyn Store) -> Result<SignedDescriptor, LogVerifyError> {
     let bytes = store.get(DESCRIPTOR_KEY)?.ok_or(LogVerifyError::NotALog)?;
-    let descriptor =
-        SignedDescriptor::from_bytes(&bytes).map_err(|e| VerifyError::Descriptor(e.to_string()))?;
+    Ok(SignedDescriptor::from_bytes(&bytes).map_err(|e| VerifyError::Descriptor(e.to_string()))?)
+}
+
+// The number of entries to verify: the contiguous prefix, but never less than the durable
+// watermark.
+fn stored_len(store: &dyn Store) -> Result<u64, LogVerifyError> {
     let watermark =
         read_watermark(store).map_err(|_| VerifyError::Descriptor("bad watermark".into()))?;
     let mut len = 0;
@@ -1240,7 +1258,40 @@ pub fn verify_store(store: &dyn Store) -> Result<VerifySummary, LogVerifyError> 
             len += 1;
         }
     }
-    verify_records(store, &descriptor, len.max(watermark))
+    Ok(len.max(watermark))
+}
+
+// Verifies entries 0..len and fills a report (SPEC §12.6): a broken entry is a finding.
+fn report_records(store: &dyn Store, d: &SignedDescriptor, len: u64) -> Result<Report, StoreError> {
+    let mut b = ReportBuilder::new(&d.descriptor().origin, d.suite(), d.log_id());
+    let result = verify_records_observed(store, d, len, &mut |e, payload, registry| {
+        b.entry(&e.entry, payload, None, registry)
+    });
+    match result {
+        Ok(summary) => {
+            if summary.entries > 0 {
+                b.proven(format!(
+                    "entries 0..={} are each signed (strict Ed25519) by a key registered with \
+                         a role allowed to sign their kind, and not revoked",
+                    summary.entries - 1
+                ));
+                b.proven(format!(
+                    "the hash chain links every entry to the one before it, from the \
+                         descriptor to entry {} (hash {})",
+                    summary.entries - 1,
+                    summary.tip
+                ));
+            }
+            b.proven(
+                "every payload present matches its salted commitment, and every erased \
+                     payload is recorded by an owner-signed erasure entry",
+            );
+        }
+        Err(LogVerifyError::Invalid(e)) => b.finding_from(&e),
+        Err(LogVerifyError::Store(e)) => return Err(e),
+        Err(LogVerifyError::NotALog) => b.finding(None, "descriptor", "no log here"),
+    }
+    Ok(b.finish())
 }
 
 fn read_watermark(store: &dyn Store) -> Result<u64, OpenError> {
@@ -1475,5 +1526,86 @@ impl Iterator for Entries<'_> {
             }));
         }
         Some(decode_stored(self.log.suite(), seq, &pair.1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn owner() -> SecretKey {
+        SecretKey::from_seed("example.com/log-test", &[1; 32]).unwrap()
+    }
+
+    #[test]
+    fn a_stored_log_is_reported_without_opening_it() {
+        let store = Arc::new(MemoryStore::new());
+        let log = Log::builder()
+            .create_in(store.clone(), &owner(), "example.com/log-test")
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        for i in 0..4u8 {
+            let kind = Kind::new("command_run").unwrap();
+            log.append(&recorder, Record::new(kind, vec![i])).unwrap();
+        }
+        drop(log);
+        let report = verify_store_report(store.as_ref()).unwrap();
+        assert!(report.is_valid(), "{}", report.render());
+        assert_eq!(report.entries, 5);
+
+        let key = seq_key(ENTRY, 3);
+        let mut bad = store.get(&key).unwrap().unwrap();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        store.put(&key, &bad).unwrap();
+        let report = verify_store_report(store.as_ref()).unwrap();
+        assert!(!report.is_valid());
+        assert_eq!(report.findings[0].seq, Some(3), "{}", report.render());
+
+        // Entries written but not yet flushed (no durable watermark covers them) are verified
+        // too: the stored length is the contiguous prefix.
+        let buffered_store = Arc::new(MemoryStore::new());
+        let buffered = Log::builder()
+            .durability(Durability::Buffered)
+            .create_in(buffered_store.clone(), &owner(), "example.com/log-test")
+            .unwrap();
+        buffered
+            .register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        let report = verify_store_report(buffered_store.as_ref()).unwrap();
+        assert_eq!(report.entries, 1, "{}", report.render());
+        drop(buffered);
+
+        let empty = MemoryStore::new();
+        assert!(matches!(
+            verify_store_report(&empty),
+            Err(LogVerifyError::NotALog)
+        ));
+    }
+
+    #[cfg(feature = "sled")]
+    #[test]
+    fn opening_waits_for_another_holder_of_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let log = Log::create(&path, &owner(), "example.com/log-test").unwrap();
+        // sled lets one holder at a time open the database: a second open fails at once…
+        assert!(matches!(
+            Log::open(&path),
+            Err(OpenError::Store(StoreError::Locked { .. }))
+        ));
+        // …unless it waits for the holder to close it.
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(log);
+        });
+        let opened = Log::builder()
+            .lock_wait(std::time::Duration::from_secs(30))
+            .open(&path);
+        holder.join().unwrap();
+        assert_eq!(opened.unwrap().len(), 0);
     }
 }

@@ -22,6 +22,12 @@ pub enum StoreError {
     /// An I/O error.
     #[error("storage I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// Another process has the store open (sled allows one process per database).
+    #[error("{}: the log is open in another process", .path.display())]
+    Locked {
+        /// The store's directory.
+        path: std::path::PathBuf,
+    },
 }
 
 /// A key-value pair read from a store.

@@ -52,6 +52,12 @@ fn backend(e: sled::Error) -> StoreError {
     }
 }
 
+// sled 0.34.7 takes an exclusive advisory lock on its `db` file and reports a lock held by
+// another process only as an `Other` I/O error with this message (sled's `Config::try_lock`).
+fn is_lock_conflict(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Other && e.to_string().starts_with("could not acquire lock")
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Critical sections below leave their data consistent, so a poisoned lock is still usable.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -78,7 +84,12 @@ impl SledStore {
             .path(path.join("sled"))
             .mode(sled::Mode::HighThroughput)
             .open()
-            .map_err(backend)?;
+            .map_err(|e| match e {
+                sled::Error::Io(io) if is_lock_conflict(&io) => StoreError::Locked {
+                    path: path.to_owned(),
+                },
+                other => backend(other),
+            })?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

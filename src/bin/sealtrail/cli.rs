@@ -1,0 +1,434 @@
+//! The command line: every command, its options and its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_STATUS: &str = "\
+Exit status: 0 success; 1 the log or an input record is invalid (verification failed, a bad
+event line, a record the log refuses); 2 usage error, or a file or log that cannot be read or
+opened.";
+
+/// Tamper-evident, signed, hash-chained evidence of how AI coding agents produce code.
+#[derive(Debug, Parser)]
+#[command(name = "sealtrail", version, about, after_help = EXIT_STATUS)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command. One module per group in `src/bin/sealtrail/`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a key pair: PATH (secret, mode 0600) and PATH.pub (public).
+    #[command(long_about = KEYGEN_HELP, after_help = EXIT_STATUS)]
+    Keygen(KeygenArgs),
+    /// Create a new log in a directory, owned by an owner key.
+    #[command(after_help = EXIT_STATUS)]
+    Init(InitArgs),
+    /// Register, revoke and list the keys a log knows.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Append session events read as JSON lines (one object per line).
+    #[command(long_about = APPEND_HELP, after_help = EXIT_STATUS)]
+    Append(AppendArgs),
+    /// Sign a human approval of earlier entries or artifacts, with an approver's own key.
+    #[command(long_about = APPROVE_HELP, after_help = EXIT_STATUS)]
+    Approve(ApproveArgs),
+    /// List entries, optionally filtered by session, kind and position.
+    #[command(after_help = EXIT_STATUS)]
+    Show(ShowArgs),
+    /// Render a session's decision trace (Markdown for a commit message, or a JSON run record).
+    #[command(after_help = EXIT_STATUS)]
+    Trace(TraceArgs),
+    /// Explain an entry: what informed it (its causal inputs) and what depended on it.
+    #[command(after_help = EXIT_STATUS)]
+    Why(WhyArgs),
+    /// Verify the whole local log: signatures, roles, chain, payload commitments, approvals.
+    #[command(long_about = VERIFY_HELP, after_help = EXIT_STATUS)]
+    Verify(VerifyArgs),
+    /// Record events from an agent harness's hooks.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Record, verify and explain an example session end to end (start here).
+    #[command(long_about = DEMO_HELP, after_help = EXIT_STATUS)]
+    Demo(DemoArgs),
+}
+
+const KEYGEN_HELP: &str = "\
+Create an Ed25519 key pair: PATH holds the secret key (a C2SP `PRIVATE+KEY+…` line, mode 0600)
+and PATH.pub the public key (a C2SP verifier key `name+hash+key`). Neither file is overwritten.
+
+C2SP key names cannot contain spaces. The key's name is --name with every run of white space
+replaced by '-' and '+' removed (\"Release Approver\" → Release-Approver), or the file name
+without its extension (keys/approver.key → approver). The printed name itself is not stored in
+the key: a log binds it to the key once, with `sealtrail keys add --name \"PRINTED NAME\"`, and
+shows it with every signature the key makes.";
+
+const APPEND_HELP: &str = "\
+Append session events read from standard input (or --file), one JSON object per line. `kind`
+names the event (session_started, context_loaded, file_read, model_call, tool_call, command_run,
+failure_seen, decision, assumption, correction, supersession, artifact, verification,
+gate_requested, handoff, session_ended, custom); the other members are the payload fields of
+SPEC §13.4 by the same names, for example
+
+  {\"kind\":\"command_run\",\"command\":\"cargo test\",\"exit_code\":0,\"duration_ms\":41000}
+
+Optional members: `session` (overrides --session) and `links` (the earlier entries that informed
+this one). Digests are 64 hex digits, or {\"text\": \"…\"} to digest a text with the log's hash;
+entry references are a sequence number, [seq, \"hash\"] or {\"seq\": …, \"hash\": \"…\"}.
+
+Each event is appended and fsynced before its receipt is printed (`entry SEQ KIND HASH`, or one
+JSON object per line with --json). A bad line is reported with its line number and field, and
+nothing after it is appended.";
+
+const APPROVE_HELP: &str = "\
+Sign an approval (or, with --reject, a rejection) of earlier entries and/or artifacts, with the
+approver's own key. The signature shows the printed name the key was registered under, the time
+of signing (UTC) and its meaning. The log refuses an approval signed by a key that is not an
+approver's, or of entries the approver's own key (or printed name) signed.";
+
+const VERIFY_HELP: &str = "\
+Verify the whole local log: every entry decodes, sits at its position, chains to the one
+before, is signed by a registered key whose role allows its kind, matches its payload, and every
+approval obeys SPEC §13.5. Prints what was proven, or every finding with the entry at fault.
+A damaged log that cannot be opened for appends is still examined.
+
+Exit status: 0 valid; 1 invalid; 2 the log cannot be opened or read.";
+
+const DEMO_HELP: &str = "\
+Record the XBRL export session (an agent adds XBRL output beside a PDF renderer: 47 model
+calls, a library-versus-hand-built-XML decision, a dead end, two human approvals, a pull request)
+into a log on disk, verify it, write its decision trace, and print the commands to run next.
+
+DIR keeps keys/{owner,recorder,approver}.key (with .key.pub), log/ and trace.md. Run again, it
+keeps keys/ (so the same keys sign) and replaces log/ and trace.md.";
+
+/// `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key; the public key goes to PATH.pub.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// The printed name of the person or system that will hold the key (sets the key name).
+    #[arg(long, value_name = "PRINTED NAME")]
+    pub name: Option<String>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The hash suite of a new log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SuiteArg {
+    /// BLAKE3 (fast; the default).
+    Blake3,
+    /// SHA-256 (FIPS-approved; checkpoints readable by C2SP tools).
+    Sha256,
+}
+
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to create the log in (it must not hold a log yet).
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The owner's secret key: signs the descriptor and manages keys.
+    #[arg(long, value_name = "PATH")]
+    pub owner_key: PathBuf,
+    /// The log's name, also its checkpoints' origin line, e.g. example.com/agent-log
+    /// (default: the owner key's name).
+    #[arg(long, value_name = "NAME")]
+    pub origin: Option<String>,
+    /// The hash suite.
+    #[arg(long, value_enum, default_value_t = SuiteArg::Blake3)]
+    pub suite: SuiteArg,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Register a public key with a role and a printed name (signed by an owner key).
+    #[command(after_help = EXIT_STATUS)]
+    Add(KeysAddArgs),
+    /// Revoke a key: its signature on any later entry is invalid (signed by an owner key).
+    #[command(after_help = EXIT_STATUS)]
+    Revoke(KeysRevokeArgs),
+    /// List the keys the log knows, with roles, printed names and history.
+    #[command(after_help = EXIT_STATUS)]
+    List(KeysListArgs),
+}
+
+/// A key role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Manages keys and erasures; signs checkpoints.
+    Owner,
+    /// The agent or harness: signs session events.
+    Recorder,
+    /// A person, bound to a printed name: signs approvals.
+    Approver,
+    /// Cosigns checkpoints; signs no entries.
+    Witness,
+}
+
+/// `keys add`.
+#[derive(Debug, Args)]
+pub struct KeysAddArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// An owner's secret key.
+    #[arg(long, value_name = "PATH")]
+    pub owner_key: PathBuf,
+    /// The public key to register: a .pub file or a C2SP verifier key string.
+    #[arg(long = "pub", value_name = "PATH.pub")]
+    pub public: String,
+    /// The role.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The printed name shown with the key's signatures (required for approvers; default: the
+    /// key's name). A key is bound to one printed name once, never re-bound.
+    #[arg(long, value_name = "PRINTED NAME")]
+    pub name: Option<String>,
+    /// Print the receipt as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `keys revoke`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["public", "key_id"]))]
+pub struct KeysRevokeArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// An owner's secret key.
+    #[arg(long, value_name = "PATH")]
+    pub owner_key: PathBuf,
+    /// The public key to revoke: a .pub file or a C2SP verifier key string.
+    #[arg(long = "pub", value_name = "PATH.pub")]
+    pub public: Option<String>,
+    /// The key to revoke, by id (64 hex digits, as `keys list` shows).
+    #[arg(long, value_name = "HEX")]
+    pub key_id: Option<String>,
+    /// Why, recorded in the log.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "revoked by the log's owner"
+    )]
+    pub reason: String,
+    /// Print the receipt as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `keys list`.
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// Print a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `append`.
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The recorder's secret key.
+    #[arg(long, value_name = "PATH")]
+    pub key: PathBuf,
+    /// The session of events that do not name one.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Read events from FILE instead of standard input.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print one JSON object per receipt.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The meaning of a signature (21 CFR 11.50).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MeaningArg {
+    /// The signer reviewed the subjects.
+    Review,
+    /// The signer approves the subjects.
+    Approval,
+    /// The signer takes responsibility for the subjects.
+    Responsibility,
+    /// The signer is the author of the subjects.
+    Authorship,
+}
+
+/// `approve`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("subjects").required(true).multiple(true).args(["entry", "artifact"]))]
+pub struct ApproveArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The approver's own secret key.
+    #[arg(long, value_name = "APPROVER.key")]
+    pub key: PathBuf,
+    /// The gate: file_write, pr_create, merge, or a namespaced name such as example.com/deploy.
+    #[arg(long)]
+    pub gate: String,
+    /// What the signature means.
+    #[arg(long, value_enum)]
+    pub meaning: MeaningArg,
+    /// Reject instead of approve.
+    #[arg(long)]
+    pub reject: bool,
+    /// Entries approved, by sequence number.
+    #[arg(long, value_name = "SEQ", num_args = 1..)]
+    pub entry: Vec<u64>,
+    /// Content approved, by digest (64 hex digits), e.g. a patchset's fingerprint.
+    #[arg(long, value_name = "DIGEST", num_args = 1..)]
+    pub artifact: Vec<String>,
+    /// The session to record the approval in (default: the session of the approved entries).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// A comment shown with the signature.
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Print the approval as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// Only entries of this session.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Only entries of this kind (e.g. decision, approval, key_register).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// From this sequence number.
+    #[arg(long, value_name = "SEQ")]
+    pub from: Option<u64>,
+    /// Up to and including this sequence number.
+    #[arg(long, value_name = "SEQ")]
+    pub to: Option<u64>,
+    /// Print one JSON object per entry, with its payload in the JSON form of `append`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The output of `trace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    /// The decision trace for a commit message, ending in git trailers.
+    Markdown,
+    /// The run record (JSON).
+    Json,
+}
+
+/// `trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The session.
+    #[arg(long, value_name = "ID")]
+    pub session: String,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = TraceFormat::Markdown)]
+    pub format: TraceFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `why`.
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The entry to explain.
+    #[arg(long, value_name = "N")]
+    pub seq: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ingest …`.
+#[derive(Debug, Subcommand)]
+pub enum IngestCommand {
+    /// Record one Claude Code hook payload (JSON on standard input).
+    #[command(long_about = CLAUDE_CODE_HELP)]
+    ClaudeCode(IngestArgs),
+}
+
+const CLAUDE_CODE_HELP: &str = "\
+Record one Claude Code hook payload, read as JSON from standard input, into the log. Configure
+the same command for every hook event in .claude/settings.json (see the README).
+
+Every payload is kept as a `custom` entry of type claude-code/<hook_name> (PreToolUse →
+claude-code/pre_tool_use): the digest of the payload's bytes, and each member but session_id
+and hook_event_name — booleans, integers and short single-line strings inline, everything else
+(prompts, tool input and output, errors, objects) by digest. Typed events follow, linked to it:
+SessionStart → session_started; UserPromptSubmit → context_loaded; PermissionRequest →
+gate_requested; PostToolUse → tool_call (+ file_read for Read, command_run for Bash);
+PostToolUseFailure → tool_call + failure_seen; Stop → handoff; SessionEnd → session_ended.
+Other hook events are kept as the custom entry alone. Nothing is printed on success (the
+standard output of some hooks becomes Claude's context).
+
+Several hooks may run at once: the log is opened by one process at a time, and this command
+waits up to --wait seconds for it.
+
+Exit status: 0 recorded; 1 the payload is invalid, or recording failed on Stop or SessionEnd
+(never blocks Claude Code there); 2 the log cannot be opened or written (Claude Code then blocks
+the tool call or prompt the hook was for).";
+
+/// `ingest claude-code`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The recorder's secret key (registered with role recorder).
+    #[arg(long, value_name = "PATH")]
+    pub key: PathBuf,
+    /// How long to wait for another process to close the log, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub wait: u64,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to keep the demo's keys, log and trace.
+    #[arg(long, value_name = "DIR", default_value = "sealtrail-demo")]
+    pub dir: PathBuf,
+}

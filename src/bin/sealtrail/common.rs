@@ -1,0 +1,180 @@
+//! What every command shares: opening logs and keys, error classes, output.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use sealtrail::keys::{KeyError, PublicKey, read_public_key};
+use sealtrail::log::{AppendError, OpenError};
+use sealtrail::store::StoreError;
+use sealtrail::{Durability, Log, SecretKey};
+
+/// How long a command waits for another process to close the log (sled allows one process
+/// per database; Claude Code hooks may run at the same time).
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// How a command ended, when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything succeeded (exit 0).
+    Ok,
+    /// The command ran, and found the log or its input invalid (exit 1).
+    Invalid,
+}
+
+/// An error about the data (a bad event, a record the log refuses, a damaged log): exit 1.
+/// Any other error is a usage or I/O error: exit 2.
+#[derive(Debug)]
+pub struct Invalid(pub String);
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// An error about the data: exit 1.
+pub fn invalid(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Invalid(message.into()))
+}
+
+/// Whether an error is about the data (exit 1) rather than usage or I/O (exit 2).
+pub fn is_invalid(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Invalid>().is_some()
+}
+
+/// Checks that `dir` looks like a log directory before opening it, so that a wrong path does not
+/// leave an empty database behind.
+pub fn check_log_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Err(anyhow!(
+            "{}: no such directory (create a log with `sealtrail init --log {}`)",
+            dir.display(),
+            dir.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(anyhow!("{}: not a directory", dir.display()));
+    }
+    // SledStore's layout: `sled/` and `wal`.
+    if !dir.join("sled").is_dir() || !dir.join("wal").is_file() {
+        return Err(anyhow!(
+            "{}: not a sealtrail log (no sled/ and wal inside)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the log in `dir` for reading and appending (Immediate durability), waiting up to
+/// `wait` for another process to close it.
+pub fn open_log_waiting(dir: &Path, wait: Duration) -> Result<Log> {
+    check_log_dir(dir)?;
+    Log::builder()
+        .durability(Durability::Immediate)
+        .lock_wait(wait)
+        .open(dir)
+        .map_err(|e| open_error(dir, e, wait))
+}
+
+/// Opens the log in `dir`, waiting up to [`LOCK_WAIT`] for another process to close it.
+pub fn open_log(dir: &Path) -> Result<Log> {
+    open_log_waiting(dir, LOCK_WAIT)
+}
+
+/// Explains why a log could not be opened, naming the directory.
+pub fn open_error(dir: &Path, e: OpenError, wait: Duration) -> anyhow::Error {
+    let d = dir.display();
+    match e {
+        OpenError::NotALog => anyhow!("{d}: not a sealtrail log (no descriptor found)"),
+        OpenError::Store(StoreError::Locked { .. }) => anyhow!(
+            "{d}: the log is open in another process (waited {} s)",
+            wait.as_secs()
+        ),
+        OpenError::Damaged { seq, reason } => invalid(format!(
+            "{d}: the log is damaged at entry {seq}: {reason}; `sealtrail verify --log {d}` \
+             examines it"
+        )),
+        OpenError::Descriptor(e) => invalid(format!("{d}: descriptor: {e}")),
+        other => anyhow!("{d}: {other}"),
+    }
+}
+
+/// Loads a secret key file, printing any warning about it (for example permissions that let
+/// other users read it) on standard error.
+pub fn load_secret(path: &Path) -> Result<SecretKey> {
+    match SecretKey::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(loaded.key)
+        }
+        Err(KeyError::Io { source, .. }) => Err(anyhow!(
+            "{}: cannot read the secret key file: {source}",
+            path.display()
+        )),
+        Err(e) => Err(anyhow!("{}: {e}", path.display())),
+    }
+}
+
+/// Reads a public key given as a file or a C2SP verifier key string.
+pub fn load_public(arg: &str) -> Result<PublicKey> {
+    read_public_key(arg).map_err(|e| match e {
+        KeyError::Io { path, source } => {
+            anyhow!(
+                "{}: cannot read the public key file: {source}",
+                path.display()
+            )
+        }
+        e if Path::new(arg).exists() => anyhow!("{arg}: {e}"),
+        e => anyhow!("{arg}: neither a public key file nor a verifier key string: {e}"),
+    })
+}
+
+/// Explains why the log refused a record signed with the key in `key_file`. A refusal is about
+/// the data (exit 1); a storage failure is I/O (exit 2).
+pub fn refused(key_file: &Path, e: AppendError) -> anyhow::Error {
+    let k = key_file.display();
+    match e {
+        AppendError::Signer { source, .. } => invalid(format!("{k}: {source}")),
+        AppendError::PayloadTooLarge { size, max, .. } => invalid(format!(
+            "payload of {size} bytes is over the log's cap of {max} bytes"
+        )),
+        AppendError::Payload { source, .. } => {
+            invalid(format!("payload is not canonical CBOR: {source}"))
+        }
+        AppendError::Link { target, reason, .. } => {
+            invalid(format!("link to entry {target}: {reason}"))
+        }
+        AppendError::Approval { source, .. } => invalid(format!("{k}: {source}")),
+        AppendError::KeyChange { source, .. } => invalid(source.to_string()),
+        other => anyhow!("{other}"),
+    }
+}
+
+/// Writes a line to standard output and flushes it (receipts must show as soon as they are
+/// true).
+pub fn emit(line: impl fmt::Display) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether an error is standard output closed early (`sealtrail show | head`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A JSON value on one line.
+pub fn json_line(v: &serde_json::Value) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}

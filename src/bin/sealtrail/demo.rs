@@ -1,0 +1,345 @@
+//! `demo`: the whole product on one example session, as a list of steps.
+//!
+//! Each step is a function over [`Demo`]; [`STEPS`] runs them in order. A step that needs what an
+//! earlier one made (the log, the keys, the receipts) finds it in `Demo`, and a step can add
+//! commands for the reader to run next.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow};
+use sealtrail::keys::public_key_path;
+use sealtrail::scenario::{ScenarioKeys, XbrlReceipts, record_xbrl_session};
+use sealtrail::trace::{DecisionTrace, TraceOptions};
+use sealtrail::{Log, SecretKey, SessionId, Suite};
+
+use crate::cli::DemoArgs;
+use crate::common::{Status, emit, invalid, load_secret};
+use crate::keys::{create_log, key_name_for, write_key_pair};
+use crate::render::entry_line;
+
+/// The demo log's name (its checkpoints' origin line).
+pub const ORIGIN: &str = "example.com/sealtrail-demo";
+/// The approver's printed name: a role, not a person.
+pub const APPROVER_NAME: &str = "Release Approver";
+/// The recorded session.
+pub const SESSION: &str = "sess-xbrl-0001";
+
+/// The demo's keys.
+pub struct DemoKeys {
+    /// Manages the log: signs its descriptor and the key registrations.
+    pub owner: SecretKey,
+    /// The agent's harness: signs every session event.
+    pub recorder: SecretKey,
+    /// A person: signs the approvals.
+    pub approver: SecretKey,
+}
+
+/// What the steps share.
+pub struct Demo {
+    /// The demo directory.
+    pub dir: PathBuf,
+    /// Made by the `keys` step.
+    pub keys: Option<DemoKeys>,
+    /// Made by the `log` step.
+    pub log: Option<Log>,
+    /// The session recorded.
+    pub session: SessionId,
+    /// Made by the `record` step.
+    pub receipts: Option<XbrlReceipts>,
+    /// How the trace is rendered (a checkpoint step can name its checkpoint here).
+    pub trace_options: TraceOptions,
+    /// Commands for the reader, with what each shows; printed by the last step.
+    pub next: Vec<(String, String)>,
+}
+
+impl Demo {
+    fn log_dir(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+
+    fn key_path(&self, role: &str) -> PathBuf {
+        self.dir.join("keys").join(format!("{role}.key"))
+    }
+
+    fn keys(&self) -> Result<&DemoKeys> {
+        self.keys.as_ref().ok_or_else(|| anyhow!("no keys yet"))
+    }
+
+    fn log(&self) -> Result<&Log> {
+        self.log.as_ref().ok_or_else(|| anyhow!("no log yet"))
+    }
+
+    /// A path as the reader should type it.
+    pub fn show(&self, p: &Path) -> String {
+        p.display().to_string()
+    }
+}
+
+/// One step of the demo.
+pub struct Step {
+    /// What the step does, as its heading.
+    pub title: &'static str,
+    /// The step.
+    pub run: fn(&mut Demo) -> Result<()>,
+}
+
+/// The steps, in order.
+pub const STEPS: &[Step] = &[
+    Step {
+        title: "Prepare the demo directory",
+        run: prepare,
+    },
+    Step {
+        title: "Keys: the log's owner, the agent's recorder, a human approver",
+        run: keys,
+    },
+    Step {
+        title: "Create the log",
+        run: create,
+    },
+    Step {
+        title: "Record the XBRL export session",
+        run: record,
+    },
+    Step {
+        title: "Verify the log",
+        run: verify,
+    },
+    Step {
+        title: "Write the decision trace (for the commit message)",
+        run: trace,
+    },
+    Step {
+        title: "Next",
+        run: next,
+    },
+];
+
+/// `sealtrail demo`.
+pub fn demo(a: &DemoArgs) -> Result<Status> {
+    let mut d = Demo {
+        dir: a.dir.clone(),
+        keys: None,
+        log: None,
+        session: SessionId::new(SESSION)?,
+        receipts: None,
+        trace_options: TraceOptions::default(),
+        next: Vec::new(),
+    };
+    emit(format!(
+        "sealtrail demo: an agent adds XBRL export beside a PDF renderer; every step it takes is \
+         signed into a log in {}, verified, and explained.",
+        d.show(&d.dir)
+    ))?;
+    for (i, step) in STEPS.iter().enumerate() {
+        emit(format!("\n[{}/{}] {}", i + 1, STEPS.len(), step.title))?;
+        (step.run)(&mut d).with_context(|| format!("demo step {:?}", step.title))?;
+    }
+    Ok(Status::Ok)
+}
+
+// Only a directory holding exactly what a sealtrail log holds is ever removed.
+fn is_log_dir(p: &Path) -> Result<bool> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(p).with_context(|| format!("{}: cannot read", p.display()))? {
+        names.push(e?.file_name().to_string_lossy().into_owned());
+    }
+    Ok(!names.is_empty() && names.iter().all(|n| n == "sled" || n == "wal"))
+}
+
+fn prepare(d: &mut Demo) -> Result<()> {
+    let dir = d.show(&d.dir);
+    if d.dir.exists() && !d.dir.is_dir() {
+        return Err(anyhow!("{dir}: exists and is not a directory"));
+    }
+    let log_dir = d.log_dir();
+    if log_dir.exists() {
+        if !is_log_dir(&log_dir)? {
+            return Err(anyhow!(
+                "{}: holds files that are not a sealtrail log; not touching it (remove it or \
+                 choose another --dir)",
+                d.show(&log_dir)
+            ));
+        }
+        std::fs::remove_dir_all(&log_dir)
+            .with_context(|| format!("{}: cannot remove", d.show(&log_dir)))?;
+        let trace = d.dir.join("trace.md");
+        if trace.exists() {
+            std::fs::remove_file(&trace)
+                .with_context(|| format!("{}: cannot remove", d.show(&trace)))?;
+        }
+        emit(format!(
+            "{dir} exists from an earlier run: replacing log/ and trace.md, keeping keys/ (the \
+             same keys sign the new log)"
+        ))?;
+    } else if d.dir.exists() {
+        emit(format!(
+            "{dir} exists: adding keys/, log/ and trace.md to it"
+        ))?;
+    } else {
+        std::fs::create_dir_all(&d.dir).with_context(|| format!("{dir}: cannot create"))?;
+        emit(format!("created {dir}"))?;
+    }
+    Ok(())
+}
+
+// Loads the key at `path`, or creates it; makes sure its .pub file is there.
+fn key(d: &Demo, role: &str, does: &str) -> Result<SecretKey> {
+    let path = d.key_path(role);
+    let shown = d.show(&path);
+    if path.exists() {
+        let key = load_secret(&path)?;
+        let public = public_key_path(&path);
+        if !public.exists() {
+            std::fs::write(&public, format!("{}\n", key.public_key().to_vkey()))
+                .with_context(|| format!("{}: cannot write", d.show(&public)))?;
+        }
+        emit(format!("  kept    {role:<9} {shown}: {does}"))?;
+        Ok(key)
+    } else {
+        let key = write_key_pair(&path, &key_name_for(&path, None)?)?;
+        emit(format!("  created {role:<9} {shown}: {does}"))?;
+        Ok(key)
+    }
+}
+
+fn keys(d: &mut Demo) -> Result<()> {
+    let owner = key(d, "owner", "manages the log: descriptor, key registrations")?;
+    let recorder = key(
+        d,
+        "recorder",
+        "the agent's harness: signs every session event",
+    )?;
+    let approver = key(
+        d,
+        "approver",
+        &format!("a person, {APPROVER_NAME:?}: signs the approvals"),
+    )?;
+    emit("  each secret key has mode 0600; its public key is beside it in .key.pub")?;
+    d.keys = Some(DemoKeys {
+        owner,
+        recorder,
+        approver,
+    });
+    Ok(())
+}
+
+fn create(d: &mut Demo) -> Result<()> {
+    let log_dir = d.log_dir();
+    let log = create_log(&log_dir, &d.keys()?.owner, ORIGIN, Suite::Blake3)?;
+    emit(format!(
+        "  {}: origin {ORIGIN}, suite {}, log id {}",
+        d.show(&log_dir),
+        log.suite(),
+        log.log_id()
+    ))?;
+    d.next.push((
+        format!("sealtrail verify --log {}", d.show(&log_dir)),
+        "verify every signature, role, link and payload again".into(),
+    ));
+    d.log = Some(log);
+    Ok(())
+}
+
+fn record(d: &mut Demo) -> Result<()> {
+    let k = d.keys()?;
+    let log = d.log()?;
+    let sk = ScenarioKeys::new(&k.owner, &k.recorder, &k.approver, APPROVER_NAME);
+    let r = record_xbrl_session(log, &sk, &d.session)?;
+    emit(format!(
+        "  {} entries: the recorder and approver keys registered by the owner, then session {} \
+         — {} model calls, {} artifacts, 2 approvals signed by {APPROVER_NAME}",
+        log.len(),
+        d.session,
+        r.model_calls,
+        r.artifacts
+    ))?;
+    emit("  landmarks (entry, time, session, kind, signer: what):")?;
+    let names = sealtrail::query::printed_names(log);
+    for receipt in [
+        &r.session_started,
+        &r.decision,
+        &r.file_write_approval,
+        &r.first_verification,
+        &r.failure,
+        &r.second_verification,
+        &r.pr_approval,
+        &r.pull_request,
+        &r.session_ended,
+    ] {
+        let e = log
+            .read(receipt.seq)?
+            .ok_or_else(|| anyhow!("entry {} missing", receipt.seq))?;
+        emit(format!("  {}", entry_line(&e, &names)))?;
+    }
+    let l = d.show(&d.log_dir());
+    d.next.push((
+        format!("sealtrail why --log {l} --seq {}", r.decision.seq),
+        "why this library? what informed the decision, and what depended on it".into(),
+    ));
+    d.next.push((
+        format!(
+            "sealtrail show --log {l} --session {} --kind approval",
+            d.session
+        ),
+        "the approvals, with printed name, meaning and time".into(),
+    ));
+    d.next.push((
+        format!(
+            "sealtrail trace --log {l} --session {} --format json",
+            d.session
+        ),
+        "the run record, for tools".into(),
+    ));
+    d.next.push((
+        format!("sealtrail keys list --log {l}"),
+        "who may sign what".into(),
+    ));
+    d.next.push((
+        format!(
+            "echo '{{\"kind\":\"command_run\",\"command\":\"cargo test\",\"exit_code\":0,\
+             \"duration_ms\":41000}}' | sealtrail append --log {l} --key {} --session {}",
+            d.show(&d.key_path("recorder")),
+            d.session
+        ),
+        "append an event as a harness in any language would".into(),
+    ));
+    d.receipts = Some(r);
+    Ok(())
+}
+
+fn verify(d: &mut Demo) -> Result<()> {
+    let report = d.log()?.verify_report()?;
+    for line in report.render().trim_end().lines() {
+        emit(format!("  {line}"))?;
+    }
+    if !report.is_valid() {
+        return Err(invalid("the demo log does not verify"));
+    }
+    Ok(())
+}
+
+fn trace(d: &mut Demo) -> Result<()> {
+    let trace = DecisionTrace::from_session(d.log()?, &d.session)?;
+    let text = trace.to_markdown(&d.trace_options);
+    let path = d.dir.join("trace.md");
+    std::fs::write(&path, &text).with_context(|| format!("{}: cannot write", d.show(&path)))?;
+    emit(format!(
+        "  wrote {} — every line derived from signed entries:\n",
+        d.show(&path)
+    ))?;
+    for line in text.trim_end().lines() {
+        emit(format!("    {line}"))?;
+    }
+    Ok(())
+}
+
+fn next(d: &mut Demo) -> Result<()> {
+    emit(
+        "  try (from a checkout, `cargo run --release -- <command>` runs `sealtrail <command>`):",
+    )?;
+    for (command, what) in &d.next {
+        emit(format!("\n  # {what}\n  {command}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,917 @@
+//! The JSON form of session events (SPEC §13.10, informative): what a harness written in any
+//! language pipes into `sealtrail append`, one object per line.
+//!
+//! An object names its event with `kind` and holds the payload fields of SPEC §13.4 by the same
+//! names; `session` and `links` are optional. Digests are 64 hexadecimal digits, or
+//! `{"text": "…"}` to have the UTF-8 bytes of a text digested with the log's suite. Entry
+//! references are a sequence number (the hash is looked up in the log), `[seq, "hash"]` or
+//! `{"seq": …, "hash": "…"}`. Every error names the field at fault.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use sealtrail::event::json::{from_json, JsonEventError};
+//! use sealtrail::event::Event;
+//! use sealtrail::Suite;
+//!
+//! let line = r#"{"kind":"command_run","command":"cargo test","exit_code":0,"duration_ms":41000}"#;
+//! let parsed = from_json(&serde_json::from_str(line)?, Suite::Blake3, &|_| None)?;
+//! assert!(matches!(parsed.event, Event::CommandRun(ref c) if c.duration_ms == 41_000));
+//!
+//! let bad = r#"{"kind":"command_run","command":"cargo test","exit_code":"0","duration_ms":1}"#;
+//! let err = from_json(&serde_json::from_str(bad)?, Suite::Blake3, &|_| None).unwrap_err();
+//! assert_eq!(err.to_string(), "field exit_code: expected an integer");
+//! # Ok(()) }
+//! ```
+
+use ciborium::value::Value;
+use serde_json::{Map, Value as Json};
+
+use super::{Event, EventDecodeError, KINDS, content_digest};
+use crate::approval::ApprovalProblem;
+use crate::codec::{MAX_DEPTH, decode_value, encode_value};
+use crate::entry::{Kind, Link, SessionId};
+use crate::hash::{EntryHash, Suite};
+
+/// Why a JSON object is not a session event. Every variant names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonEventError {
+    /// The value is not a JSON object.
+    #[error("expected a JSON object with a `kind` member")]
+    NotAnObject,
+    /// A required field is absent (or `null`).
+    #[error("field {field}: missing")]
+    Missing {
+        /// The field's path, e.g. `duration_ms` or `rejected[0].reason`.
+        field: String,
+    },
+    /// `kind` is not a session event kind.
+    #[error("field kind: unknown event kind {kind:?}; the kinds are {}", KINDS.join(", "))]
+    UnknownKind {
+        /// The kind given.
+        kind: String,
+    },
+    /// A field that the event does not have.
+    #[error("field {field}: `{kind}` has no such field (its fields: {expected})")]
+    UnknownField {
+        /// The field's path.
+        field: String,
+        /// The event kind (or the nested structure) it was found in.
+        kind: &'static str,
+        /// The fields it has.
+        expected: String,
+    },
+    /// A field of the wrong JSON type or form.
+    #[error("field {field}: expected {expected}")]
+    WrongType {
+        /// The field's path.
+        field: String,
+        /// What was expected, e.g. `an integer`.
+        expected: &'static str,
+    },
+    /// An entry reference names no entry of the log.
+    #[error("field {field}: no entry {seq} in this log")]
+    NoSuchEntry {
+        /// The field's path.
+        field: String,
+        /// The sequence number given.
+        seq: u64,
+    },
+    /// A field breaks a rule of SPEC §13 (an empty text, an unsorted list, a bad name, …).
+    #[error("field {field}: {reason}")]
+    Invalid {
+        /// The field's path.
+        field: String,
+        /// The rule broken.
+        reason: String,
+    },
+}
+
+/// A session event read from its JSON form, with the envelope members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonEvent {
+    /// The event.
+    pub event: Event,
+    /// `session`, when the object names one.
+    pub session: Option<SessionId>,
+    /// `links`: the earlier entries that informed this one (besides the references the payload
+    /// makes, which [`Event::to_record`] links by itself).
+    pub links: Vec<Link>,
+}
+
+// The JSON types of payload fields.
+#[derive(Clone, Copy)]
+enum Ty {
+    Text,
+    UInt,
+    Int,
+    Digest,
+    Ref,
+    // Entry references or digests that form a set: sorted and deduplicated, as SPEC §13 wants.
+    RefSet,
+    DigestSet,
+    Enum(&'static [&'static str]),
+    List(&'static Ty),
+    Obj(&'static str, &'static [F]),
+    Any,
+}
+
+struct F {
+    name: &'static str,
+    ty: Ty,
+    required: bool,
+}
+
+const fn req(name: &'static str, ty: Ty) -> F {
+    F {
+        name,
+        ty,
+        required: true,
+    }
+}
+
+const fn opt(name: &'static str, ty: Ty) -> F {
+    F {
+        name,
+        ty,
+        required: false,
+    }
+}
+
+const TEXTS: Ty = Ty::List(&Ty::Text);
+const COST: &[F] = &[req("currency", Ty::Text), req("micros", Ty::UInt)];
+const ALTERNATIVE: &[F] = &[req("option", Ty::Text), req("reason", Ty::Text)];
+const MEANINGS: &[&str] = &["review", "approval", "responsibility", "authorship"];
+
+// The payload fields of every kind, as in SPEC §13.4 (and src/event.rs).
+fn fields(kind: &str) -> Option<&'static [F]> {
+    Some(match kind {
+        "session_started" => {
+            const {
+                &[
+                    req("objective", Ty::Text),
+                    opt("scope", TEXTS),
+                    opt("exclusions", TEXTS),
+                    opt("required_checks", TEXTS),
+                    opt("base_commit", Ty::Text),
+                    req("agent_name", Ty::Text),
+                    opt("agent_version", Ty::Text),
+                    opt("agent_id", Ty::Text),
+                ]
+            }
+        }
+        "context_loaded" => {
+            const {
+                &[
+                    req("source", Ty::Text),
+                    req("digest", Ty::Digest),
+                    req("reason", Ty::Text),
+                    opt("data_source_id", Ty::Text),
+                ]
+            }
+        }
+        "file_read" => {
+            const {
+                &[
+                    req("path", Ty::Text),
+                    req("digest", Ty::Digest),
+                    opt("reason", Ty::Text),
+                ]
+            }
+        }
+        "model_call" => {
+            const {
+                &[
+                    req("provider", Ty::Text),
+                    req("request_model", Ty::Text),
+                    opt("response_model", Ty::Text),
+                    opt("response_id", Ty::Text),
+                    opt("finish_reasons", TEXTS),
+                    req("input_tokens", Ty::UInt),
+                    req("output_tokens", Ty::UInt),
+                    opt("cache_read_input_tokens", Ty::UInt),
+                    opt("cache_creation_input_tokens", Ty::UInt),
+                    opt("reasoning_output_tokens", Ty::UInt),
+                    opt("temperature_milli", Ty::UInt),
+                    opt("seed", Ty::Int),
+                    opt("cost", Ty::Obj("cost", COST)),
+                    req("prompt_digest", Ty::Digest),
+                    opt("response_digest", Ty::Digest),
+                    opt("duration_ms", Ty::UInt),
+                    opt("purpose", Ty::Text),
+                ]
+            }
+        }
+        "tool_call" => {
+            const {
+                &[
+                    req("name", Ty::Text),
+                    req("call_id", Ty::Text),
+                    opt("tool_type", Ty::Text),
+                    req("arguments_digest", Ty::Digest),
+                    opt("result_digest", Ty::Digest),
+                    opt("outcome", Ty::Enum(&["ok", "error"])),
+                    opt("duration_ms", Ty::UInt),
+                    opt("paths", TEXTS),
+                ]
+            }
+        }
+        "command_run" => {
+            const {
+                &[
+                    req("command", Ty::Text),
+                    opt("exit_code", Ty::Int),
+                    req("duration_ms", Ty::UInt),
+                    opt("stdout_digest", Ty::Digest),
+                    opt("stderr_digest", Ty::Digest),
+                    opt("cwd", Ty::Text),
+                ]
+            }
+        }
+        "failure_seen" => {
+            const {
+                &[
+                    req("error", Ty::Text),
+                    opt("command", Ty::Text),
+                    opt("suspected_cause", Ty::Text),
+                ]
+            }
+        }
+        "decision" => {
+            const {
+                &[
+                    req("question", Ty::Text),
+                    req("chosen", Ty::Text),
+                    opt("rejected", Ty::List(&Ty::Obj("alternative", ALTERNATIVE))),
+                    req("rationale", Ty::Text),
+                ]
+            }
+        }
+        "assumption" => const { &[req("statement", Ty::Text), opt("basis", Ty::Text)] },
+        "correction" => {
+            const {
+                &[
+                    req("corrects", Ty::Ref),
+                    req("redirected", Ty::Text),
+                    opt("instruction", Ty::Text),
+                ]
+            }
+        }
+        "supersession" => {
+            const {
+                &[
+                    req("reason", Ty::Text),
+                    req("supersedes", Ty::Ref),
+                    req("replacement", Ty::Ref),
+                ]
+            }
+        }
+        "artifact" => {
+            const {
+                &[
+                    req("type", Ty::Text),
+                    opt("name", Ty::Text),
+                    opt("uri", Ty::Text),
+                    req("digest", Ty::Digest),
+                    req("size", Ty::UInt),
+                    opt("paths", TEXTS),
+                    opt("media_type", Ty::Text),
+                ]
+            }
+        }
+        "verification" => {
+            const {
+                &[
+                    req("check", Ty::Text),
+                    opt("reason", Ty::Text),
+                    opt("passed", Ty::UInt),
+                    opt("failed", Ty::UInt),
+                    opt("command", Ty::Text),
+                    req("outcome", Ty::Enum(&["pass", "fail", "not_run"])),
+                    opt("duration_ms", Ty::UInt),
+                    req("requirement", Ty::Enum(&["required", "optional"])),
+                    opt("evidence_digest", Ty::Digest),
+                ]
+            }
+        }
+        "gate_requested" => {
+            const {
+                &[
+                    req("gate", Ty::Text),
+                    opt("summary", Ty::Text),
+                    opt("entries", Ty::RefSet),
+                    opt("artifacts", Ty::DigestSet),
+                ]
+            }
+        }
+        "approval" => {
+            const {
+                &[
+                    req("gate", Ty::Text),
+                    opt("comment", Ty::Text),
+                    opt("entries", Ty::RefSet),
+                    req("meaning", Ty::Enum(MEANINGS)),
+                    req("decision", Ty::Enum(&["approve", "reject"])),
+                    opt("artifacts", Ty::DigestSet),
+                ]
+            }
+        }
+        "handoff" => {
+            const {
+                &[
+                    req(
+                        "status",
+                        Ty::Enum(&["ready_for_review", "blocked", "in_progress", "done"]),
+                    ),
+                    opt("summary", Ty::Text),
+                    opt("blockers", TEXTS),
+                    opt("open_risks", TEXTS),
+                    opt("next_action", Ty::Text),
+                ]
+            }
+        }
+        "session_ended" => {
+            const {
+                &[
+                    req(
+                        "status",
+                        Ty::Enum(&["completed", "failed", "abandoned", "handed_off"]),
+                    ),
+                    opt("summary", Ty::Text),
+                ]
+            }
+        }
+        "custom" => const { &[req("type", Ty::Text), req("body", Ty::Any)] },
+        _ => return None,
+    })
+}
+
+/// The members of a JSON event object that are not payload fields.
+pub const ENVELOPE: [&str; 3] = ["kind", "session", "links"];
+
+/// Reads a session event from its JSON form (SPEC §13.10). Digests given as `{"text": …}` are
+/// computed with `suite`; entry references given by sequence number alone get their hash from
+/// `resolve`, which returns `None` for a position the log does not hold. The event is checked
+/// against every rule of SPEC §13 (as [`Event::decode`] does).
+pub fn from_json(
+    value: &Json,
+    suite: Suite,
+    resolve: &dyn Fn(u64) -> Option<EntryHash>,
+) -> Result<JsonEvent, JsonEventError> {
+    let obj = value.as_object().ok_or(JsonEventError::NotAnObject)?;
+    let kind = match obj.get("kind") {
+        None | Some(Json::Null) => {
+            return Err(JsonEventError::Missing {
+                field: "kind".into(),
+            });
+        }
+        Some(Json::String(k)) => k.as_str(),
+        Some(_) => {
+            return Err(JsonEventError::WrongType {
+                field: "kind".into(),
+                expected: "a string naming the event kind",
+            });
+        }
+    };
+    let (kind, schema) = KINDS
+        .iter()
+        .find(|k| **k == kind)
+        .and_then(|k| Some((*k, fields(k)?)))
+        .ok_or_else(|| JsonEventError::UnknownKind {
+            kind: kind.to_owned(),
+        })?;
+    let cx = Cx { suite, resolve };
+    let payload = cx.object(obj, kind, schema, "", &ENVELOPE, 1)?;
+    let bytes = encode_value(&payload).map_err(|e| JsonEventError::Invalid {
+        field: kind.into(),
+        reason: e.to_string(),
+    })?;
+    let kind_id = Kind::new(kind).map_err(|e| JsonEventError::Invalid {
+        field: "kind".into(),
+        reason: e.to_string(),
+    })?;
+    let event = Event::decode(&kind_id, &bytes).map_err(decode_error)?;
+    let session = match obj.get("session") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) => Some(SessionId::new(s).map_err(|e| JsonEventError::Invalid {
+            field: "session".into(),
+            reason: e.to_string(),
+        })?),
+        Some(_) => {
+            return Err(JsonEventError::WrongType {
+                field: "session".into(),
+                expected: "a string",
+            });
+        }
+    };
+    let links = match obj.get("links") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| cx.link(item, &format!("links[{i}]")))
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(JsonEventError::WrongType {
+                field: "links".into(),
+                expected: "an array of entry references",
+            });
+        }
+    };
+    Ok(JsonEvent {
+        event,
+        session,
+        links,
+    })
+}
+
+fn decode_error(e: EventDecodeError) -> JsonEventError {
+    match e {
+        EventDecodeError::Invalid { field, reason, .. } => JsonEventError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        },
+        EventDecodeError::Approval(p) => {
+            let field = match &p {
+                ApprovalProblem::Comment => "comment",
+                ApprovalProblem::Unsorted { field } => field,
+                _ => "entries",
+            };
+            JsonEventError::Invalid {
+                field: field.into(),
+                reason: p.to_string(),
+            }
+        }
+        EventDecodeError::UnknownKind(kind) => JsonEventError::UnknownKind { kind },
+        // The object was checked field by field before encoding, so this is a rule the schema
+        // above does not know (for example a gate or custom type name).
+        EventDecodeError::Payload { kind, source } => JsonEventError::Invalid {
+            field: custom_field(kind).into(),
+            reason: source.to_string(),
+        },
+    }
+}
+
+// The field whose text is checked only when decoding: the gate, or the custom type.
+fn custom_field(kind: &str) -> &'static str {
+    match kind {
+        "custom" => "type",
+        "gate_requested" | "approval" => "gate",
+        _ => "kind",
+    }
+}
+
+struct Cx<'a> {
+    suite: Suite,
+    resolve: &'a dyn Fn(u64) -> Option<EntryHash>,
+}
+
+fn path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+fn wrong(field: &str, expected: &'static str) -> JsonEventError {
+    JsonEventError::WrongType {
+        field: field.to_owned(),
+        expected,
+    }
+}
+
+impl Cx<'_> {
+    // A JSON object with the fields of `schema` (and, at the top, the envelope members) as a
+    // text-keyed CBOR map. Absent optional fields, nulls and empty lists are omitted (SPEC §13.1).
+    fn object(
+        &self,
+        obj: &Map<String, Json>,
+        what: &'static str,
+        schema: &[F],
+        prefix: &str,
+        skip: &[&str],
+        depth: usize,
+    ) -> Result<Value, JsonEventError> {
+        if let Some(name) = obj
+            .keys()
+            .find(|k| !skip.contains(&k.as_str()) && !schema.iter().any(|f| f.name == *k))
+        {
+            return Err(JsonEventError::UnknownField {
+                field: path(prefix, name),
+                kind: what,
+                expected: schema.iter().map(|f| f.name).collect::<Vec<_>>().join(", "),
+            });
+        }
+        let mut out = Vec::with_capacity(schema.len());
+        for f in schema {
+            let field = path(prefix, f.name);
+            match obj.get(f.name) {
+                None | Some(Json::Null) if f.required => {
+                    return Err(JsonEventError::Missing { field });
+                }
+                None | Some(Json::Null) => {}
+                Some(v) => {
+                    if let Some(cbor) = self.value(v, f.ty, &field, depth + 1)? {
+                        out.push((Value::Text(f.name.to_owned()), cbor));
+                    } else if f.required {
+                        return Err(JsonEventError::Missing { field });
+                    }
+                }
+            }
+        }
+        Ok(Value::Map(out))
+    }
+
+    // One field; `None` when it is an empty list (omitted).
+    fn value(
+        &self,
+        v: &Json,
+        ty: Ty,
+        field: &str,
+        depth: usize,
+    ) -> Result<Option<Value>, JsonEventError> {
+        if depth > MAX_DEPTH {
+            return Err(JsonEventError::Invalid {
+                field: field.to_owned(),
+                reason: format!("nested more than {MAX_DEPTH} levels deep"),
+            });
+        }
+        Ok(Some(match ty {
+            Ty::Text => Value::Text(v.as_str().ok_or_else(|| wrong(field, "a string"))?.into()),
+            Ty::UInt => Value::Integer(
+                v.as_u64()
+                    .ok_or_else(|| wrong(field, "a non-negative integer"))?
+                    .into(),
+            ),
+            Ty::Int => Value::Integer(v.as_i64().ok_or_else(|| wrong(field, "an integer"))?.into()),
+            Ty::Digest => Value::Bytes(self.digest(v, field)?.to_vec()),
+            Ty::Ref => link_value(self.link(v, field)?),
+            Ty::Enum(allowed) => {
+                let s = v.as_str().filter(|s| allowed.contains(s));
+                match s {
+                    Some(s) => Value::Text(s.to_owned()),
+                    None => {
+                        return Err(JsonEventError::Invalid {
+                            field: field.to_owned(),
+                            reason: format!("expected one of {}", allowed.join(", ")),
+                        });
+                    }
+                }
+            }
+            Ty::List(item) => {
+                let items = v.as_array().ok_or_else(|| wrong(field, "an array"))?;
+                if items.is_empty() {
+                    return Ok(None);
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for (i, x) in items.iter().enumerate() {
+                    let f = format!("{field}[{i}]");
+                    out.extend(self.value(x, *item, &f, depth + 1)?);
+                }
+                Value::Array(out)
+            }
+            Ty::RefSet => {
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| wrong(field, "an array of entry references"))?;
+                let mut links = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| self.link(x, &format!("{field}[{i}]")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                links.sort();
+                links.dedup();
+                if links.is_empty() {
+                    return Ok(None);
+                }
+                Value::Array(links.into_iter().map(link_value).collect())
+            }
+            Ty::DigestSet => {
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| wrong(field, "an array of digests"))?;
+                let mut digests = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| self.digest(x, &format!("{field}[{i}]")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                digests.sort();
+                digests.dedup();
+                if digests.is_empty() {
+                    return Ok(None);
+                }
+                Value::Array(
+                    digests
+                        .into_iter()
+                        .map(|d| Value::Bytes(d.to_vec()))
+                        .collect(),
+                )
+            }
+            Ty::Obj(what, schema) => {
+                let obj = v.as_object().ok_or_else(|| wrong(field, "an object"))?;
+                self.object(obj, what, schema, field, &[], depth)?
+            }
+            Ty::Any => any_value(v, field, depth)?,
+        }))
+    }
+
+    fn digest(&self, v: &Json, field: &str) -> Result<[u8; 32], JsonEventError> {
+        const EXPECTED: &str =
+            "a digest: 64 hexadecimal digits, or {\"text\": \"…\"} to digest a text";
+        match v {
+            Json::String(s) => {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(s, &mut out).map_err(|_| wrong(field, EXPECTED))?;
+                Ok(out)
+            }
+            Json::Object(o) if o.len() == 1 => match o.get("text") {
+                Some(Json::String(t)) => Ok(content_digest(self.suite, t.as_bytes()).0),
+                _ => Err(wrong(field, EXPECTED)),
+            },
+            _ => Err(wrong(field, EXPECTED)),
+        }
+    }
+
+    fn link(&self, v: &Json, field: &str) -> Result<Link, JsonEventError> {
+        const EXPECTED: &str = "an entry reference: a sequence number, [seq, \"hash\"] or {\"seq\": …, \"hash\": \"…\"}";
+        let (seq, hash) = match v {
+            Json::Number(n) => (n.as_u64().ok_or_else(|| wrong(field, EXPECTED))?, None),
+            Json::Array(a) => match a.as_slice() {
+                [s, h] => (
+                    s.as_u64().ok_or_else(|| wrong(field, EXPECTED))?,
+                    Some(h.as_str().ok_or_else(|| wrong(field, EXPECTED))?),
+                ),
+                _ => return Err(wrong(field, EXPECTED)),
+            },
+            Json::Object(o) => {
+                if o.keys().any(|k| k != "seq" && k != "hash") {
+                    return Err(wrong(field, EXPECTED));
+                }
+                let seq = o
+                    .get("seq")
+                    .and_then(Json::as_u64)
+                    .ok_or_else(|| wrong(field, EXPECTED))?;
+                let hash = match o.get("hash") {
+                    None | Some(Json::Null) => None,
+                    Some(h) => Some(h.as_str().ok_or_else(|| wrong(field, EXPECTED))?),
+                };
+                (seq, hash)
+            }
+            _ => return Err(wrong(field, EXPECTED)),
+        };
+        let hash = match hash {
+            Some(h) => {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(h, &mut out)
+                    .map_err(|_| wrong(field, "an entry hash of 64 hexadecimal digits"))?;
+                EntryHash(out)
+            }
+            None => (self.resolve)(seq).ok_or_else(|| JsonEventError::NoSuchEntry {
+                field: field.to_owned(),
+                seq,
+            })?,
+        };
+        Ok(Link { seq, hash })
+    }
+}
+
+fn link_value(l: Link) -> Value {
+    Value::Array(vec![
+        Value::Integer(l.seq.into()),
+        Value::Bytes(l.hash.0.to_vec()),
+    ])
+}
+
+// Any JSON value in the canonical profile: no floats, nesting bounded.
+fn any_value(v: &Json, field: &str, depth: usize) -> Result<Value, JsonEventError> {
+    if depth > MAX_DEPTH {
+        return Err(JsonEventError::Invalid {
+            field: field.to_owned(),
+            reason: format!("nested more than {MAX_DEPTH} levels deep"),
+        });
+    }
+    Ok(match v {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Value::Integer(u.into())
+            } else if let Some(i) = n.as_i64() {
+                Value::Integer(i.into())
+            } else {
+                return Err(JsonEventError::Invalid {
+                    field: field.to_owned(),
+                    reason: "floating-point numbers are outside the canonical CBOR profile \
+                             (SPEC §3.1): use an integer or a string"
+                        .into(),
+                });
+            }
+        }
+        Json::String(s) => Value::Text(s.clone()),
+        Json::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| any_value(x, &format!("{field}[{i}]"), depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
+        Json::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, x)| {
+                    Ok((
+                        Value::Text(k.clone()),
+                        any_value(x, &path(field, k), depth + 1)?,
+                    ))
+                })
+                .collect::<Result<_, JsonEventError>>()?,
+        ),
+    })
+}
+
+/// A payload in the canonical profile as JSON: maps become objects (integer keys as decimal
+/// text), byte strings lower-case hex, so digests read as in SPEC §13.10 and entry references
+/// as `[seq, "hash"]`. The JSON form of an event is this object with its `kind` added; it reads
+/// back with [`from_json`], except that byte strings inside a `custom` body come back as text.
+pub fn payload_to_json(payload: &[u8]) -> Result<Json, crate::codec::DecodeError> {
+    Ok(value_to_json(&decode_value(payload)?))
+}
+
+/// A CBOR value as JSON, as [`payload_to_json`] does.
+pub fn value_to_json(v: &Value) -> Json {
+    match v {
+        Value::Integer(i) => {
+            let i = i128::from(*i);
+            if let Ok(u) = u64::try_from(i) {
+                Json::from(u)
+            } else if let Ok(s) = i64::try_from(i) {
+                Json::from(s)
+            } else {
+                Json::String(i.to_string())
+            }
+        }
+        Value::Bytes(b) => Json::String(hex::encode(b)),
+        Value::Text(t) => Json::String(t.clone()),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Null => Json::Null,
+        Value::Array(items) => Json::Array(items.iter().map(value_to_json).collect()),
+        Value::Map(pairs) => Json::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::Text(t) => t.clone(),
+                        Value::Integer(i) => i128::from(*i).to_string(),
+                        other => value_to_json(other).to_string(),
+                    };
+                    (key, value_to_json(v))
+                })
+                .collect(),
+        ),
+        // Not in the profile (floats, tags): shown, never produced by the codec.
+        other => Json::String(format!("{other:?}")),
+    }
+}
+
+/// The JSON form of an event: its payload fields ([`payload_to_json`]) with `kind`.
+pub fn event_to_json(event: &Event) -> Result<Json, super::EventError> {
+    let bytes = event.encode()?;
+    let mut json = payload_to_json(&bytes).unwrap_or(Json::Null);
+    if let Json::Object(o) = &mut json {
+        o.insert("kind".into(), Json::String(event.kind_str().into()));
+    }
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Json) -> Result<JsonEvent, JsonEventError> {
+        from_json(&v, Suite::Blake3, &|seq| {
+            (seq < 10).then_some(EntryHash([seq as u8; 32]))
+        })
+    }
+
+    fn err(v: Json) -> String {
+        parse(v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        assert_eq!(
+            err(json!({"kind": "command_run", "command": "x", "duration_ms": -1})),
+            "field duration_ms: expected a non-negative integer"
+        );
+        assert_eq!(
+            err(json!({"kind": "command_run", "command": "x"})),
+            "field duration_ms: missing"
+        );
+        assert!(
+            err(json!({"kind": "command_run", "command": "x", "duration_ms": 1, "exit": 0}))
+                .starts_with("field exit: `command_run` has no such field")
+        );
+        assert!(
+            err(json!({"kind": "nope"})).starts_with("field kind: unknown event kind \"nope\"")
+        );
+        assert_eq!(err(json!({"command": "x"})), "field kind: missing");
+        assert_eq!(
+            err(json!([1])),
+            "expected a JSON object with a `kind` member"
+        );
+        assert_eq!(
+            err(json!({"kind": "command_run", "command": " ", "duration_ms": 1})),
+            "field command: must not be empty"
+        );
+        assert!(
+            err(
+                json!({"kind": "decision", "question": "q", "chosen": "a", "rationale": "r",
+                       "rejected": [{"option": "b"}]})
+            ) == "field rejected[0].reason: missing"
+        );
+        assert!(
+            err(
+                json!({"kind": "verification", "check": "c", "outcome": "maybe",
+                       "requirement": "required"})
+            )
+            .starts_with("field outcome: expected one of pass, fail, not_run")
+        );
+        assert_eq!(
+            err(json!({"kind": "correction", "corrects": 99, "redirected": "r"})),
+            "field corrects: no entry 99 in this log"
+        );
+        assert!(
+            err(json!({"kind": "custom", "type": "example.com/x", "body": {"a": [1.5]}}))
+                .starts_with("field body.a[0]: floating-point numbers")
+        );
+        assert!(
+            err(json!({"kind": "custom", "type": "Bad", "body": 1})).starts_with("field type:")
+        );
+        assert!(
+            err(json!({"kind": "file_read", "path": "a", "digest": "abc"}))
+                .starts_with("field digest: expected a digest")
+        );
+    }
+
+    #[test]
+    fn reads_digests_references_and_sets() {
+        let p = parse(json!({
+            "kind": "gate_requested", "gate": "file_write", "session": "s-1",
+            "entries": [3, [1, hex::encode([9u8; 32])], {"seq": 3}],
+            "artifacts": [{"text": "patch"}], "links": [2]
+        }))
+        .unwrap();
+        let Event::GateRequested(g) = &p.event else {
+            panic!("not a gate")
+        };
+        assert_eq!(
+            g.entries,
+            [
+                Link {
+                    seq: 1,
+                    hash: EntryHash([9; 32])
+                },
+                Link {
+                    seq: 3,
+                    hash: EntryHash([3; 32])
+                }
+            ]
+        );
+        assert_eq!(g.artifacts, [content_digest(Suite::Blake3, b"patch")]);
+        assert_eq!(p.session.unwrap().as_str(), "s-1");
+        assert_eq!(p.links[0].seq, 2);
+        // Empty lists are omitted, as the canonical payload requires.
+        let p = parse(
+            json!({"kind": "session_started", "objective": "o", "agent_name": "a",
+                             "scope": []}),
+        )
+        .unwrap();
+        assert!(matches!(p.event, Event::SessionStarted(ref s) if s.scope.is_empty()));
+    }
+
+    #[test]
+    fn json_form_round_trips() {
+        use crate::scenario::{ScenarioKeys, record_xbrl_session};
+        use crate::{Log, SecretKey};
+        let owner = SecretKey::from_seed("example.com/x", &[1; 32]).unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        let approver = SecretKey::from_seed("a", &[3; 32]).unwrap();
+        let log = Log::in_memory(&owner, "example.com/x").unwrap();
+        let keys = ScenarioKeys::new(&owner, &recorder, &approver, "Release Approver");
+        let session = SessionId::new("s").unwrap();
+        record_xbrl_session(&log, &keys, &session).unwrap();
+        let mut seen = 0;
+        for e in log.range(0..log.len()) {
+            let e = e.unwrap();
+            let Ok(event) = Event::decode(&e.header().kind, e.payload.data().unwrap()) else {
+                continue;
+            };
+            let json = event_to_json(&event).unwrap();
+            let back = from_json(&json, log.suite(), &|_| None).unwrap();
+            assert_eq!(back.event, event, "{json}");
+            seen += 1;
+        }
+        assert!(seen > 80);
+    }
+}

@@ -179,6 +179,9 @@ fn every_command_has_help() {
         &["ingest", "--help"],
         &["ingest", "claude-code", "--help"],
         &["demo", "--help"],
+        &["checkpoint", "--help"],
+        &["export", "--help"],
+        &["prove", "--help"],
     ] {
         let out = run(cmd, None);
         expect(&out, 0, &["Usage: sealtrail"]);
@@ -872,7 +875,8 @@ fn verify_reports_what_was_proven_or_the_entry_at_fault() {
     assert_eq!(v["verdict"], "invalid");
     assert_eq!(v["findings"][0]["seq"], 3);
 
-    // The last entry destroyed: the log no longer opens, and is still verified as stored.
+    // The last entry destroyed: the log no longer opens for appends, and verify (which never
+    // opens it for appends) still examines it as stored.
     {
         let store = SledStore::open(&fx.log()).unwrap();
         store.put(&entry_key(4), b"\x00garbage").unwrap();
@@ -882,11 +886,7 @@ fn verify_reports_what_was_proven_or_the_entry_at_fault() {
     expect(
         &out,
         1,
-        &[
-            "cannot be opened for appends",
-            "verdict:     INVALID",
-            "entry 3 [",
-        ],
+        &["verdict:     INVALID", "entry 3 ["],
     );
     // Appending to it is refused, naming the entry.
     expect(
@@ -1342,11 +1342,33 @@ fn the_demo_runs_twice_and_its_log_verifies() {
             "file_write approved by Release Approver (approval)",
             "Sealtrail-Session: sess-xbrl-0001",
             &format!("sealtrail why --log {d}/log --seq 15"),
+            "the bundle is complete and unaltered",
+            "Sealtrail-Checkpoint: 84 ",
+            &format!("verify-bundle {d}/demo.bundle --trusted-key {d}/keys/owner.key.pub"),
         ],
+    );
+    // The command the demo prints verifies with the real verify-bundle binary.
+    let vb = Command::new(env!("CARGO_BIN_EXE_verify-bundle"))
+        .args([
+            &format!("{d}/demo.bundle"),
+            "--trusted-key",
+            &format!("{d}/keys/owner.key.pub"),
+            "--checkpoint",
+            &format!("{d}/checkpoint.txt"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        vb.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&vb.stdout)
     );
     for f in [
         "log/wal",
         "trace.md",
+        "demo.bundle",
+        "checkpoint.txt",
         "keys/owner.key",
         "keys/owner.key.pub",
         "keys/recorder.key",
@@ -1366,7 +1388,8 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         &out,
         0,
         &[
-            "exists from an earlier run: replacing log/ and trace.md, keeping keys/",
+            "exists from an earlier run: replacing log/, demo.bundle, checkpoint.txt and trace.md, \
+             keeping keys/",
             "kept    ",
             "verdict:     VALID",
         ],
@@ -1390,4 +1413,189 @@ fn the_demo_runs_twice_and_its_log_verifies() {
     let out = run(&["demo", "--dir", other.to_str().unwrap()], None);
     expect(&out, 2, &["holds files that are not a sealtrail log"]);
     assert!(other.join("log/notes.txt").exists());
+}
+
+#[test]
+fn checkpoint_export_and_prove_seal_the_log_for_an_auditor() {
+    let fx = Fx::new();
+    expect(
+        &fx.append(
+            &format!("{SESSION_START}\n{TESTS_PASS}\n"),
+            &["--session", "s-1"],
+        ),
+        0,
+        &[],
+    );
+    let (l, owner) = (fx.l(), fx.k("owner"));
+    let cp = fx.path("seen.checkpoint").display().to_string();
+    // Only an owner key signs checkpoints.
+    expect(
+        &run(
+            &["checkpoint", "--log", &l, "--owner-key", &fx.k("recorder")],
+            None,
+        ),
+        1,
+        &["is not an active owner key"],
+    );
+    let out = run(
+        &[
+            "checkpoint",
+            "--log",
+            &l,
+            "--owner-key",
+            &owner,
+            "--out",
+            &cp,
+            "--json",
+        ],
+        None,
+    );
+    expect(&out, 0, &[]);
+    let c = &out.json_lines()[0];
+    assert_eq!(c["size"], 4);
+    assert_eq!(c["origin"], format!("{ORIGIN}#blake3"));
+    // A proof of entry 2, against that checkpoint, verifies with the library.
+    let proof_file = fx.path("e2.tlog-proof");
+    let pf = proof_file.display().to_string();
+    expect(
+        &run(&["prove", "--log", &l, "--seq", "2", "--out", &pf], None),
+        0,
+        &["entry 2 included"],
+    );
+    let proof =
+        sealtrail::checkpoint::TlogProof::parse(&std::fs::read(&proof_file).unwrap()).unwrap();
+    let pk = sealtrail::keys::read_public_key(&format!("{owner}.pub")).unwrap();
+    let trust = sealtrail::checkpoint::CheckpointTrust::new(
+        sealtrail::checkpoint::LogOrigin::new(ORIGIN, sealtrail::Suite::Blake3).unwrap(),
+        vec![pk],
+        sealtrail::checkpoint::Witnesses::NotRequired,
+    )
+    .unwrap();
+    assert_eq!(proof.verify(&trust, None).unwrap().seq, 2);
+    expect(
+        &run(&["prove", "--log", &l, "--seq", "99"], None),
+        1,
+        &["no entry 99"],
+    );
+    // More entries, then an export since the auditor's checkpoint, and one of a session with a
+    // withheld kind; both verify with verify-bundle.
+    expect(
+        &fx.append(&format!("{TESTS_PASS}\n"), &["--session", "s-2"]),
+        0,
+        &[],
+    );
+    let vb = |bundle: &str, extra: &[&str]| {
+        let mut args = vec![bundle, "--trusted-key", &format!("{owner}.pub")]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Command::new(env!("CARGO_BIN_EXE_verify-bundle"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let since = fx.path("since.bundle").display().to_string();
+    let out = run(
+        &[
+            "export",
+            "--log",
+            &l,
+            "--owner-key",
+            &owner,
+            "--out",
+            &since,
+            "--since-checkpoint",
+            &cp,
+            "--json",
+        ],
+        None,
+    );
+    expect(&out, 0, &[]);
+    assert_eq!(out.json_lines()[0]["entries"], 1);
+    let v = vb(&since, &["--checkpoint", &cp]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    assert!(String::from_utf8_lossy(&v.stdout).contains("only grew"));
+    let session = fx.path("s1.bundle").display().to_string();
+    let out = run(
+        &[
+            "export",
+            "--log",
+            &l,
+            "--owner-key",
+            &owner,
+            "--out",
+            &session,
+            "--session",
+            "s-1",
+            "--withhold-kind",
+            "command_run",
+        ],
+        None,
+    );
+    expect(&out, 0, &["2 entries (1 payloads withheld)"]);
+    let v = vb(&session, &["--json"]);
+    assert_eq!(v.status.code(), Some(0));
+    let report: Json = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(report["redacted"].as_array().unwrap().len(), 1);
+    // An existing file is not overwritten; a bad range is named.
+    expect(
+        &run(
+            &[
+                "export",
+                "--log",
+                &l,
+                "--owner-key",
+                &owner,
+                "--out",
+                &session,
+            ],
+            None,
+        ),
+        2,
+        &["exists; choose another --out or pass --force"],
+    );
+    let r = fx.path("r.bundle").display().to_string();
+    expect(
+        &run(
+            &[
+                "export",
+                "--log",
+                &l,
+                "--owner-key",
+                &owner,
+                "--out",
+                &r,
+                "--range",
+                "5-9",
+            ],
+            None,
+        ),
+        2,
+        &["--range 5-9: expected START..END"],
+    );
+    expect(
+        &run(
+            &[
+                "export",
+                "--log",
+                &l,
+                "--owner-key",
+                &owner,
+                "--out",
+                &r,
+                "--range",
+                "0..99",
+            ],
+            None,
+        ),
+        1,
+        &["the selection asks for 0..99"],
+    );
+    assert!(!fx.path("r.bundle").exists());
 }

@@ -45,6 +45,15 @@ pub enum Command {
     /// Explain an entry: what informed it (its causal inputs) and what depended on it.
     #[command(after_help = EXIT_STATUS)]
     Why(WhyArgs),
+    /// Sign a checkpoint of the log (C2SP signed note): its size and Merkle root.
+    #[command(long_about = CHECKPOINT_HELP, after_help = EXIT_STATUS)]
+    Checkpoint(CheckpointArgs),
+    /// Write an export bundle for an auditor (verify it with `verify-bundle`).
+    #[command(long_about = EXPORT_HELP, after_help = EXIT_STATUS)]
+    Export(ExportArgs),
+    /// Write a self-contained offline proof that one entry is in the log (.tlog-proof).
+    #[command(long_about = PROVE_HELP, after_help = EXIT_STATUS)]
+    Prove(ProveArgs),
     /// Verify the whole local log: signatures, roles, chain, payload commitments, approvals.
     #[command(long_about = VERIFY_HELP, after_help = EXIT_STATUS)]
     Verify(VerifyArgs),
@@ -55,6 +64,31 @@ pub enum Command {
     #[command(long_about = DEMO_HELP, after_help = EXIT_STATUS)]
     Demo(DemoArgs),
 }
+
+const CHECKPOINT_HELP: &str = "\
+Sign a checkpoint of everything appended so far with an owner key: a C2SP signed note holding
+the log's origin (with #blake3 for a BLAKE3 log), its size and its Merkle root. The entries it
+covers are made durable first, and the new tree is checked to extend the last checkpoint: the
+log never signs a fork. Give the note to auditors (verify-bundle --checkpoint) and witnesses.";
+
+const EXPORT_HELP: &str = "\
+Write an export bundle: one file with the log's descriptor, the selected entries and their
+payloads (or markers for withheld and erased ones), the key registrations they need, a fresh
+checkpoint signed by the owner, the Merkle proofs that tie the entries to it, and a trailer that
+signs every byte. Without a selection option the whole log is exported.
+
+  sealtrail export --log DIR --owner-key owner.key --out all.bundle
+  sealtrail export --log DIR --owner-key owner.key --out s.bundle --session sess-1 \\
+      --withhold-kind model_call
+  sealtrail export --log DIR --owner-key owner.key --out new.bundle \\
+      --since-checkpoint last-month.checkpoint
+
+The auditor verifies it with: verify-bundle FILE --trusted-key owner.key.pub";
+
+const PROVE_HELP: &str = "\
+Write a c2sp.org/tlog-proof@v1 file: the entry's hash, its inclusion proof and the latest
+checkpoint, verifiable offline against the owner's public key. Make a checkpoint first if none
+covers the entry.";
 
 const KEYGEN_HELP: &str = "\
 Create an Ed25519 key pair: PATH holds the secret key (a C2SP `PRIVATE+KEY+…` line, mode 0600)
@@ -431,4 +465,79 @@ pub struct DemoArgs {
     /// Where to keep the demo's keys, log and trace.
     #[arg(long, value_name = "DIR", default_value = "sealtrail-demo")]
     pub dir: PathBuf,
+}
+
+/// `checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// An owner key of the log: it signs the checkpoint.
+    #[arg(long, value_name = "PATH")]
+    pub owner_key: PathBuf,
+    /// Also write the signed checkpoint note to FILE (for `verify-bundle --checkpoint`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object (size, root, origin, note).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("selection").args(["session", "range", "entries", "since", "since_checkpoint"])))]
+pub struct ExportArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// An owner key of the log: it signs the bundle's checkpoint and trailer.
+    #[arg(long, value_name = "PATH")]
+    pub owner_key: PathBuf,
+    /// The bundle file to write (refused if it exists, unless --force).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Export one session (each entry with an inclusion proof).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Export a range of sequence numbers, START..END (END excluded).
+    #[arg(long, value_name = "START..END")]
+    pub range: Option<String>,
+    /// Export chosen entries, comma-separated (each with an inclusion proof).
+    #[arg(long, value_name = "SEQ,SEQ,…", value_delimiter = ',')]
+    pub entries: Option<Vec<u64>>,
+    /// Export everything after the tree size an auditor has already seen, with the consistency
+    /// proof from it.
+    #[arg(long, value_name = "SIZE")]
+    pub since: Option<u64>,
+    /// Like --since, reading the size from a checkpoint note file the auditor has.
+    #[arg(long, value_name = "FILE")]
+    pub since_checkpoint: Option<PathBuf>,
+    /// Withhold the payloads of this kind (repeatable). Key, approval and erasure payloads are
+    /// never withheld.
+    #[arg(long, value_name = "KIND")]
+    pub withhold_kind: Vec<String>,
+    /// Withhold the payload of this entry (repeatable).
+    #[arg(long, value_name = "SEQ")]
+    pub withhold_entry: Vec<u64>,
+    /// Print one JSON object describing what was written.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `prove`.
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The entry to prove.
+    #[arg(long, value_name = "N")]
+    pub seq: u64,
+    /// Write the proof to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
+use sealtrail::bundle::TrustPolicy;
 use sealtrail::keys::public_key_path;
+use sealtrail::log::{ExportOptions, Selection};
 use sealtrail::scenario::{ScenarioKeys, XbrlReceipts, record_xbrl_session};
 use sealtrail::trace::{DecisionTrace, TraceOptions};
 use sealtrail::{Log, SecretKey, SessionId, Suite};
@@ -106,6 +108,18 @@ pub const STEPS: &[Step] = &[
         run: verify,
     },
     Step {
+        title: "Checkpoint: the owner signs the log's size and Merkle root",
+        run: checkpoint,
+    },
+    Step {
+        title: "Export the evidence bundle for an auditor",
+        run: export,
+    },
+    Step {
+        title: "Verify the bundle exactly as verify-bundle does (trusting only the owner's key)",
+        run: verify_bundle,
+    },
+    Step {
         title: "Write the decision trace (for the commit message)",
         run: trace,
     },
@@ -163,13 +177,15 @@ fn prepare(d: &mut Demo) -> Result<()> {
         }
         std::fs::remove_dir_all(&log_dir)
             .with_context(|| format!("{}: cannot remove", d.show(&log_dir)))?;
-        let trace = d.dir.join("trace.md");
-        if trace.exists() {
-            std::fs::remove_file(&trace)
-                .with_context(|| format!("{}: cannot remove", d.show(&trace)))?;
+        for name in ["trace.md", "demo.bundle", "checkpoint.txt"] {
+            let file = d.dir.join(name);
+            if file.exists() {
+                std::fs::remove_file(&file)
+                    .with_context(|| format!("{}: cannot remove", d.show(&file)))?;
+            }
         }
         emit(format!(
-            "{dir} exists from an earlier run: replacing log/ and trace.md, keeping keys/ (the \
+            "{dir} exists from an earlier run: replacing log/, demo.bundle, checkpoint.txt and trace.md, keeping keys/ (the \
              same keys sign the new log)"
         ))?;
     } else if d.dir.exists() {
@@ -316,6 +332,101 @@ fn verify(d: &mut Demo) -> Result<()> {
     if !report.is_valid() {
         return Err(invalid("the demo log does not verify"));
     }
+    Ok(())
+}
+
+fn checkpoint(d: &mut Demo) -> Result<()> {
+    let signed = d.log()?.checkpoint(&d.keys()?.owner)?;
+    let c = signed.checkpoint();
+    let path = d.dir.join("checkpoint.txt");
+    std::fs::write(&path, signed.encode())
+        .with_context(|| format!("{}: cannot write", d.show(&path)))?;
+    emit(format!(
+        "  size {}, root {}; wrote {} (a C2SP signed note):",
+        c.size(),
+        c.root(),
+        d.show(&path)
+    ))?;
+    for line in String::from_utf8_lossy(&signed.encode()).trim_end().lines() {
+        emit(format!("    {line}"))?;
+    }
+    d.trace_options = std::mem::take(&mut d.trace_options).checkpoint(c.size(), c.root());
+    Ok(())
+}
+
+fn bundle_path(d: &Demo) -> PathBuf {
+    d.dir.join("demo.bundle")
+}
+
+fn export(d: &mut Demo) -> Result<()> {
+    let path = bundle_path(d);
+    let tmp = d.dir.join("demo.bundle.partial");
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", d.show(&tmp)))?,
+    );
+    let summary = d.log()?.export(
+        &d.keys()?.owner,
+        &ExportOptions::new(Selection::Log),
+        &mut out,
+        &mut |_, _| {},
+    )?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
+    std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot write", d.show(&path)))?;
+    emit(format!(
+        "  wrote {}: {} entries with payloads, the checkpoint of size {} (signed for the export), \
+         and a trailer signing every byte — {} bytes",
+        d.show(&path),
+        summary.entries,
+        summary.size,
+        summary.bytes
+    ))?;
+    Ok(())
+}
+
+fn verify_bundle(d: &mut Demo) -> Result<()> {
+    let path = bundle_path(d);
+    let pinned = sealtrail::keys::read_public_key(
+        &d.key_path("owner")
+            .with_extension("key.pub")
+            .display()
+            .to_string(),
+    )?;
+    let policy = TrustPolicy::new(vec![pinned])?;
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("{}: cannot open", d.show(&path)))?;
+    let report = sealtrail::bundle::verify_bundle(file, &policy)?;
+    for line in report.render().trim_end().lines() {
+        emit(format!("  {line}"))?;
+    }
+    if !report.is_valid() {
+        return Err(invalid("the demo bundle does not verify"));
+    }
+    d.next.insert(
+        0,
+        (
+            format!(
+                "verify-bundle {} --trusted-key {}",
+                d.show(&path),
+                d.show(&d.key_path("owner").with_extension("key.pub"))
+            ),
+            "verify the bundle yourself, trusting only the owner's public key (from a checkout: \
+             cargo run --release --bin verify-bundle -- …)"
+                .into(),
+        ),
+    );
+    d.next.insert(
+        1,
+        (
+            format!(
+                "verify-bundle {} --trusted-key {} --checkpoint {} --json",
+                d.show(&path),
+                d.show(&d.key_path("owner").with_extension("key.pub")),
+                d.show(&d.dir.join("checkpoint.txt"))
+            ),
+            "the same, proving the log only grew since the checkpoint you saw, as JSON".into(),
+        ),
+    );
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod ingest;
 mod inspect;
 mod keys;
 mod render;
+mod seal;
 mod verify;
 
 use std::process::ExitCode;
@@ -33,6 +34,9 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Show(a) => inspect::show(a),
         Command::Trace(a) => inspect::trace(a),
         Command::Why(a) => inspect::why(a),
+        Command::Checkpoint(a) => seal::checkpoint(a),
+        Command::Export(a) => seal::export(a),
+        Command::Prove(a) => seal::prove(a),
         Command::Verify(a) => verify::verify(a),
         Command::Ingest(IngestCommand::ClaudeCode(a)) => ingest::claude_code(a),
         Command::Demo(a) => demo::demo(a),

@@ -1,0 +1,192 @@
+//! `checkpoint`, `export`, `prove`: sealing the log's state and carrying it to an auditor.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use sealtrail::checkpoint::SignedCheckpoint;
+use sealtrail::log::{ExportOptions, LogProveError, Selection};
+use sealtrail::{Kind, SessionId};
+use serde_json::json;
+
+use crate::cli::{CheckpointArgs, ExportArgs, ProveArgs};
+use crate::common::{Status, emit, invalid, json_line, load_secret, open_log};
+
+/// `sealtrail checkpoint`.
+pub fn checkpoint(a: &CheckpointArgs) -> Result<Status> {
+    let log = open_log(&a.log)?;
+    let owner = load_secret(&a.owner_key)?;
+    let signed = log
+        .checkpoint(&owner)
+        .map_err(|e| invalid(format!("{}: {e}", a.owner_key.display())))?;
+    let note = String::from_utf8_lossy(&signed.encode()).into_owned();
+    if let Some(out) = &a.out {
+        std::fs::write(out, signed.encode())
+            .with_context(|| format!("{}: cannot write", out.display()))?;
+    }
+    let c = signed.checkpoint();
+    if a.json {
+        emit(json_line(&json!({
+            "size": c.size(),
+            "root": c.root().to_hex(),
+            "origin": c.origin(),
+            "note": note,
+        })))?;
+    } else {
+        emit(format!("checkpoint: size {}, root {}", c.size(), c.root()))?;
+        if let Some(out) = &a.out {
+            emit(format!("wrote {}", out.display()))?;
+        }
+        emit(note.trim_end())?;
+    }
+    Ok(Status::Ok)
+}
+
+fn parse_range(s: &str) -> Result<std::ops::Range<u64>> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| anyhow!("--range {s}: expected START..END, e.g. 10..20"))?;
+    let start = a
+        .trim()
+        .parse()
+        .with_context(|| format!("--range {s}: START"))?;
+    let end = b
+        .trim()
+        .parse()
+        .with_context(|| format!("--range {s}: END"))?;
+    if start > end {
+        bail!("--range {s}: START is after END");
+    }
+    Ok(start..end)
+}
+
+fn selection(a: &ExportArgs) -> Result<Selection> {
+    Ok(if let Some(s) = &a.session {
+        Selection::Session(SessionId::new(s).map_err(|e| anyhow!("--session: {e}"))?)
+    } else if let Some(r) = &a.range {
+        Selection::Range(parse_range(r)?)
+    } else if let Some(e) = &a.entries {
+        Selection::Entries(e.clone())
+    } else if let Some(size) = a.since {
+        Selection::Since { size }
+    } else if let Some(path) = &a.since_checkpoint {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let c = SignedCheckpoint::parse(&bytes)
+            .map_err(|e| anyhow!("{}: not a checkpoint: {e}", path.display()))?;
+        Selection::Since {
+            size: c.checkpoint().size(),
+        }
+    } else {
+        Selection::Log
+    })
+}
+
+/// `sealtrail export`.
+pub fn export(a: &ExportArgs) -> Result<Status> {
+    let mut options = ExportOptions::new(selection(a)?);
+    for k in &a.withhold_kind {
+        options = options.withhold_kind(Kind::new(k).map_err(|e| anyhow!("--withhold-kind: {e}"))?);
+    }
+    for &s in &a.withhold_entry {
+        options = options.withhold_entry(s);
+    }
+    if a.out.exists() && !a.force {
+        bail!(
+            "{}: exists; choose another --out or pass --force",
+            a.out.display()
+        );
+    }
+    let log = open_log(&a.log)?;
+    let owner = load_secret(&a.owner_key)?;
+    // Write beside the target and rename, so a failed export never leaves half a bundle.
+    let tmp = a.out.with_extension("bundle.partial");
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} exporting {pos}/{len} entries [{bar:40}] eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let result = log.export(&owner, &options, &mut out, &mut |done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(invalid(format!("export: {e}")));
+        }
+    };
+    out.flush()
+        .and_then(|()| out.get_ref().sync_all())
+        .with_context(|| format!("{}: cannot write", tmp.display()))?;
+    drop(out);
+    std::fs::rename(&tmp, &a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
+    if a.json {
+        emit(json_line(&json!({
+            "out": a.out.display().to_string(),
+            "selection": format!("{:?}", options.selection()),
+            "entries": summary.entries,
+            "withheld": summary.withheld,
+            "controls": summary.controls,
+            "checkpoint": {"size": summary.size, "root": summary.root.to_hex()},
+            "bytes": summary.bytes,
+        })))?;
+    } else {
+        emit(format!(
+            "wrote {}: {} entries ({} payloads withheld), {} key/erasure entries they need, \
+             checkpoint size {} root {}, {} bytes",
+            a.out.display(),
+            summary.entries,
+            summary.withheld,
+            summary.controls,
+            summary.size,
+            summary.root,
+            summary.bytes
+        ))?;
+        emit(format!(
+            "verify it with: verify-bundle {} --trusted-key <the owner's .pub file>",
+            a.out.display()
+        ))?;
+    }
+    Ok(Status::Ok)
+}
+
+/// `sealtrail prove`.
+pub fn prove(a: &ProveArgs) -> Result<Status> {
+    let log = open_log(&a.log)?;
+    let proof = match log.prove(a.seq) {
+        Ok(p) => p,
+        Err(e @ (LogProveError::NotCheckpointed { .. } | LogProveError::NoSuchEntry(_))) => {
+            return Err(invalid(format!("{}: {e}", a.log.display())));
+        }
+        Err(e) => return Err(anyhow!("{}: {e}", a.log.display())),
+    };
+    let text = proof.encode();
+    match &a.out {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .with_context(|| format!("{}: cannot write", path.display()))?;
+            emit(format!(
+                "wrote {}: entry {} included in the checkpoint of size {}",
+                path.display(),
+                a.seq,
+                proof.checkpoint().checkpoint().size()
+            ))?;
+        }
+        None => emit(String::from_utf8_lossy(&text).trim_end())?,
+    }
+    Ok(Status::Ok)
+}

@@ -883,11 +883,7 @@ fn verify_reports_what_was_proven_or_the_entry_at_fault() {
         store.flush().unwrap();
     }
     let out = run(&["verify", "--log", &l], None);
-    expect(
-        &out,
-        1,
-        &["verdict:     INVALID", "entry 3 ["],
-    );
+    expect(&out, 1, &["verdict:     INVALID", "entry 3 ["]);
     // Appending to it is refused, naming the entry.
     expect(
         &fx.append(TESTS_PASS, &[]),

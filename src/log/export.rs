@@ -217,6 +217,7 @@ impl Log {
         };
         let nodes = StoreNodes {
             store: self.inner.store.as_ref(),
+            cache: Some(&self.inner.nodes),
         };
         let (frontier, tail) = match shape {
             Shape::Contiguous => {

@@ -460,6 +460,7 @@ impl LogBuilder {
         }
         let nodes = StoreNodes {
             store: store.as_ref(),
+            cache: None,
         };
         tip.frontier = Frontier::restore(&nodes, len).map_err(|e| damaged(len, e))?;
         // Rebuild the key registry from the key-management entries (the control index also
@@ -492,6 +493,7 @@ impl LogBuilder {
                 clock: self.clock,
                 tip: Mutex::new(tip),
                 progress: Progress::starting_at(len),
+                nodes: NodeCache::default(),
             }),
         })
     }
@@ -604,6 +606,7 @@ struct Inner {
     clock: Clock,
     tip: Mutex<Tip>,
     progress: Progress,
+    nodes: NodeCache,
 }
 
 /// A Merkle node could not be read from the store.
@@ -634,12 +637,60 @@ pub enum NodeReadError {
 // the last leaf they cover, higher levels under their own keys.
 pub(crate) struct StoreNodes<'a> {
     pub(crate) store: &'a dyn Store,
+    /// Where upper nodes read once are kept (absent while opening).
+    pub(crate) cache: Option<&'a NodeCache>,
+}
+
+/// Perfect nodes of level [`CACHE_LEVEL`] and above, kept in memory once read or written: they
+/// are few (one per 64 entries) and every proof needs several. Bounded by [`CACHE_LIMIT`].
+#[derive(Debug, Default)]
+pub(crate) struct NodeCache(std::sync::RwLock<std::collections::HashMap<(u32, u64), [u8; 32]>>);
+
+/// Nodes at and above this level are cached.
+const CACHE_LEVEL: u32 = 6;
+/// The most nodes cached (about 64 MiB of a 1-billion-entry log's upper levels).
+const CACHE_LIMIT: usize = 1 << 20;
+
+impl NodeCache {
+    fn get(&self, level: u32, index: u64) -> Option<[u8; 32]> {
+        if level < CACHE_LEVEL {
+            return None;
+        }
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(level, index))
+            .copied()
+    }
+
+    fn put(&self, level: u32, index: u64, hash: [u8; 32]) {
+        if level < CACHE_LEVEL {
+            return;
+        }
+        let mut m = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() < CACHE_LIMIT {
+            m.insert((level, index), hash);
+        }
+    }
 }
 
 impl NodeSource for StoreNodes<'_> {
     type Error = NodeReadError;
 
     fn perfect_node(&self, level: u32, index: u64) -> Result<[u8; 32], NodeReadError> {
+        if let Some(h) = self.cache.and_then(|c| c.get(level, index)) {
+            return Ok(h);
+        }
+        let h = self.read_node(level, index)?;
+        if let Some(c) = self.cache {
+            c.put(level, index, h);
+        }
+        Ok(h)
+    }
+}
+
+impl StoreNodes<'_> {
+    fn read_node(&self, level: u32, index: u64) -> Result<[u8; 32], NodeReadError> {
         let read_err = |source: ReadError| NodeReadError::Read {
             level,
             index,
@@ -925,6 +976,11 @@ impl Log {
                 tip.registry = reg;
             }
             tip.frontier = frontier;
+            for r in &out {
+                for &(level, index, hash) in &r.keyed {
+                    self.inner.nodes.put(level, index, hash);
+                }
+            }
             self.inner.progress.reserve(seq);
             out
         };

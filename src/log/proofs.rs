@@ -107,7 +107,14 @@ impl Log {
     fn nodes(&self) -> StoreNodes<'_> {
         StoreNodes {
             store: self.inner.store.as_ref(),
+            cache: Some(&self.inner.nodes),
         }
+    }
+
+    // The frontier, if the tree of `size` entries is the one the tip holds.
+    fn frontier_of(&self, size: u64) -> Option<merkle::Frontier> {
+        let tip = self.tip();
+        (tip.frontier.size() == size).then(|| tip.frontier.clone())
     }
 
     fn check_size(&self, size: u64) -> Result<(), LogProofError> {
@@ -128,24 +135,30 @@ impl Log {
     /// in O(log n) storage reads.
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<[u8; 32]>, LogProofError> {
         self.check_size(size)?;
-        Ok(merkle::inclusion_proof(
-            &self.nodes(),
-            &self.suite(),
-            seq,
-            size,
-        )?)
+        let nodes = self.nodes();
+        // At the tree's current size the right edge comes folded from the frontier in memory
+        // (no reads for it); at older sizes it is read.
+        if let Some(frontier) = self.frontier_of(size) {
+            return Ok(
+                merkle::Prover::from_frontier(&nodes, &self.suite(), &frontier)
+                    .inclusion_proof(seq)?,
+            );
+        }
+        Ok(merkle::inclusion_proof(&nodes, &self.suite(), seq, size)?)
     }
 
     /// The consistency proof from the tree of the first `old` entries to that of the first `new`
     /// (SPEC §10.4), in O(log n) storage reads.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<[u8; 32]>, LogProofError> {
         self.check_size(new)?;
-        Ok(merkle::consistency_proof(
-            &self.nodes(),
-            &self.suite(),
-            old,
-            new,
-        )?)
+        let nodes = self.nodes();
+        if let Some(frontier) = self.frontier_of(new) {
+            return Ok(
+                merkle::Prover::from_frontier(&nodes, &self.suite(), &frontier)
+                    .consistency_proof(old)?,
+            );
+        }
+        Ok(merkle::consistency_proof(&nodes, &self.suite(), old, new)?)
     }
 
     /// Signs and stores a checkpoint of everything appended so far (SPEC §11): the entries it

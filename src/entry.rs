@@ -84,7 +84,7 @@ fn valid_kind(k: &str) -> bool {
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -131,7 +131,7 @@ fn valid_session(s: &str) -> bool {
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -506,6 +506,13 @@ mod tests {
         let mut h = header();
         h.links[1].seq = 7;
         assert!(EntryHeader::decode(&h.encode()).is_err());
+    }
+
+    #[test]
+    fn display_honours_width() {
+        let k = Kind::new("ab").unwrap();
+        assert_eq!(format!("{k:<6}|"), "ab    |");
+        assert_eq!(format!("{:>4}|", SessionId::new("s").unwrap()), "   s|");
     }
 
     #[test]

@@ -261,17 +261,25 @@ fn bench_proofs(c: &mut Criterion, values: &[[u8; 32]]) {
 
 // ==== From the store: the log's own stored tree on sled ====
 
+fn bench_dir() -> std::path::PathBuf {
+    std::env::var_os("SEALTRAIL_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-logs")
+        })
+}
+
+fn log_path(n: u64) -> std::path::PathBuf {
+    bench_dir().join(format!("proofs-{n}"))
+}
+
 /// A sled-backed log of `n` entries under target/bench-logs (reused between runs: building 10M
 /// entries takes minutes). Entries carry a small payload; the tree is what is measured.
 fn stored_log(n: u64) -> sealtrail::Log {
     use sealtrail::registry::Role;
     use sealtrail::{Durability, Kind, Log, Record, SecretKey};
-    let base = std::env::var_os("SEALTRAIL_BENCH_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-logs")
-        });
-    let path = base.join(format!("proofs-{n}"));
+    let base = bench_dir();
+    let path = log_path(n);
     let owner = SecretKey::from_seed("bench.example/proofs", &[1; 32]).unwrap();
     let recorder = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
     if let Ok(log) = Log::builder().durability(Durability::Buffered).open(&path) {
@@ -350,15 +358,8 @@ fn bench_from_store(c: &mut Criterion) {
             })
         });
         // Reopening rebuilds the frontier and the cached upper levels from stored nodes.
-        let path = {
-            drop(log);
-            let base = std::env::var_os("SEALTRAIL_BENCH_DIR")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| {
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-logs")
-                });
-            base.join(format!("proofs-{n}"))
-        };
+        drop(log);
+        let path = log_path(n);
         let start = Instant::now();
         let log = sealtrail::Log::open(&path).unwrap();
         record_rate(open_name, 1, start.elapsed());

@@ -606,42 +606,50 @@ impl<'p> Verifier<'p> {
                 ));
             }
         }
-        // Entries, in chunks: decode and verify signatures in parallel, then the ordered checks.
+        // Entries, in chunks, pipelined: while one chunk's signatures are verified on other
+        // threads, this thread reads the next chunk and runs the ordered checks of the one before.
         let total = header.count;
+        let mut read_so_far = 0u64;
         let mut done = 0u64;
-        while done < total && !self.stopped {
-            let want = (total - done).min(CHUNK as u64) as usize;
-            let mut chunk: Vec<Decoded> = Vec::with_capacity(want);
-            for _ in 0..want {
-                match read(r, buf, MAX_ITEM_LEN) {
-                    Ok(()) => {}
-                    Err(ReadItemError::Io(e)) => return Err(e.into()),
-                    Err(e) => {
-                        let at = done + chunk.len() as u64;
-                        self.read_failed(&format!("entry item {} of {total}", at + 1), e);
-                        break;
+        std::thread::scope(|s| -> Result<(), BundleError> {
+            let mut in_flight: Option<(usize, std::thread::ScopedJoinHandle<'_, _>)> = None;
+            loop {
+                let next = if read_so_far < total && !self.stopped {
+                    let chunk = self.read_chunk(r, buf, read_so_far, total)?;
+                    read_so_far += chunk.len() as u64;
+                    let n = chunk.len();
+                    Some((
+                        n,
+                        s.spawn(move || {
+                            let sigs = verify_signatures(&chunk);
+                            (chunk, sigs)
+                        }),
+                    ))
+                } else {
+                    None
+                };
+                if let Some((n, handle)) = in_flight.take() {
+                    // A worker that panicked verified nothing: every entry of its chunk fails.
+                    let (chunk, sigs): (Vec<Decoded>, Vec<bool>) =
+                        handle.join().unwrap_or_else(|_| {
+                            let failed = Err("signature verification failed".to_owned());
+                            (vec![failed; n], vec![false; n])
+                        });
+                    for (decoded, sig_ok) in chunk.iter().zip(sigs) {
+                        self.entry(&header, done, decoded, sig_ok);
+                        done += 1;
+                        self.entries_read = done;
+                        if done % 1024 == 0 || done == total {
+                            progress(Progress { done, total });
+                        }
                     }
                 }
-                self.hash_item(buf);
-                let decoded = EntryItem::decode(buf)
-                    .map_err(|e| format!("entry item: {e}"))
-                    .and_then(|item| {
-                        Entry::from_bytes(&item.entry)
-                            .map(|e| (item, e))
-                            .map_err(|e| format!("entry: {e}"))
-                    });
-                chunk.push(decoded);
-            }
-            let signatures = verify_signatures(&chunk);
-            for (decoded, sig_ok) in chunk.iter().zip(signatures) {
-                self.entry(&header, done, decoded, sig_ok);
-                done += 1;
-                self.entries_read = done;
-                if done % 1024 == 0 || done == total {
-                    progress(Progress { done, total });
+                match next {
+                    Some(n) => in_flight = Some(n),
+                    None => return Ok(()),
                 }
             }
-        }
+        })?;
         if self.stopped {
             return Ok(());
         }
@@ -676,6 +684,39 @@ impl<'p> Verifier<'p> {
 
     fn pinned(&self, key: &KeyId) -> bool {
         self.policy.is_some_and(|p| p.pinned(key))
+    }
+
+    // Reads and decodes up to CHUNK entry items (fewer at the end, or when reading fails).
+    fn read_chunk<R: Read>(
+        &mut self,
+        r: &mut R,
+        buf: &mut Vec<u8>,
+        read_so_far: u64,
+        total: u64,
+    ) -> Result<Vec<Decoded>, BundleError> {
+        let want = (total - read_so_far).min(CHUNK as u64) as usize;
+        let mut chunk: Vec<Decoded> = Vec::with_capacity(want);
+        for _ in 0..want {
+            match read(r, buf, MAX_ITEM_LEN) {
+                Ok(()) => {}
+                Err(ReadItemError::Io(e)) => return Err(e.into()),
+                Err(e) => {
+                    let at = read_so_far + chunk.len() as u64;
+                    self.read_failed(&format!("entry item {} of {total}", at + 1), e);
+                    break;
+                }
+            }
+            self.hash_item(buf);
+            let decoded = EntryItem::decode(buf)
+                .map_err(|e| format!("entry item: {e}"))
+                .and_then(|item| {
+                    Entry::from_bytes(&item.entry)
+                        .map(|e| (item, e))
+                        .map_err(|e| format!("entry: {e}"))
+                });
+            chunk.push(decoded);
+        }
+        Ok(chunk)
     }
 
     // A control item: a key-management or erasure entry, with its payload and an inclusion

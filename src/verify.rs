@@ -471,7 +471,7 @@ impl ChainVerifier {
         let hash = entry.hash(self.suite);
         self.prev = hash;
         self.last_time = h.time;
-        self.next_seq = seq + 1;
+        self.next_seq = seq.saturating_add(1);
         Ok(VerifiedEntry { entry, hash })
     }
 

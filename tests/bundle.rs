@@ -446,3 +446,27 @@ fn validly_resigned_entry_breaks_the_chain_and_the_tree() {
     assert_invalid_named(&report, Some(8), "chain");
     assert_invalid_named(&report, None, "merkle");
 }
+
+/// Found by fuzzing (fuzz/regressions/bundle_verify/): an entry numbered u64::MAX in a
+/// contiguous bundle overflowed the size computed after it. It is now a finding, not a panic.
+#[test]
+fn an_entry_numbered_u64_max_is_a_finding_not_a_panic() {
+    let (_s, log, k) = small_log(Suite::Blake3);
+    let bundle = export(&log, &k, ExportOptions::new(Selection::Log));
+    let its = items(&bundle);
+    let h = header_of(&its);
+    let first = 3 + h.controls as usize;
+    let mut item = EntryItem::decode(&its[first + 4]).unwrap();
+    let entry = sealtrail::Entry::from_bytes(&item.entry).unwrap();
+    let mut header = entry.header().clone();
+    header.seq = u64::MAX;
+    header.links.clear();
+    let hb = header.encode();
+    item.entry = sealtrail::Entry::sign(header, &hb, &k.recorder)
+        .as_bytes()
+        .to_vec();
+    let mut bad = its.clone();
+    bad[first + 4] = item.encode();
+    let report = verify(&rebuild(&bad), &pinned(&k));
+    assert_invalid_named(&report, Some(4), "sequence");
+}

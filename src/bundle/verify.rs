@@ -950,7 +950,7 @@ impl<'p> Verifier<'p> {
                         self.frontier = None;
                     }
                 }
-                self.check_streamed_roots(seq + 1);
+                self.check_streamed_roots(seq.saturating_add(1));
                 if !item.proof.is_empty() {
                     self.report.finding_check(
                         Some(seq),
@@ -1031,7 +1031,7 @@ impl<'p> Verifier<'p> {
                 }
             } else if is_previous {
                 self.report.finding_check(
-                    Some(s - 1),
+                    Some(s.saturating_sub(1)),
                     Check::Checkpoint,
                     format!(
                         "FORK: the entries give root {} at size {s}, but the checkpoint you \
@@ -1042,7 +1042,7 @@ impl<'p> Verifier<'p> {
                 );
             } else {
                 self.report.finding_check(
-                    Some(s - 1),
+                    Some(s.saturating_sub(1)),
                     Check::Merkle,
                     format!(
                         "the entries give root {} at size {s}, but the checkpoint signed by {who} \
@@ -1204,7 +1204,7 @@ impl<'p> Verifier<'p> {
                     self.report.proven(format!(
                         "entries {}..{} form an unbroken hash chain",
                         h.start,
-                        h.start + h.count
+                        h.start.saturating_add(h.count)
                     ));
                 }
             }

@@ -8,8 +8,9 @@
 //!   do (SPEC §12.6 explains why batch verification cannot give a verdict every verifier agrees
 //!   with).
 //!
-//! Peak memory of the verifier is measured on the binary: see BENCHMARKS.md
-//! (`/usr/bin/time -v target/release/verify-bundle …`).
+//! * peak memory of `verify_bundle` over the same bundle, streamed from its file: the bench runs
+//!   itself again as a child process that only verifies, and reads that process's peak resident
+//!   size (`VmHWM`, Linux); a child that only starts up is the floor. Target < 64 MiB.
 //!
 //! Run: `cargo bench --bench verify`. The 1M-entry log and bundle are built once under
 //! `target/bench-logs` (`SEALTRAIL_BENCH_DIR` to move them).
@@ -140,7 +141,51 @@ fn on_two_threads(n: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
     });
 }
 
+/// Set in the child process that measures peak memory: the bundle to verify, or empty for the
+/// floor (a process that starts, and verifies nothing).
+const PEAK_CHILD: &str = "SEALTRAIL_BENCH_PEAK_CHILD";
+
+/// This process's peak resident size in KiB, from /proc (Linux only).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The child's side: verify (unless measuring the floor), then print the peak resident size.
+fn peak_child(bundle: &std::ffi::OsStr) -> ! {
+    if !bundle.is_empty() {
+        let policy = TrustPolicy::new(vec![owner().public_key()]).unwrap();
+        let f = std::fs::File::open(bundle).unwrap();
+        let report = verify_bundle(f, &policy).unwrap();
+        assert!(report.is_valid(), "{}", report.render());
+    }
+    match peak_rss_kib() {
+        Some(kib) => println!("{kib}"),
+        None => println!("unknown"),
+    }
+    std::process::exit(0)
+}
+
+/// The parent's side: the peak resident size, in KiB, of a child verifying `bundle` (or of one
+/// that verifies nothing, for an empty path).
+fn peak_of(bundle: &std::ffi::OsStr) -> Option<u64> {
+    let out = std::process::Command::new(std::env::current_exe().ok()?)
+        .env(PEAK_CHILD, bundle)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
 fn main() {
+    if let Some(bundle) = std::env::var_os(PEAK_CHILD) {
+        peak_child(&bundle);
+    }
     let mut c = Criterion::default().configure_from_args();
     let path = bundle_path();
     let (msgs, sigs, keys) = signatures(&path);
@@ -232,9 +277,29 @@ fn main() {
         ratio(bundle, strict),
         ""
     );
-    println!(
-        "bundle: {} ({} bytes)",
-        path.display(),
-        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-    );
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    match (peak_of(path.as_os_str()), peak_of("".as_ref())) {
+        (Some(peak), Some(floor)) => {
+            println!(
+                "{:<52} {:>10.1} MiB {:>8}",
+                "peak memory of verify_bundle (resident, process)",
+                mib(peak),
+                "<64 MiB"
+            );
+            println!(
+                "{:<52} {:>10.1} MiB",
+                "  of which the process floor (starts, verifies nothing)",
+                mib(floor)
+            );
+            println!(
+                "{:<52} {:>10.1} MiB  (peak is {:.3}x the bundle's size)",
+                "  bundle size",
+                size as f64 / (1024.0 * 1024.0),
+                peak as f64 * 1024.0 / size.max(1) as f64
+            );
+        }
+        _ => println!("peak memory: not measured (needs Linux /proc/self/status)"),
+    }
+    println!("bundle: {} ({size} bytes)", path.display());
 }

@@ -141,6 +141,29 @@ fn on_two_threads(n: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
     });
 }
 
+/// The trust policy of the bench's bundle: its owner key pinned.
+fn policy() -> TrustPolicy {
+    TrustPolicy::new(vec![owner().public_key()]).unwrap()
+}
+
+/// Verifies the bundle at `path`, streamed from its file; it must be valid.
+fn verify_file(path: &std::path::Path, policy: &TrustPolicy) {
+    let f = std::fs::File::open(path).unwrap();
+    let report = verify_bundle(f, policy).unwrap();
+    assert!(report.is_valid(), "{}", report.render());
+}
+
+/// Runs `f` `iters` times, records `per_iter` items per run under `name`, returns the time.
+fn timed(name: &'static str, per_iter: u64, iters: u64, mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    let took = start.elapsed();
+    record_rate(name, iters * per_iter, took);
+    took
+}
+
 /// Set in the child process that measures peak memory: the bundle to verify, or empty for the
 /// floor (a process that starts, and verifies nothing).
 const PEAK_CHILD: &str = "SEALTRAIL_BENCH_PEAK_CHILD";
@@ -155,10 +178,7 @@ fn peak_rss_kib() -> Option<u64> {
 /// The child's side: verify (unless measuring the floor), then print the peak resident size.
 fn peak_child(bundle: &std::ffi::OsStr) -> ! {
     if !bundle.is_empty() {
-        let policy = TrustPolicy::new(vec![owner().public_key()]).unwrap();
-        let f = std::fs::File::open(bundle).unwrap();
-        let report = verify_bundle(f, &policy).unwrap();
-        assert!(report.is_valid(), "{}", report.render());
+        verify_file(bundle.as_ref(), &policy());
     }
     match peak_rss_kib() {
         Some(kib) => println!("{kib}"),
@@ -190,7 +210,7 @@ fn main() {
     let path = bundle_path();
     let (msgs, sigs, keys) = signatures(&path);
     let n = msgs.len();
-    let policy = TrustPolicy::new(vec![owner().public_key()]).unwrap();
+    let policy = policy();
     let mut g = c.benchmark_group("verify_1m");
     g.sampling_mode(SamplingMode::Flat)
         .sample_size(10)
@@ -198,48 +218,30 @@ fn main() {
         .throughput(Throughput::Elements(n as u64));
     g.bench_function("raw_batch_2_threads", |b| {
         b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
+            timed("raw_batch", n as u64, iters, || {
                 on_two_threads(n, |range| {
                     for chunk in range.collect::<Vec<_>>().chunks(256) {
                         let (a, b) = (chunk[0], chunk[chunk.len() - 1] + 1);
                         let m: Vec<&[u8]> = msgs[a..b].iter().map(|m| m.as_slice()).collect();
                         ed25519_dalek::verify_batch(&m, &sigs[a..b], &keys[a..b]).unwrap();
                     }
-                });
-            }
-            let took = start.elapsed();
-            record_rate("raw_batch", iters * n as u64, took);
-            took
+                })
+            })
         })
     });
     g.bench_function("raw_strict_2_threads", |b| {
         b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
+            timed("raw_strict", n as u64, iters, || {
                 on_two_threads(n, |range| {
                     for i in range {
                         keys[i].verify_strict(&msgs[i], &sigs[i]).unwrap();
                     }
-                });
-            }
-            let took = start.elapsed();
-            record_rate("raw_strict", iters * n as u64, took);
-            took
+                })
+            })
         })
     });
     g.bench_function("verify_bundle", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                let f = std::fs::File::open(&path).unwrap();
-                let report = verify_bundle(f, &policy).unwrap();
-                assert!(report.is_valid(), "{}", report.render());
-            }
-            let took = start.elapsed();
-            record_rate("bundle", iters * n as u64, took);
-            took
-        })
+        b.iter_custom(|iters| timed("bundle", n as u64, iters, || verify_file(&path, &policy)))
     });
     g.finish();
     c.final_summary();

@@ -1,5 +1,5 @@
 //! Entry decoding (SPEC §6): never panics, and an accepted entry re-encodes to exactly its input.
-//! The same bytes are also read as a bare header and as a bundle's entry item (SPEC §12.3).
+//! The same bytes are also read as a bare header and as a bundle's entry item (SPEC §12.1).
 #![no_main]
 
 use libfuzzer_sys::{fuzz_mutator, fuzz_target};

@@ -2,12 +2,16 @@
 //!
 //! * Buffered `Log::append` vs. the raw floor — the same work by hand: one Ed25519 signature,
 //!   the BLAKE3 hashes (entry hash, payload commitment, Merkle leaf and the one interior node an
-//!   append completes on average) and one sled insert of the same bytes.
+//!   append completes on average) and one sled insert of the same bytes, into a sled configured
+//!   as the log's store configures it. The log is given a prepared payload, as the floor is.
 //!   Target ≥ 0.85×.
 //! * Immediate `Log::append` with 1 and 16 concurrent appenders vs. one sled `flush()` per
 //!   insert. Target: 16 appenders ≥ 5×. sled's `flush()` ends in `sync_file_range`, not an
 //!   fsync, so the run also measures the durable baseline: flush plus `fdatasync` per insert.
 //! * Bytes on disk per entry for a 300-byte payload.
+//!
+//! Each measurement runs in four rounds interleaved with its baselines, and each rate is the
+//! total over its rounds, so drift in the machine's speed during the run affects both sides.
 //!
 //! Run: `cargo bench --bench append`. A table of rates and ratios is printed at the end.
 
@@ -32,6 +36,17 @@ fn record_rate(name: &'static str, entries: u64, took: Duration) {
     let e = r.entry(name).or_default();
     e.0 += entries;
     e.1 += took;
+}
+
+/// Runs `op` `iters` times and records the rate under `name`; returns the time taken.
+fn timed(name: &'static str, iters: u64, mut op: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        op();
+    }
+    let took = start.elapsed();
+    record_rate(name, iters, took);
+    took
 }
 
 fn rate(name: &str) -> f64 {
@@ -70,83 +85,104 @@ fn fixture(durability: Durability) -> Fixture {
     }
 }
 
-fn record(session: &SessionId) -> Record {
-    Record::new(Kind::new("command_run").unwrap(), payload()).session(session)
+/// What each append is given: the kind and the payload are built once, as the floor's are, so
+/// neither side is timed encoding its input; the payload is cloned because `Record` owns it.
+struct Input {
+    kind: Kind,
+    payload: Vec<u8>,
+    session: SessionId,
 }
+
+impl Input {
+    fn new(session: &str) -> Input {
+        Input {
+            kind: Kind::new("command_run").unwrap(),
+            payload: payload(),
+            session: SessionId::new(session).unwrap(),
+        }
+    }
+
+    fn record(&self) -> Record {
+        Record::new(self.kind.clone(), self.payload.clone()).session(&self.session)
+    }
+}
+
+/// Each measurement runs in this many rounds, interleaved with its baselines', so that a
+/// machine that speeds up or slows down during the run moves both sides of a ratio alike.
+const ROUNDS: usize = 4;
 
 fn bench_buffered(c: &mut Criterion) {
     let mut g = c.benchmark_group("append_buffered");
     g.throughput(Throughput::Elements(1));
-    g.sample_size(20).measurement_time(Duration::from_secs(8));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
 
-    // The raw floor: sign + hash + one sled insert of the same bytes, by hand.
+    // The raw floor: sign + hash + one sled insert of the same bytes, by hand, into a sled
+    // configured as the log's store configures it.
     let dir = tempfile::tempdir().unwrap();
     let db = sled::Config::new()
         .path(dir.path())
         .mode(sled::Mode::HighThroughput)
+        .flush_every_ms(None)
         .open()
         .unwrap();
     let key = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
     let data = payload();
     let session = SessionId::new("bench-session-0001").unwrap();
     let mut seq = 0u64;
-    g.bench_function("raw_floor", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                seq += 1;
-                let salt = Salt([7; 32]);
-                let commitment = PayloadCommitment::compute(Suite::Blake3, &salt, &data);
-                let header = EntryHeader {
-                    version: 1,
-                    log_id: LogId([3; 32]),
-                    seq,
-                    prev: EntryHash([4; 32]),
-                    time: Timestamp(seq),
-                    session: session.clone(),
-                    signer: KeyId(*key.key_id().as_bytes()),
-                    kind: Kind::new("command_run").unwrap(),
-                    payload: commitment,
-                    links: vec![],
-                };
-                let hb = header.encode();
-                let entry_hash = EntryHash::compute(Suite::Blake3, &hb);
-                // The Merkle leaf, and the one interior node an append completes on average.
-                let leaf = sealtrail::merkle::leaf_hash(Suite::Blake3, &entry_hash);
-                std::hint::black_box(sealtrail::merkle::TreeHasher::node(
-                    &Suite::Blake3,
-                    &leaf,
-                    &leaf,
-                ));
-                let sig = key.sign(&sealtrail::entry::entry_signing_input(&hb));
-                let mut value = Vec::with_capacity(hb.len() + 64 + 32 + data.len() + 16);
-                value.extend_from_slice(&hb);
-                value.extend_from_slice(&sig);
-                value.extend_from_slice(&salt.0);
-                value.extend_from_slice(&data);
-                let mut k = [1u8; 9];
-                k[1..].copy_from_slice(&seq.to_be_bytes());
-                db.insert(k, value).unwrap();
-                std::hint::black_box(entry_hash);
-            }
-            let took = start.elapsed();
-            record_rate("raw_floor", iters, took);
-            took
-        })
-    });
-
+    let input = Input::new("bench-session-0001");
     let f = fixture(Durability::Buffered);
-    g.bench_function("log_append", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                f.log.append(&f.recorder, record(&session)).unwrap();
-            }
-            let took = start.elapsed();
-            record_rate("log_append_buffered", iters, took);
-            took
-        })
-    });
+    for round in 0..ROUNDS {
+        g.bench_function(format!("raw_floor/{round}"), |b| {
+            b.iter_custom(|iters| {
+                timed("raw_floor", iters, || {
+                    seq += 1;
+                    let salt = Salt([7; 32]);
+                    let commitment = PayloadCommitment::compute(Suite::Blake3, &salt, &data);
+                    let header = EntryHeader {
+                        version: 1,
+                        log_id: LogId([3; 32]),
+                        seq,
+                        prev: EntryHash([4; 32]),
+                        time: Timestamp(seq),
+                        session: session.clone(),
+                        signer: KeyId(*key.key_id().as_bytes()),
+                        kind: Kind::new("command_run").unwrap(),
+                        payload: commitment,
+                        links: vec![],
+                    };
+                    let hb = header.encode();
+                    let entry_hash = EntryHash::compute(Suite::Blake3, &hb);
+                    // The Merkle leaf, and the one interior node an append completes on average.
+                    let leaf = sealtrail::merkle::leaf_hash(Suite::Blake3, &entry_hash);
+                    std::hint::black_box(sealtrail::merkle::TreeHasher::node(
+                        &Suite::Blake3,
+                        &leaf,
+                        &leaf,
+                    ));
+                    let sig = key.sign(&sealtrail::entry::entry_signing_input(&hb));
+                    let mut value = Vec::with_capacity(hb.len() + 64 + 32 + data.len() + 16);
+                    value.extend_from_slice(&hb);
+                    value.extend_from_slice(&sig);
+                    value.extend_from_slice(&salt.0);
+                    value.extend_from_slice(&data);
+                    let mut k = [1u8; 9];
+                    k[1..].copy_from_slice(&seq.to_be_bytes());
+                    db.insert(k, value).unwrap();
+                    std::hint::black_box(entry_hash);
+                })
+            })
+        });
+
+        g.bench_function(format!("log_append/{round}"), |b| {
+            b.iter_custom(|iters| {
+                timed("log_append_buffered", iters, || {
+                    f.log.append(&f.recorder, input.record()).unwrap();
+                })
+            })
+        });
+    }
     f.log.flush().unwrap();
     g.finish();
 }
@@ -154,76 +190,72 @@ fn bench_buffered(c: &mut Criterion) {
 fn bench_immediate(c: &mut Criterion) {
     let mut g = c.benchmark_group("append_immediate");
     g.throughput(Throughput::Elements(1));
-    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
 
     let dir = tempfile::tempdir().unwrap();
     let db = sled::open(dir.path()).unwrap();
     let data = vec![0x5au8; 520];
     let mut seq = 0u64;
-    g.bench_function("sled_flush_per_insert", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                seq += 1;
-                db.insert(seq.to_be_bytes(), data.clone()).unwrap();
-                db.flush().unwrap();
-            }
-            let took = start.elapsed();
-            record_rate("sled_flush_per_insert", iters, took);
-            took
-        })
-    });
-
     // What a durable flush costs on this machine: sled's flush ends in sync_file_range, which is
     // not an fsync, so a durable baseline adds fdatasync of sled's log file.
     let dir2 = tempfile::tempdir().unwrap();
     let db2 = sled::open(dir2.path()).unwrap();
     let db_file = std::fs::File::open(dir2.path().join("db")).unwrap();
     let mut seq2 = 0u64;
-    g.bench_function("sled_flush_fdatasync_per_insert", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                seq2 += 1;
-                db2.insert(seq2.to_be_bytes(), data.clone()).unwrap();
-                db2.flush().unwrap();
-                db_file.sync_data().unwrap();
-            }
-            let took = start.elapsed();
-            record_rate("sled_durable_per_insert", iters, took);
-            took
-        })
-    });
+    let logs = [
+        (1usize, "log_immediate_1", fixture(Durability::Immediate)),
+        (16, "log_immediate_16", fixture(Durability::Immediate)),
+    ];
 
-    for threads in [1usize, 16] {
-        let f = fixture(Durability::Immediate);
-        let name: &'static str = if threads == 1 {
-            "log_immediate_1"
-        } else {
-            "log_immediate_16"
-        };
-        g.bench_function(name, |b| {
+    for round in 0..ROUNDS {
+        g.bench_function(format!("sled_flush_per_insert/{round}"), |b| {
             b.iter_custom(|iters| {
-                let per = iters.div_ceil(threads as u64);
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for t in 0..threads {
-                        let log = f.log.clone();
-                        let key = f.recorder.clone();
-                        s.spawn(move || {
-                            let session = SessionId::new(&format!("thread-{t}")).unwrap();
-                            for _ in 0..per {
-                                log.append(&key, record(&session)).unwrap();
-                            }
-                        });
-                    }
-                });
-                let took = start.elapsed();
-                record_rate(name, per * threads as u64, took);
-                // Criterion divides by `iters`; report the time for exactly that many.
-                took.mul_f64(iters as f64 / (per * threads as u64) as f64)
+                timed("sled_flush_per_insert", iters, || {
+                    seq += 1;
+                    db.insert(seq.to_be_bytes(), data.clone()).unwrap();
+                    db.flush().unwrap();
+                })
             })
         });
+
+        g.bench_function(format!("sled_flush_fdatasync_per_insert/{round}"), |b| {
+            b.iter_custom(|iters| {
+                timed("sled_durable_per_insert", iters, || {
+                    seq2 += 1;
+                    db2.insert(seq2.to_be_bytes(), data.clone()).unwrap();
+                    db2.flush().unwrap();
+                    db_file.sync_data().unwrap();
+                })
+            })
+        });
+
+        for (threads, name, f) in &logs {
+            let threads = *threads;
+            g.bench_function(format!("{name}/{round}"), |b| {
+                b.iter_custom(|iters| {
+                    let per = iters.div_ceil(threads as u64);
+                    let start = Instant::now();
+                    std::thread::scope(|s| {
+                        for t in 0..threads {
+                            let log = f.log.clone();
+                            let key = f.recorder.clone();
+                            s.spawn(move || {
+                                let input = Input::new(&format!("thread-{t}"));
+                                for _ in 0..per {
+                                    log.append(&key, input.record()).unwrap();
+                                }
+                            });
+                        }
+                    });
+                    let took = start.elapsed();
+                    record_rate(name, per * threads as u64, took);
+                    // Criterion divides by `iters`; report the time for exactly that many.
+                    took.mul_f64(iters as f64 / (per * threads as u64) as f64)
+                })
+            });
+        }
     }
     g.finish();
 }
@@ -248,9 +280,9 @@ fn dir_size(path: &std::path::Path) -> u64 {
 fn disk_per_entry() -> (f64, u64) {
     const N: u64 = 50_000;
     let f = fixture(Durability::Buffered);
-    let session = SessionId::new("bench-session-0001").unwrap();
+    let input = Input::new("bench-session-0001");
     for _ in 0..N / 100 {
-        let batch = (0..100).map(|_| record(&session)).collect();
+        let batch = (0..100).map(|_| input.record()).collect();
         f.log.append_batch(&f.recorder, batch).unwrap();
     }
     f.log.flush().unwrap();

@@ -1,16 +1,28 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{Pair, Store, StoreError};
 
-/// WAL bytes after which a flush also checkpoints: sled is flushed and fsynced, and the WAL is
-/// emptied.
+/// WAL bytes after which a flush checkpoints instead: sled is flushed and fsynced, and the WAL
+/// starts over.
 const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
-/// Buffered WAL bytes after which a write goes to the file without waiting for a flush, so
-/// memory stays bounded for Buffered logs that rarely flush.
-const SPILL_BYTES: usize = 4 * 1024 * 1024;
+/// Pending WAL bytes after which the frames are dropped and the next flush checkpoints instead:
+/// sled already holds every write, so making sled durable once is cheaper than writing the same
+/// bytes a second time. Keeps memory bounded for Buffered logs that rarely flush.
+const PENDING_BYTES: usize = 4 * 1024 * 1024;
+/// The WAL file grows by zeros written ahead of the frames, at least this much at a time (and at
+/// least as much as it holds, up to [`GROW_MAX`]), so that syncing a flush's frames changes no
+/// file metadata: `fdatasync` then writes the frames' pages and nothing else.
+const GROW_MIN: u64 = 64 * 1024;
+const GROW_MAX: u64 = 8 * 1024 * 1024;
+
+/// The WAL's header: magic, then the epoch its frames belong to, then `BLAKE3(magic ‖
+/// epoch)[0..8]`.
+const MAGIC: &[u8; 8] = b"stwal\x00\x00\x02";
+const HEADER_LEN: u64 = 24;
 
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
@@ -20,10 +32,15 @@ const OP_DELETE: u8 = 2;
 ///
 /// sled 0.34's `flush()` ends in `sync_file_range`, which neither flushes the device's write
 /// cache nor syncs metadata, and sled never fsyncs its blob files: it is not an fsync. So every
-/// write also goes, in order, to `wal`, and [`Store::flush`] appends the pending WAL frames and
-/// calls `fdatasync`: one sequential write and one sync per group commit. When the WAL grows past
-/// 64 MiB (and when the store is dropped) sled is flushed, its files fsynced, and the WAL emptied.
-/// Opening replays the WAL into sled.
+/// write also goes, in order, to `wal`, and [`Store::flush`] writes the pending WAL frames and
+/// calls `fdatasync`: one write and one sync per group commit. The WAL file is written over in
+/// place, never truncated while open: a header names the current epoch, every frame's check
+/// covers it, and replay stops at the first frame that fails, so frames left from earlier epochs
+/// are never replayed. When the WAL would pass 64 MiB, when more than 4 MiB were written since
+/// the last flush, and when the store is dropped, a flush checkpoints instead: sled is flushed,
+/// its files fsynced, and the WAL starts a new epoch. Opening replays the WAL into sled. sled's
+/// own periodic flush is off: it would fsync sled's file every 500 ms, competing with group
+/// commits for the disk, and durability does not depend on it.
 ///
 /// Directory layout: `PATH/sled/` (sled's files) and `PATH/wal`.
 #[derive(Debug, Clone)]
@@ -35,14 +52,29 @@ pub struct SledStore {
 struct Inner {
     db: sled::Db,
     dir: PathBuf,
-    pending: Mutex<Vec<u8>>,
+    pending: Mutex<Pending>,
     wal: Mutex<Wal>,
+}
+
+/// WAL frames written since the last flush, not yet in the file.
+#[derive(Debug, Default)]
+struct Pending {
+    /// The epoch frames are made in: the one in the WAL's header, or the one it will name once
+    /// a restart in progress writes it.
+    epoch: [u8; 8],
+    frames: Vec<u8>,
+    /// More than [`PENDING_BYTES`] were written since the last flush: the frames were dropped,
+    /// writes are no longer framed, and the next flush checkpoints sled instead.
+    overflowed: bool,
 }
 
 #[derive(Debug)]
 struct Wal {
     file: File,
+    /// Where the next frame goes.
     len: u64,
+    /// The file's length: zeros from `len` on.
+    allocated: u64,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -63,7 +95,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn frame(op: u8, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
+// A frame's check: the epoch and the body, so a frame of another epoch never passes.
+fn frame_check(epoch: &[u8; 8], body: &[u8]) -> [u8; 8] {
+    let mut h = blake3::Hasher::new();
+    h.update(epoch).update(body);
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    out
+}
+
+fn frame(epoch: &[u8; 8], op: u8, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     let body_len = 1 + 4 + key.len() + value.len();
     out.reserve(4 + body_len + 8);
     out.extend_from_slice(&(body_len as u32).to_le_bytes());
@@ -72,8 +113,17 @@ fn frame(op: u8, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(value);
-    let check = blake3::hash(&out[start..]);
-    out.extend_from_slice(&check.as_bytes()[..8]);
+    let check = frame_check(epoch, &out[start..]);
+    out.extend_from_slice(&check);
+}
+
+fn header(epoch: &[u8; 8]) -> [u8; HEADER_LEN as usize] {
+    let mut h = [0u8; HEADER_LEN as usize];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..16].copy_from_slice(epoch);
+    let check = blake3::hash(&h[..16]);
+    h[16..].copy_from_slice(&check.as_bytes()[..8]);
+    h
 }
 
 impl SledStore {
@@ -83,6 +133,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(path.join("sled"))
             .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io) if is_lock_conflict(&io) => StoreError::Locked {
@@ -97,16 +148,18 @@ impl SledStore {
             .truncate(false)
             .open(path.join("wal"))?;
         let replayed = replay(&db, &mut file)?;
-        let len = file.seek(SeekFrom::End(0))?;
+        let allocated = file.seek(SeekFrom::End(0))?;
         let inner = Inner {
             db,
             dir: path.to_owned(),
-            pending: Mutex::new(Vec::new()),
-            wal: Mutex::new(Wal { file, len }),
+            pending: Mutex::new(Pending::default()),
+            wal: Mutex::new(Wal {
+                file,
+                len: HEADER_LEN,
+                allocated,
+            }),
         };
-        if replayed || len > 0 {
-            inner.checkpoint(&mut lock(&inner.wal))?;
-        }
+        inner.restart(&mut lock(&inner.wal), replayed)?;
         sync_dir(path)?;
         Ok(SledStore {
             inner: Arc::new(inner),
@@ -114,25 +167,55 @@ impl SledStore {
     }
 
     fn log_op(&self, op: u8, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let spill = {
-            let mut p = lock(&self.inner.pending);
-            frame(op, key, value, &mut p);
-            (p.len() > SPILL_BYTES).then(|| std::mem::take(&mut *p))
-        };
-        if let Some(bytes) = spill {
-            let mut wal = lock(&self.inner.wal);
-            wal.append(&bytes)?;
+        let mut p = lock(&self.inner.pending);
+        if !p.overflowed {
+            let epoch = p.epoch;
+            frame(&epoch, op, key, value, &mut p.frames);
+            if p.frames.len() > PENDING_BYTES {
+                p.frames = Vec::new();
+                p.overflowed = true;
+            }
         }
         Ok(())
     }
 }
 
 // Applies every complete, intact frame of the WAL in order; a torn tail (a frame cut short or
-// failing its check) ends the replay. Returns whether anything was applied.
+// failing its check) or a frame of an earlier epoch ends the replay. Returns whether anything
+// was applied. A WAL written before epochs (no header) is replayed with its own check,
+// `BLAKE3(body)[0..8]`; a header that fails its check was being rewritten after a checkpoint,
+// so sled already holds everything before it.
 fn replay(db: &sled::Db, file: &mut File) -> Result<bool, StoreError> {
     file.seek(SeekFrom::Start(0))?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
+    if bytes.is_empty() {
+        return Ok(false);
+    }
+    if !bytes.starts_with(MAGIC) {
+        return apply_frames(db, &bytes, |body| {
+            let mut c = [0u8; 8];
+            c.copy_from_slice(&blake3::hash(body).as_bytes()[..8]);
+            c
+        });
+    }
+    let Some(h) = bytes.get(..HEADER_LEN as usize) else {
+        return Ok(false);
+    };
+    let epoch: [u8; 8] = h[8..16].try_into().unwrap_or_default();
+    if h != header(&epoch) {
+        return Ok(false);
+    }
+    apply_frames(db, &bytes[HEADER_LEN as usize..], |body| {
+        frame_check(&epoch, body)
+    })
+}
+
+fn apply_frames(
+    db: &sled::Db,
+    bytes: &[u8],
+    check_of: impl Fn(&[u8]) -> [u8; 8],
+) -> Result<bool, StoreError> {
     let mut at = 0usize;
     let mut applied = false;
     while let Some(len_bytes) = bytes.get(at..at + 4) {
@@ -143,7 +226,7 @@ fn replay(db: &sled::Db, file: &mut File) -> Result<bool, StoreError> {
         let Some(check) = bytes.get(at + 4 + body_len..at + 4 + body_len + 8) else {
             break;
         };
-        if &blake3::hash(body).as_bytes()[..8] != check || body.len() < 5 {
+        if body.len() < 5 || check_of(body) != check {
             break;
         }
         let key_len = u32::from_le_bytes(body[1..5].try_into().unwrap_or([0; 4])) as usize;
@@ -167,10 +250,17 @@ fn replay(db: &sled::Db, file: &mut File) -> Result<bool, StoreError> {
 }
 
 impl Wal {
+    // Writes frames at the end, growing the file by zeros ahead of them when they reach its end.
     fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        use std::os::unix::fs::FileExt;
+        let end = self.len + bytes.len() as u64;
         self.file.write_all_at(bytes, self.len)?;
-        self.len += bytes.len() as u64;
+        if end > self.allocated {
+            let grow = self.allocated.clamp(GROW_MIN, GROW_MAX);
+            let zeros = vec![0u8; grow as usize];
+            self.file.write_all_at(&zeros, end)?;
+            self.allocated = end + grow;
+        }
+        self.len = end;
         Ok(())
     }
 }
@@ -195,29 +285,47 @@ fn sync_tree(path: &Path) -> Result<(), StoreError> {
 }
 
 impl Inner {
-    // Makes sled's own files durable, then empties the WAL. Everything the WAL holds was inserted
-    // into sled before it was appended to the WAL, so sled's flush covers it.
-    fn checkpoint(&self, wal: &mut Wal) -> Result<(), StoreError> {
-        self.db.flush().map_err(backend)?;
-        sync_tree(&self.dir.join("sled"))?;
-        wal.file.set_len(0)?;
-        wal.file.sync_all()?;
-        wal.len = 0;
+    // Starts the WAL over in a new epoch. Frames pending are dropped and frames made from here
+    // on carry the new epoch; with `checkpoint`, sled's files are made durable first. Everything
+    // the WAL holds or dropped was inserted into sled before it was framed, and the epoch
+    // changes before sled's flush, so that flush covers every write framed in the old epoch.
+    fn restart(&self, wal: &mut Wal, checkpoint: bool) -> Result<(), StoreError> {
+        let mut epoch = [0u8; 8];
+        getrandom::fill(&mut epoch).map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        {
+            let mut p = lock(&self.pending);
+            p.epoch = epoch;
+            p.frames.clear();
+            p.overflowed = false;
+        }
+        if checkpoint {
+            self.db.flush().map_err(backend)?;
+            sync_tree(&self.dir.join("sled"))?;
+        }
+        // The header is durable before any frame of its epoch is written.
+        wal.file.write_all_at(&header(&epoch), 0)?;
+        wal.allocated = wal.allocated.max(HEADER_LEN);
+        wal.file.sync_data()?;
+        wal.len = HEADER_LEN;
         Ok(())
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Last handle gone: write what is pending and leave sled durable with an empty WAL.
-        let pending = std::mem::take(&mut *lock(&self.pending));
+        // Last handle gone: write what is pending, leave sled durable, and give the WAL's space
+        // back.
+        let frames = std::mem::take(&mut lock(&self.pending).frames);
         let mut wal = lock(&self.wal);
         if wal
-            .append(&pending)
+            .append(&frames)
             .and_then(|()| Ok(wal.file.sync_data()?))
+            .and_then(|()| self.restart(&mut wal, true))
             .is_ok()
+            && wal.file.set_len(HEADER_LEN).is_ok()
         {
-            let _ = self.checkpoint(&mut wal);
+            wal.allocated = HEADER_LEN;
+            let _ = wal.file.sync_all();
         }
     }
 }
@@ -260,17 +368,133 @@ impl Store for SledStore {
         // Holding the WAL lock orders flushes; frames taken here include every write that
         // completed before this call.
         let mut wal = lock(&self.inner.wal);
-        let pending = std::mem::take(&mut *lock(&self.inner.pending));
-        wal.append(&pending)?;
+        let frames = {
+            let mut p = lock(&self.inner.pending);
+            if p.overflowed || wal.len + p.frames.len() as u64 > CHECKPOINT_BYTES {
+                drop(p);
+                return self.inner.restart(&mut wal, true);
+            }
+            std::mem::take(&mut p.frames)
+        };
+        wal.append(&frames)?;
         wal.file.sync_data()?;
-        if wal.len > CHECKPOINT_BYTES {
-            self.inner.checkpoint(&mut wal)?;
-        }
         Ok(())
     }
 
     fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
         let sled = self.inner.db.size_on_disk().map_err(backend)?;
-        Ok(Some(sled + lock(&self.inner.wal).len))
+        Ok(Some(sled + lock(&self.inner.wal).allocated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // What a crash leaves: the store's files as they are now, copied while it is open.
+    fn crash_copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let dst = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                crash_copy(&e.path(), &dst);
+            } else {
+                std::fs::copy(e.path(), &dst).unwrap();
+            }
+        }
+    }
+
+    fn value(store: &SledStore, key: &[u8]) -> Option<Vec<u8>> {
+        store.get(key).unwrap()
+    }
+
+    #[test]
+    fn frames_left_from_an_earlier_epoch_are_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = SledStore::open(&path).unwrap();
+        store.put(b"k1", b"AAAA").unwrap();
+        store.put(b"k2", b"old").unwrap();
+        store.flush().unwrap();
+        store.put(b"k2", b"new").unwrap();
+        // More than PENDING_BYTES since the last flush: the flush checkpoints and starts a new
+        // epoch, without writing these frames.
+        let filler = vec![0x55u8; 64 * 1024];
+        for i in 0..=(PENDING_BYTES / filler.len()) {
+            store.put(&[b'f', i as u8], &filler).unwrap();
+        }
+        store.flush().unwrap();
+        // A frame as long as the first one of the old epoch: the old `k2 = old` frame follows
+        // it intact in the file.
+        store.put(b"k1", b"BBBB").unwrap();
+        store.flush().unwrap();
+        let wal = std::fs::read(path.join("wal")).unwrap();
+        assert!(
+            wal.windows(3).any(|w| w == b"old"),
+            "the stale frame is still in the file"
+        );
+
+        let copy = dir.path().join("copy");
+        crash_copy(&path, &copy);
+        drop(store);
+        let reopened = SledStore::open(&copy).unwrap();
+        assert_eq!(value(&reopened, b"k1").as_deref(), Some(&b"BBBB"[..]));
+        assert_eq!(value(&reopened, b"k2").as_deref(), Some(&b"new"[..]));
+        assert_eq!(value(&reopened, &[b'f', 0]), Some(filler));
+    }
+
+    #[test]
+    fn a_wal_written_before_epochs_is_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        drop(SledStore::open(&path).unwrap());
+        // One frame in the earlier format: no header, check BLAKE3(body)[0..8].
+        let mut body = vec![OP_PUT];
+        body.extend_from_slice(&3u32.to_le_bytes());
+        body.extend_from_slice(b"key");
+        body.extend_from_slice(b"legacy");
+        let mut wal = (body.len() as u32).to_le_bytes().to_vec();
+        wal.extend_from_slice(&body);
+        wal.extend_from_slice(&blake3::hash(&body).as_bytes()[..8]);
+        std::fs::write(path.join("wal"), &wal).unwrap();
+
+        let store = SledStore::open(&path).unwrap();
+        assert_eq!(value(&store, b"key").as_deref(), Some(&b"legacy"[..]));
+        drop(store);
+        let wal = std::fs::read(path.join("wal")).unwrap();
+        assert!(wal.starts_with(MAGIC), "reopening wrote the current header");
+    }
+
+    #[test]
+    fn writes_flushed_since_the_last_checkpoint_survive_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = SledStore::open(&path).unwrap();
+        for i in 0u32..2_000 {
+            store.put(&i.to_be_bytes(), &[7; 300]).unwrap();
+            if i % 100 == 99 {
+                store.flush().unwrap();
+            }
+        }
+        store.delete(&5u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+        // The file grew ahead of the frames.
+        let len = std::fs::metadata(path.join("wal")).unwrap().len();
+        assert!(len >= 2_000 * 300, "{len}");
+
+        let copy = dir.path().join("copy");
+        crash_copy(&path, &copy);
+        drop(store);
+        // Closing checkpoints and gives the WAL's space back.
+        assert_eq!(
+            std::fs::metadata(path.join("wal")).unwrap().len(),
+            HEADER_LEN
+        );
+        let reopened = SledStore::open(&copy).unwrap();
+        for i in 0u32..2_000 {
+            let want = (i != 5).then(|| vec![7; 300]);
+            assert_eq!(value(&reopened, &i.to_be_bytes()), want, "key {i}");
+        }
     }
 }

@@ -128,10 +128,9 @@ fn bench_buffered(c: &mut Criterion) {
         .open()
         .unwrap();
     let key = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
-    let data = payload();
-    let session = SessionId::new("bench-session-0001").unwrap();
     let mut seq = 0u64;
     let input = Input::new("bench-session-0001");
+    let (data, session) = (&input.payload, &input.session);
     let f = fixture(Durability::Buffered);
     for round in 0..ROUNDS {
         g.bench_function(format!("raw_floor/{round}"), |b| {
@@ -139,7 +138,7 @@ fn bench_buffered(c: &mut Criterion) {
                 timed("raw_floor", iters, || {
                     seq += 1;
                     let salt = Salt([7; 32]);
-                    let commitment = PayloadCommitment::compute(Suite::Blake3, &salt, &data);
+                    let commitment = PayloadCommitment::compute(Suite::Blake3, &salt, data);
                     let header = EntryHeader {
                         version: 1,
                         log_id: LogId([3; 32]),
@@ -166,7 +165,7 @@ fn bench_buffered(c: &mut Criterion) {
                     value.extend_from_slice(&hb);
                     value.extend_from_slice(&sig);
                     value.extend_from_slice(&salt.0);
-                    value.extend_from_slice(&data);
+                    value.extend_from_slice(data);
                     let mut k = [1u8; 9];
                     k[1..].copy_from_slice(&seq.to_be_bytes());
                     db.insert(k, value).unwrap();
@@ -194,42 +193,42 @@ fn bench_immediate(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path()).unwrap();
+    // Two baselines, each a sled with its own counter: insert + flush() per insert, and the
+    // durable one. What a durable flush costs on this machine: sled's flush ends in
+    // sync_file_range, which is not an fsync, so the durable baseline adds fdatasync of sled's
+    // log file.
     let data = vec![0x5au8; 520];
-    let mut seq = 0u64;
-    // What a durable flush costs on this machine: sled's flush ends in sync_file_range, which is
-    // not an fsync, so a durable baseline adds fdatasync of sled's log file.
-    let dir2 = tempfile::tempdir().unwrap();
-    let db2 = sled::open(dir2.path()).unwrap();
-    let db_file = std::fs::File::open(dir2.path().join("db")).unwrap();
-    let mut seq2 = 0u64;
+    let mut baselines = [
+        ("sled_flush_per_insert", false),
+        ("sled_durable_per_insert", true),
+    ]
+    .map(|(name, durable)| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let sync = durable.then(|| std::fs::File::open(dir.path().join("db")).unwrap());
+        (name, dir, db, sync, 0u64)
+    });
     let logs = [
         (1usize, "log_immediate_1", fixture(Durability::Immediate)),
         (16, "log_immediate_16", fixture(Durability::Immediate)),
     ];
 
     for round in 0..ROUNDS {
-        g.bench_function(format!("sled_flush_per_insert/{round}"), |b| {
-            b.iter_custom(|iters| {
-                timed("sled_flush_per_insert", iters, || {
-                    seq += 1;
-                    db.insert(seq.to_be_bytes(), data.clone()).unwrap();
-                    db.flush().unwrap();
+        for (name, _dir, db, sync, seq) in &mut baselines {
+            let name: &'static str = name;
+            g.bench_function(format!("{name}/{round}"), |b| {
+                b.iter_custom(|iters| {
+                    timed(name, iters, || {
+                        *seq += 1;
+                        db.insert(seq.to_be_bytes(), data.clone()).unwrap();
+                        db.flush().unwrap();
+                        if let Some(file) = sync {
+                            file.sync_data().unwrap();
+                        }
+                    })
                 })
-            })
-        });
-
-        g.bench_function(format!("sled_flush_fdatasync_per_insert/{round}"), |b| {
-            b.iter_custom(|iters| {
-                timed("sled_durable_per_insert", iters, || {
-                    seq2 += 1;
-                    db2.insert(seq2.to_be_bytes(), data.clone()).unwrap();
-                    db2.flush().unwrap();
-                    db_file.sync_data().unwrap();
-                })
-            })
-        });
+            });
+        }
 
         for (threads, name, f) in &logs {
             let threads = *threads;

@@ -95,13 +95,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+// The first 8 bytes of a hash: every check in the WAL.
+fn check8(hash: blake3::Hash) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&hash.as_bytes()[..8]);
+    out
+}
+
 // A frame's check: the epoch and the body, so a frame of another epoch never passes.
 fn frame_check(epoch: &[u8; 8], body: &[u8]) -> [u8; 8] {
-    let mut h = blake3::Hasher::new();
-    h.update(epoch).update(body);
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
-    out
+    check8(blake3::Hasher::new().update(epoch).update(body).finalize())
 }
 
 fn frame(epoch: &[u8; 8], op: u8, key: &[u8], value: &[u8], out: &mut Vec<u8>) {
@@ -121,8 +124,8 @@ fn header(epoch: &[u8; 8]) -> [u8; HEADER_LEN as usize] {
     let mut h = [0u8; HEADER_LEN as usize];
     h[..8].copy_from_slice(MAGIC);
     h[8..16].copy_from_slice(epoch);
-    let check = blake3::hash(&h[..16]);
-    h[16..].copy_from_slice(&check.as_bytes()[..8]);
+    let check = check8(blake3::hash(&h[..16]));
+    h[16..].copy_from_slice(&check);
     h
 }
 
@@ -193,11 +196,7 @@ fn replay(db: &sled::Db, file: &mut File) -> Result<bool, StoreError> {
         return Ok(false);
     }
     if !bytes.starts_with(MAGIC) {
-        return apply_frames(db, &bytes, |body| {
-            let mut c = [0u8; 8];
-            c.copy_from_slice(&blake3::hash(body).as_bytes()[..8]);
-            c
-        });
+        return apply_frames(db, &bytes, |body| check8(blake3::hash(body)));
     }
     let Some(h) = bytes.get(..HEADER_LEN as usize) else {
         return Ok(false);
@@ -313,17 +312,10 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Last handle gone: write what is pending, leave sled durable, and give the WAL's space
-        // back.
-        let frames = std::mem::take(&mut lock(&self.pending).frames);
+        // Last handle gone: leave sled durable (which covers every pending frame) and give the
+        // WAL's space back.
         let mut wal = lock(&self.wal);
-        if wal
-            .append(&frames)
-            .and_then(|()| Ok(wal.file.sync_data()?))
-            .and_then(|()| self.restart(&mut wal, true))
-            .is_ok()
-            && wal.file.set_len(HEADER_LEN).is_ok()
-        {
+        if self.restart(&mut wal, true).is_ok() && wal.file.set_len(HEADER_LEN).is_ok() {
             wal.allocated = HEADER_LEN;
             let _ = wal.file.sync_all();
         }

@@ -985,7 +985,8 @@ impl Log {
             out
         };
         let mut receipts = Vec::with_capacity(reserved.len());
-        for r in reserved {
+        let count = reserved.len();
+        for (i, r) in reserved.into_iter().enumerate() {
             let seq = r.header.seq;
             let receipt = Receipt {
                 seq,
@@ -998,41 +999,43 @@ impl Log {
                     .poison(format!("writing entry {seq} failed: {e}"));
                 return Err(AppendError::Store(e));
             }
-            self.inner.progress.complete(seq);
             receipts.push(receipt);
-        }
-        let len = receipts.last().map_or(0, |r| r.seq + 1);
-        match self.inner.durability {
-            Durability::Immediate => self.wait_durable(len).map_err(AppendError::Poisoned)?,
-            Durability::Buffered => {}
+            if i + 1 == count && self.inner.durability == Durability::Immediate {
+                // The last entry's completion and the wait for durability take one lock.
+                self.inner
+                    .progress
+                    .complete_and_wait_durable(seq, seq + 1, &|target| self.flush_to(target))
+                    .map_err(AppendError::Poisoned)?;
+            } else {
+                self.inner.progress.complete(seq);
+            }
         }
         Ok(receipts)
     }
 
     fn write_reserved(&self, signer: &SecretKey, r: Reserved) -> Result<(), StoreError> {
-        let store = &self.inner.store;
         let seq = r.header.seq;
-        // Markers go first: a crash may leave a marker without its entry (readers tolerate
-        // that), never an entry without its marker.
-        if r.new_run {
-            store.put(&run_key(r.header.session.as_str(), seq), &[])?;
-        }
-        if r.control {
-            store.put(&seq_key(KEYS, seq), &[])?;
-        }
-        // Nodes before the record: an entry is never present without the nodes it completed.
-        for (level, index, hash) in &r.keyed {
-            store.put(&node_key(*level, *index), hash)?;
-        }
+        let run = r.new_run.then(|| run_key(r.header.session.as_str(), seq));
+        let control = r.control.then(|| seq_key(KEYS, seq));
+        let node_keys: Vec<_> = r.keyed.iter().map(|&(l, i, _)| node_key(l, i)).collect();
         let entry = Entry::sign(r.header, &r.header_bytes, signer);
         let payload = Payload::Present {
             salt: r.salt,
             data: r.payload,
         };
-        store.put(
-            &seq_key(ENTRY, seq),
-            &encode_record(entry.as_bytes(), &payload, &r.nodes),
-        )
+        let key = seq_key(ENTRY, seq);
+        let record = encode_record(entry.as_bytes(), &payload, &r.nodes);
+        // Written in this order. Markers go first: a crash may leave a marker without its entry
+        // (readers tolerate that), never an entry without its marker. Nodes before the record:
+        // an entry is never present without the nodes it completed.
+        let mut writes: Vec<(&[u8], &[u8])> = Vec::with_capacity(3 + node_keys.len());
+        writes.extend(run.as_deref().map(|k| (k, &[][..])));
+        writes.extend(control.as_ref().map(|k| (&k[..], &[][..])));
+        for (k, (_, _, hash)) in node_keys.iter().zip(&r.keyed) {
+            writes.push((k, hash));
+        }
+        writes.push((&key, &record));
+        self.inner.store.put_many(&writes)
     }
 
     fn check_links(&self, index: usize, links: &[Link]) -> Result<(), AppendError> {
@@ -1099,13 +1102,18 @@ impl Log {
     }
 
     fn wait_durable(&self, len: u64) -> Result<(), String> {
+        self.inner
+            .progress
+            .wait_durable(len, &|target| self.flush_to(target))
+    }
+
+    // Makes entries `0..target` (all written) durable, with the watermark that says so.
+    fn flush_to(&self, target: u64) -> Result<(), String> {
         let store = &self.inner.store;
-        self.inner.progress.wait_durable(len, &|target| {
-            store
-                .put(WATERMARK_KEY, &target.to_be_bytes())
-                .and_then(|()| store.flush())
-                .map_err(|e| format!("flush failed: {e}"))
-        })
+        store
+            .put(WATERMARK_KEY, &target.to_be_bytes())
+            .and_then(|()| store.flush())
+            .map_err(|e| format!("flush failed: {e}"))
     }
 
     /// Makes every append that has returned durable.

@@ -11,6 +11,7 @@
 //! the appends themselves.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::Thread;
 use std::time::Duration;
@@ -28,22 +29,33 @@ struct State {
     waiters: Vec<(u64, u64, Thread)>,
     next_ticket: u64,
     completion_waiters: usize,
-    reserved: u64,
     poisoned: Option<String>,
 }
 
 impl State {
-    fn wake_all(&mut self) {
+    // Keeps the first reason, raises the lock-free flag and wakes every parked appender.
+    fn poison(&mut self, why: String, flag: &AtomicBool) {
+        self.poisoned.get_or_insert(why);
+        flag.store(true, Ordering::Release);
         for (_, _, t) in self.waiters.drain(..) {
             t.unpark();
         }
     }
 }
 
+// Appenders take the state's lock as few times as they can: with many appenders on few cores, a
+// thread preempted while holding it stalls the others, and each stall costs context switches.
+// What needs no lock is kept beside it: the reserved length (only read to size a group), the
+// durable length (checked by a woken appender) and whether the log is poisoned (checked before
+// every append).
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
     state: Mutex<State>,
     completion: Condvar,
+    reserved: AtomicU64,
+    /// A copy of `State::durable`, written under the lock.
+    durable: AtomicU64,
+    poisoned: AtomicBool,
 }
 
 impl Progress {
@@ -52,10 +64,12 @@ impl Progress {
             state: Mutex::new(State {
                 completed: len,
                 durable: len,
-                reserved: len,
                 ..State::default()
             }),
             completion: Condvar::new(),
+            reserved: AtomicU64::new(len),
+            durable: AtomicU64::new(len),
+            poisoned: AtomicBool::new(false),
         }
     }
 
@@ -66,8 +80,7 @@ impl Progress {
 
     /// Entries `0..len` are reserved (some may still be being written).
     pub(crate) fn reserve(&self, len: u64) {
-        let mut s = self.lock();
-        s.reserved = s.reserved.max(len);
+        self.reserved.fetch_max(len, Ordering::Relaxed);
     }
 
     /// Entries `0..len` are written.
@@ -76,6 +89,9 @@ impl Progress {
     }
 
     pub(crate) fn poisoned(&self) -> Option<String> {
+        if !self.poisoned.load(Ordering::Acquire) {
+            return None;
+        }
         self.lock().poisoned.clone()
     }
 
@@ -83,14 +99,33 @@ impl Progress {
     /// have no entry, and no later entry may be acknowledged.
     pub(crate) fn poison(&self, why: String) {
         let mut s = self.lock();
-        s.poisoned.get_or_insert(why);
-        s.wake_all();
+        s.poison(why, &self.poisoned);
         self.completion.notify_all();
     }
 
     /// Records that the entry at `seq` is written.
     pub(crate) fn complete(&self, seq: u64) {
         let mut s = self.lock();
+        self.complete_locked(&mut s, seq, true);
+    }
+
+    /// Records that the entry at `seq` is written, then returns once entries `0..len` are
+    /// durable, as [`Progress::wait_durable`] does: one lock acquisition for both.
+    pub(crate) fn complete_and_wait_durable(
+        &self,
+        seq: u64,
+        len: u64,
+        flush: &dyn Fn(u64) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut s = self.lock();
+        // No hand-off to a parked appender: this one flushes next if no one else is.
+        self.complete_locked(&mut s, seq, false);
+        self.wait_durable_locked(s, len, flush)
+    }
+
+    // With `hand_off`, a parked appender is woken to flush when the completed entry is one it
+    // waits for and no flush is running.
+    fn complete_locked(&self, s: &mut State, seq: u64, hand_off: bool) {
         if seq == s.completed {
             s.completed += 1;
             while s.early.first() == Some(&s.completed) {
@@ -100,7 +135,7 @@ impl Progress {
             // A parked appender whose entry is now written needs a flusher. The appender that
             // completed this entry usually calls `wait_durable` next and flushes; if no flush is
             // running and none is about to start, hand the job to a parked one.
-            if !s.flushing && s.waiters.iter().any(|w| w.0 <= s.completed) {
+            if hand_off && !s.flushing && s.waiters.iter().any(|w| w.0 <= s.completed) {
                 if let Some((_, _, t)) = s.waiters.first() {
                     t.unpark();
                 }
@@ -136,7 +171,15 @@ impl Progress {
         len: u64,
         flush: &dyn Fn(u64) -> Result<(), String>,
     ) -> Result<(), String> {
-        let mut s = self.lock();
+        self.wait_durable_locked(self.lock(), len, flush)
+    }
+
+    fn wait_durable_locked<'a>(
+        &'a self,
+        mut s: MutexGuard<'a, State>,
+        len: u64,
+        flush: &dyn Fn(u64) -> Result<(), String>,
+    ) -> Result<(), String> {
         loop {
             if s.durable >= len {
                 return Ok(());
@@ -148,7 +191,7 @@ impl Progress {
                 s.flushing = true;
                 // Entries reserved but still being signed would each need a flush of their own
                 // moments later: give them a short while to join this one.
-                let reserved = s.reserved;
+                let reserved = self.reserved.load(Ordering::Relaxed);
                 let deadline = std::time::Instant::now() + GATHER;
                 while s.completed < reserved && s.poisoned.is_none() {
                     let now = std::time::Instant::now();
@@ -171,28 +214,34 @@ impl Progress {
                 match result {
                     Ok(()) => {
                         s.durable = s.durable.max(target);
+                        self.durable.store(s.durable, Ordering::Release);
                         let durable = s.durable;
                         let completed = s.completed;
+                        let mut wake = Vec::new();
                         let mut handed_off = false;
                         s.waiters.retain(|(wlen, _, t)| {
                             if *wlen <= durable {
-                                t.unpark();
+                                wake.push(t.clone());
                                 false
                             } else {
                                 // The first one still waiting takes over flushing if there is
                                 // written work to flush.
                                 if !handed_off && completed > durable {
-                                    t.unpark();
+                                    wake.push(t.clone());
                                     handed_off = true;
                                 }
                                 true
                             }
                         });
+                        // Waking a thread is a system call: not with the lock held, which every
+                        // appender needs.
+                        drop(s);
+                        for t in wake {
+                            t.unpark();
+                        }
+                        s = self.lock();
                     }
-                    Err(e) => {
-                        s.poisoned.get_or_insert(e);
-                        s.wake_all();
-                    }
+                    Err(e) => s.poison(e, &self.poisoned),
                 }
                 continue;
             }
@@ -201,9 +250,72 @@ impl Progress {
             s.waiters.push((len, ticket, std::thread::current()));
             drop(s);
             std::thread::park();
+            // A flush that made this entry durable took it off the list: no lock needed.
+            if self.durable.load(Ordering::Acquire) >= len {
+                return Ok(());
+            }
             s = self.lock();
             // Woken (or spuriously): leave the list if still on it, then look again.
             s.waiters.retain(|w| w.1 != ticket);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    // Many appenders complete entries out of order and wait for durability. Every flush must
+    // cover only written entries, and no appender may return before a flush that covers its
+    // entry has finished.
+    #[test]
+    fn appenders_return_only_after_a_flush_that_covers_them() {
+        const THREADS: usize = 8;
+        const PER: u64 = 1_500;
+        let progress = Progress::starting_at(0);
+        let next = AtomicU64::new(0);
+        let written: Vec<AtomicBool> = (0..THREADS as u64 * PER)
+            .map(|_| AtomicBool::new(false))
+            .collect();
+        let flushed = AtomicU64::new(0);
+        let flushes = AtomicU64::new(0);
+        let flush = |target: u64| {
+            // An error poisons the log, so every appender fails instead of waiting forever.
+            if let Some(seq) = (0..target).find(|&s| !written[s as usize].load(Ordering::SeqCst)) {
+                return Err(format!("flush to {target} before entry {seq} was written"));
+            }
+            std::thread::sleep(Duration::from_micros(50));
+            flushes.fetch_add(1, Ordering::SeqCst);
+            flushed.fetch_max(target, Ordering::SeqCst);
+            Ok(())
+        };
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (progress, next, written, flushed, flush) =
+                    (&progress, &next, &written, &flushed, &flush);
+                s.spawn(move || {
+                    for i in 0..PER {
+                        let seq = next.fetch_add(1, Ordering::SeqCst);
+                        progress.reserve(seq + 1);
+                        // Some entries take longer to write than a flusher waits for them.
+                        match (t as u64 + i) % 50 {
+                            0 => std::thread::sleep(GATHER * 2),
+                            n if n % 7 == 0 => std::thread::yield_now(),
+                            _ => {}
+                        }
+                        written[seq as usize].store(true, Ordering::SeqCst);
+                        progress
+                            .complete_and_wait_durable(seq, seq + 1, flush)
+                            .unwrap();
+                        let f = flushed.load(Ordering::SeqCst);
+                        assert!(f > seq, "entry {seq} acknowledged, durable only to {f}");
+                    }
+                });
+            }
+        });
+        assert_eq!(progress.completed(), THREADS as u64 * PER);
+        // Group commit: far fewer flushes than entries.
+        assert!(flushes.load(Ordering::SeqCst) < THREADS as u64 * PER);
     }
 }

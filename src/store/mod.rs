@@ -40,6 +40,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes `value` under `key`, replacing any value there.
     fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    /// Writes each `(key, value)` pair in order, as [`Store::put`] would one by one; a store
+    /// may do it more cheaply. Each write is atomic, not the whole.
+    fn put_many(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), StoreError> {
+        pairs.iter().try_for_each(|(k, v)| self.put(k, v))
+    }
     /// Removes `key`.
     fn delete(&self, key: &[u8]) -> Result<(), StoreError>;
     /// Up to `limit` pairs with keys in `[start, end)`, in ascending key order.

@@ -169,17 +169,20 @@ impl SledStore {
         })
     }
 
-    fn log_op(&self, op: u8, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    // Frames writes already applied to sled, in order, under one lock.
+    fn log_ops<'a>(&self, op: u8, pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) {
         let mut p = lock(&self.inner.pending);
-        if !p.overflowed {
-            let epoch = p.epoch;
-            frame(&epoch, op, key, value, &mut p.frames);
-            if p.frames.len() > PENDING_BYTES {
-                p.frames = Vec::new();
-                p.overflowed = true;
-            }
+        if p.overflowed {
+            return;
         }
-        Ok(())
+        let epoch = p.epoch;
+        for (key, value) in pairs {
+            frame(&epoch, op, key, value, &mut p.frames);
+        }
+        if p.frames.len() > PENDING_BYTES {
+            p.frames = Vec::new();
+            p.overflowed = true;
+        }
     }
 }
 
@@ -328,14 +331,22 @@ impl Store for SledStore {
     }
 
     fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.put_many(&[(key, value)])
+    }
+
+    fn put_many(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), StoreError> {
         // sled first, then the WAL: whatever the WAL holds, sled already has (see checkpoint).
-        self.inner.db.insert(key, value).map_err(backend)?;
-        self.log_op(OP_PUT, key, value)
+        for (key, value) in pairs {
+            self.inner.db.insert(*key, *value).map_err(backend)?;
+        }
+        self.log_ops(OP_PUT, pairs.iter().copied());
+        Ok(())
     }
 
     fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
         self.inner.db.remove(key).map_err(backend)?;
-        self.log_op(OP_DELETE, key, &[])
+        self.log_ops(OP_DELETE, [(key, &[][..])]);
+        Ok(())
     }
 
     fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {

@@ -3,6 +3,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::{Pair, Store, StoreError};
 
@@ -54,6 +55,41 @@ struct Inner {
     dir: PathBuf,
     pending: Mutex<Pending>,
     wal: Mutex<Wal>,
+    /// Dropped after `db` (fields drop in order): waits for sled to let go of its file lock.
+    _released: LockRelease,
+}
+
+/// How long closing waits for sled's threads to let go of its file lock.
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
+
+/// sled's background threads can hold its file, and with it the exclusive lock on its `db`
+/// file, for a moment after the `Db` is dropped: on a loaded machine long enough that opening
+/// the log again at once fails with [`StoreError::Locked`]. Dropping this waits, for at most
+/// [`RELEASE_WAIT`], until the lock can be taken, so a log closed by its last handle can be
+/// reopened at once. If another process takes the lock in that moment, the wait lasts until it
+/// lets go or the time is up.
+#[derive(Debug)]
+struct LockRelease {
+    lock_file: PathBuf,
+}
+
+impl Drop for LockRelease {
+    fn drop(&mut self) {
+        let Ok(file) = File::open(&self.lock_file) else {
+            return;
+        };
+        let deadline = Instant::now() + RELEASE_WAIT;
+        // sled locks with fs2 (flock); std's File::try_lock is newer than our MSRV.
+        let held = fs2::lock_contended_error().raw_os_error();
+        while let Err(e) = fs2::FileExt::try_lock_exclusive(&file) {
+            // Another error, or waited long enough: give up, opening will report what it finds.
+            if e.raw_os_error() != held || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Taken: closing `file` releases it.
+    }
 }
 
 /// WAL frames written since the last flush, not yet in the file.
@@ -161,6 +197,9 @@ impl SledStore {
                 len: HEADER_LEN,
                 allocated,
             }),
+            _released: LockRelease {
+                lock_file: path.join("sled").join("db"),
+            },
         };
         inner.restart(&mut lock(&inner.wal), replayed)?;
         sync_dir(path)?;

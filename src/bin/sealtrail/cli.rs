@@ -92,7 +92,8 @@ covers the entry.";
 
 const KEYGEN_HELP: &str = "\
 Create an Ed25519 key pair: PATH holds the secret key (a C2SP `PRIVATE+KEY+…` line, mode 0600)
-and PATH.pub the public key (a C2SP verifier key `name+hash+key`). Neither file is overwritten.
+and PATH.pub the public key (a C2SP verifier key `name+hash+key`). Neither file may exist yet:
+a key is never overwritten, and there is no --force.
 
 C2SP key names cannot contain spaces. The key's name is --name with every run of white space
 replaced by '-' and '+' removed (\"Release Approver\" → Release-Approver), or the file name
@@ -386,9 +387,13 @@ pub struct TraceArgs {
     /// The output format.
     #[arg(long, value_enum, default_value_t = TraceFormat::Markdown)]
     pub format: TraceFormat,
-    /// Write to FILE instead of standard output.
+    /// Write to FILE instead of standard output (refused if it exists, unless --force).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace FILE if it exists (a symlink there is replaced, never followed; a secret key file
+    /// is never replaced).
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 /// `why`.
@@ -476,9 +481,14 @@ pub struct CheckpointArgs {
     /// An owner key of the log: it signs the checkpoint.
     #[arg(long, value_name = "PATH")]
     pub owner_key: PathBuf,
-    /// Also write the signed checkpoint note to FILE (for `verify-bundle --checkpoint`).
+    /// Also write the signed checkpoint note to FILE (for `verify-bundle --checkpoint`; refused
+    /// if it exists, unless --force).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace FILE if it exists (a symlink there is replaced, never followed; a secret key file
+    /// is never replaced).
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// Print one JSON object (size, root, origin, note).
     #[arg(long)]
     pub json: bool,
@@ -497,8 +507,9 @@ pub struct ExportArgs {
     /// The bundle file to write (refused if it exists, unless --force).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Replace FILE if it exists.
-    #[arg(long)]
+    /// Replace FILE if it exists (a symlink there is replaced, never followed; a secret key file
+    /// is never replaced).
+    #[arg(long, requires = "out")]
     pub force: bool,
     /// Export one session (each entry with an inclusion proof).
     #[arg(long, value_name = "ID")]
@@ -537,7 +548,12 @@ pub struct ProveArgs {
     /// The entry to prove.
     #[arg(long, value_name = "N")]
     pub seq: u64,
-    /// Write the proof to FILE instead of standard output.
+    /// Write the proof to FILE instead of standard output (refused if it exists, unless
+    /// --force).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Replace FILE if it exists (a symlink there is replaced, never followed; a secret key file
+    /// is never replaced).
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }

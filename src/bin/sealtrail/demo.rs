@@ -17,6 +17,7 @@ use sealtrail::{Log, SecretKey, SessionId, Suite};
 use crate::cli::DemoArgs;
 use crate::common::{Status, emit, invalid, load_secret};
 use crate::keys::{create_log, key_name_for, write_key_pair};
+use crate::output::{self, Existing, Output};
 use crate::render::entry_line;
 
 /// The demo log's name (its checkpoints' origin line).
@@ -25,6 +26,10 @@ pub const ORIGIN: &str = "example.com/sealtrail-demo";
 pub const APPROVER_NAME: &str = "Release Approver";
 /// The recorded session.
 pub const SESSION: &str = "sess-xbrl-0001";
+/// The files the demo writes in its directory besides keys/ and log/. It owns them: each run
+/// replaces them ([`Existing::Replace`]), a symlink there itself, never its target, and never a
+/// secret key file.
+pub const OUTPUTS: [&str; 3] = ["checkpoint.txt", "demo.bundle", "trace.md"];
 
 /// The demo's keys.
 pub struct DemoKeys {
@@ -166,6 +171,11 @@ fn prepare(d: &mut Demo) -> Result<()> {
     if d.dir.exists() && !d.dir.is_dir() {
         return Err(anyhow!("{dir}: exists and is not a directory"));
     }
+    // The demo's own outputs, replaced on every run: never a secret key put there, and checked
+    // before anything is removed.
+    for name in OUTPUTS {
+        output::refuse_existing(&d.dir.join(name), Existing::Replace)?;
+    }
     let log_dir = d.log_dir();
     if log_dir.exists() {
         if !is_log_dir(&log_dir)? {
@@ -177,7 +187,7 @@ fn prepare(d: &mut Demo) -> Result<()> {
         }
         std::fs::remove_dir_all(&log_dir)
             .with_context(|| format!("{}: cannot remove", d.show(&log_dir)))?;
-        for name in ["trace.md", "demo.bundle", "checkpoint.txt"] {
+        for name in OUTPUTS {
             let file = d.dir.join(name);
             if file.exists() {
                 std::fs::remove_file(&file)
@@ -207,8 +217,11 @@ fn key(d: &Demo, role: &str, does: &str) -> Result<SecretKey> {
         let key = load_secret(&path)?;
         let public = public_key_path(&path);
         if !public.exists() {
-            std::fs::write(&public, format!("{}\n", key.public_key().to_vkey()))
-                .with_context(|| format!("{}: cannot write", d.show(&public)))?;
+            output::write(
+                &public,
+                format!("{}\n", key.public_key().to_vkey()).as_bytes(),
+                Existing::Key,
+            )?;
         }
         emit(format!("  kept    {role:<9} {shown}: {does}"))?;
         Ok(key)
@@ -339,8 +352,7 @@ fn checkpoint(d: &mut Demo) -> Result<()> {
     let signed = d.log()?.checkpoint(&d.keys()?.owner)?;
     let c = signed.checkpoint();
     let path = d.dir.join("checkpoint.txt");
-    std::fs::write(&path, signed.encode())
-        .with_context(|| format!("{}: cannot write", d.show(&path)))?;
+    output::write(&path, &signed.encode(), Existing::Replace)?;
     emit(format!(
         "  size {}, root {}; wrote {} (a C2SP signed note):",
         c.size(),
@@ -360,19 +372,16 @@ fn bundle_path(d: &Demo) -> PathBuf {
 
 fn export(d: &mut Demo) -> Result<()> {
     let path = bundle_path(d);
-    let tmp = d.dir.join("demo.bundle.partial");
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", d.show(&tmp)))?,
-    );
+    let mut out = std::io::BufWriter::new(Output::create(&path, Existing::Replace)?);
     let summary = d.log()?.export(
         &d.keys()?.owner,
         &ExportOptions::new(Selection::Log),
         &mut out,
         &mut |_, _| {},
     )?;
-    std::io::Write::flush(&mut out)?;
-    drop(out);
-    std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot write", d.show(&path)))?;
+    out.into_inner()
+        .map_err(|e| anyhow!("{}: cannot write: {}", d.show(&path), e.error()))?
+        .commit()?;
     emit(format!(
         "  wrote {}: {} entries with payloads, the checkpoint of size {} (signed for the export), \
          and a trailer signing every byte — {} bytes",
@@ -434,7 +443,7 @@ fn trace(d: &mut Demo) -> Result<()> {
     let trace = DecisionTrace::from_session(d.log()?, &d.session)?;
     let text = trace.to_markdown(&d.trace_options);
     let path = d.dir.join("trace.md");
-    std::fs::write(&path, &text).with_context(|| format!("{}: cannot write", d.show(&path)))?;
+    output::write(&path, text.as_bytes(), Existing::Replace)?;
     emit(format!(
         "  wrote {} — every line derived from signed entries:\n",
         d.show(&path)

@@ -1,6 +1,7 @@
 //! `show`, `trace` and `why`: reading a log back.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 
 use anyhow::{Result, anyhow};
 use sealtrail::event::Event;
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use crate::cli::{ShowArgs, TraceArgs, TraceFormat, WhyArgs};
 use crate::common::{Status, emit, invalid, json_line, open_log};
+use crate::output::{Existing, Output};
 use crate::render::{entry_json, entry_line, entry_summary, signer_name};
 
 fn read_error(e: ReadError) -> anyhow::Error {
@@ -89,6 +91,11 @@ pub fn show(a: &ShowArgs) -> Result<Status> {
 /// `sealtrail trace`.
 pub fn trace(a: &TraceArgs) -> Result<Status> {
     let session = SessionId::new(&a.session).map_err(|e| anyhow!("--session: {e}"))?;
+    let file = a
+        .out
+        .as_deref()
+        .map(|out| Output::create(out, Existing::force(a.force)))
+        .transpose()?;
     let log = open_log(&a.log)?;
     let trace = DecisionTrace::from_session(&log, &session).map_err(query_error)?;
     let text = match a.format {
@@ -101,10 +108,12 @@ pub fn trace(a: &TraceArgs) -> Result<Status> {
             s
         }
     };
-    match &a.out {
-        Some(path) => {
-            std::fs::write(path, &text)
-                .map_err(|e| anyhow!("{}: cannot write: {e}", path.display()))?;
+    match file {
+        Some(mut file) => {
+            file.write_all(text.as_bytes())
+                .map_err(|e| anyhow!("{}: cannot write: {e}", file.path().display()))?;
+            let path = file.path().to_owned();
+            file.commit()?;
             eprintln!("wrote {}", path.display());
         }
         None => emit(text.trim_end_matches('\n'))?,

@@ -1,5 +1,6 @@
 //! `keygen`, `init` and `keys add|revoke|list`: keys and the log they sign.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -16,6 +17,7 @@ use crate::cli::{
 use crate::common::{
     LOCK_WAIT, Status, emit, json_line, load_public, load_secret, open_error, open_log, refused,
 };
+use crate::output::{Existing, Output};
 
 /// The C2SP key name for a key written to `out`: the printed name with white space runs
 /// replaced by `-` and `+` removed, else the file name without its extension.
@@ -43,23 +45,34 @@ pub fn key_name_for(out: &Path, printed: Option<&str>) -> Result<String> {
 }
 
 /// Generates a key named `name` and writes it to `out` (mode 0600) and `out.pub`, creating
-/// `out`'s directory if needed. Never overwrites either file.
+/// `out`'s directory if needed. Never overwrites either file, nor writes through a symlink; a
+/// crash leaves either file whole or absent.
 pub fn write_key_pair(out: &Path, name: &str) -> Result<SecretKey> {
     let public = public_key_path(out);
-    for p in [out, public.as_path()] {
-        if p.exists() {
-            return Err(anyhow!(
-                "{}: already exists; not overwriting a key",
-                p.display()
-            ));
-        }
-    }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| anyhow!("{}: cannot create the directory: {e}", parent.display()))?;
     }
+    // Both refused here if they exist, before a key is made.
+    let mut secret_file = Output::create_secret(out)?;
+    let mut public_file = Output::create(&public, Existing::Key)?;
     let key = SecretKey::generate(name)?;
-    key.save(out)?;
+    // Written straight from the zeroized line (the file is unbuffered): no copy of the secret.
+    secret_file
+        .write_all(key.to_skey().as_bytes())
+        .and_then(|()| secret_file.write_all(b"\n"))
+        .map_err(|e| anyhow!("{}: cannot write: {e}", out.display()))?;
+    public_file
+        .write_all(format!("{}\n", key.public_key().to_vkey()).as_bytes())
+        .map_err(|e| anyhow!("{}: cannot write: {e}", public.display()))?;
+    secret_file.commit()?;
+    if let Err(e) = public_file.commit() {
+        // No secret key without its public key: the secret file was created just above.
+        if let Err(r) = std::fs::remove_file(out) {
+            eprintln!("warning: {}: cannot remove: {r}", out.display());
+        }
+        return Err(e);
+    }
     Ok(key)
 }
 

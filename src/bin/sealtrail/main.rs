@@ -11,6 +11,7 @@ mod demo;
 mod ingest;
 mod inspect;
 mod keys;
+mod output;
 mod render;
 mod seal;
 mod verify;

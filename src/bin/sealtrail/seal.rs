@@ -10,18 +10,26 @@ use serde_json::json;
 
 use crate::cli::{CheckpointArgs, ExportArgs, ProveArgs};
 use crate::common::{Status, emit, invalid, json_line, load_secret, open_log};
+use crate::output::{Existing, Output};
 
 /// `sealtrail checkpoint`.
 pub fn checkpoint(a: &CheckpointArgs) -> Result<Status> {
+    // Refused before the log signs anything.
+    let file = a
+        .out
+        .as_deref()
+        .map(|out| Output::create(out, Existing::force(a.force)))
+        .transpose()?;
     let log = open_log(&a.log)?;
     let owner = load_secret(&a.owner_key)?;
     let signed = log
         .checkpoint(&owner)
         .map_err(|e| invalid(format!("{}: {e}", a.owner_key.display())))?;
     let note = String::from_utf8_lossy(&signed.encode()).into_owned();
-    if let Some(out) = &a.out {
-        std::fs::write(out, signed.encode())
-            .with_context(|| format!("{}: cannot write", out.display()))?;
+    if let Some(mut file) = file {
+        file.write_all(&signed.encode())
+            .with_context(|| format!("{}: cannot write", file.path().display()))?;
+        file.commit()?;
     }
     let c = signed.checkpoint();
     if a.json {
@@ -90,18 +98,10 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
     for &s in &a.withhold_entry {
         options = options.withhold_entry(s);
     }
-    if a.out.exists() && !a.force {
-        bail!(
-            "{}: exists; choose another --out or pass --force",
-            a.out.display()
-        );
-    }
+    // Refused before the log is opened; a failed export leaves nothing behind.
+    let file = Output::create(&a.out, Existing::force(a.force))?;
     let log = open_log(&a.log)?;
     let owner = load_secret(&a.owner_key)?;
-    // Write beside the target and rename, so a failed export never leaves half a bundle.
-    let tmp = a.out.with_extension("bundle.partial");
-    let file =
-        std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -122,18 +122,10 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let summary = match result {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(invalid(format!("export: {e}")));
-        }
-    };
-    out.flush()
-        .and_then(|()| out.get_ref().sync_all())
-        .with_context(|| format!("{}: cannot write", tmp.display()))?;
-    drop(out);
-    std::fs::rename(&tmp, &a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
+    let summary = result.map_err(|e| invalid(format!("export: {e}")))?;
+    out.into_inner()
+        .map_err(|e| anyhow!("{}: cannot write: {}", a.out.display(), e.error()))?
+        .commit()?;
     if a.json {
         emit(json_line(&json!({
             "out": a.out.display().to_string(),
@@ -166,6 +158,11 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
 
 /// `sealtrail prove`.
 pub fn prove(a: &ProveArgs) -> Result<Status> {
+    let file = a
+        .out
+        .as_deref()
+        .map(|out| Output::create(out, Existing::force(a.force)))
+        .transpose()?;
     let log = open_log(&a.log)?;
     let proof = match log.prove(a.seq) {
         Ok(p) => p,
@@ -175,10 +172,12 @@ pub fn prove(a: &ProveArgs) -> Result<Status> {
         Err(e) => return Err(anyhow!("{}: {e}", a.log.display())),
     };
     let text = proof.encode();
-    match &a.out {
-        Some(path) => {
-            std::fs::write(path, &text)
-                .with_context(|| format!("{}: cannot write", path.display()))?;
+    match file {
+        Some(mut file) => {
+            file.write_all(&text)
+                .with_context(|| format!("{}: cannot write", file.path().display()))?;
+            let path = file.path().to_owned();
+            file.commit()?;
             emit(format!(
                 "wrote {}: entry {} included in the checkpoint of size {}",
                 path.display(),

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use sealtrail::codec::to_canonical;
-use sealtrail::entry::{EntryHeader, Kind, SessionId};
+use sealtrail::entry::{EntryHeader, Kind, Link, SessionId};
 use sealtrail::hash::{EntryHash, LogId, PayloadCommitment, Salt};
 use sealtrail::registry::Role;
 use sealtrail::{Durability, KeyId, Log, Record, SecretKey, Suite, Timestamp};
@@ -140,7 +140,7 @@ fn floor_append(
     let salt = Salt([7; 32]);
     let commitment = PayloadCommitment::compute(Suite::Blake3, &salt, data);
     let header = EntryHeader {
-        version: 1,
+        version: sealtrail::descriptor::FORMAT_VERSION,
         log_id: LogId([3; 32]),
         seq,
         prev: EntryHash([4; 32]),
@@ -150,6 +150,10 @@ fn floor_append(
         kind: Kind::new("command_run").unwrap(),
         payload: commitment,
         links: vec![],
+        control: Some(Link {
+            seq: 0,
+            hash: EntryHash([5; 32]),
+        }),
     };
     let hb = header.encode();
     let entry_hash = EntryHash::compute(Suite::Blake3, &hb);

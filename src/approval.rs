@@ -34,11 +34,16 @@ use crate::entry::Link;
 use crate::hash::{Digest, EntryHash};
 use crate::keys::KeyId;
 use crate::registry::KeyRegistry;
+use crate::time::Timestamp;
 
 /// The longest custom gate or custom event type name, in bytes.
 pub const MAX_NAMESPACED_LEN: usize = 128;
 /// The longest approval comment, in bytes.
 pub const MAX_COMMENT_LEN: usize = 4096;
+/// How far, in nanoseconds, an approval's `signed_at` may lie from its entry's time either way
+/// (SPEC §13.5 rule 5): five minutes. The entry is signed when it is appended, so the two differ
+/// only by the clocks of the approver and the writer.
+pub const MAX_SIGNING_SKEW_NANOS: u64 = 300_000_000_000;
 
 /// A namespaced name for something outside the built-in vocabulary (a custom gate or a custom
 /// event type): `<namespace>/<name>`, where the namespace is 1+ characters of `[a-z0-9.-]`
@@ -302,6 +307,9 @@ pub struct Approval {
     decision: Verdict,
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "wire::digests")]
     artifacts: Vec<Digest>,
+    /// The approver's date and time of signing, nanoseconds since the epoch, UTC, by the
+    /// approver's own clock (21 CFR 11.50(a)(2)).
+    signed_at: u64,
 }
 
 /// What is wrong with an approval (SPEC §8.2 step 12, check `approval`).
@@ -333,6 +341,15 @@ pub enum ApprovalProblem {
         /// The subject's sequence number.
         subject: u64,
     },
+    /// The approver's time of signing is more than five minutes from the entry's time
+    /// (SPEC §13.5 rule 5).
+    #[error("signed at {}, more than 5 minutes from the entry's time {}", Timestamp(*.signed_at).to_rfc3339(), Timestamp(*.entry_time).to_rfc3339())]
+    SignedAt {
+        /// The approver's time of signing (nanoseconds).
+        signed_at: u64,
+        /// The entry's header time (nanoseconds).
+        entry_time: u64,
+    },
     /// The approver's own key signed a subject: nobody approves their own work.
     #[error("approves entry {subject}, which its own key {} signed", .key.short())]
     OwnKey {
@@ -355,8 +372,9 @@ pub enum ApprovalProblem {
 }
 
 impl Approval {
-    /// An approval of `subjects` at `gate` with a meaning and a verdict. Fails if `subjects`
-    /// is empty.
+    /// An approval of `subjects` at `gate` with a meaning and a verdict, signed now by the
+    /// system clock (see [`Approval::signed_at`] for another time). Fails if `subjects` is
+    /// empty.
     pub fn new(
         gate: Gate,
         meaning: Meaning,
@@ -373,7 +391,32 @@ impl Approval {
             meaning,
             decision,
             artifacts: subjects.artifacts,
+            signed_at: Timestamp::now().0,
         })
+    }
+
+    /// The same approval with the approver's time of signing set to `time` (for example the
+    /// reading of a log's own clock, [`crate::Log::now`]). It must lie within five minutes of
+    /// the time the log records for the entry (SPEC §13.5 rule 5).
+    pub fn with_signed_at(mut self, time: Timestamp) -> Approval {
+        self.signed_at = time.0;
+        self
+    }
+
+    /// The approver's date and time of signing, by the approver's clock (21 CFR 11.50).
+    pub fn signed_at(&self) -> Timestamp {
+        Timestamp(self.signed_at)
+    }
+
+    /// Rule 5 of SPEC §13.5: the time of signing lies within five minutes of the entry's time.
+    pub fn check_signed_at(&self, entry_time: Timestamp) -> Result<(), ApprovalProblem> {
+        if self.signed_at.abs_diff(entry_time.0) > MAX_SIGNING_SKEW_NANOS {
+            return Err(ApprovalProblem::SignedAt {
+                signed_at: self.signed_at,
+                entry_time: entry_time.0,
+            });
+        }
+        Ok(())
     }
 
     /// Adds a comment shown with the signature.
@@ -660,7 +703,8 @@ mod tests {
                 "entries",
                 "meaning",
                 "decision",
-                "artifacts"
+                "artifacts",
+                "signed_at"
             ]
         );
     }

@@ -6,10 +6,10 @@ use crate::keys::{KeyError, KeyId, SecretKey, verifying_key};
 use crate::time::Timestamp;
 
 /// The format version this crate writes and reads (SPEC §1.3).
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// The signing context of a descriptor signature (SPEC §4.3).
-pub const DESCRIPTOR_CONTEXT: &[u8] = b"sealtrail/v1/sign/descriptor\0";
+pub const DESCRIPTOR_CONTEXT: &[u8] = b"sealtrail/v2/sign/descriptor\0";
 
 /// The longest origin name, in bytes.
 pub const MAX_ORIGIN_LEN: usize = 255;
@@ -17,7 +17,7 @@ pub const MAX_ORIGIN_LEN: usize = 255;
 /// What a log is: its format, hash suite, name and owner (SPEC §5.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {
-    /// Format version; 1.
+    /// Format version; 2.
     pub version: u64,
     /// The hash suite of every hash in the log.
     pub suite: Suite,
@@ -66,7 +66,7 @@ pub fn valid_origin(origin: &str) -> bool {
 }
 
 impl Descriptor {
-    /// A version-1 descriptor.
+    /// A descriptor of the current format version.
     pub fn new(
         suite: Suite,
         origin: &str,

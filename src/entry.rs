@@ -9,7 +9,7 @@ use crate::keys::{KeyId, SecretKey};
 use crate::time::Timestamp;
 
 /// The signing context of an entry signature (SPEC §4.3).
-pub const ENTRY_CONTEXT: &[u8] = b"sealtrail/v1/sign/entry\0";
+pub const ENTRY_CONTEXT: &[u8] = b"sealtrail/v2/sign/entry\0";
 /// The most causal links one entry may carry.
 pub const MAX_LINKS: usize = 64;
 /// The longest session id, in bytes.
@@ -70,6 +70,13 @@ impl Kind {
             self.0.as_str(),
             Kind::KEY_REGISTER | Kind::KEY_REVOKE | Kind::KEY_ROTATE
         )
+    }
+
+    /// Whether entries of this kind are control entries (SPEC §7.5): key management and
+    /// erasure, signed by an owner key, chained to one another by the header's `control` field
+    /// and carried by every bundle.
+    pub fn is_control(&self) -> bool {
+        self.is_key_management() || self.0 == Kind::ERASURE
     }
 }
 
@@ -171,7 +178,7 @@ pub fn check_links(seq: u64, links: &[Link]) -> Result<(), FieldError> {
 /// The signed part of an entry (SPEC §6.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryHeader {
-    /// Format version; 1.
+    /// Format version (SPEC §1.3).
     pub version: u64,
     /// The log this entry belongs to.
     pub log_id: LogId,
@@ -191,15 +198,19 @@ pub struct EntryHeader {
     pub payload: PayloadCommitment,
     /// Earlier entries this one depended on.
     pub links: Vec<Link>,
+    /// The latest control entry (key management or erasure) before this one, or `None` when
+    /// there is none (SPEC §6.2 field 11, §7.5). Binds the entry to the key history it was
+    /// signed under, so a bundle cannot leave a revocation out.
+    pub control: Option<Link>,
 }
 
 impl EntryHeader {
     /// The canonical encoding (SPEC §6.2): the bytes that are signed and hashed.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::with_capacity(
-            200 + self.session.0.len() + self.kind.0.len() + 40 * self.links.len(),
+            240 + self.session.0.len() + self.kind.0.len() + 40 * self.links.len(),
         );
-        e.map(10);
+        e.map(11);
         e.u64(1).u64(self.version);
         e.u64(2).bytes(self.log_id.as_bytes());
         e.u64(3).u64(self.seq);
@@ -213,6 +224,11 @@ impl EntryHeader {
         for l in &self.links {
             e.array(2).u64(l.seq).bytes(l.hash.as_bytes());
         }
+        e.u64(11);
+        match &self.control {
+            None => e.null(),
+            Some(l) => e.array(2).u64(l.seq).bytes(l.hash.as_bytes()),
+        };
         e.into_bytes()
     }
 
@@ -224,7 +240,7 @@ impl EntryHeader {
     /// Strictly decodes a header that sits at offset `base` of a larger input.
     pub fn decode_at(bytes: &[u8], base: usize) -> Result<EntryHeader, DecodeError> {
         let mut d = Decoder::with_base(bytes, base);
-        d.map_of(10, "an entry header map of 10 fields")?;
+        d.map_of(11, "an entry header map of 11 fields")?;
         d.key(1)?;
         let at = d.at();
         let version = d.u64()?;
@@ -290,6 +306,24 @@ impl EntryHeader {
                 reason,
             });
         }
+        d.key(11)?;
+        let at = d.at();
+        let control = if d.peek_null() {
+            d.null()?;
+            None
+        } else {
+            d.array_of(2, "a control link [seq, hash] or null")?;
+            let cseq = d.u64()?;
+            let hash = EntryHash(d.bytes_fixed::<32>("control")?);
+            if cseq >= seq {
+                return Err(DecodeError::InvalidField {
+                    offset: at,
+                    field: "control",
+                    reason: "the control link must name an earlier entry",
+                });
+            }
+            Some(Link { seq: cseq, hash })
+        };
         d.finish()?;
         Ok(EntryHeader {
             version,
@@ -302,6 +336,7 @@ impl EntryHeader {
             kind: Kind(kind.to_owned()),
             payload,
             links,
+            control,
         })
     }
 }
@@ -469,7 +504,7 @@ mod tests {
 
     fn header() -> EntryHeader {
         EntryHeader {
-            version: 1,
+            version: FORMAT_VERSION,
             log_id: LogId([1; 32]),
             seq: 7,
             prev: EntryHash([2; 32]),
@@ -488,6 +523,10 @@ mod tests {
                     hash: EntryHash([6; 32]),
                 },
             ],
+            control: Some(Link {
+                seq: 3,
+                hash: EntryHash([8; 32]),
+            }),
         }
     }
 
@@ -505,6 +544,21 @@ mod tests {
         assert!(EntryHeader::decode(&h.encode()).is_err());
         let mut h = header();
         h.links[1].seq = 7;
+        assert!(EntryHeader::decode(&h.encode()).is_err());
+    }
+
+    #[test]
+    fn control_link_is_null_or_an_earlier_entry() {
+        let mut h = header();
+        h.control = None;
+        let b = h.encode();
+        assert_eq!(b.last(), Some(&0xf6), "no control entry is written as null");
+        assert_eq!(EntryHeader::decode(&b).unwrap(), h);
+        let mut h = header();
+        h.control = Some(Link {
+            seq: 7,
+            hash: EntryHash([8; 32]),
+        });
         assert!(EntryHeader::decode(&h.encode()).is_err());
     }
 

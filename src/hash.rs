@@ -120,10 +120,10 @@ impl Domain {
     /// The ASCII tag hashed before the 0x00 separator.
     pub fn tag(self) -> &'static str {
         match self {
-            Domain::LogId => "sealtrail/v1/log-id",
-            Domain::Entry => "sealtrail/v1/entry",
-            Domain::Payload => "sealtrail/v1/payload",
-            Domain::Bundle => "sealtrail/v1/bundle",
+            Domain::LogId => "sealtrail/v2/log-id",
+            Domain::Entry => "sealtrail/v2/entry",
+            Domain::Payload => "sealtrail/v2/payload",
+            Domain::Bundle => "sealtrail/v2/bundle",
         }
     }
 }
@@ -303,7 +303,7 @@ mod tests {
     #[test]
     fn tagged_is_tag_zero_data() {
         for suite in [Suite::Blake3, Suite::Sha256] {
-            let direct = suite.hash(&[b"sealtrail/v1/entry\0abc"]);
+            let direct = suite.hash(&[b"sealtrail/v2/entry\0abc"]);
             assert_eq!(suite.tagged(Domain::Entry, &[b"ab", b"c"]), direct);
         }
     }

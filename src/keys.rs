@@ -82,6 +82,10 @@ pub enum KeyError {
     /// A weak (small-order) public key, which can be made to verify forged signatures.
     #[error("weak Ed25519 public key (small order)")]
     WeakKey,
+    /// A valid point in an encoding other than its canonical one (RFC 8032 §5.1.3 rejects it):
+    /// one key would have two key ids.
+    #[error("non-canonical encoding of an Ed25519 public key")]
+    NonCanonical,
     /// The operating system's random source failed.
     #[error("random source failed: {0}")]
     Random(String),
@@ -175,10 +179,7 @@ impl PublicKey {
         if !valid_key_name(name) {
             return Err(KeyError::InvalidName(name.to_owned()));
         }
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidPublicKey)?;
-        if key.is_weak() {
-            return Err(KeyError::WeakKey);
-        }
+        let key = verifying_key(bytes)?;
         Ok(PublicKey {
             name: name.to_owned(),
             key,
@@ -237,9 +238,17 @@ pub fn verify_strict(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -
     key.verify_strict(message, &sig).is_ok()
 }
 
-/// Parses a 32-byte public key for verification only, rejecting invalid and weak keys.
+/// Parses a 32-byte public key for verification only, rejecting invalid, non-canonical and weak
+/// keys (SPEC §4.1).
+///
+/// ed25519-dalek decodes points as ZIP-215 does, accepting a y coordinate that is not reduced
+/// modulo p and the sign bit set on x = 0; RFC 8032 §5.1.3 rejects both. A point with two
+/// encodings would have two key ids, so only the encoding the point re-encodes to is accepted.
 pub fn verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
     let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidPublicKey)?;
+    if key.to_edwards().compress().to_bytes() != *bytes {
+        return Err(KeyError::NonCanonical);
+    }
     if key.is_weak() {
         return Err(KeyError::WeakKey);
     }
@@ -503,6 +512,36 @@ pub fn read_public_key(arg: &str) -> Result<PublicKey, KeyError> {
     }
 }
 
+/// Reads one or more public keys given on the command line: a verifier key string, or a file of
+/// verifier keys, one per line (blank lines ignored), as `sealtrail init` and `sealtrail keys
+/// vkey` write them.
+pub fn read_public_keys(arg: &str) -> Result<Vec<PublicKey>, KeyError> {
+    if let Ok(k) = PublicKey::from_vkey(arg) {
+        return Ok(vec![k]);
+    }
+    let path = Path::new(arg);
+    if !path.exists() {
+        return PublicKey::from_vkey(arg).map(|k| vec![k]);
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let keys = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(PublicKey::from_vkey)
+        .collect::<Result<Vec<_>, _>>()?;
+    if keys.is_empty() {
+        return Err(KeyError::Malformed {
+            what: "verifier key file",
+            reason: "it holds no key",
+        });
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,5 +586,39 @@ mod tests {
             PublicKey::from_bytes("w", &id),
             Err(KeyError::WeakKey)
         ));
+    }
+
+    #[test]
+    fn non_canonical_point_encodings_are_rejected() {
+        // y + p for a small y is a second, non-reduced encoding of the point with that y.
+        // ed25519-dalek accepts it (ZIP-215); SPEC §4.1 and RFC 8032 reject it.
+        let p_le = {
+            let mut b = [0xffu8; 32];
+            b[0] = 0xed;
+            b[31] = 0x7f;
+            b
+        };
+        let mut tested = 0;
+        for y in 2u8..19 {
+            let mut canonical = [0u8; 32];
+            canonical[0] = y;
+            let Ok(key) = verifying_key(&canonical) else {
+                continue;
+            };
+            let mut alias = p_le;
+            alias[0] = 0xed + y;
+            assert!(
+                VerifyingKey::from_bytes(&alias).is_ok(),
+                "dalek decodes y + p"
+            );
+            assert!(matches!(verifying_key(&alias), Err(KeyError::NonCanonical)));
+            assert!(matches!(
+                PublicKey::from_bytes("k", &alias),
+                Err(KeyError::NonCanonical)
+            ));
+            assert_eq!(key.to_bytes(), canonical);
+            tested += 1;
+        }
+        assert!(tested > 0, "some small y is on the curve");
     }
 }

@@ -134,6 +134,20 @@ pub enum NoteVerifyError {
     /// No signature line is from a trusted key.
     #[error("note has no verifiable signatures")]
     NoVerifiableSignatures,
+    /// No signature line is from a trusted key, but one is from a trusted key's bytes under
+    /// another name. C2SP matches keys by name and key hash, so the line is not the trusted
+    /// key's; the verifier key to use is the same key under the line's name.
+    #[error(
+        "note has no verifiable signatures: it is signed by your key {trusted:?} under the name \
+         {signed_as:?}, and a key verifies a note only under its own name (C2SP); use the \
+         verifier key named {signed_as:?} (for a sealtrail log, the one `sealtrail init` wrote)"
+    )]
+    KeyNameMismatch {
+        /// The name on the signature line.
+        signed_as: String,
+        /// The trusted key's name.
+        trusted: String,
+    },
 }
 
 /// One signature line: key name, key hash and the signature bytes after the key hash.
@@ -402,18 +416,18 @@ impl SignedNote {
 
     /// Verifies the note's Ed25519 (type 0x01) signatures against trusted keys (SPEC §11.1).
     ///
-    /// A line is from a trusted key when its key hash equals SHA-256(line's name ‖ 0x0A ‖ 0x01 ‖
-    /// trusted key)[0..4]: keys are matched by their bytes, so a pinned key verifies whatever
-    /// name its own key file gives it. Every line from a trusted key must verify (strictly,
-    /// SPEC §4.3) over the text; a trusted key may sign only once; other lines are ignored; at
-    /// least one line must verify.
+    /// A line is from a trusted key when the line's key name equals the key's name and the
+    /// line's key hash equals SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[0..4] (C2SP: keys are matched
+    /// by name and key hash; a line that shares only one of them with a trusted key is another
+    /// key's). Every line from a trusted key must verify (strictly, SPEC §4.3) over the text; a
+    /// trusted key may sign only once; other lines are ignored; at least one line must verify.
     pub fn verify(&self, trusted: &[PublicKey]) -> Result<NoteVerification, NoteVerifyError> {
         let mut verified: Vec<VerifiedSignature> = Vec::new();
         let mut ignored = Vec::new();
         for (i, line) in self.signatures.iter().enumerate() {
             let mut candidates = trusted
                 .iter()
-                .filter(|k| note_key_hash(&line.name, k.as_bytes()) == line.key_hash)
+                .filter(|k| k.name() == line.name && k.note_key_hash() == line.key_hash)
                 .peekable();
             if candidates.peek().is_none() {
                 ignored.push(i);
@@ -440,6 +454,19 @@ impl SignedNote {
             });
         }
         if verified.is_empty() {
+            // Say so when a trusted key signed under another name: the usual mistake is pinning
+            // the owner's key file under its own name instead of the log's verifier key.
+            for line in &self.signatures {
+                if let Some(k) = trusted
+                    .iter()
+                    .find(|k| note_key_hash(&line.name, k.as_bytes()) == line.key_hash)
+                {
+                    return Err(NoteVerifyError::KeyNameMismatch {
+                        signed_as: line.name.clone(),
+                        trusted: k.name().to_owned(),
+                    });
+                }
+            }
             return Err(NoteVerifyError::NoVerifiableSignatures);
         }
         Ok(NoteVerification { verified, ignored })

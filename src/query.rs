@@ -654,7 +654,9 @@ pub fn verification_status_at(
 pub struct SignedApproval {
     /// The approval entry.
     pub seq: u64,
-    /// The signing time: the entry's signed header time, UTC.
+    /// When the log recorded it: the entry's signed header time, UTC. The approver's own time
+    /// of signing is the approval's [`Approval::signed_at`], within five minutes of it
+    /// (SPEC §13.5).
     pub time: Timestamp,
     /// The approver's key.
     pub signer: KeyId,
@@ -673,7 +675,7 @@ impl fmt::Display for SignedApproval {
             self.approval.decision().past(),
             self.printed_name,
             self.approval.meaning(),
-            self.time.to_minute()
+            self.approval.signed_at().to_minute()
         )
     }
 }

@@ -22,6 +22,8 @@ use crate::verify::Check;
 pub const MAX_LISTED_SESSIONS: usize = 10_000;
 /// At most this many findings are kept; the rest are counted.
 pub const MAX_FINDINGS: usize = 1_000;
+/// At most this many redacted payloads are listed individually; the rest are counted.
+pub const MAX_LISTED_REDACTIONS: usize = 10_000;
 
 /// The overall outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,8 +79,10 @@ pub struct ApprovalSummary {
     pub meaning: String,
     /// approve / reject.
     pub decision: String,
-    /// When it was signed (UTC, RFC 3339).
+    /// When the log recorded it (the entry's time, UTC, RFC 3339).
     pub time: String,
+    /// When the approver signed it, by the approver's own clock (UTC, RFC 3339; 21 CFR 11.50).
+    pub signed_at: String,
     /// The entries approved.
     pub subjects: Vec<u64>,
 }
@@ -152,8 +156,10 @@ pub struct Report {
     pub sessions_unlisted: u64,
     /// Approvals, each with name, time and meaning.
     pub approvals: Vec<ApprovalSummary>,
-    /// Payloads erased or withheld.
+    /// Payloads erased or withheld (at most [`MAX_LISTED_REDACTIONS`] listed).
     pub redacted: Vec<Redaction>,
+    /// Redacted payloads not listed because there were too many.
+    pub redacted_unlisted: u64,
     /// Times covered.
     pub time_span: Option<TimeSpan>,
     /// The checkpoint, when the evidence was tied to one.
@@ -178,6 +184,7 @@ pub struct ReportBuilder {
     sessions_unlisted: u64,
     approvals: Vec<ApprovalSummary>,
     redacted: Vec<Redaction>,
+    redacted_unlisted: u64,
     first_time: Option<Timestamp>,
     last_time: Option<Timestamp>,
     checkpoint: Option<CheckpointSummary>,
@@ -202,6 +209,7 @@ impl ReportBuilder {
             sessions_unlisted: 0,
             approvals: Vec::new(),
             redacted: Vec::new(),
+            redacted_unlisted: 0,
             first_time: None,
             last_time: None,
             checkpoint: None,
@@ -244,17 +252,23 @@ impl ReportBuilder {
         }
         self.first_time = Some(self.first_time.map_or(h.time, |t| t.min(h.time)));
         self.last_time = Some(self.last_time.map_or(h.time, |t| t.max(h.time)));
+        let redaction = match (withheld, payload) {
+            (Some(reason), _) => Some(format!("withheld: {reason}")),
+            (None, Payload::Erased) => Some("erased".to_owned()),
+            _ => None,
+        };
+        if let Some(reason) = redaction {
+            if self.redacted.len() < MAX_LISTED_REDACTIONS {
+                self.redacted.push(Redaction {
+                    seq: h.seq,
+                    kind: h.kind.as_str().to_owned(),
+                    reason,
+                });
+            } else {
+                self.redacted_unlisted += 1;
+            }
+        }
         match (withheld, payload) {
-            (Some(reason), _) => self.redacted.push(Redaction {
-                seq: h.seq,
-                kind: h.kind.as_str().to_owned(),
-                reason: format!("withheld: {reason}"),
-            }),
-            (None, Payload::Erased) => self.redacted.push(Redaction {
-                seq: h.seq,
-                kind: h.kind.as_str().to_owned(),
-                reason: "erased".to_owned(),
-            }),
             (None, Payload::Present { data, .. }) if h.kind.as_str() == Kind::APPROVAL => {
                 if let Ok(a) = Approval::decode(data) {
                     let name = registry
@@ -268,6 +282,7 @@ impl ReportBuilder {
                         meaning: a.meaning().to_string(),
                         decision: a.decision().to_string(),
                         time: h.time.to_rfc3339(),
+                        signed_at: a.signed_at().to_rfc3339(),
                         subjects: a.entries().iter().map(|l| l.seq).collect(),
                     });
                 }
@@ -343,6 +358,7 @@ impl ReportBuilder {
             sessions_unlisted: self.sessions_unlisted,
             approvals: self.approvals,
             redacted: self.redacted,
+            redacted_unlisted: self.redacted_unlisted,
             time_span: match (self.first_time, self.last_time) {
                 (Some(a), Some(b)) => Some(TimeSpan {
                     first: a.to_rfc3339(),
@@ -417,7 +433,7 @@ impl Report {
         for a in &self.approvals {
             let _ = writeln!(
                 s,
-                "  entry {}: {} {} by {} ({}) at {}",
+                "  entry {}: {} {} by {} ({}), signed at {}, recorded at {}",
                 a.seq,
                 a.gate,
                 if a.decision == "approve" {
@@ -427,13 +443,18 @@ impl Report {
                 },
                 a.name,
                 a.meaning,
+                a.signed_at,
                 a.time
             );
         }
         if !self.redacted.is_empty() {
-            let _ = writeln!(s, "redacted:    {}", self.redacted.len());
+            let total = self.redacted.len() as u64 + self.redacted_unlisted;
+            let _ = writeln!(s, "redacted:    {total}");
             for r in &self.redacted {
                 let _ = writeln!(s, "  entry {} ({}): {}", r.seq, r.kind, r.reason);
+            }
+            if self.redacted_unlisted > 0 {
+                let _ = writeln!(s, "  … and {} more", self.redacted_unlisted);
             }
         }
         if let Some(c) = &self.checkpoint {

@@ -299,7 +299,8 @@ impl Session<'_> {
         let mut request = GateRequested::new(gate.clone(), &subjects);
         request.summary = Some(summary.into());
         let requested = self.put(Event::GateRequested(request), &[])?;
-        let approval = Approval::new(gate, meaning, Verdict::Approve, subjects)?;
+        let approval = Approval::new(gate, meaning, Verdict::Approve, subjects)?
+            .with_signed_at(self.log.now());
         let record = Event::Approval(approval)
             .to_record()?
             .session(self.session)

@@ -518,7 +518,8 @@ impl DecisionTrace {
                     "meaning": a.approval.meaning().as_str(),
                     "printed_name": a.printed_name,
                     "signer": a.signer.to_string(),
-                    "signed_at": a.time.to_rfc3339(),
+                    "signed_at": a.approval.signed_at().to_rfc3339(),
+                    "recorded_at": a.time.to_rfc3339(),
                     "comment": a.approval.comment(),
                     "subjects": {
                         "entries": a.approval.entries().iter().map(|l| l.seq).collect::<Vec<_>>(),

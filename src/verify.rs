@@ -11,7 +11,7 @@ use crate::approval::{Approval, check_not_own_work};
 pub use crate::approval::{ApprovalProblem, LinkedEntry};
 use crate::codec::{DecodeError, check_canonical, from_canonical};
 use crate::descriptor::SignedDescriptor;
-use crate::entry::{Entry, Erasure, Kind, MAX_PAYLOAD_LEN, Payload};
+use crate::entry::{Entry, Erasure, Kind, Link, MAX_PAYLOAD_LEN, Payload};
 use crate::hash::{EntryHash, LogId, Suite};
 use crate::keys::{KeyId, verify_strict};
 use crate::registry::{KeyChange, KeyRecord, KeyRegistry, RegistryError, SignerError};
@@ -31,7 +31,10 @@ pub enum Check {
     LogId,
     /// The entry's `prev` is the hash of the entry before it.
     Chain,
-    /// Time never goes backwards.
+    /// The entry's `control` field names the latest control entry before it, and the control
+    /// entries a bundle carries form the log's whole control chain (SPEC §7.5).
+    Control,
+    /// Time never goes backwards, and stays within what anchors bound.
     Time,
     /// The signer is registered, not revoked, and its role may sign the kind.
     Signer,
@@ -66,6 +69,7 @@ impl Check {
             Check::Sequence => "sequence",
             Check::LogId => "log_id",
             Check::Chain => "chain",
+            Check::Control => "control",
             Check::Time => "time",
             Check::Signer => "signer",
             Check::Signature => "signature",
@@ -218,6 +222,16 @@ pub enum VerifyError {
         /// The `prev` in the entry.
         found: EntryHash,
     },
+    /// The entry does not name the latest control entry before it (SPEC §7.5).
+    #[error("entry {seq}: its control link names {}, but the latest control entry before it is {}", describe_control(.found), describe_control(.expected))]
+    Control {
+        /// The position.
+        seq: u64,
+        /// The latest control entry before it.
+        expected: Option<Link>,
+        /// What the entry names.
+        found: Option<Link>,
+    },
     /// The entry's time is before the one before it.
     #[error("entry {seq}: time {found} is before the previous time {previous}")]
     Time {
@@ -311,6 +325,7 @@ impl VerifyError {
             | VerifyError::Sequence { seq, .. }
             | VerifyError::LogId { seq, .. }
             | VerifyError::Chain { seq, .. }
+            | VerifyError::Control { seq, .. }
             | VerifyError::Time { seq, .. }
             | VerifyError::Signer { seq, .. }
             | VerifyError::Signature { seq, .. }
@@ -331,6 +346,7 @@ impl VerifyError {
             VerifyError::Missing { .. } | VerifyError::Sequence { .. } => Check::Sequence,
             VerifyError::LogId { .. } => Check::LogId,
             VerifyError::Chain { .. } => Check::Chain,
+            VerifyError::Control { .. } => Check::Control,
             VerifyError::Time { .. } => Check::Time,
             VerifyError::Signer { .. } => Check::Signer,
             VerifyError::Signature { .. } => Check::Signature,
@@ -342,6 +358,14 @@ impl VerifyError {
             VerifyError::Checkpoint { .. } => Check::Checkpoint,
             VerifyError::Approval { .. } => Check::Approval,
         }
+    }
+}
+
+/// A control link in words: `entry N (hash…)` or `none`.
+pub fn describe_control(link: &Option<Link>) -> String {
+    match link {
+        Some(l) => format!("entry {} ({})", l.seq, l.hash.short()),
+        None => "none".to_owned(),
     }
 }
 
@@ -389,6 +413,7 @@ pub struct ChainVerifier {
     content: ContentChecks,
     next_seq: u64,
     prev: EntryHash,
+    control: Option<Link>,
     last_time: Timestamp,
 }
 
@@ -403,6 +428,7 @@ impl ChainVerifier {
             content: ContentChecks::new(descriptor.suite(), registry),
             next_seq: 0,
             prev: EntryHash(descriptor.log_id().0),
+            control: None,
             last_time: descriptor.descriptor().created,
         })
     }
@@ -415,6 +441,11 @@ impl ChainVerifier {
     /// The hash of the last entry verified (the log id before any).
     pub fn tip(&self) -> EntryHash {
         self.prev
+    }
+
+    /// The latest control entry verified (SPEC §7.5): the control head of the log so far.
+    pub fn control(&self) -> Option<Link> {
+        self.control
     }
 
     /// The key registry as of the last entry verified.
@@ -451,6 +482,13 @@ impl ChainVerifier {
                 found: h.prev,
             });
         }
+        if h.control != self.control {
+            return Err(VerifyError::Control {
+                seq,
+                expected: self.control,
+                found: h.control,
+            });
+        }
         if h.time < self.last_time {
             return Err(VerifyError::Time {
                 seq,
@@ -467,8 +505,11 @@ impl ChainVerifier {
             return Err(VerifyError::Signature { seq, key: h.signer });
         }
         self.content
-            .check_rest(&entry, payload, Absence::Erased, linked)?;
+            .check_rest(&entry, payload, Absence::Erased, Occurrence::First, linked)?;
         let hash = entry.hash(self.suite);
+        if h.kind.is_control() {
+            self.control = Some(Link { seq, hash });
+        }
         self.prev = hash;
         self.last_time = h.time;
         self.next_seq = seq.saturating_add(1);
@@ -489,6 +530,16 @@ pub enum Absence {
     Erased,
     /// Left out of a bundle by its exporter (SPEC §12): the log still has it.
     Withheld,
+}
+
+/// Whether an entry is checked for the first time, or repeats one already checked and applied
+/// (an entry item that repeats a bundle's control item, SPEC §12.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occurrence {
+    /// Checked and applied: key changes go to the registry, erasures are recorded.
+    First,
+    /// Checked by the same rules, but its key change or erasure is not applied a second time.
+    Repeat,
 }
 
 /// The checks of SPEC §8.2 that do not depend on an entry's position: signer, causal links,
@@ -534,14 +585,16 @@ impl ContentChecks {
             .map_err(|source| VerifyError::Signer { seq: h.seq, source })
     }
 
-    /// Steps 8–12 for an entry whose signature has been checked: causal links (where `linked`
-    /// knows the target), the payload, erasures, key management and approvals. `absence` says why
-    /// a payload is missing when it is.
+    /// The steps after the signature for an entry whose signature has been checked: causal links
+    /// (where `linked` knows the target), the payload, erasures, key management and approvals.
+    /// `absence` says why a payload is missing when it is; `occurrence` whether the entry's
+    /// effects on the registry and erasure record are applied.
     pub fn check_rest(
         &mut self,
         entry: &Entry,
         payload: &Payload,
         absence: Absence,
+        occurrence: Occurrence,
         linked: &mut dyn FnMut(u64) -> Option<LinkedEntry>,
     ) -> Result<(), VerifyError> {
         let h = entry.header();
@@ -578,10 +631,11 @@ impl ContentChecks {
                 from_canonical::<Erasure>(data).map_err(|e| erasure(ErasureProblem::Payload(e)))?;
             }
             match h.links.as_slice() {
-                [target] => {
+                [target] if occurrence == Occurrence::First => {
                     self.unrecorded_erasures.remove(&target.seq);
                     self.recorded_erasures.insert(target.seq);
                 }
+                [_] => {}
                 other => return Err(erasure(ErasureProblem::LinkCount(other.len()))),
             }
         }
@@ -593,9 +647,11 @@ impl ContentChecks {
         }
         if let Some(change) = payload.data().and_then(|d| KeyChange::decode(&h.kind, d)) {
             let change = change.map_err(|source| VerifyError::Registry { seq, source })?;
-            self.registry
-                .apply(seq, &change)
-                .map_err(|source| VerifyError::Registry { seq, source })?;
+            if occurrence == Occurrence::First {
+                self.registry
+                    .apply(seq, &change)
+                    .map_err(|source| VerifyError::Registry { seq, source })?;
+            }
         }
         // SPEC §8.2 step 12 / §13.5. An approval's payload is always present (step 9 rejects a
         // missing one). A subject the caller cannot supply is not checked for its signer.
@@ -604,6 +660,7 @@ impl ContentChecks {
                 let approval = |problem| VerifyError::Approval { seq, problem };
                 let a = Approval::decode(data).map_err(approval)?;
                 a.check_links(&h.links).map_err(approval)?;
+                a.check_signed_at(h.time).map_err(approval)?;
                 for s in a.entries() {
                     if let Some((_, signer)) = signers.iter().find(|(t, _)| *t == s.seq) {
                         check_not_own_work(&self.registry, &h.signer, s.seq, signer)

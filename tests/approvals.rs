@@ -300,7 +300,7 @@ fn forge(f: &Fixture, signer: &SecretKey, payload: &[u8], links: Vec<Link>) -> u
     let last = f.log.read(seq - 1).unwrap().unwrap();
     let salt = Salt([0x5a; 32]);
     let header = EntryHeader {
-        version: 1,
+        version: sealtrail::descriptor::FORMAT_VERSION,
         log_id: f.log.log_id(),
         seq,
         prev: last.hash,
@@ -310,6 +310,14 @@ fn forge(f: &Fixture, signer: &SecretKey, payload: &[u8], links: Vec<Link>) -> u
         kind: approval_kind(),
         payload: PayloadCommitment::compute(f.log.suite(), &salt, payload),
         links,
+        control: if last.header().kind.is_control() {
+            Some(Link {
+                seq: last.seq(),
+                hash: last.hash,
+            })
+        } else {
+            last.header().control
+        },
     };
     let hb = header.encode();
     let entry = Entry::sign(header, &hb, signer);

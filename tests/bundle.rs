@@ -20,7 +20,7 @@ fn export(log: &Log, k: &Keys, options: ExportOptions) -> Vec<u8> {
 }
 
 fn pinned(k: &Keys) -> TrustPolicy {
-    TrustPolicy::new(vec![k.owner.public_key()]).unwrap()
+    TrustPolicy::new(owner_vkeys(k)).unwrap()
 }
 
 fn verify(bytes: &[u8], policy: &TrustPolicy) -> Report {

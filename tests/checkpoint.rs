@@ -5,14 +5,14 @@ use base64::engine::general_purpose::STANDARD as B64;
 use proptest::prelude::*;
 use sealtrail::checkpoint::{
     Checkpoint, CheckpointError, CheckpointTrust, CheckpointVerifyError, CosignError,
-    CosignatureProblem, CosignatureStatus, LogOrigin, MAX_COSIGNATURE_TIME, PolicyError,
-    SignedCheckpoint, TlogProof, TlogProofError, WitnessError, WitnessKey, WitnessPolicy,
-    WitnessReport, Witnesses, checkpoint_origin,
+    CosignatureProblem, CosignatureStatus, LogBinding, LogOrigin, MAX_COSIGNATURE_TIME,
+    PolicyError, SignedCheckpoint, TlogProof, TlogProofError, WitnessError, WitnessKey,
+    WitnessPolicy, WitnessReport, Witnesses, checkpoint_origin,
 };
 use sealtrail::descriptor::Descriptor;
 use sealtrail::keys::{PublicKey, SecretKey};
 use sealtrail::note::{NoteVerifyError, SignedNote};
-use sealtrail::{EntryHash, RootHash, Suite, Timestamp};
+use sealtrail::{EntryHash, Link, LogId, RootHash, Suite, Timestamp};
 
 const ORIGIN: &str = "example.com/test-log";
 
@@ -32,15 +32,37 @@ fn log(suite: Suite) -> LogOrigin {
     LogOrigin::new(ORIGIN, suite).unwrap()
 }
 
+const LOG_ID: LogId = LogId([0x11; 32]);
+
+/// The extension lines of a checkpoint of the test log (SPEC §11.2).
+fn binding() -> LogBinding {
+    LogBinding {
+        log_id: LOG_ID,
+        control: None,
+    }
+}
+
 fn signed(suite: Suite, size: u64) -> SignedCheckpoint {
     let root = RootHash([size as u8 ^ 0x5a; 32]);
-    SignedCheckpoint::sign(Checkpoint::for_log(&log(suite), size, root), &owner()).unwrap()
+    SignedCheckpoint::sign(
+        Checkpoint::for_log(&log(suite), &binding(), size, root),
+        &owner(),
+    )
+    .unwrap()
+}
+
+/// The owner's verifier key as an auditor pins it: named after the checkpoint origin line.
+fn owner_vkey(l: &LogOrigin) -> PublicKey {
+    owner()
+        .public_key()
+        .renamed(&l.checkpoint_origin())
+        .unwrap()
 }
 
 fn trust(suite: Suite) -> CheckpointTrust {
     CheckpointTrust::new(
         log(suite),
-        vec![owner().public_key()],
+        vec![owner_vkey(&log(suite))],
         Witnesses::NotRequired,
     )
     .unwrap()
@@ -51,7 +73,12 @@ fn policy(quorum: usize) -> WitnessPolicy {
 }
 
 fn with_policy(suite: Suite, p: WitnessPolicy) -> CheckpointTrust {
-    CheckpointTrust::new(log(suite), vec![owner().public_key()], Witnesses::Quorum(p)).unwrap()
+    CheckpointTrust::new(
+        log(suite),
+        vec![owner_vkey(&log(suite))],
+        Witnesses::Quorum(p),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -119,7 +146,7 @@ fn blake3_origin_rule() {
     );
     // Another log's checkpoint.
     let other = LogOrigin::new("example.com/other", Suite::Sha256).unwrap();
-    let cp = Checkpoint::for_log(&other, 1, RootHash([0; 32]));
+    let cp = Checkpoint::for_log(&other, &binding(), 1, RootHash([0; 32]));
     let s = SignedCheckpoint::sign(cp, &owner()).unwrap();
     assert!(matches!(
         trust(Suite::Sha256).verify(&s),
@@ -141,17 +168,117 @@ fn blake3_origin_rule() {
 }
 
 #[test]
-fn pinned_key_verifies_under_any_file_name() {
-    // The auditor's copy of the owner key is named after its file, not the origin.
+fn a_pinned_key_verifies_a_checkpoint_only_under_the_origin_line_name() {
+    // C2SP matches keys by name and key hash: the owner's key under its file's name is another
+    // key, and its signature line is ignored, whatever the key bytes.
     let pinned = owner().public_key().renamed("auditor-pin").unwrap();
     let t = CheckpointTrust::new(log(Suite::Blake3), vec![pinned], Witnesses::NotRequired).unwrap();
-    assert!(t.verify(&signed(Suite::Blake3, 3)).is_ok());
+    let err = t.verify(&signed(Suite::Blake3, 3)).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            CheckpointVerifyError::Owner(NoteVerifyError::KeyNameMismatch { signed_as, trusted })
+                if signed_as == "example.com/test-log#blake3" && trusted == "auditor-pin"
+        ),
+        "{err:?}"
+    );
+    // A note signed by the owner's key under any other name is not the log's checkpoint.
+    let cp = Checkpoint::for_log(&log(Suite::Blake3), &binding(), 3, RootHash([1; 32]));
+    let note = SignedNote::sign(&cp.encode(), &owner(), "someone-else").unwrap();
+    let s = SignedCheckpoint::parse(&note.encode()).unwrap();
+    assert!(trust(Suite::Blake3).verify(&s).is_err());
+    // Under the origin line's name it verifies.
+    assert!(
+        trust(Suite::Blake3)
+            .verify(&signed(Suite::Blake3, 3))
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_checkpoint_names_its_log_and_control_head() {
+    // Another log with the same origin and owner key: its checkpoints name another log id.
+    let other = LogBinding {
+        log_id: LogId([0x22; 32]),
+        control: None,
+    };
+    let cp = Checkpoint::for_log(&log(Suite::Sha256), &other, 4, RootHash([4; 32]));
+    let s = SignedCheckpoint::sign(cp, &owner()).unwrap();
+    assert!(trust(Suite::Sha256).verify(&s).is_ok(), "no log id pinned");
+    assert_eq!(
+        trust(Suite::Sha256)
+            .with_log_id(LOG_ID)
+            .verify(&s)
+            .unwrap_err(),
+        CheckpointVerifyError::WrongLog {
+            expected: LOG_ID,
+            found: LogId([0x22; 32])
+        }
+    );
+    // The control head round-trips, and must lie below the checkpoint's size.
+    let head = LogBinding {
+        log_id: LOG_ID,
+        control: Some(Link {
+            seq: 3,
+            hash: EntryHash([9; 32]),
+        }),
+    };
+    let cp = Checkpoint::for_log(&log(Suite::Sha256), &head, 4, RootHash([4; 32]));
+    let text = cp.encode();
+    assert!(text.ends_with(&format!(
+        "sealtrail log {}\nsealtrail control 3 {}\n",
+        "11".repeat(32),
+        "09".repeat(32)
+    )));
+    let v = trust(Suite::Sha256)
+        .verify(&SignedCheckpoint::sign(cp, &owner()).unwrap())
+        .unwrap();
+    assert_eq!(v.control(), head.control);
+    assert_eq!(v.log_id(), LOG_ID);
+    let beyond = Checkpoint::for_log(&log(Suite::Sha256), &head, 3, RootHash([4; 32]));
+    let s = SignedCheckpoint::sign(beyond, &owner()).unwrap();
+    assert!(matches!(
+        trust(Suite::Sha256).verify(&s),
+        Err(CheckpointVerifyError::Parse(
+            CheckpointError::InvalidBinding(_)
+        ))
+    ));
+    // Missing, extra, reordered or non-canonical extension lines are rejected.
+    let lines = head.extension_lines();
+    for bad in [
+        vec![],
+        vec![lines[0].clone()],
+        vec![lines[1].clone(), lines[0].clone()],
+        vec![lines[0].clone(), lines[1].clone(), "note".into()],
+        vec![lines[0].to_uppercase(), lines[1].clone()],
+        vec![lines[0].clone(), lines[1].replace(" 3 ", " 03 ")],
+        vec![lines[0].clone(), "sealtrail control".into()],
+    ] {
+        let cp = Checkpoint::new(
+            &log(Suite::Sha256).checkpoint_origin(),
+            4,
+            RootHash([4; 32]),
+        )
+        .unwrap()
+        .with_extensions(bad.clone())
+        .unwrap();
+        let s = SignedCheckpoint::sign(cp, &owner()).unwrap();
+        assert!(
+            matches!(
+                trust(Suite::Sha256).verify(&s),
+                Err(CheckpointVerifyError::Parse(
+                    CheckpointError::InvalidBinding(_)
+                ))
+            ),
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]
 fn unpinned_key_is_rejected() {
     let stranger = SecretKey::from_seed("owner", &[2; 32]).unwrap();
-    let cp = Checkpoint::for_log(&log(Suite::Sha256), 5, RootHash([1; 32]));
+    let cp = Checkpoint::for_log(&log(Suite::Sha256), &binding(), 5, RootHash([1; 32]));
     let s = SignedCheckpoint::sign(cp, &stranger).unwrap();
     assert_eq!(
         trust(Suite::Sha256).verify(&s).unwrap_err(),
@@ -166,13 +293,8 @@ fn unpinned_key_is_rejected() {
 #[test]
 fn every_single_byte_change_is_rejected() {
     let l = LogOrigin::new("a.example/l", Suite::Sha256).unwrap();
-    let t = CheckpointTrust::new(
-        l.clone(),
-        vec![owner().public_key()],
-        Witnesses::NotRequired,
-    )
-    .unwrap();
-    let cp = Checkpoint::for_log(&l, 3, RootHash([7; 32]));
+    let t = CheckpointTrust::new(l.clone(), vec![owner_vkey(&l)], Witnesses::NotRequired).unwrap();
+    let cp = Checkpoint::for_log(&l, &binding(), 3, RootHash([7; 32]));
     let good = SignedCheckpoint::sign(cp, &owner()).unwrap().encode();
     assert!(t.verify_bytes(&good).is_ok());
     let mut tried = 0;
@@ -545,10 +667,9 @@ fn checkpoint_body_rejections() {
         SignedCheckpoint::sign(spaced, &owner()).unwrap_err(),
         CheckpointError::OriginNotKeyName("go.sum database tree".into())
     );
-    // Extensions are signed and cosigned as part of the body.
-    let ext = Checkpoint::for_log(&log(Suite::Sha256), 2, RootHash([3; 32]))
-        .with_extensions(vec!["note".into()])
-        .unwrap();
+    // Extension lines (the log binding) are signed and cosigned as part of the body.
+    let ext = Checkpoint::for_log(&log(Suite::Sha256), &binding(), 2, RootHash([3; 32]));
+    assert_eq!(ext.extensions().len(), 2);
     let mut s = SignedCheckpoint::sign(ext, &owner()).unwrap();
     s.cosign(&witness(1), 1).unwrap();
     let s = SignedCheckpoint::parse(&s.encode()).unwrap();
@@ -783,7 +904,7 @@ fn sig_line() -> impl Strategy<Value = String> {
 fn check_all_parsers(b: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(n) = SignedNote::parse(b) {
         prop_assert_eq!(n.encode(), b.to_vec());
-        let _ = n.verify(&[owner().public_key()]);
+        let _ = n.verify(&[owner_vkey(&log(Suite::Sha256))]);
     }
     if let Ok(c) = SignedCheckpoint::parse(b) {
         prop_assert_eq!(c.encode(), b.to_vec());

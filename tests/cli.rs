@@ -1340,7 +1340,7 @@ fn the_demo_runs_twice_and_its_log_verifies() {
             &format!("sealtrail why --log {d}/log --seq 15"),
             "the bundle is complete and unaltered",
             "Sealtrail-Checkpoint: 84 ",
-            &format!("verify-bundle {d}/demo.bundle --trusted-key {d}/keys/owner.key.pub"),
+            &format!("verify-bundle {d}/demo.bundle --trusted-key {d}/log.vkey"),
         ],
     );
     // The command the demo prints verifies with the real verify-bundle binary.
@@ -1348,7 +1348,7 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         .args([
             &format!("{d}/demo.bundle"),
             "--trusted-key",
-            &format!("{d}/keys/owner.key.pub"),
+            &format!("{d}/log.vkey"),
             "--checkpoint",
             &format!("{d}/checkpoint.txt"),
         ])
@@ -1365,6 +1365,7 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         "trace.md",
         "demo.bundle",
         "checkpoint.txt",
+        "log.vkey",
         "keys/owner.key",
         "keys/owner.key.pub",
         "keys/recorder.key",
@@ -1384,7 +1385,7 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         &out,
         0,
         &[
-            "exists from an earlier run: replacing log/, demo.bundle, checkpoint.txt and trace.md, \
+            "exists from an earlier run: replacing log/, log.vkey, demo.bundle, checkpoint.txt and trace.md, \
              keeping keys/",
             "kept    ",
             "verdict:     VALID",
@@ -1424,6 +1425,13 @@ fn checkpoint_export_and_prove_seal_the_log_for_an_auditor() {
     );
     let (l, owner) = (fx.l(), fx.k("owner"));
     let cp = fx.path("seen.checkpoint").display().to_string();
+    // The verifier key an auditor pins: the owner key under the checkpoint origin line.
+    let vkey = fx.path("log.vkey").display().to_string();
+    expect(
+        &run(&["keys", "vkey", "--log", &l, "--out", &vkey], None),
+        0,
+        &[&format!("{ORIGIN}#blake3+")],
+    );
     // Only an owner key signs checkpoints.
     expect(
         &run(
@@ -1460,7 +1468,7 @@ fn checkpoint_export_and_prove_seal_the_log_for_an_auditor() {
     );
     let proof =
         sealtrail::checkpoint::TlogProof::parse(&std::fs::read(&proof_file).unwrap()).unwrap();
-    let pk = sealtrail::keys::read_public_key(&format!("{owner}.pub")).unwrap();
+    let pk = sealtrail::keys::read_public_key(&vkey).unwrap();
     let trust = sealtrail::checkpoint::CheckpointTrust::new(
         sealtrail::checkpoint::LogOrigin::new(ORIGIN, sealtrail::Suite::Blake3).unwrap(),
         vec![pk],
@@ -1481,7 +1489,7 @@ fn checkpoint_export_and_prove_seal_the_log_for_an_auditor() {
         &[],
     );
     let vb = |bundle: &str, extra: &[&str]| {
-        let mut args = vec![bundle, "--trusted-key", &format!("{owner}.pub")]
+        let mut args = vec![bundle, "--trusted-key", &vkey]
             .into_iter()
             .map(String::from)
             .collect::<Vec<_>>();

@@ -145,7 +145,8 @@ impl Fx {
             .args([
                 &self.s(bundle),
                 "--trusted-key",
-                &self.s("keys/owner.key.pub"),
+                // What `sealtrail init` writes for auditors: the owner key under the origin line.
+                &Log::open(&self.path("log")).unwrap().verifier_keys()[0].to_vkey(),
             ])
             .output()
             .unwrap();
@@ -470,6 +471,7 @@ fn the_demo_replaces_its_own_outputs_but_follows_no_symlink_and_keeps_keys() {
         &[
             "keys",
             "log",
+            "log.vkey",
             "checkpoint.txt",
             "demo.bundle",
             "demo.bundle.partial",

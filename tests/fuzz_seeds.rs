@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::{Value as Json, json};
 
 use sealtrail::bundle::{BundleHeader, TrustPolicy, verify_bundle};
-use sealtrail::checkpoint::{Checkpoint, SignedCheckpoint, TlogProof};
+use sealtrail::checkpoint::{Checkpoint, SignedCheckpoint, TlogProof, checkpoint_origin};
 use sealtrail::codec::{decode_value, read_item};
 use sealtrail::event::json::{event_to_json, from_json};
 use sealtrail::log::{ExportOptions, Selection};
@@ -45,7 +45,7 @@ const WITNESS_NAME: &str = "witness.example.com/w1";
 /// 2026-01-01T00:00:00Z in nanoseconds; the clock steps one second per reading.
 const START: u64 = 1_767_225_600_000_000_000;
 /// Seed bundles stay small so the fuzzer runs fast; the whole corpus stays under 2 MB.
-const MAX_BUNDLE_SEED: usize = 64 * 1024;
+const MAX_BUNDLE_SEED: usize = 96 * 1024;
 const MAX_CORPUS: usize = 2 * 1024 * 1024;
 
 /// The targets, each with its seed directory `fuzz/seeds/<target>`.
@@ -168,6 +168,7 @@ fn small_log(suite: Suite, k: &Keys) -> (Log, Vec<u64>) {
         &k.approver,
         json!({"kind": "approval", "session": "sess-1", "gate": "file_write",
                "meaning": "approval", "decision": "approve", "entries": [decision.seq],
+               "signed_at": log.now().0,
                "comment": "looks right", "links": [gate.seq]}),
     );
     checkpoints.push(log.checkpoint(&k.owner).unwrap().checkpoint().size());
@@ -682,7 +683,12 @@ fn generate() -> Seeds {
 
 /// The key the seed bundles are signed with, as the fuzz targets pin it.
 fn policy() -> TrustPolicy {
-    TrustPolicy::new(vec![keys().owner.public_key()]).unwrap()
+    let owner = keys().owner.public_key();
+    let names = [
+        checkpoint_origin(ORIGIN, Suite::Blake3),
+        checkpoint_origin(ORIGIN, Suite::Sha256),
+    ];
+    TrustPolicy::new(names.iter().map(|n| owner.renamed(n).unwrap()).collect()).unwrap()
 }
 
 /// What `bundle_verify` compares valid verdicts against: the SHA-256 of every seed bundle.
@@ -739,7 +745,8 @@ fn check(seeds: &Seeds) {
         }
     }
     assert!(total < MAX_CORPUS, "the seed corpus is {total} bytes");
-    // The bundle header of a since-export carries the checkpoint it proves growth from.
+    // A since-export starts at the checkpoint it proves growth from, whose root the frontier
+    // before its first entry gives, and carries that checkpoint.
     let since = &seeds["bundle_verify"]["since_checkpoint.bundle"];
     let mut r = &since[..];
     let mut buf = Vec::new();
@@ -747,7 +754,7 @@ fn check(seeds: &Seeds) {
         assert!(read_item(&mut r, &mut buf, 1 << 24).unwrap());
     }
     let header = BundleHeader::decode(&buf).unwrap();
-    assert!(header.since.is_some());
+    assert!(header.start > 0 && !header.frontier.is_empty());
     assert!(header.checkpoints.len() >= 2);
 }
 

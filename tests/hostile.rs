@@ -129,8 +129,9 @@ fn huge_arrays_and_maps() {
 
     // A header whose links array holds far more than 64 links is refused before allocating.
     let mut h = EntryHeader::decode(&valid_header()).unwrap().encode();
-    let links_at = h.len() - 1;
-    assert_eq!(h[links_at], 0x80);
+    // ... 0a 80 (no links) 0b f6 (no control entry): the links array is third from the end.
+    let links_at = h.len() - 3;
+    assert_eq!(h[links_at..], [0x80, 0x0b, 0xf6]);
     h.truncate(links_at);
     h.push(0x9a);
     h.extend_from_slice(&1_000_000u32.to_be_bytes());
@@ -155,7 +156,7 @@ fn huge_arrays_and_maps() {
 fn valid_header() -> Vec<u8> {
     let owner = SecretKey::from_seed("o", &[1; 32]).unwrap();
     EntryHeader {
-        version: 1,
+        version: sealtrail::descriptor::FORMAT_VERSION,
         log_id: sealtrail::LogId([1; 32]),
         seq: 5,
         prev: sealtrail::EntryHash([2; 32]),
@@ -165,6 +166,7 @@ fn valid_header() -> Vec<u8> {
         kind: sealtrail::Kind::new("note").unwrap(),
         payload: sealtrail::PayloadCommitment([3; 32]),
         links: vec![],
+        control: None,
     }
     .encode()
 }
@@ -275,27 +277,27 @@ fn indefinite_lengths() {
 fn unknown_versions() {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let mut h = valid_header();
-    assert_eq!(&h[..3], &[0xaa, 0x01, 0x01]);
-    h[2] = 0x02;
+    assert_eq!(&h[..3], &[0xab, 0x01, 0x02]);
+    h[2] = 0x03;
     assert!(matches!(
         EntryHeader::decode(&h),
-        Err(DecodeError::UnsupportedVersion { version: 2, .. })
+        Err(DecodeError::UnsupportedVersion { version: 3, .. })
     ));
 
     let owner = SecretKey::from_seed("o", &[1; 32]).unwrap();
     let mut d =
         Descriptor::new(Suite::Sha256, "example.com/v", owner.key_id(), Timestamp(0)).unwrap();
-    d.version = 2;
+    d.version = 3;
     let bytes = d.encode();
     assert!(matches!(
         Descriptor::decode(&bytes),
-        Err(DescriptorError::UnsupportedVersion(2))
+        Err(DescriptorError::UnsupportedVersion(3))
     ));
-    let signed = owner.sign(&[b"sealtrail/v1/sign/descriptor\0".as_slice(), &bytes].concat());
+    let signed = owner.sign(&[b"sealtrail/v2/sign/descriptor\0".as_slice(), &bytes].concat());
     let mut e = sealtrail::codec::Encoder::new();
     e.array(2).bytes(&bytes).bytes(&signed);
     assert!(matches!(
         SignedDescriptor::from_bytes(&e.into_bytes()),
-        Err(DescriptorError::UnsupportedVersion(2))
+        Err(DescriptorError::UnsupportedVersion(3))
     ));
 }

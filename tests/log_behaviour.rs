@@ -421,11 +421,14 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
     let next = log
         .append(
             &k.approver,
-            approval_of(&[sealtrail::Receipt {
-                seq: last.seq(),
-                hash: last.hash,
-                time: last.header().time,
-            }]),
+            approval_of(
+                &log,
+                &[sealtrail::Receipt {
+                    seq: last.seq(),
+                    hash: last.hash,
+                    time: last.header().time,
+                }],
+            ),
         )
         .unwrap();
     assert_eq!(next.seq, len);

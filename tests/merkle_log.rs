@@ -35,7 +35,7 @@ fn reference(log: &Log) -> MemoryTree {
 fn trust(log: &Log, k: &Keys) -> CheckpointTrust {
     CheckpointTrust::new(
         LogOrigin::of(log.descriptor().descriptor()).unwrap(),
-        vec![k.owner.public_key()],
+        vec![owner_vkey(k, log.suite())],
         Witnesses::NotRequired,
     )
     .unwrap()
@@ -270,6 +270,8 @@ fn local_verification_checks_stored_checkpoints() {
         size,
         sealtrail::RootHash([9; 32]),
     )
+    .unwrap()
+    .with_extensions(cp.checkpoint().extensions().to_vec())
     .unwrap();
     let wrong_root = SignedCheckpoint::sign(other_root, &k.owner).unwrap();
     store
@@ -277,4 +279,33 @@ fn local_verification_checks_stored_checkpoints() {
         .unwrap();
     let err = verify_store(store.as_ref()).unwrap_err();
     assert!(err.to_string().contains("root"), "{err}");
+
+    // The right root, but naming another control head or another log (SPEC §11.2).
+    let binding = cp.checkpoint().binding().unwrap();
+    let log = sealtrail::checkpoint::LogOrigin::new(ORIGIN, Suite::Blake3).unwrap();
+    for (wrong, says) in [
+        (
+            sealtrail::checkpoint::LogBinding {
+                control: None,
+                ..binding
+            },
+            "control entry",
+        ),
+        (
+            sealtrail::checkpoint::LogBinding {
+                log_id: sealtrail::LogId([7; 32]),
+                ..binding
+            },
+            "of log",
+        ),
+    ] {
+        let c =
+            sealtrail::checkpoint::Checkpoint::for_log(&log, &wrong, size, cp.checkpoint().root());
+        let s = SignedCheckpoint::sign(c, &k.owner).unwrap();
+        store.put(&checkpoint_key(size), &s.encode()).unwrap();
+        let err = verify_store(store.as_ref()).unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    store.put(&checkpoint_key(size), &cp.encode()).unwrap();
+    verify_store(store.as_ref()).unwrap();
 }

@@ -71,10 +71,11 @@ fn header() -> impl Strategy<Value = EntryHeader> {
         "[a-z][a-z0-9_]{0,20}",
         any::<[u8; 32]>(),
         proptest::collection::btree_map(any::<u64>(), any::<[u8; 32]>(), 0..5),
+        proptest::option::of((any::<u64>(), any::<[u8; 32]>())),
     )
         .prop_map(
-            |(log, seq, prev, time, session, signer, kind, payload, links)| EntryHeader {
-                version: 1,
+            |(log, seq, prev, time, session, signer, kind, payload, links, control)| EntryHeader {
+                version: sealtrail::descriptor::FORMAT_VERSION,
                 log_id: LogId(log),
                 seq,
                 prev: EntryHash(prev),
@@ -91,6 +92,10 @@ fn header() -> impl Strategy<Value = EntryHeader> {
                         hash: EntryHash(h),
                     })
                     .collect(),
+                control: control.map(|(s, h)| Link {
+                    seq: s % seq,
+                    hash: EntryHash(h),
+                }),
             },
         )
 }

@@ -41,9 +41,10 @@ fn fixture() -> Fixture {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("b.bundle"), &bundle).unwrap();
+    // What `sealtrail init` writes for auditors: the owner key under the origin line's name.
     std::fs::write(
         dir.path().join("owner.pub"),
-        format!("{}\n", k.owner.public_key().to_vkey()),
+        format!("{}\n", log.verifier_keys()[0].to_vkey()),
     )
     .unwrap();
     Fixture {
@@ -75,7 +76,7 @@ fn valid_bundle_exits_0_and_reports_what_was_proven() {
         assert!(out.contains(want), "{want} missing from:\n{out}");
     }
     // The key as a string works too, and --json prints one object.
-    let vkey = f.k.owner.public_key().to_vkey();
+    let vkey = f.log.verifier_keys()[0].to_vkey();
     let o = run(&[&p(d, "b.bundle"), "--trusted-key", &vkey, "--json"]);
     assert_eq!(code(&o), 0);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

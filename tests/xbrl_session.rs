@@ -175,7 +175,11 @@ fn approvals_show_printed_name_time_and_meaning() {
         let shown = got.to_string();
         assert!(shown.contains(APPROVER), "{shown}");
         assert!(shown.contains(meaning.as_str()), "{shown}");
-        assert!(shown.contains(&header_time.to_minute()), "{shown}");
+        // The manifestation's time is the approver's own time of signing (21 CFR 11.50),
+        // within five minutes of the time the log recorded.
+        let signed = got.approval.signed_at();
+        assert!(signed.0.abs_diff(header_time.0) <= 300_000_000_000);
+        assert!(shown.contains(&signed.to_minute()), "{shown}");
     }
     // The file-write approval covers the patchset entry (as a signed link) and its digest.
     assert_eq!(a[0].approval.entries(), &[r.patchset.link()]);
@@ -184,7 +188,7 @@ fn approvals_show_printed_name_time_and_meaning() {
         a[0].to_string(),
         format!(
             "file_write approved by {APPROVER} (approval) at {}",
-            a[0].time.to_minute()
+            a[0].approval.signed_at().to_minute()
         )
     );
 }

@@ -6,7 +6,7 @@
 //!
 //! Each item is also decoded as a bundle header, entry item and trailer, and must re-encode to
 //! itself when accepted. When the bundle's header carries an earlier checkpoint (the one a
-//! `--since` export proves growth from, or else the first of several), the bundle is verified a
+//! since-export starts at, or else the first of several), the bundle is verified a
 //! second time with it as the auditor's previous checkpoint and with a witness required.
 #![no_main]
 
@@ -18,7 +18,7 @@ use sealtrail::bundle::{
 use sealtrail::checkpoint::SignedCheckpoint;
 use sealtrail::codec::{Encoder, read_item};
 use sealtrail::report::Report;
-use sealtrail_fuzz::{owner, witness_policy};
+use sealtrail_fuzz::{owner_keys, witness_policy};
 
 const VALID: &str = include_str!("../seeds/bundle_verify.valid");
 
@@ -82,14 +82,17 @@ fn items(data: &[u8]) -> Option<BundleHeader> {
     header
 }
 
-// The checkpoint an auditor would have seen before: the one a since-export starts from, or the
-// first of several.
+// The checkpoint an auditor would have seen before: the one a since-export starts from (a
+// contiguous bundle's `start`), or the first of several.
 fn previous(header: &BundleHeader) -> Option<Vec<u8>> {
-    let since = header.since.as_ref().and_then(|s| {
-        header.checkpoints.iter().find(|c| {
-            SignedCheckpoint::parse(&c.note).is_ok_and(|n| n.checkpoint().size() == s.size)
+    let since = (header.start > 0)
+        .then(|| {
+            header.checkpoints.iter().find(|c| {
+                SignedCheckpoint::parse(&c.note)
+                    .is_ok_and(|n| n.checkpoint().size() == header.start)
+            })
         })
-    });
+        .flatten();
     let first = (header.checkpoints.len() > 1)
         .then(|| header.checkpoints.first())
         .flatten();
@@ -97,7 +100,7 @@ fn previous(header: &BundleHeader) -> Option<Vec<u8>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let policy = TrustPolicy::new(vec![owner().clone()]).expect("one pinned key");
+    let policy = TrustPolicy::new(owner_keys().to_vec()).expect("pinned keys");
     if let Some(report) = verify(data, &policy)
         && report.is_valid()
     {

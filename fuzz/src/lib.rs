@@ -6,7 +6,9 @@ pub mod mutator;
 
 use std::sync::OnceLock;
 
-use sealtrail::checkpoint::{CheckpointTrust, LogOrigin, WitnessKey, WitnessPolicy, Witnesses};
+use sealtrail::checkpoint::{
+    CheckpointTrust, LogOrigin, WitnessKey, WitnessPolicy, Witnesses, checkpoint_origin,
+};
 use sealtrail::{EntryHash, PublicKey, SecretKey, Suite};
 
 /// The origin of the seed logs.
@@ -18,13 +20,18 @@ pub const WITNESS_SEED: [u8; 32] = [0x66; 32];
 /// The witness's name.
 pub const WITNESS_NAME: &str = "witness.example.com/w1";
 
-/// The pinned owner key.
-pub fn owner() -> &'static PublicKey {
-    static KEY: OnceLock<PublicKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        SecretKey::from_seed(ORIGIN, &OWNER_SEED)
+/// The pinned owner key, named after the checkpoint origin line of each suite's seed log
+/// (SPEC §11.3: the log's verifier key), blake3 first.
+pub fn owner_keys() -> &'static [PublicKey] {
+    static KEYS: OnceLock<Vec<PublicKey>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let key = SecretKey::from_seed(ORIGIN, &OWNER_SEED)
             .expect("a fixed seed makes a key")
-            .public_key()
+            .public_key();
+        [Suite::Blake3, Suite::Sha256]
+            .into_iter()
+            .map(|s| key.renamed(&checkpoint_origin(ORIGIN, s)).expect("a valid key name"))
+            .collect()
     })
 }
 
@@ -55,7 +62,7 @@ pub fn trusts() -> &'static [CheckpointTrust] {
             let log = LogOrigin::new(ORIGIN, suite).expect("a valid origin");
             for witnesses in [Witnesses::NotRequired, Witnesses::Quorum(witness_policy())] {
                 out.push(
-                    CheckpointTrust::new(log.clone(), vec![owner().clone()], witnesses)
+                    CheckpointTrust::new(log.clone(), owner_keys().to_vec(), witnesses)
                         .expect("an owner key is pinned"),
                 );
             }
@@ -69,7 +76,8 @@ pub fn trusts() -> &'static [CheckpointTrust] {
 pub fn note_keys() -> &'static [PublicKey] {
     static KEYS: OnceLock<Vec<PublicKey>> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let mut keys = vec![owner().clone(), witness().public_key().clone()];
+        let mut keys = owner_keys().to_vec();
+        keys.push(witness().public_key().clone());
         for vkey in [
             "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
             "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",

@@ -31,17 +31,20 @@ pub use verify::{
 /// The first item of every bundle.
 pub const MAGIC: &str = "sealtrail-bundle";
 /// The bundle format version this crate writes and reads.
-pub const BUNDLE_VERSION: u64 = 1;
+pub const BUNDLE_VERSION: u64 = 2;
 /// The signing context of the trailer signature (SPEC §12.5).
-pub const BUNDLE_CONTEXT: &[u8] = b"sealtrail/v1/sign/bundle\0";
+pub const BUNDLE_CONTEXT: &[u8] = b"sealtrail/v2/sign/bundle\0";
 /// The largest header item.
 pub const MAX_HEADER_LEN: usize = 16 * 1024 * 1024;
 /// The largest entry or control item: the largest payload plus room for the rest.
 pub const MAX_ITEM_LEN: usize = MAX_PAYLOAD_LEN + 64 * 1024;
 /// The most checkpoints a header may carry.
 pub const MAX_CHECKPOINTS: usize = 1024;
+/// The most hashes an item's inclusion proof may have: no tree of fewer than 2^64 entries needs
+/// more.
+pub const MAX_PROOF_HASHES: usize = 64;
 
-/// The hash of a bundle's bytes, as its trailer signs it: H_"sealtrail/v1/bundle"(bytes).
+/// The hash of a bundle's bytes, as its trailer signs it: H_"sealtrail/v2/bundle"(bytes).
 pub fn bundle_digest(suite: Suite, bytes_before_trailer: &[u8]) -> [u8; 32] {
     suite.tagged(Domain::Bundle, &[bytes_before_trailer])
 }
@@ -67,16 +70,6 @@ pub struct CheckpointItem {
     pub note: ByteBuf,
 }
 
-/// A consistency proof from a checkpoint the auditor saw earlier to the anchor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SinceProof {
-    /// The earlier tree size.
-    pub size: u64,
-    /// The proof from it to the anchor.
-    pub proof: Vec<ByteArray<32>>,
-}
-
 /// The header item (SPEC §12.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,9 +90,6 @@ pub struct BundleHeader {
     pub selection: String,
     /// How the entries are tied to the anchor.
     pub shape: Shape,
-    /// A consistency proof from an earlier checkpoint the export was asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<SinceProof>,
     /// Contiguous only: the first entry's sequence number.
     pub start: u64,
     /// Contiguous only: the consistency proof from `start+count` to the anchor's size.
@@ -183,6 +173,15 @@ impl BundlePayload {
             BundlePayload::Withheld(r) => (Payload::Erased, Some(*r)),
         }
     }
+
+    /// [`BundlePayload::to_payload`], moving the payload bytes rather than copying them.
+    pub fn into_payload(self) -> (Payload, Option<WithheldReason>) {
+        match self {
+            BundlePayload::Present { salt, data } => (Payload::Present { salt, data }, None),
+            BundlePayload::Erased => (Payload::Erased, None),
+            BundlePayload::Withheld(r) => (Payload::Erased, Some(r)),
+        }
+    }
 }
 
 /// An entry or control item: `[entry: bstr, payload, proof: [* bstr .size 32]]` where payload is
@@ -223,7 +222,13 @@ impl EntryItem {
 
     /// Strictly decodes an item.
     pub fn decode(bytes: &[u8]) -> Result<EntryItem, DecodeError> {
-        let mut d = Decoder::new(bytes);
+        EntryItem::decode_owned(bytes.to_vec())
+    }
+
+    /// Strictly decodes an item read into `bytes`, moving a present payload out of them rather
+    /// than copying it: a 16 MiB payload is held once, not twice.
+    pub fn decode_owned(bytes: Vec<u8>) -> Result<EntryItem, DecodeError> {
+        let mut d = Decoder::new(&bytes);
         d.array_of(3, "an entry item [entry, payload, proof]")?;
         let entry = d.bytes()?.to_vec();
         let at = d.at();
@@ -231,13 +236,17 @@ impl EntryItem {
             Some(4) => {
                 d.array_of(2, "a payload [salt, data]")?;
                 let salt = Salt(d.bytes_fixed::<32>("salt")?);
-                let data = d.bytes()?.to_vec();
-                BundlePayload::Present { salt, data }
+                let data = d.bytes()?;
+                let end = d.position();
+                Marker::Present {
+                    salt,
+                    range: end - data.len()..end,
+                }
             }
             _ => match d.text()? {
-                "erased" => BundlePayload::Erased,
-                "withheld-kind" => BundlePayload::Withheld(WithheldReason::Kind),
-                "withheld-entry" => BundlePayload::Withheld(WithheldReason::Entry),
+                "erased" => Marker::Erased,
+                "withheld-kind" => Marker::Withheld(WithheldReason::Kind),
+                "withheld-entry" => Marker::Withheld(WithheldReason::Entry),
                 _ => {
                     return Err(DecodeError::InvalidField {
                         offset: at,
@@ -249,7 +258,7 @@ impl EntryItem {
         };
         let at = d.at();
         let n = d.array()?;
-        if n > 64 {
+        if n > MAX_PROOF_HASHES {
             return Err(DecodeError::InvalidField {
                 offset: at,
                 field: "proof",
@@ -261,6 +270,16 @@ impl EntryItem {
             proof.push(d.bytes_fixed::<32>("proof")?);
         }
         d.finish()?;
+        let payload = match payload {
+            Marker::Present { salt, range } => {
+                let mut data = bytes;
+                data.truncate(range.end);
+                data.drain(..range.start);
+                BundlePayload::Present { salt, data }
+            }
+            Marker::Erased => BundlePayload::Erased,
+            Marker::Withheld(r) => BundlePayload::Withheld(r),
+        };
         Ok(EntryItem {
             entry,
             payload,
@@ -269,13 +288,23 @@ impl EntryItem {
     }
 }
 
+// Where a decoded item's payload is, before it is moved out of the item's bytes.
+enum Marker {
+    Present {
+        salt: Salt,
+        range: std::ops::Range<usize>,
+    },
+    Erased,
+    Withheld(WithheldReason),
+}
+
 /// The trailer item (SPEC §12.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trailer {
     /// Entry items in the bundle.
     pub count: u64,
-    /// H_"sealtrail/v1/bundle"(every byte before the trailer).
+    /// H_"sealtrail/v2/bundle"(every byte before the trailer).
     pub digest: ByteArray<32>,
     /// The exporter's signature over the context and the digest.
     pub signature: ByteArray<64>,
@@ -364,7 +393,6 @@ mod tests {
             frontier: vec![],
             selection: "whole log".into(),
             shape: Shape::Contiguous,
-            since: None,
             start: 0,
             tail: vec![],
         };

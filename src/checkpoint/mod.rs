@@ -14,7 +14,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::descriptor::{Descriptor, valid_origin};
-use crate::hash::{EntryHash, RootHash, Suite};
+use crate::entry::Link;
+use crate::hash::{EntryHash, LogId, RootHash, Suite};
 use crate::keys::{KeyId, PublicKey, SecretKey};
 use crate::note::{NoteError, NoteVerifyError, SignedNote, check_controls};
 
@@ -95,6 +96,10 @@ pub enum CheckpointError {
     /// The origin line cannot be the owner's key name (it has white space or `+`).
     #[error("checkpoint origin {0:?} cannot be used as a signing key name")]
     OriginNotKeyName(String),
+    /// The extension lines are not the two that bind a sealtrail checkpoint to its log
+    /// (SPEC §11.2).
+    #[error("checkpoint extension lines: {0}")]
+    InvalidBinding(&'static str),
 }
 
 /// The mandatory lines of a checkpoint body.
@@ -137,6 +142,99 @@ fn check_line(line: &str, number: usize) -> Result<(), CheckpointError> {
         }
         other => CheckpointError::Note(other),
     })
+}
+
+/// The first word of both extension lines of a sealtrail checkpoint (SPEC §11.2).
+pub const BINDING_PREFIX: &str = "sealtrail";
+
+/// What binds a checkpoint to one log and to that log's key history (SPEC §11.2): the log id,
+/// and the control head at the checkpoint's size — the latest control entry (key management or
+/// erasure, SPEC §7.5) below it, or none. Written as the checkpoint's two extension lines:
+///
+/// ```text
+/// sealtrail log <log id, 64 lower-case hex digits>
+/// sealtrail control <seq> <entry hash, 64 lower-case hex digits>     (or: sealtrail control none)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBinding {
+    /// The log the checkpoint is of.
+    pub log_id: LogId,
+    /// The latest control entry below the checkpoint's size.
+    pub control: Option<Link>,
+}
+
+impl LogBinding {
+    /// The two extension lines, without newlines.
+    pub fn extension_lines(&self) -> Vec<String> {
+        let control = match &self.control {
+            None => format!("{BINDING_PREFIX} control none"),
+            Some(l) => format!("{BINDING_PREFIX} control {} {}", l.seq, l.hash.to_hex()),
+        };
+        vec![
+            format!("{BINDING_PREFIX} log {}", self.log_id.to_hex()),
+            control,
+        ]
+    }
+
+    /// Strictly reads the extension lines of a checkpoint of `size` entries: exactly the two
+    /// lines of [`LogBinding::extension_lines`], in that order, with a control entry below
+    /// `size`.
+    pub fn from_extensions(
+        extensions: &[String],
+        size: u64,
+    ) -> Result<LogBinding, CheckpointError> {
+        let bad = CheckpointError::InvalidBinding;
+        let [log, control] = extensions else {
+            return Err(bad(
+                "a sealtrail checkpoint has exactly two: `sealtrail log …` and `sealtrail control …`",
+            ));
+        };
+        let log_id = log
+            .strip_prefix("sealtrail log ")
+            .and_then(lower_hex32)
+            .map(LogId)
+            .ok_or(bad(
+                "the first must be `sealtrail log` and 64 lower-case hex digits",
+            ))?;
+        let rest = control.strip_prefix("sealtrail control ").ok_or(bad(
+            "the second must be `sealtrail control none` or `sealtrail control SEQ HASH`",
+        ))?;
+        let control = if rest == "none" {
+            None
+        } else {
+            let (seq, hash) = rest.split_once(' ').ok_or(bad(
+                "`sealtrail control` needs a sequence number and a hash",
+            ))?;
+            let seq = parse_decimal(seq).ok_or(bad(
+                "the control entry's sequence number is not a decimal without leading zeros",
+            ))?;
+            let hash = lower_hex32(hash).ok_or(bad(
+                "the control entry's hash is not 64 lower-case hex digits",
+            ))?;
+            if seq >= size {
+                return Err(bad("the control entry is not below the checkpoint's size"));
+            }
+            Some(Link {
+                seq,
+                hash: EntryHash(hash),
+            })
+        };
+        Ok(LogBinding { log_id, control })
+    }
+}
+
+// Exactly 64 lower-case hexadecimal digits.
+fn lower_hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
 }
 
 /// A log and the hash suite its checkpoints are made with: what a verifier expects the origin
@@ -216,13 +314,14 @@ impl fmt::Debug for Checkpoint {
 }
 
 impl Checkpoint {
-    /// A checkpoint of a log at a tree size, with the log's origin line (SPEC §11.3).
-    pub fn for_log(log: &LogOrigin, size: u64, root: RootHash) -> Checkpoint {
+    /// A checkpoint of a log at a tree size, with the log's origin line (SPEC §11.3) and the
+    /// extension lines that bind it to the log and its key history (SPEC §11.2).
+    pub fn for_log(log: &LogOrigin, binding: &LogBinding, size: u64, root: RootHash) -> Checkpoint {
         Checkpoint {
             origin: log.checkpoint_origin(),
             size,
             root,
-            extensions: Vec::new(),
+            extensions: binding.extension_lines(),
         }
     }
 
@@ -331,6 +430,12 @@ impl Checkpoint {
     pub fn extensions(&self) -> &[String] {
         &self.extensions
     }
+
+    /// The log and control head a sealtrail checkpoint's extension lines bind it to
+    /// (SPEC §11.2). Not to be trusted before the checkpoint is verified.
+    pub fn binding(&self) -> Result<LogBinding, CheckpointError> {
+        LogBinding::from_extensions(&self.extensions, self.size)
+    }
 }
 
 /// A checkpoint as a signed note: its body and the owner's signature, plus any witness
@@ -421,6 +526,14 @@ pub enum CheckpointVerifyError {
     /// The owner's signature is missing, invalid or repeated.
     #[error("owner signature: {0}")]
     Owner(#[from] NoteVerifyError),
+    /// The checkpoint is of another log with the same origin (its log id differs).
+    #[error("checkpoint is of log {}, not of log {}", .found.short(), .expected.short())]
+    WrongLog {
+        /// The log id expected.
+        expected: LogId,
+        /// The log id the checkpoint names.
+        found: LogId,
+    },
     /// Too few witnesses cosigned.
     #[error("{0}")]
     Witnesses(#[from] WitnessError),
@@ -431,6 +544,7 @@ pub enum CheckpointVerifyError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointTrust {
     log: LogOrigin,
+    log_id: Option<LogId>,
     owners: Vec<PublicKey>,
     witnesses: Witnesses,
 }
@@ -447,9 +561,17 @@ impl CheckpointTrust {
         }
         Ok(CheckpointTrust {
             log,
+            log_id: None,
             owners,
             witnesses,
         })
+    }
+
+    /// Also require the checkpoint to name this log id (SPEC §11.2): a checkpoint of another
+    /// log with the same origin and owner key is then rejected.
+    pub fn with_log_id(mut self, log_id: LogId) -> Self {
+        self.log_id = Some(log_id);
+        self
     }
 
     /// The log this configuration is for.
@@ -462,8 +584,9 @@ impl CheckpointTrust {
         self.verify(&SignedCheckpoint::parse(bytes)?)
     }
 
-    /// Verifies a signed checkpoint (SPEC §11.6): the origin line names this log and suite, a
-    /// pinned owner key signed the body, and the witness requirement is met.
+    /// Verifies a signed checkpoint (SPEC §11.6): the origin line names this log and suite, the
+    /// extension lines bind it to a log (and to this trust's log id, if set), a pinned owner key
+    /// signed the body under the origin line's name, and the witness requirement is met.
     pub fn verify(
         &self,
         signed: &SignedCheckpoint,
@@ -484,12 +607,21 @@ impl CheckpointTrust {
                 found: found.to_owned(),
             });
         }
+        let binding = signed.checkpoint.binding()?;
         let owner = signed.note.verify(&self.owners)?;
         let signer = owner
             .verified
             .first()
             .map(|v| v.key)
             .ok_or(NoteVerifyError::NoVerifiableSignatures)?;
+        if let Some(expected) = self.log_id {
+            if binding.log_id != expected {
+                return Err(CheckpointVerifyError::WrongLog {
+                    expected,
+                    found: binding.log_id,
+                });
+            }
+        }
         let witnesses = match &self.witnesses {
             Witnesses::NotRequired => WitnessReport::none(),
             Witnesses::Quorum(policy) => policy.verify(signed)?,
@@ -497,6 +629,7 @@ impl CheckpointTrust {
         Ok(VerifiedCheckpoint {
             checkpoint: signed.checkpoint.clone(),
             log: self.log.clone(),
+            binding,
             signer,
             witnesses,
         })
@@ -509,6 +642,7 @@ impl CheckpointTrust {
 pub struct VerifiedCheckpoint {
     checkpoint: Checkpoint,
     log: LogOrigin,
+    binding: LogBinding,
     signer: KeyId,
     witnesses: WitnessReport,
 }
@@ -537,6 +671,17 @@ impl VerifiedCheckpoint {
     /// The root hash at that size.
     pub fn root(&self) -> RootHash {
         self.checkpoint.root
+    }
+
+    /// The log id the checkpoint names (SPEC §11.2).
+    pub fn log_id(&self) -> LogId {
+        self.binding.log_id
+    }
+
+    /// The latest control entry below the checkpoint's size, as the checkpoint names it
+    /// (SPEC §11.2, §7.5).
+    pub fn control(&self) -> Option<Link> {
+        self.binding.control
     }
 
     /// The pinned owner key whose signature verified.
@@ -620,7 +765,7 @@ impl VerifiedCheckpoint {
         older: &VerifiedCheckpoint,
         proof: &[[u8; 32]],
     ) -> Result<(), ConsistencyError> {
-        if older.log != self.log {
+        if older.log != self.log || older.log_id() != self.log_id() {
             return Err(ConsistencyError::DifferentLog {
                 older: older.log.checkpoint_origin(),
                 newer: self.log.checkpoint_origin(),

@@ -313,6 +313,7 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     req("meaning", Ty::Enum(MEANINGS)),
                     req("decision", Ty::Enum(&["approve", "reject"])),
                     opt("artifacts", Ty::DigestSet),
+                    req("signed_at", Ty::UInt),
                 ]
             }
         }

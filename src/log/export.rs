@@ -6,8 +6,8 @@ use std::ops::Range;
 use serde_bytes::ByteBuf;
 
 use crate::bundle::{
-    BundleHeader, BundlePayload, CheckpointItem, EntryItem, Shape, SinceProof, Trailer,
-    WithheldReason, arrays, preamble,
+    BundleHeader, BundlePayload, CheckpointItem, EntryItem, Shape, Trailer, WithheldReason, arrays,
+    preamble,
 };
 use crate::checkpoint::SignedCheckpoint;
 use crate::entry::{Kind, Payload, SessionId};
@@ -16,8 +16,8 @@ use crate::keys::SecretKey;
 use crate::merkle::Frontier;
 use crate::verify::payload_required;
 
-use super::layout::{ENTRY, KEYS, decode_record, seq_key, seq_of};
-use super::{Log, LogCheckpointError, LogProofError, ReadError, StoreNodes};
+use super::layout::{ENTRY, decode_record, seq_key};
+use super::{ControlChainError, Log, LogCheckpointError, LogProofError, ReadError, StoreNodes};
 
 /// Which entries a bundle carries (SPEC §12.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +128,10 @@ pub enum ExportError {
     /// Reading the log failed.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The log's control chain does not verify: the export would not be what the entries
+    /// commit to.
+    #[error("the log's control chain: {0}")]
+    Control(#[from] ControlChainError),
     /// Writing the bundle failed.
     #[error("writing the bundle: {0}")]
     Io(#[from] std::io::Error),
@@ -168,28 +172,21 @@ impl Log {
         let root = anchor.checkpoint().root();
         let out_of_range = |asked: String| ExportError::OutOfRange { asked, len: n };
         // Which entries, and how they are tied to the anchor.
-        let (shape, start, seqs, since) = match &options.selection {
-            Selection::Log => (Shape::Contiguous, 0, Seqs::Range(0..n), None),
+        // A contiguous bundle starting at an earlier checkpoint's size proves the log grew from
+        // it: the frontier before `start` gives the root at that size (SPEC §12.6 step 4).
+        let (shape, start, seqs) = match &options.selection {
+            Selection::Log => (Shape::Contiguous, 0, Seqs::Range(0..n)),
             Selection::Range(r) => {
                 if r.start > r.end || r.end > n {
                     return Err(out_of_range(format!("{}..{}", r.start, r.end)));
                 }
-                (Shape::Contiguous, r.start, Seqs::Range(r.clone()), None)
+                (Shape::Contiguous, r.start, Seqs::Range(r.clone()))
             }
             Selection::Since { size } => {
                 if *size > n {
                     return Err(out_of_range(format!("since size {size}")));
                 }
-                let proof = if *size == 0 || *size == n {
-                    Vec::new()
-                } else {
-                    self.consistency_proof(*size, n)?
-                };
-                let since = SinceProof {
-                    size: *size,
-                    proof: arrays(&proof),
-                };
-                (Shape::Contiguous, *size, Seqs::Range(*size..n), Some(since))
+                (Shape::Contiguous, *size, Seqs::Range(*size..n))
             }
             Selection::Session(id) => {
                 let seqs: Vec<u64> = self
@@ -198,7 +195,7 @@ impl Log {
                     .map(|e| e.seq())
                     .filter(|s| *s < n)
                     .collect();
-                (Shape::Selection, 0, Seqs::List(seqs), None)
+                (Shape::Selection, 0, Seqs::List(seqs))
             }
             Selection::Entries(list) => {
                 let mut seqs = list.clone();
@@ -207,7 +204,7 @@ impl Log {
                 if let Some(&bad) = seqs.iter().find(|s| **s >= n) {
                     return Err(out_of_range(format!("entry {bad}")));
                 }
-                (Shape::Selection, 0, Seqs::List(seqs), None)
+                (Shape::Selection, 0, Seqs::List(seqs))
             }
         };
         let count = seqs.len();
@@ -232,29 +229,15 @@ impl Log {
             }
             Shape::Selection => (Vec::new(), Vec::new()),
         };
-        // Control entries: for a contiguous bundle, the key management before it and the
-        // erasures after it; for a selection, all of them (SPEC §12.4).
-        let controls: Vec<u64> = self
-            .control_entries(n)?
-            .into_iter()
-            .filter(|&c| match shape {
-                Shape::Contiguous => c < start || c >= end,
-                Shape::Selection => true,
-            })
-            .collect();
-        let controls = self.filter_controls(controls, shape, start, end)?;
-        // Checkpoints: earlier stored ones at or after the start, then the anchor.
-        let lowest = match &seqs {
-            Seqs::Range(_) => start,
-            Seqs::List(l) => l.first().map_or(n, |s| s + 1),
-        };
+        // Control items: every control entry below the anchor's size, whatever the shape
+        // (SPEC §12.4), found by walking the signed control chain, never an index.
+        let controls = self.control_chain_at(n)?.entries;
+        // Checkpoints: the latest stored ones below the anchor's size, then the anchor, each
+        // with the consistency proof from the one before it.
         let mut earlier: Vec<SignedCheckpoint> = self
             .checkpoints()?
             .into_iter()
-            .filter(|c| {
-                let s = c.checkpoint().size();
-                s >= lowest.max(1) && s < n
-            })
+            .filter(|c| c.checkpoint().size() < n)
             .collect();
         if earlier.len() > MAX_EARLIER_CHECKPOINTS {
             earlier.drain(..earlier.len() - MAX_EARLIER_CHECKPOINTS);
@@ -283,7 +266,6 @@ impl Log {
             frontier: arrays(&frontier),
             selection: options.selection.describe(),
             shape,
-            since,
             start,
             tail: arrays(&tail),
         };
@@ -298,8 +280,8 @@ impl Log {
         };
         w.item(&preamble())?;
         w.item(&header.encode())?;
-        for &c in &controls {
-            let item = self.item(c, options, Shape::Selection, n)?;
+        for c in &controls {
+            let item = self.item(c.seq(), options, Shape::Selection, n)?;
             w.item(&item.0.encode())?;
         }
         let mut withheld = 0;
@@ -333,45 +315,6 @@ impl Log {
             root,
             bytes: bytes + t.len() as u64,
         })
-    }
-
-    // Positions of every control entry (key management and erasure) below `n`.
-    fn control_entries(&self, n: u64) -> Result<Vec<u64>, ReadError> {
-        Ok(self
-            .inner
-            .store
-            .scan(&seq_key(KEYS, 0), &seq_key(KEYS, n), usize::MAX)?
-            .into_iter()
-            .filter_map(|(k, _)| seq_of(&k))
-            .collect())
-    }
-
-    // A contiguous bundle needs the key management before its start (for the registry) and the
-    // erasures after its end (for erased payloads inside it), not the erasures before it.
-    fn filter_controls(
-        &self,
-        controls: Vec<u64>,
-        shape: Shape,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<u64>, ReadError> {
-        if shape == Shape::Selection {
-            return Ok(controls);
-        }
-        let mut keep = Vec::with_capacity(controls.len());
-        for c in controls {
-            let Some(e) = self.read(c)? else { continue };
-            let kind = &e.header().kind;
-            let needed = if c < start {
-                kind.is_key_management()
-            } else {
-                c >= end && kind.as_str() == Kind::ERASURE
-            };
-            if needed {
-                keep.push(c);
-            }
-        }
-        Ok(keep)
     }
 
     // One entry item: the entry, its payload (or why not), and its proof for selections.

@@ -8,9 +8,6 @@ use crate::hash::Salt;
 pub(crate) const ENTRY: u8 = 0x01;
 /// Session run markers: where a run of one session's entries starts.
 pub(crate) const RUN: u8 = 0x02;
-/// Control entries (key management and erasure) by sequence number: the registry is rebuilt
-/// from them on open, and bundles carry them.
-pub(crate) const KEYS: u8 = 0x03;
 
 /// Meta keys (prefix 0x00): the descriptor and the durable watermark.
 pub(crate) const DESCRIPTOR_KEY: &[u8] = b"\x00descriptor";

@@ -18,11 +18,13 @@
 //! # Ok(()) }
 //! ```
 
+mod control;
 mod export;
 mod layout;
 mod progress;
 mod proofs;
 
+pub use control::ControlChainError;
 pub use export::{ExportError, ExportOptions, ExportSummary, Selection};
 pub use proofs::{LogCheckpointError, LogProofError, LogProveError};
 
@@ -239,6 +241,22 @@ pub enum AppendError {
         /// Why.
         source: RegistryError,
     },
+    /// The log's last entry is dated further ahead of this writer's clock than the allowed skew
+    /// (see [`LogBuilder::max_clock_skew`]): a new entry would have to carry that future time.
+    #[error(
+        "record {index}: the log's last entry is dated {}, more than the allowed skew ahead of \
+         this clock ({}); refusing to date a new entry in the future",
+        .previous.to_rfc3339(),
+        .now.to_rfc3339()
+    )]
+    ClockSkew {
+        /// Index of the record in the call.
+        index: usize,
+        /// The time of the log's last entry.
+        previous: Timestamp,
+        /// This writer's clock.
+        now: Timestamp,
+    },
     /// The operating system's random source failed (salts are random).
     #[error("random source failed: {0}")]
     Random(String),
@@ -353,7 +371,12 @@ pub struct LogBuilder {
     max_payload: usize,
     clock: Clock,
     lock_wait: std::time::Duration,
+    max_skew: std::time::Duration,
 }
+
+/// How far the log's last entry may be dated ahead of the writer's clock before appends are
+/// refused: five minutes.
+pub const DEFAULT_MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Default for LogBuilder {
     fn default() -> Self {
@@ -363,6 +386,7 @@ impl Default for LogBuilder {
             max_payload: DEFAULT_MAX_PAYLOAD,
             clock: Clock::System,
             lock_wait: std::time::Duration::ZERO,
+            max_skew: DEFAULT_MAX_CLOCK_SKEW,
         }
     }
 }
@@ -383,6 +407,17 @@ impl LogBuilder {
     /// Where the log gets its time (the system clock by default).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// How far the log's last entry may be dated ahead of this writer's clock before appends are
+    /// refused with [`AppendError::ClockSkew`] (default [`DEFAULT_MAX_CLOCK_SKEW`]). Entries are
+    /// never dated before the one before them, so without this bound one entry written with a
+    /// clock set years ahead would date every later entry in that future. Bundle verification
+    /// allows five minutes past the export's and the witnesses' times (SPEC §12.6): a larger
+    /// skew can make honest bundles fail that check.
+    pub fn max_clock_skew(mut self, skew: std::time::Duration) -> Self {
+        self.max_skew = skew;
         self
     }
 
@@ -441,13 +476,15 @@ impl LogBuilder {
         let descriptor = SignedDescriptor::from_bytes(&bytes)?;
         let len = recover(store.as_ref())?;
         let suite = descriptor.suite();
+        let genesis =
+            KeyRegistry::genesis(descriptor.descriptor()).map_err(DescriptorError::from)?;
         let mut tip = Tip {
             next_seq: len,
             prev: EntryHash(descriptor.log_id().0),
             last_time: descriptor.descriptor().created,
             last_session: SessionId::none(),
-            registry: KeyRegistry::genesis(descriptor.descriptor())
-                .map_err(DescriptorError::from)?,
+            registry: genesis.clone(),
+            control: None,
             frontier: Frontier::new(),
         };
         if len > 0 {
@@ -457,39 +494,25 @@ impl LogBuilder {
             tip.prev = last.hash;
             tip.last_time = last.header().time;
             tip.last_session = last.header().session.clone();
+            tip.control = control::head_after(&last);
         }
         let nodes = StoreNodes {
             store: store.as_ref(),
             cache: None,
         };
         tip.frontier = Frontier::restore(&nodes, len).map_err(|e| damaged(len, e))?;
-        // Rebuild the key registry from the key-management entries (the control index also
-        // lists erasure entries, which do not change it).
-        let (start, end) = (seq_key(KEYS, 0), seq_key(KEYS, len));
-        for (k, _) in store.scan(&start, &end, usize::MAX)? {
-            let seq = seq_of(&k).ok_or_else(|| damaged(0, "bad key index"))?;
-            let e = read_entry(store.as_ref(), suite, seq)
-                .map_err(|e| damaged(seq, e))?
-                .ok_or_else(|| damaged(seq, "indexed key entry missing"))?;
-            if !e.header().kind.is_key_management() {
-                continue;
-            }
-            let change = e
-                .payload
-                .data()
-                .and_then(|d| KeyChange::decode(&e.header().kind, d))
-                .ok_or_else(|| damaged(seq, "key-management payload missing"))?
-                .map_err(|err| damaged(seq, err))?;
-            tip.registry
-                .apply(seq, &change)
-                .map_err(|err| damaged(seq, err))?;
-        }
+        // The registry comes from the signed control chain the last entry leads to (SPEC §7.5),
+        // never from an index: nothing outside the signed entries decides who may sign.
+        let (_, registry) = control::walk(store.as_ref(), suite, genesis, tip.control)
+            .map_err(|e| damaged(e.seq().unwrap_or(len), e))?;
+        tip.registry = registry;
         Ok(Log {
             inner: Arc::new(Inner {
                 store,
                 descriptor,
                 durability: self.durability,
                 max_payload: self.max_payload,
+                max_skew_nanos: u64::try_from(self.max_skew.as_nanos()).unwrap_or(u64::MAX),
                 clock: self.clock,
                 tip: Mutex::new(tip),
                 progress: Progress::starting_at(len),
@@ -549,16 +572,14 @@ fn recover(store: &dyn Store) -> Result<u64, OpenError> {
         }
     }
     let mut removed = false;
-    for prefix in [ENTRY, KEYS] {
-        loop {
-            let orphans = store.scan(&seq_key(prefix, len), &prefix_end(prefix), 1024)?;
-            if orphans.is_empty() {
-                break;
-            }
-            for (k, _) in orphans {
-                store.delete(&k)?;
-                removed = true;
-            }
+    loop {
+        let orphans = store.scan(&seq_key(ENTRY, len), &prefix_end(ENTRY), 1024)?;
+        if orphans.is_empty() {
+            break;
+        }
+        for (k, _) in orphans {
+            store.delete(&k)?;
+            removed = true;
         }
     }
     if removed {
@@ -593,6 +614,8 @@ struct Tip {
     last_time: Timestamp,
     last_session: SessionId,
     registry: KeyRegistry,
+    /// The latest control entry reserved (SPEC §7.5): the next entry's `control` field.
+    control: Option<Link>,
     /// The Merkle tree's right edge over every reserved entry (SPEC §10.7).
     frontier: Frontier,
 }
@@ -603,6 +626,7 @@ struct Inner {
     descriptor: SignedDescriptor,
     durability: Durability,
     max_payload: usize,
+    max_skew_nanos: u64,
     clock: Clock,
     tip: Mutex<Tip>,
     progress: Progress,
@@ -767,8 +791,6 @@ struct Reserved {
     salt: Salt,
     payload: Vec<u8>,
     new_run: bool,
-    /// A key-management or erasure entry: indexed so bundles can find them (SPEC §9.1).
-    control: bool,
 }
 
 impl Log {
@@ -820,6 +842,12 @@ impl Log {
         self.inner.durability
     }
 
+    /// The time now by the log's clock: what an entry appended now is dated, and the time an
+    /// approver signing now puts in an approval (SPEC §13.5).
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
@@ -833,6 +861,25 @@ impl Log {
     /// Whether the log has no entries.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The verifier keys an auditor pins for this log (SPEC §11.3): every active owner key,
+    /// named after the log's checkpoint origin line, the name its checkpoints are signed under.
+    /// C2SP verifiers match keys by name and key hash, so only a key under this name verifies
+    /// the log's checkpoints, in sealtrail's verifier and in any other.
+    pub fn verifier_keys(&self) -> Vec<crate::keys::PublicKey> {
+        let line = crate::checkpoint::checkpoint_origin(
+            &self.descriptor().descriptor().origin,
+            self.suite(),
+        );
+        let mut owners: Vec<_> = self
+            .keys()
+            .into_iter()
+            .filter(|r| r.role == Role::Owner && r.revoked_at.is_none())
+            .filter_map(|r| crate::keys::PublicKey::from_bytes(&line, r.key.as_bytes()).ok())
+            .collect();
+        owners.dedup_by_key(|k| k.key_id());
+        owners
     }
 
     /// The keys the log knows, with roles and history, ordered by registration.
@@ -897,6 +944,7 @@ impl Log {
             let mut time = tip.last_time;
             let mut session = tip.last_session.clone();
             let mut registry: Option<KeyRegistry> = None;
+            let mut control = tip.control;
             let mut frontier = tip.frontier.clone();
             let mut out = Vec::with_capacity(prepared.len());
             for (index, (kind, rsession, payload, change, links, salt, commitment)) in
@@ -905,10 +953,22 @@ impl Log {
                 let reg = registry.as_ref().unwrap_or(&tip.registry);
                 reg.check_signer(seq, &signer_id, &kind)
                     .map_err(|source| AppendError::Signer { index, source })?;
-                // SPEC §8.2 step 12, after the signer check as in verification. Approvals are
+                // Time never goes backwards, and never runs ahead of this writer's clock by more
+                // than the allowed skew: one entry dated in the future cannot drag every later
+                // entry (a human approval signed today among them) into that future.
+                let now = self.inner.clock.now();
+                if time.0 > now.0.saturating_add(self.inner.max_skew_nanos) {
+                    return Err(AppendError::ClockSkew {
+                        index,
+                        previous: time,
+                        now,
+                    });
+                }
+                time = time.max(now);
+                // SPEC §8.2 (approval), after the signer check as in verification. Approvals are
                 // rare; reading their subjects under the lock keeps the check in one place.
                 for (subject, subject_signer) in
-                    self.approval_subjects(index, &kind, &payload, &links)?
+                    self.approval_subjects(index, &kind, &payload, &links, time)?
                 {
                     check_not_own_work(reg, &signer_id, subject, &subject_signer)
                         .map_err(|source| AppendError::Approval { index, source })?;
@@ -929,7 +989,6 @@ impl Log {
                         });
                     }
                 }
-                time = time.max(self.inner.clock.now());
                 let header = EntryHeader {
                     version: crate::descriptor::FORMAT_VERSION,
                     log_id,
@@ -941,12 +1000,15 @@ impl Log {
                     kind,
                     payload: commitment,
                     links,
+                    control,
                 };
                 let header_bytes = header.encode();
-                let is_erasure = header.kind.as_str() == Kind::ERASURE;
                 let new_run = !header.session.is_none() && header.session != session;
                 session = header.session.clone();
                 prev = EntryHash::compute(suite, &header_bytes);
+                if header.kind.is_control() {
+                    control = Some(Link { seq, hash: prev });
+                }
                 let completed = frontier
                     .append(&suite, merkle::leaf_hash(suite, &prev))
                     .map_err(|_| AppendError::Link {
@@ -963,7 +1025,6 @@ impl Log {
                     salt,
                     payload,
                     new_run,
-                    control: change.is_some() || is_erasure,
                 });
                 seq += 1;
             }
@@ -972,6 +1033,7 @@ impl Log {
             tip.prev = prev;
             tip.last_time = time;
             tip.last_session = session;
+            tip.control = control;
             if let Some(reg) = registry {
                 tip.registry = reg;
             }
@@ -1016,7 +1078,6 @@ impl Log {
     fn write_reserved(&self, signer: &SecretKey, r: Reserved) -> Result<(), StoreError> {
         let seq = r.header.seq;
         let run = r.new_run.then(|| run_key(r.header.session.as_str(), seq));
-        let control = r.control.then(|| seq_key(KEYS, seq));
         let node_keys: Vec<_> = r.keyed.iter().map(|&(l, i, _)| node_key(l, i)).collect();
         let entry = Entry::sign(r.header, &r.header_bytes, signer);
         let payload = Payload::Present {
@@ -1028,9 +1089,8 @@ impl Log {
         // Written in this order. Markers go first: a crash may leave a marker without its entry
         // (readers tolerate that), never an entry without its marker. Nodes before the record:
         // an entry is never present without the nodes it completed.
-        let mut writes: Vec<(&[u8], &[u8])> = Vec::with_capacity(3 + node_keys.len());
+        let mut writes: Vec<(&[u8], &[u8])> = Vec::with_capacity(2 + node_keys.len());
         writes.extend(run.as_deref().map(|k| (k, &[][..])));
-        writes.extend(control.as_ref().map(|k| (&k[..], &[][..])));
         for (k, (_, _, hash)) in node_keys.iter().zip(&r.keyed) {
             writes.push((k, hash));
         }
@@ -1075,6 +1135,7 @@ impl Log {
         kind: &Kind,
         payload: &[u8],
         links: &[Link],
+        time: Timestamp,
     ) -> Result<Vec<(u64, KeyId)>, AppendError> {
         if kind.as_str() != Kind::APPROVAL {
             return Ok(Vec::new());
@@ -1082,6 +1143,7 @@ impl Log {
         let err = |source| AppendError::Approval { index, source };
         let approval = Approval::decode(payload).map_err(err)?;
         approval.check_links(links).map_err(err)?;
+        approval.check_signed_at(time).map_err(err)?;
         let mut out = Vec::with_capacity(approval.entries().len());
         for s in approval.entries() {
             let stored = self
@@ -1400,19 +1462,28 @@ fn verify_records_observed(
     let origin = crate::checkpoint::LogOrigin::of(descriptor.descriptor())
         .map_err(|e| VerifyError::Descriptor(e.to_string()))?;
     let mut pending = checkpoints.iter().peekable();
-    let mut check_checkpoints =
-        |size: u64, root: RootHash, registry: &KeyRegistry| -> Result<(), VerifyError> {
-            while let Some((k, bytes)) =
-                pending.next_if(|(k, _)| seq_of(k).is_some_and(|s| s <= size))
-            {
-                let at = seq_of(k).unwrap_or(0);
-                if at == size {
-                    check_checkpoint(&origin, registry, size, root, bytes)?;
-                }
+    let log_id = descriptor.log_id();
+    let mut check_checkpoints = |size: u64,
+                                 root: RootHash,
+                                 registry: &KeyRegistry,
+                                 control: Option<Link>|
+     -> Result<(), VerifyError> {
+        while let Some((k, bytes)) = pending.next_if(|(k, _)| seq_of(k).is_some_and(|s| s <= size))
+        {
+            let at = seq_of(k).unwrap_or(0);
+            if at == size {
+                let expected = StoredState {
+                    log_id,
+                    size,
+                    root,
+                    control,
+                };
+                check_checkpoint(&origin, registry, &expected, bytes)?;
             }
-            Ok(())
-        };
-    check_checkpoints(0, frontier.root(&suite), v.registry())?;
+        }
+        Ok(())
+    };
+    check_checkpoints(0, frontier.root(&suite), v.registry(), None)?;
     let end = seq_key(ENTRY, len);
     while v.next_seq() < len {
         let batch = store.scan(&seq_key(ENTRY, v.next_seq()), &end, 4096)?;
@@ -1451,7 +1522,7 @@ fn verify_records_observed(
                     return Err(VerifyError::StoredNodes { seq }.into());
                 }
             }
-            check_checkpoints(seq + 1, frontier.root(&suite), v.registry())?;
+            check_checkpoints(seq + 1, frontier.root(&suite), v.registry(), v.control())?;
             observe(&verified, &payload, v.registry());
         }
     }
@@ -1472,27 +1543,38 @@ fn verify_records_observed(
     })
 }
 
+// What a stored checkpoint of the log at `size` must say (SPEC §9.4).
+struct StoredState {
+    log_id: LogId,
+    size: u64,
+    root: RootHash,
+    control: Option<Link>,
+}
+
 // A stored checkpoint of `size` must parse as a checkpoint of this log, be signed by an owner key
-// the log had at that point, and carry the root computed from the entries.
+// the log had at that point (under the origin line's name, SPEC §11.3), carry the root computed
+// from the entries, and name this log and its control head at that size (SPEC §11.2).
 fn check_checkpoint(
     origin: &crate::checkpoint::LogOrigin,
     registry: &KeyRegistry,
-    size: u64,
-    root: RootHash,
+    expected: &StoredState,
     bytes: &[u8],
 ) -> Result<(), VerifyError> {
+    let size = expected.size;
     let problem = |problem| VerifyError::Checkpoint { size, problem };
+    let name = origin.checkpoint_origin();
     let owners: Vec<crate::keys::PublicKey> = registry
         .iter()
         .filter(|r| r.role == crate::registry::Role::Owner)
-        .filter_map(|r| crate::keys::PublicKey::from_bytes("owner", r.key.as_bytes()).ok())
+        .filter_map(|r| crate::keys::PublicKey::from_bytes(&name, r.key.as_bytes()).ok())
         .collect();
     let trust = crate::checkpoint::CheckpointTrust::new(
         origin.clone(),
         owners,
         crate::checkpoint::Witnesses::NotRequired,
     )
-    .map_err(|e| problem(CheckpointProblem::Signature(e.to_string())))?;
+    .map_err(|e| problem(CheckpointProblem::Signature(e.to_string())))?
+    .with_log_id(expected.log_id);
     let verified = trust.verify_bytes(bytes).map_err(|e| match e {
         crate::checkpoint::CheckpointVerifyError::Owner(e) => {
             problem(CheckpointProblem::Signature(e.to_string()))
@@ -1505,11 +1587,18 @@ fn check_checkpoint(
             verified.size()
         ))));
     }
-    if verified.root() != root {
+    if verified.root() != expected.root {
         return Err(problem(CheckpointProblem::RootMismatch {
-            expected: root,
+            expected: expected.root,
             found: verified.root(),
         }));
+    }
+    if verified.control() != expected.control {
+        return Err(problem(CheckpointProblem::Unreadable(format!(
+            "it names control entry {}, but the log's latest control entry below it is {}",
+            crate::verify::describe_control(&verified.control()),
+            crate::verify::describe_control(&expected.control)
+        ))));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Merkle proofs from the stored tree, signed checkpoints and tlog proofs (SPEC §10, §11).
 
 use crate::checkpoint::{
-    Checkpoint, CheckpointError, LogOrigin, SignedCheckpoint, TlogProof, TlogProofError,
+    Checkpoint, CheckpointError, LogBinding, LogOrigin, SignedCheckpoint, TlogProof, TlogProofError,
 };
 use crate::hash::RootHash;
 use crate::keys::SecretKey;
@@ -10,7 +10,7 @@ use crate::registry::Role;
 use crate::store::StoreError;
 
 use super::layout::{CHECKPOINTS, prefix_end, seq_key};
-use super::{AppendError, Log, NodeReadError, ReadError, StoreNodes};
+use super::{AppendError, ControlChainError, Log, NodeReadError, ReadError, StoreNodes};
 
 /// Why a proof could not be made from the log.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,10 @@ pub enum LogCheckpointError {
     /// A stored checkpoint could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The control chain of the entries to be signed does not verify (SPEC §7.5): the log
+    /// refuses to sign a key history its entries do not commit to.
+    #[error("refusing to sign: the log's control chain: {0}")]
+    Control(#[from] ControlChainError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -183,6 +187,17 @@ impl Log {
             .wait_completed(size)
             .map_err(AppendError::Poisoned)?;
         self.wait_durable(size).map_err(AppendError::Poisoned)?;
+        // What is signed is what the entries commit to: the control chain below `size` is walked
+        // and checked (signers, signatures, key changes), and the signing key must be an active
+        // owner in the registry it builds, not only in memory.
+        let chain = self.control_chain_at(size)?;
+        let owner_in_chain = chain
+            .registry
+            .get(&owner.key_id())
+            .is_some_and(|r| r.role == Role::Owner && r.revoked_at.is_none());
+        if !owner_in_chain {
+            return Err(LogCheckpointError::NotOwner(owner.key_id()));
+        }
         if let Some(last) = self.latest_checkpoint()? {
             let (ls, lr) = (last.checkpoint().size(), last.checkpoint().root());
             let inconsistent = |reason: String| LogCheckpointError::Inconsistent {
@@ -212,7 +227,12 @@ impl Log {
             }
         }
         let log = LogOrigin::of(self.descriptor().descriptor())?;
-        let signed = SignedCheckpoint::sign(Checkpoint::for_log(&log, size, root), owner)?;
+        let binding = LogBinding {
+            log_id: self.log_id(),
+            control: chain.head,
+        };
+        let signed =
+            SignedCheckpoint::sign(Checkpoint::for_log(&log, &binding, size, root), owner)?;
         self.inner
             .store
             .put(&seq_key(CHECKPOINTS, size), &signed.encode())?;

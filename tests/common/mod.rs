@@ -98,7 +98,7 @@ pub fn populate(log: &Log, k: &Keys) -> Vec<Receipt> {
         .unwrap();
     r.push(decided);
     r.push(
-        log.append(&k.approver, approval_of(&[decided]).session(&s1))
+        log.append(&k.approver, approval_of(log, &[decided]).session(&s1))
             .unwrap(),
     );
     r.push(
@@ -129,8 +129,9 @@ pub fn populate(log: &Log, k: &Keys) -> Vec<Receipt> {
     r
 }
 
-/// An approval record (SPEC §13.5) of earlier entries at the `file_write` gate.
-pub fn approval_of(subjects: &[Receipt]) -> Record {
+/// An approval record (SPEC §13.5) of earlier entries at the `file_write` gate, signed at the
+/// time of the log's clock.
+pub fn approval_of(log: &Log, subjects: &[Receipt]) -> Record {
     use sealtrail::approval::{Approval, Gate, Meaning, Subjects, Verdict};
     let a = Approval::new(
         Gate::FileWrite,
@@ -138,6 +139,19 @@ pub fn approval_of(subjects: &[Receipt]) -> Record {
         Verdict::Approve,
         Subjects::entries(subjects.iter().map(Receipt::link)),
     )
-    .unwrap();
+    .unwrap()
+    .with_signed_at(log.now());
     sealtrail::Event::Approval(a).to_record().unwrap()
+}
+
+/// The owner's verifier key as an auditor pins it (SPEC §11.3): named after the checkpoint
+/// origin line of the log's suite.
+pub fn owner_vkey(k: &Keys, suite: Suite) -> sealtrail::PublicKey {
+    let line = sealtrail::checkpoint::checkpoint_origin(ORIGIN, suite);
+    k.owner.public_key().renamed(&line).unwrap()
+}
+
+/// The owner's verifier keys for both suites: an auditor's trust for any test log.
+pub fn owner_vkeys(k: &Keys) -> Vec<sealtrail::PublicKey> {
+    vec![owner_vkey(k, Suite::Blake3), owner_vkey(k, Suite::Sha256)]
 }

@@ -179,7 +179,28 @@ pub struct InitArgs {
     /// The hash suite.
     #[arg(long, value_enum, default_value_t = SuiteArg::Blake3)]
     pub suite: SuiteArg,
+    /// Where to write the verifier key auditors pin (the owner's public key named after the
+    /// checkpoint origin line; default: LOG.vkey beside the log directory).
+    #[arg(long, value_name = "PATH")]
+    pub vkey_out: Option<PathBuf>,
     /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `keys vkey`.
+#[derive(Debug, Args)]
+pub struct KeysVkeyArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// Also write the keys to this file (refused if it exists, unless --force).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace --out if it exists (never a secret key file).
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// Print a JSON array.
     #[arg(long)]
     pub json: bool,
 }
@@ -196,6 +217,11 @@ pub enum KeysCommand {
     /// List the keys the log knows, with roles, printed names and history.
     #[command(after_help = EXIT_STATUS)]
     List(KeysListArgs),
+    /// Print the verifier keys an auditor pins: the active owner keys, each named after the
+    /// log's checkpoint origin line (C2SP verifiers match keys by name and key hash, so only
+    /// under that name do they verify the log's checkpoints).
+    #[command(after_help = EXIT_STATUS)]
+    Vkey(KeysVkeyArgs),
 }
 
 /// A key role.

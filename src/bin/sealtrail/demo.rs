@@ -29,7 +29,7 @@ pub const SESSION: &str = "sess-xbrl-0001";
 /// The files the demo writes in its directory besides keys/ and log/. It owns them: each run
 /// replaces them ([`Existing::Replace`]), a symlink there itself, never its target, and never a
 /// secret key file.
-pub const OUTPUTS: [&str; 3] = ["checkpoint.txt", "demo.bundle", "trace.md"];
+pub const OUTPUTS: [&str; 4] = ["checkpoint.txt", "demo.bundle", "trace.md", "log.vkey"];
 
 /// The demo's keys.
 pub struct DemoKeys {
@@ -62,6 +62,11 @@ pub struct Demo {
 impl Demo {
     fn log_dir(&self) -> PathBuf {
         self.dir.join("log")
+    }
+
+    // The auditors' verifier key, where `sealtrail init` would write it: beside the log.
+    fn vkey_path(&self) -> PathBuf {
+        self.dir.join("log.vkey")
     }
 
     fn key_path(&self, role: &str) -> PathBuf {
@@ -121,7 +126,7 @@ pub const STEPS: &[Step] = &[
         run: export,
     },
     Step {
-        title: "Verify the bundle exactly as verify-bundle does (trusting only the owner's key)",
+        title: "Verify the bundle exactly as verify-bundle does (trusting only the log's verifier key)",
         run: verify_bundle,
     },
     Step {
@@ -195,7 +200,7 @@ fn prepare(d: &mut Demo) -> Result<()> {
             }
         }
         emit(format!(
-            "{dir} exists from an earlier run: replacing log/, demo.bundle, checkpoint.txt and trace.md, keeping keys/ (the \
+            "{dir} exists from an earlier run: replacing log/, log.vkey, demo.bundle, checkpoint.txt and trace.md, keeping keys/ (the \
              same keys sign the new log)"
         ))?;
     } else if d.dir.exists() {
@@ -261,6 +266,18 @@ fn create(d: &mut Demo) -> Result<()> {
         d.show(&log_dir),
         log.suite(),
         log.log_id()
+    ))?;
+    // What an auditor pins: the owner key under the checkpoints' origin line (SPEC §11.3).
+    let vkeys: String = log
+        .verifier_keys()
+        .iter()
+        .map(|k| format!("{}\n", k.to_vkey()))
+        .collect();
+    output::write(&d.vkey_path(), vkeys.as_bytes(), Existing::Replace)?;
+    emit(format!(
+        "  wrote {}: the verifier key an auditor pins — the owner's public key named after the \
+         checkpoint origin line, as C2SP verifiers require",
+        d.show(&d.vkey_path())
     ))?;
     d.next.push((
         format!("sealtrail verify --log {}", d.show(&log_dir)),
@@ -395,13 +412,8 @@ fn export(d: &mut Demo) -> Result<()> {
 
 fn verify_bundle(d: &mut Demo) -> Result<()> {
     let path = bundle_path(d);
-    let pinned = sealtrail::keys::read_public_key(
-        &d.key_path("owner")
-            .with_extension("key.pub")
-            .display()
-            .to_string(),
-    )?;
-    let policy = TrustPolicy::new(vec![pinned])?;
+    let pinned = sealtrail::keys::read_public_keys(&d.vkey_path().display().to_string())?;
+    let policy = TrustPolicy::new(pinned)?;
     let file =
         std::fs::File::open(&path).with_context(|| format!("{}: cannot open", d.show(&path)))?;
     let report = sealtrail::bundle::verify_bundle(file, &policy)?;
@@ -417,9 +429,9 @@ fn verify_bundle(d: &mut Demo) -> Result<()> {
             format!(
                 "verify-bundle {} --trusted-key {}",
                 d.show(&path),
-                d.show(&d.key_path("owner").with_extension("key.pub"))
+                d.show(&d.vkey_path())
             ),
-            "verify the bundle yourself, trusting only the owner's public key (from a checkout: \
+            "verify the bundle yourself, trusting only the log's verifier key (from a checkout: \
              cargo run --release --bin verify-bundle -- …)"
                 .into(),
         ),
@@ -430,7 +442,7 @@ fn verify_bundle(d: &mut Demo) -> Result<()> {
             format!(
                 "verify-bundle {} --trusted-key {} --checkpoint {} --json",
                 d.show(&path),
-                d.show(&d.key_path("owner").with_extension("key.pub")),
+                d.show(&d.vkey_path()),
                 d.show(&d.dir.join("checkpoint.txt"))
             ),
             "the same, proving the log only grew since the checkpoint you saw, as JSON".into(),

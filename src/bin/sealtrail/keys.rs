@@ -12,7 +12,8 @@ use sealtrail::{Durability, KeyId, Log, Receipt, SecretKey, Suite};
 use serde_json::json;
 
 use crate::cli::{
-    InitArgs, KeygenArgs, KeysAddArgs, KeysListArgs, KeysRevokeArgs, RoleArg, SuiteArg,
+    InitArgs, KeygenArgs, KeysAddArgs, KeysListArgs, KeysRevokeArgs, KeysVkeyArgs, RoleArg,
+    SuiteArg,
 };
 use crate::common::{
     LOCK_WAIT, Status, emit, json_line, load_public, load_secret, open_error, open_log, refused,
@@ -117,6 +118,17 @@ fn suite(s: SuiteArg) -> Suite {
 
 /// Creates a log in `dir`, which must be new or empty.
 pub fn create_log(dir: &Path, owner: &SecretKey, origin: &str, suite: Suite) -> Result<Log> {
+    refuse_log_dir(dir)?;
+    Log::builder()
+        .suite(suite)
+        .durability(Durability::Immediate)
+        .lock_wait(LOCK_WAIT)
+        .create(dir, owner, origin)
+        .map_err(|e| open_error(dir, e, LOCK_WAIT))
+}
+
+// A log needs a new or empty directory.
+fn refuse_log_dir(dir: &Path) -> Result<()> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir)
             .map_err(|e| anyhow!("{}: cannot read the directory: {e}", dir.display()))?;
@@ -127,12 +139,7 @@ pub fn create_log(dir: &Path, owner: &SecretKey, origin: &str, suite: Suite) -> 
             ));
         }
     }
-    Log::builder()
-        .suite(suite)
-        .durability(Durability::Immediate)
-        .lock_wait(LOCK_WAIT)
-        .create(dir, owner, origin)
-        .map_err(|e| open_error(dir, e, LOCK_WAIT))
+    Ok(())
 }
 
 /// `sealtrail init`.
@@ -145,7 +152,16 @@ pub fn init(a: &InitArgs) -> Result<Status> {
              e.g. example.com/agent-log)"
         ));
     }
+    let vkey_path = match &a.vkey_out {
+        Some(p) => p.clone(),
+        None => default_vkey_path(&a.log)?,
+    };
+    // Both refused before the log is made, so a failed init leaves nothing behind.
+    refuse_log_dir(&a.log)?;
+    crate::output::refuse_existing(&vkey_path, Existing::Refuse)?;
     let log = create_log(&a.log, &owner, &origin, suite(a.suite))?;
+    let vkeys = vkey_text(&log);
+    crate::output::write(&vkey_path, vkeys.as_bytes(), Existing::Refuse)?;
     if a.json {
         emit(json_line(&json!({
             "log": a.log.display().to_string(),
@@ -153,6 +169,8 @@ pub fn init(a: &InitArgs) -> Result<Status> {
             "suite": log.suite().name(),
             "log_id": log.log_id().to_hex(),
             "owner_key_id": owner.key_id().to_string(),
+            "vkey_file": vkey_path.display().to_string(),
+            "vkey": vkeys.trim_end(),
         })))?;
     } else {
         emit(format!("created a log in {}", a.log.display()))?;
@@ -160,6 +178,54 @@ pub fn init(a: &InitArgs) -> Result<Status> {
         emit(format!("suite:     {}", log.suite()))?;
         emit(format!("log id:    {}", log.log_id()))?;
         emit(format!("owner key: {}", owner.key_id()))?;
+        emit(format!(
+            "wrote {}: the verifier key auditors pin (verify-bundle --trusted-key {}); it is the \
+             owner key named after the checkpoint origin line, as C2SP verifiers require",
+            vkey_path.display(),
+            vkey_path.display()
+        ))?;
+    }
+    Ok(Status::Ok)
+}
+
+/// Where `init` writes the auditors' verifier key by default: `LOG.vkey` beside the log
+/// directory.
+pub fn default_vkey_path(log: &Path) -> Result<std::path::PathBuf> {
+    let name = log.file_name().ok_or_else(|| {
+        anyhow!(
+            "{}: no directory name to name the verifier key after; give --vkey-out",
+            log.display()
+        )
+    })?;
+    let mut file = name.to_os_string();
+    file.push(".vkey");
+    Ok(log.with_file_name(file))
+}
+
+// The log's verifier keys, one C2SP verifier key per line.
+fn vkey_text(log: &Log) -> String {
+    log.verifier_keys()
+        .iter()
+        .map(|k| format!("{}\n", k.to_vkey()))
+        .collect()
+}
+
+/// `sealtrail keys vkey`.
+pub fn vkey(a: &KeysVkeyArgs) -> Result<Status> {
+    let log = open_log(&a.log)?;
+    let text = vkey_text(&log);
+    if let Some(out) = &a.out {
+        crate::output::write(out, text.as_bytes(), Existing::force(a.force))?;
+    }
+    if a.json {
+        let keys: Vec<_> = log
+            .verifier_keys()
+            .iter()
+            .map(|k| json!({"vkey": k.to_vkey(), "key_id": k.key_id().to_string(), "name": k.name()}))
+            .collect();
+        emit(json_line(&serde_json::Value::Array(keys)))?;
+    } else {
+        emit(text.trim_end())?;
     }
     Ok(Status::Ok)
 }

@@ -30,6 +30,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Keys(KeysCommand::Add(a)) => keys::add(a),
         Command::Keys(KeysCommand::Revoke(a)) => keys::revoke(a),
         Command::Keys(KeysCommand::List(a)) => keys::list(a),
+        Command::Keys(KeysCommand::Vkey(a)) => keys::vkey(a),
         Command::Append(a) => append::append(a),
         Command::Approve(a) => approve::approve(a),
         Command::Show(a) => inspect::show(a),
@@ -52,6 +53,7 @@ fn reads_only(command: &Command) -> bool {
             | Command::Trace(_)
             | Command::Why(_)
             | Command::Keys(KeysCommand::List(_))
+            | Command::Keys(KeysCommand::Vkey(_))
     )
 }
 

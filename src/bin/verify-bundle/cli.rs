@@ -12,19 +12,23 @@ use clap::Parser;
 #[command(name = "verify-bundle", version, about, long_about = None)]
 #[command(after_help = "\
 Examples:
-  verify-bundle demo.bundle --trusted-key keys/owner.key.pub
-  verify-bundle demo.bundle --trusted-key 'example.com/log+3f9a1c2e+AQ...' --json
-  verify-bundle new.bundle --trusted-key owner.pub --checkpoint last-month.checkpoint
-  verify-bundle b.bundle --trusted-key owner.pub --witness w1.pub --witness w2.pub --witness-quorum 1
+  verify-bundle demo.bundle --trusted-key sealtrail-demo/log.vkey
+  verify-bundle demo.bundle --trusted-key 'example.com/log#blake3+3f9a1c2e+AQ...' --json
+  verify-bundle new.bundle --trusted-key log.vkey --checkpoint last-month.checkpoint
+  verify-bundle b.bundle --trusted-key log.vkey --witness w1.pub --witness w2.pub --witness-quorum 1
 
-Get the owner's public key out of band (not from the bundle): the bundle is never trusted on the
-strength of keys it carries.")]
+Get the log's verifier key out of band (not from the bundle): the bundle is never trusted on the
+strength of keys it carries. `sealtrail init` writes it (LOG.vkey) and `sealtrail keys vkey`
+prints it: the owner's public key named after the log's checkpoint origin line, the name its
+checkpoints are signed under. C2SP verifiers match keys by name and key hash, so the owner's key
+under another name verifies the descriptor and the bundle's signature but not its checkpoints.")]
 pub struct Args {
     /// The bundle file to verify.
     pub bundle: PathBuf,
 
-    /// A pinned public key: a C2SP verifier key string (name+hash+base64) or a file holding one
-    /// (the .pub file key generation writes). Repeat for several keys. At least one is required.
+    /// A pinned public key: a C2SP verifier key string (name+hash+base64) or a file of them, one
+    /// per line (the LOG.vkey file `sealtrail init` writes). Repeat for several keys. At least
+    /// one is required.
     #[arg(long = "trusted-key", value_name = "KEY")]
     pub trusted_keys: Vec<String>,
 

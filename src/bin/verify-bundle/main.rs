@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use sealtrail::bundle::{BundleError, TrustPolicy, verify_bundle_with};
 use sealtrail::checkpoint::{WitnessKey, WitnessPolicy};
-use sealtrail::keys::read_public_key;
+use sealtrail::keys::read_public_keys;
 
 fn main() -> ExitCode {
     let args = match cli::Args::try_parse() {
@@ -43,7 +43,7 @@ fn read_witness(arg: &str) -> Result<WitnessKey> {
 fn policy(args: &cli::Args) -> Result<TrustPolicy> {
     let mut keys = Vec::new();
     for k in &args.trusted_keys {
-        keys.push(read_public_key(k).with_context(|| format!("--trusted-key {k}"))?);
+        keys.extend(read_public_keys(k).with_context(|| format!("--trusted-key {k}"))?);
     }
     let mut policy = TrustPolicy::new(keys)?;
     if !args.witnesses.is_empty() {

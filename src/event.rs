@@ -588,6 +588,34 @@ pub struct Custom {
     pub body: Value,
 }
 
+/// `gap`: an event that could not be recorded, and why (SPEC §13.4.19). A recorder writes it in
+/// place of an event it received but could not record — a payload that does not parse, a
+/// session it cannot name, a record the log refused — so that the hole in the record is itself
+/// on the record. The event itself is not in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gap {
+    /// The event not recorded, by its source's name (for Claude Code, the hook event name), when
+    /// known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// Why it was not recorded.
+    pub reason: String,
+    /// What was recording, e.g. `claude-code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Bytes of the input received, when it was read whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_size: Option<u64>,
+    /// Digest of the input received (`H(bytes)` under the log's suite), when it was read whole.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "wire::opt_digest"
+    )]
+    pub input_digest: Option<Digest>,
+}
+
 /// One session event (SPEC §13.4). Each variant is one entry kind.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -628,10 +656,12 @@ pub enum Event {
     SessionEnded(SessionEnded),
     /// `custom`.
     Custom(Custom),
+    /// `gap`: an event that could not be recorded.
+    Gap(Gap),
 }
 
 /// Every kind of the vocabulary, in SPEC order.
-pub const KINDS: [&str; 18] = [
+pub const KINDS: [&str; 19] = [
     "session_started",
     "context_loaded",
     "file_read",
@@ -650,6 +680,7 @@ pub const KINDS: [&str; 18] = [
     "handoff",
     "session_ended",
     "custom",
+    "gap",
 ];
 
 /// Why an event could not be turned into a record.
@@ -743,6 +774,7 @@ impl Event {
             Event::Handoff(_) => "handoff",
             Event::SessionEnded(_) => "session_ended",
             Event::Custom(_) => "custom",
+            Event::Gap(_) => "gap",
         }
     }
 
@@ -796,6 +828,7 @@ impl Event {
             Event::Handoff(e) => to_canonical(e),
             Event::SessionEnded(e) => to_canonical(e),
             Event::Custom(e) => to_canonical(e),
+            Event::Gap(e) => to_canonical(e),
         };
         bytes.map_err(|source| EventError::Encode { kind, source })
     }
@@ -841,6 +874,7 @@ impl Event {
             }
             "handoff" => Event::Handoff(de(k, payload)?),
             "session_ended" => Event::SessionEnded(de(k, payload)?),
+            "gap" => Event::Gap(de(k, payload)?),
             _ => Event::Custom(de(k, payload)?),
         };
         event
@@ -930,6 +964,7 @@ impl Event {
                     return Err(("artifacts", "must be sorted without repeats"));
                 }
             }
+            Event::Gap(e) => required("reason", &e.reason)?,
             Event::Approval(_) | Event::Handoff(_) | Event::SessionEnded(_) | Event::Custom(_) => {}
         }
         Ok(())
@@ -945,5 +980,102 @@ impl GateRequested {
             entries: subjects.entry_links().to_vec(),
             artifacts: subjects.artifact_digests().to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode_value, encode_value};
+
+    fn gap_kind() -> Kind {
+        Kind::new("gap").unwrap()
+    }
+
+    fn full_gap() -> Gap {
+        Gap {
+            event: Some("PreToolUse".into()),
+            reason: "hook payload is not valid JSON".into(),
+            source: Some("claude-code".into()),
+            input_size: Some(9),
+            input_digest: Some(content_digest(Suite::Blake3, b"{not json")),
+        }
+    }
+
+    #[test]
+    fn gap_round_trips_with_its_fields_in_canonical_order() {
+        let minimal = Gap {
+            reason: "the log refused the record".into(),
+            ..Gap::default()
+        };
+        for gap in [full_gap(), minimal] {
+            let event = Event::Gap(gap);
+            assert_eq!(event.kind().as_str(), "gap");
+            let bytes = event.encode().unwrap();
+            assert_eq!(Event::decode(&gap_kind(), &bytes).unwrap(), event);
+            // Absent optional fields are omitted, never null.
+            let Value::Map(pairs) = decode_value(&bytes).unwrap() else {
+                panic!("a gap is a map")
+            };
+            assert!(pairs.iter().all(|(_, v)| !v.is_null()));
+        }
+        let Value::Map(pairs) = decode_value(&Event::Gap(full_gap()).encode().unwrap()).unwrap()
+        else {
+            panic!("a gap is a map")
+        };
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_text().unwrap()).collect();
+        assert_eq!(
+            keys,
+            ["event", "reason", "source", "input_size", "input_digest"]
+        );
+    }
+
+    // The full gap's payload with one more member, or with one member replaced.
+    fn gap_with(key: &str, value: Value) -> Vec<u8> {
+        let Value::Map(mut pairs) =
+            decode_value(&Event::Gap(full_gap()).encode().unwrap()).unwrap()
+        else {
+            panic!("a gap is a map")
+        };
+        pairs.retain(|(k, _)| k.as_text() != Some(key));
+        pairs.push((Value::Text(key.into()), value));
+        // Re-encoding puts the keys in canonical order.
+        encode_value(&Value::Map(pairs)).unwrap()
+    }
+
+    #[test]
+    fn gap_rejects_unknown_fields_nulls_and_an_empty_reason() {
+        let unknown = gap_with("payload", Value::Text("the prompt".into()));
+        assert!(matches!(
+            Event::decode(&gap_kind(), &unknown),
+            Err(EventDecodeError::Payload { kind: "gap", .. })
+        ));
+        let null = gap_with("event", Value::Null);
+        assert!(matches!(
+            Event::decode(&gap_kind(), &null),
+            Err(EventDecodeError::Payload { kind: "gap", .. })
+        ));
+        let short = gap_with("input_digest", Value::Bytes(vec![1; 31]));
+        assert!(Event::decode(&gap_kind(), &short).is_err());
+        let negative = gap_with("input_size", Value::Integer((-1).into()));
+        assert!(Event::decode(&gap_kind(), &negative).is_err());
+        let blank = gap_with("reason", Value::Text(" \n".into()));
+        assert_eq!(
+            Event::decode(&gap_kind(), &blank),
+            Err(EventDecodeError::Invalid {
+                kind: "gap",
+                field: "reason",
+                reason: "must not be empty"
+            })
+        );
+        let no_reason = Event::Gap(Gap::default());
+        assert!(matches!(
+            no_reason.encode(),
+            Err(EventError::Invalid {
+                kind: "gap",
+                field: "reason",
+                ..
+            })
+        ));
     }
 }

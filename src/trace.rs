@@ -333,6 +333,24 @@ impl DecisionTrace {
             .collect();
         section(&mut out, "Failures seen", &failures);
 
+        // Events the recorder received but could not record: the record has a hole there.
+        let gaps: Vec<String> = self
+            .each()
+            .filter_map(|(e, ev)| match ev {
+                Event::Gap(g) => Some(match &g.event {
+                    Some(name) => format!(
+                        "{}: {} (entry {})",
+                        one_line(name),
+                        one_line(&g.reason),
+                        e.seq
+                    ),
+                    None => format!("{} (entry {})", one_line(&g.reason), e.seq),
+                }),
+                _ => None,
+            })
+            .collect();
+        section(&mut out, "Not recorded", &gaps);
+
         let risks: Vec<String> = self.open_risks().iter().map(|r| one_line(r)).collect();
         section(&mut out, "Risk areas", &risks);
 
@@ -414,6 +432,7 @@ impl DecisionTrace {
         let mut gates = Vec::new();
         let mut handoff = Json::Null;
         let mut custom = Vec::new();
+        let mut gaps = Vec::new();
         let mut usage = Usage::default();
         for (e, ev) in self.each() {
             match ev {
@@ -479,6 +498,11 @@ impl DecisionTrace {
                 Event::Custom(c) => custom.push(json!({
                     "seq": e.seq, "type": c.custom_type.as_str(),
                 })),
+                Event::Gap(g) => gaps.push(strip(json!({
+                    "seq": e.seq, "event": g.event, "reason": g.reason, "source": g.source,
+                    "input_size": g.input_size,
+                    "input_digest": g.input_digest.map(|d| d.to_hex()),
+                }))),
                 Event::SessionStarted(_)
                 | Event::Verification(_)
                 | Event::Approval(_)
@@ -575,6 +599,8 @@ impl DecisionTrace {
             "open_risks": self.open_risks(),
             "custom_events": custom,
             "erased_entries": erased,
+            // Present only when the session has gaps, so that a complete record reads as before.
+            "gaps": (!gaps.is_empty()).then_some(gaps),
             "final_status": self.final_status(),
         });
         RunRecord(strip(record))

@@ -1226,20 +1226,31 @@ fn claude_code_payloads_that_are_not_hooks_are_refused() {
             Some(input),
         )
     };
-    expect(&ingest("{not json"), 1, &["stdin: not valid JSON"]);
-    expect(&ingest("[1]"), 1, &["stdin: expected a JSON object"]);
+    // Not recorded, so blocked, unless the hook is a Stop (tests/hook_fail_closed.rs has more).
+    expect(
+        &ingest("{not json"),
+        2,
+        &["the hook payload is not valid JSON"],
+    );
+    expect(
+        &ingest("[1]"),
+        2,
+        &["the hook payload is not a JSON object"],
+    );
     expect(
         &ingest(r#"{"hook_event_name":"Stop"}"#),
         1,
-        &["stdin: field session_id: missing"],
+        &["the Stop event was not recorded: the hook payload has no session_id"],
     );
     expect(
         &ingest(r#"{"session_id":"s"}"#),
-        1,
-        &["stdin: field hook_event_name: missing"],
+        2,
+        &["the hook payload has no hook_event_name"],
     );
-    // Nothing was recorded.
-    assert_eq!(fx.show(&[]).len(), 2);
+    // Nothing but a gap for each was recorded.
+    let entries = fx.show(&[]);
+    assert_eq!(entries.len(), 2 + 4);
+    assert!(entries[2..].iter().all(|e| e["kind"] == "gap"));
     // A log that cannot be opened blocks a tool call (exit 2), never a Stop (exit 1).
     let missing = fx.path("missing").display().to_string();
     let pre = hook(

@@ -197,6 +197,17 @@ fn samples() -> Vec<Event> {
                 (Value::Text("tool".into()), Value::Text("Bash".into())),
             ]),
         }),
+        Event::Gap(Gap {
+            event: Some("PreToolUse".into()),
+            reason: "the hook payload is not valid JSON".into(),
+            source: Some("claude-code".into()),
+            input_size: Some(9),
+            input_digest: Some(d(13)),
+        }),
+        Event::Gap(Gap {
+            reason: "the hook payload is more than 64 MiB".into(),
+            ..Gap::default()
+        }),
     ]
 }
 

@@ -582,6 +582,12 @@ fn generate() -> Seeds {
                    "paths": ["src/"], "media_type": "text/x-diff", "session": "s-2"}),
         ),
         (
+            "gap",
+            json!({"kind": "gap", "session": "s-1", "event": "PreToolUse",
+                   "reason": "the hook payload is not valid JSON", "source": "claude-code",
+                   "input_size": 9, "input_digest": {"text": "{not json"}}),
+        ),
+        (
             "fail_float_in_custom_body",
             json!({"kind": "custom", "type": "example.com/x", "body": {"a": [1.5]}}),
         ),

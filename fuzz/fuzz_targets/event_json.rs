@@ -48,6 +48,7 @@ const FIELDS: &[&str] = &[
     "duration_ms",
     "entries",
     "error",
+    "event",
     "evidence_digest",
     "exclusions",
     "exit_code",
@@ -55,6 +56,8 @@ const FIELDS: &[&str] = &[
     "finish_reasons",
     "gate",
     "hash",
+    "input_digest",
+    "input_size",
     "input_tokens",
     "instruction",
     "kind",
@@ -143,6 +146,8 @@ const TEXTS: &[&str] = &[
     " ",
     "\t",
     "sess-1",
+    "PreToolUse",
+    "claude-code",
 ];
 
 fn text(u: &mut Unstructured) -> Result<String> {

@@ -343,6 +343,17 @@ fn fields(kind: &str) -> Option<&'static [F]> {
             }
         }
         "custom" => const { &[req("type", Ty::Text), req("body", Ty::Any)] },
+        "gap" => {
+            const {
+                &[
+                    opt("event", Ty::Text),
+                    req("reason", Ty::Text),
+                    opt("source", Ty::Text),
+                    opt("input_size", Ty::UInt),
+                    opt("input_digest", Ty::Digest),
+                ]
+            }
+        }
         _ => return None,
     })
 }
@@ -889,6 +900,47 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(p.event, Event::SessionStarted(ref s) if s.scope.is_empty()));
+    }
+
+    #[test]
+    fn gaps_read_and_display_in_the_json_form() {
+        let p = parse(json!({
+            "kind": "gap", "session": "s-1", "event": "PreToolUse",
+            "reason": "hook payload is not valid JSON", "source": "claude-code",
+            "input_size": 9, "input_digest": {"text": "{not json"}
+        }))
+        .unwrap();
+        let Event::Gap(g) = &p.event else {
+            panic!("not a gap")
+        };
+        assert_eq!(g.event.as_deref(), Some("PreToolUse"));
+        assert_eq!(g.input_size, Some(9));
+        assert_eq!(
+            g.input_digest,
+            Some(content_digest(Suite::Blake3, b"{not json"))
+        );
+        let shown = event_to_json(&p.event).unwrap();
+        assert_eq!(
+            shown["input_digest"],
+            content_digest(Suite::Blake3, b"{not json").to_hex()
+        );
+        assert_eq!(parse(shown).unwrap().event, p.event);
+        assert!(
+            err(json!({"kind": "gap", "reason": "r", "payload": "the prompt"}))
+                .starts_with("field payload: `gap` has no such field")
+        );
+        assert_eq!(
+            err(json!({"kind": "gap", "event": "Stop"})),
+            "field reason: missing"
+        );
+        assert_eq!(
+            err(json!({"kind": "gap", "reason": "r", "input_size": -1})),
+            "field input_size: expected a non-negative integer"
+        );
+        assert_eq!(
+            err(json!({"kind": "gap", "reason": " "})),
+            "field reason: must not be empty"
+        );
     }
 
     #[test]

@@ -472,9 +472,33 @@ standard output of some hooks becomes Claude's context).
 Several hooks may run at once: the log is opened by one process at a time, and this command
 waits up to --wait seconds for it.
 
-Exit status: 0 recorded; 1 the payload is invalid, or recording failed on Stop or SessionEnd
-(never blocks Claude Code there); 2 the log cannot be opened or written (Claude Code then blocks
-the tool call or prompt the hook was for).";
+When the event cannot be recorded — the payload cannot be read, is over 64 MiB, is nested more
+than 100 levels deep, is not JSON or lacks a valid session_id or hook_event_name; the log cannot
+be opened or written; the key is unknown, revoked or may not sign; any other error — it says
+why on one line of standard error, and, if the log can be opened and the key may sign, records
+a `gap` entry saying what was not recorded and why (in the payload's session when it names a
+valid one). Then:
+
+  --on-failure block  exit 2: Claude Code blocks the tool call, prompt or permission (after
+                      a tool ran, it tells Claude)
+  --on-failure allow  exit 1: Claude Code goes on (the failure shows in verbose mode)
+
+The default is block for PreToolUse, UserPromptSubmit, PermissionRequest, PostToolUse,
+PostToolUseFailure and for a payload whose hook event cannot be read (fail closed), and allow
+for every other hook event: exit 2 on Stop or SubagentStop would keep Claude working, and
+loop, on a broken log; on SessionStart, SessionEnd and notifications it blocks nothing.
+
+Exit status: 0 recorded; 1 not recorded, --on-failure allow; 2 not recorded, --on-failure block
+(or a usage error).";
+
+/// What `ingest claude-code` does when it cannot record an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFailure {
+    /// Exit 2: Claude Code blocks the action the hook was for (fail closed).
+    Block,
+    /// Exit 1: Claude Code goes on without the record (fail open).
+    Allow,
+}
 
 /// `ingest claude-code`.
 #[derive(Debug, Args)]
@@ -488,6 +512,11 @@ pub struct IngestArgs {
     /// How long to wait for another process to close the log, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub wait: u64,
+    /// When the event cannot be recorded: block (exit 2) or allow (exit 1). Default: block for
+    /// PreToolUse, UserPromptSubmit, PermissionRequest, PostToolUse, PostToolUseFailure and an
+    /// unreadable payload; allow for every other hook event.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub on_failure: Option<OnFailure>,
 }
 
 /// `demo`.

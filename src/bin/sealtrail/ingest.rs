@@ -3,26 +3,55 @@
 //! Every payload is kept as a `custom` entry of type `claude-code/<hook_name>` (the hook record),
 //! so nothing Claude Code sends is dropped; the typed events derived from it follow, each linking
 //! the hook record (and a tool call its `PreToolUse` record).
+//!
+//! It fails closed. Whatever stops an event from being recorded — a payload that cannot be read
+//! or parsed, a log that cannot be opened or written, a key the log refuses, a bug — ends the
+//! same way: a `gap` entry saying what was not recorded and why (when the log can be opened and
+//! the key may sign), one line on standard error, and exit 2 (`--on-failure block`: Claude Code
+//! blocks the action) or 1 (`allow`). Exit 0 means every record was made.
 
 use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use ciborium::value::Value;
 use sealtrail::approval::{Gate, Namespaced};
 use sealtrail::event::{
-    CommandRun, ContextLoaded, Custom, Event, FailureSeen, FileRead, GateRequested, Handoff,
+    CommandRun, ContextLoaded, Custom, Event, FailureSeen, FileRead, Gap, GateRequested, Handoff,
     HandoffStatus, SessionEnded, SessionStarted, SessionStatus, ToolCall, ToolOutcome,
     content_digest,
 };
-use sealtrail::{Digest, Link, Log, Receipt, SecretKey, SessionId, Suite, Timestamp};
+use sealtrail::log::AppendError;
+use sealtrail::{Digest, Link, Log, Receipt, Record, SecretKey, SessionId, Suite, Timestamp};
 use serde_json::{Map, Value as Json};
 
-use crate::cli::IngestArgs;
-use crate::common::{Status, invalid, is_invalid, load_secret, open_log_waiting, refused};
+use crate::cli::{IngestArgs, OnFailure};
+use crate::common::{Status, invalid, load_secret, open_log_waiting, refused};
 
-/// The largest hook payload read (tool output can be large; it is kept by digest).
+/// The largest hook payload read (tool output can be large; it is kept by digest). Reading stops
+/// one byte past it: a larger payload is never buffered whole.
 const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
+/// The deepest nesting of JSON arrays and objects accepted in a payload. It is checked on the
+/// bytes before parsing, and is below serde_json's own recursion limit (128), so a deeper payload
+/// is refused here, by name, whatever features the parser was built with; the recursive code
+/// after parsing (digests of sorted JSON) then stays shallow.
+const MAX_NESTING: usize = 100;
+/// The `source` of the gaps this command records.
+const SOURCE: &str = "claude-code";
+/// The longest reason kept in a gap and printed, in characters.
+const MAX_REASON: usize = 1000;
+/// Hook events whose action Claude Code holds back on exit 2, or tells Claude about: by default
+/// a failure to record them blocks.
+const BLOCKING: [&str; 5] = [
+    "PreToolUse",
+    "UserPromptSubmit",
+    "PermissionRequest",
+    "PostToolUse",
+    "PostToolUseFailure",
+];
 /// How many of the log's latest entries are searched for a tool call's `PreToolUse` record.
 const PAIR_WINDOW: u64 = 1024;
 /// Strings up to this many bytes, on one line, are kept inline in the hook record.
@@ -43,46 +72,340 @@ const CONTENT: [&str; 8] = [
 /// digest).
 const MAX_ERROR: usize = 500;
 
+/// The text of the last panic, kept by the panic hook this command installs.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
 /// `sealtrail ingest claude-code`.
 pub fn claude_code(a: &IngestArgs) -> Result<Status> {
-    let mut raw = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(MAX_PAYLOAD + 1)
-        .read_to_end(&mut raw)
-        .map_err(|e| anyhow!("stdin: cannot read: {e}"))?;
-    if raw.len() as u64 > MAX_PAYLOAD {
-        return Err(invalid(format!(
-            "stdin: hook payload longer than {} MiB",
-            MAX_PAYLOAD >> 20
-        )));
-    }
-    let value: Json =
-        serde_json::from_slice(&raw).map_err(|e| invalid(format!("stdin: not valid JSON: {e}")))?;
-    let obj = value.as_object().ok_or_else(|| {
-        invalid("stdin: expected a JSON object (a Claude Code hook payload)".to_owned())
-    })?;
-    let hook = text(obj, "hook_event_name")?;
-    let session = SessionId::new(text(obj, "session_id")?)
-        .map_err(|e| invalid(format!("stdin: field session_id: {e}")))?;
-    match record(a, obj, &raw, hook, &session) {
-        // Claude Code keeps working after a Stop hook that exits 2; never let a log that
-        // cannot be written do that.
-        Err(e) if matches!(hook, "Stop" | "SessionEnd") && !is_invalid(&e) => {
-            Err(invalid(format!("{e:#}")))
+    // A panic is a failure like any other: it must not end the hook with Rust's exit code 101,
+    // which Claude Code takes as non-blocking, nor print a backtrace note.
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut p) = PANIC.lock() {
+            *p = Some(info.to_string());
         }
-        other => other,
+    }));
+    let input = read_payload(std::io::stdin().lock(), MAX_PAYLOAD);
+    let parsed = input.parse();
+    // What the payload says about itself, as far as it can be read: the default mode, the gap's
+    // event and session.
+    let member = |name: &str| {
+        parsed
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get(name))
+            .and_then(Json::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let event = member("hook_event_name");
+    let session = member("session_id").and_then(|s| SessionId::new(s).ok());
+    let mode = a.on_failure.unwrap_or_else(|| default_mode(event));
+
+    let mut opened = None;
+    let failure = match guarded(|| attempt(a, &input, &parsed, &mut opened)) {
+        Ok(()) => return Ok(Status::Ok),
+        Err(f) => f,
+    };
+    let gap = match failure.stage {
+        // The log cannot be opened, or refused the key: a gap cannot be written either.
+        Stage::Unwritable | Stage::KeyRefused => None,
+        Stage::Input | Stage::Record | Stage::Internal => Some(guarded(|| {
+            if failure.stage == Stage::Internal {
+                // The handle may be in any state after a panic: reopen.
+                opened = None;
+            }
+            write_gap(a, &mut opened, &failure, &input, event, session.as_ref())
+        })),
+    };
+    let what = match event.filter(|e| inline(e)) {
+        Some(e) => format!("the {e} event"),
+        None => "the hook event".to_owned(),
+    };
+    let verdict = match mode {
+        OnFailure::Block => "was not recorded, so it is blocked",
+        OnFailure::Allow => "was not recorded",
+    };
+    let note = match gap {
+        Some(Ok(receipt)) => format!("gap recorded as entry {}", receipt.seq),
+        Some(Err(f)) => format!("no gap recorded either: {}", f.reason),
+        None if failure.recorded.is_some() => "no gap recorded".to_owned(),
+        None => "nothing recorded".to_owned(),
+    };
+    let line = format!("{what} {verdict}: {} ({note})", failure.reason);
+    // main prints the line as `error: …`; an invalid-data error exits 1, any other error 2.
+    Err(match mode {
+        OnFailure::Block => anyhow!(line),
+        OnFailure::Allow => invalid(line),
+    })
+}
+
+/// The mode when `--on-failure` is not given: block the hook events whose action Claude Code
+/// holds back (or tells Claude about) on exit 2, and a payload whose hook event cannot be read;
+/// allow the others — exit 2 on `Stop` or `SubagentStop` keeps Claude working, and would loop
+/// on a broken log, and on `SessionStart`, `SessionEnd` or a notification it blocks nothing.
+fn default_mode(event: Option<&str>) -> OnFailure {
+    match event {
+        None => OnFailure::Block,
+        Some(e) if BLOCKING.contains(&e) => OnFailure::Block,
+        Some(_) => OnFailure::Allow,
     }
 }
 
-fn text<'a>(obj: &'a Map<String, Json>, field: &str) -> Result<&'a str> {
+/// How far recording got when it failed, which says whether a gap can be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The payload could not be read, or is not a hook payload; the log was not opened yet.
+    Input,
+    /// The log cannot be opened, or the key cannot be loaded.
+    Unwritable,
+    /// The log refused the key (unknown, revoked, or its role may not sign session events).
+    KeyRefused,
+    /// The log refused or failed a record after it was opened.
+    Record,
+    /// A bug: recording panicked.
+    Internal,
+}
+
+/// Why an event was not recorded.
+#[derive(Debug)]
+struct Failure {
+    stage: Stage,
+    /// One line, at most [`MAX_REASON`] characters.
+    reason: String,
+    /// The hook record, when it was recorded before a typed event failed.
+    recorded: Option<Link>,
+}
+
+impl Failure {
+    fn new(stage: Stage, reason: impl AsRef<str>) -> Failure {
+        let line: String = reason
+            .as_ref()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let line = line.trim();
+        let reason = if line.chars().count() > MAX_REASON {
+            let mut cut: String = line.chars().take(MAX_REASON - 1).collect();
+            cut.push('…');
+            cut
+        } else if line.is_empty() {
+            "unknown error".to_owned()
+        } else {
+            line.to_owned()
+        };
+        Failure {
+            stage,
+            reason,
+            recorded: None,
+        }
+    }
+}
+
+// Runs `f`, turning a panic into a failure.
+fn guarded<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        let text = PANIC
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .unwrap_or_else(|| "a panic".to_owned());
+        Err(Failure::new(
+            Stage::Internal,
+            format!("internal error: {text}"),
+        ))
+    })
+}
+
+/// The payload as read from standard input.
+struct Input {
+    /// The bytes read; empty when the payload was not read whole.
+    bytes: Vec<u8>,
+    /// Why the payload was not read whole: a read error, or the cap.
+    problem: Option<String>,
+}
+
+// Reads at most `cap` + 1 bytes: one more than the cap says the payload is over it.
+fn read_payload(r: impl Read, cap: u64) -> Input {
+    let mut bytes = Vec::new();
+    let problem = match r.take(cap + 1).read_to_end(&mut bytes) {
+        Err(e) => Some(format!(
+            "cannot read the hook payload from standard input after {} bytes: {e}",
+            bytes.len()
+        )),
+        Ok(n) if n as u64 > cap => Some(format!(
+            "the hook payload is more than {} MiB (reading stopped after {n} bytes)",
+            cap >> 20
+        )),
+        Ok(_) => None,
+    };
+    if problem.is_some() {
+        bytes = Vec::new();
+    }
+    Input { bytes, problem }
+}
+
+impl Input {
+    fn parse(&self) -> Result<Json, String> {
+        if let Some(p) = &self.problem {
+            return Err(p.clone());
+        }
+        if nested_deeper_than(&self.bytes, MAX_NESTING) {
+            return Err(format!(
+                "the hook payload is nested more than {MAX_NESTING} levels deep"
+            ));
+        }
+        serde_json::from_slice(&self.bytes)
+            .map_err(|e| format!("the hook payload is not valid JSON: {e}"))
+    }
+
+    /// The size and digest of the payload, when it was read whole.
+    fn fingerprint(&self, suite: Suite) -> (Option<u64>, Option<Digest>) {
+        if self.problem.is_some() {
+            return (None, None);
+        }
+        (
+            Some(self.bytes.len() as u64),
+            Some(content_digest(suite, &self.bytes)),
+        )
+    }
+}
+
+/// Whether JSON text nests arrays and objects more than `max` levels deep. Brackets inside
+/// strings do not count. Text that is not JSON gets an answer too; the parser then reports what
+/// else is wrong with it.
+fn nested_deeper_than(bytes: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+// The object, its hook event name and its session: what every hook payload has.
+fn hook_payload(value: &Json) -> Result<(&Map<String, Json>, &str, SessionId), String> {
+    let obj = value
+        .as_object()
+        .ok_or("the hook payload is not a JSON object")?;
+    let hook = text(obj, "hook_event_name")?;
+    let session = SessionId::new(text(obj, "session_id")?).map_err(|_| {
+        "the hook payload's session_id is not a valid session id (at most 128 bytes, no \
+         control characters)"
+            .to_owned()
+    })?;
+    Ok((obj, hook, session))
+}
+
+fn text<'a>(obj: &'a Map<String, Json>, field: &str) -> Result<&'a str, String> {
     match obj.get(field) {
         Some(Json::String(s)) if !s.is_empty() => Ok(s),
         Some(Json::String(_)) | None | Some(Json::Null) => {
-            Err(invalid(format!("stdin: field {field}: missing")))
+            Err(format!("the hook payload has no {field}"))
         }
-        Some(_) => Err(invalid(format!("stdin: field {field}: expected a string"))),
+        Some(_) => Err(format!("the hook payload's {field} is not a string")),
     }
+}
+
+// Whether a string is short and on one line: kept inline in a record.
+fn inline(s: &str) -> bool {
+    s.len() <= MAX_INLINE && !s.chars().any(char::is_control)
+}
+
+/// The log, opened, and the recorder's key.
+struct Opened {
+    log: Log,
+    key: SecretKey,
+    key_file: PathBuf,
+}
+
+impl Opened {
+    fn open(a: &IngestArgs) -> Result<Opened, Failure> {
+        let unwritable = |e: anyhow::Error| Failure::new(Stage::Unwritable, format!("{e:#}"));
+        let log = open_log_waiting(&a.log, Duration::from_secs(a.wait)).map_err(unwritable)?;
+        let key = load_secret(&a.key).map_err(unwritable)?;
+        Ok(Opened {
+            log,
+            key,
+            key_file: a.key.clone(),
+        })
+    }
+
+    fn append(&self, record: Record) -> Result<Receipt, Failure> {
+        self.log.append(&self.key, record).map_err(|e| {
+            let stage = if matches!(e, AppendError::Signer { .. }) {
+                Stage::KeyRefused
+            } else {
+                Stage::Record
+            };
+            Failure::new(stage, format!("{:#}", refused(&self.key_file, e)))
+        })
+    }
+}
+
+// Reads the payload and records it: the hook record, then its typed events.
+fn attempt(
+    a: &IngestArgs,
+    input: &Input,
+    parsed: &Result<Json, String>,
+    opened: &mut Option<Opened>,
+) -> Result<(), Failure> {
+    let value = parsed
+        .as_ref()
+        .map_err(|reason| Failure::new(Stage::Input, reason))?;
+    let (obj, hook, session) =
+        hook_payload(value).map_err(|reason| Failure::new(Stage::Input, reason))?;
+    let o = opened.insert(Opened::open(a)?);
+    record(o, obj, &input.bytes, hook, &session)
+}
+
+// Records a `gap` for an event that was not recorded, in its session when the payload names a
+// valid one, linking the hook record if that was made.
+fn write_gap(
+    a: &IngestArgs,
+    opened: &mut Option<Opened>,
+    failure: &Failure,
+    input: &Input,
+    event: Option<&str>,
+    session: Option<&SessionId>,
+) -> Result<Receipt, Failure> {
+    let o = match opened {
+        Some(o) => o,
+        None => opened.insert(Opened::open(a)?),
+    };
+    let (input_size, input_digest) = input.fingerprint(o.log.suite());
+    let gap = Event::Gap(Gap {
+        event: event.filter(|e| inline(e)).map(str::to_owned),
+        reason: failure.reason.clone(),
+        source: Some(SOURCE.to_owned()),
+        input_size,
+        input_digest,
+    });
+    let mut record = gap
+        .to_record()
+        .map_err(|e| Failure::new(Stage::Record, e.to_string()))?
+        .links(failure.recorded);
+    if let Some(s) = session {
+        record = record.session(s);
+    }
+    o.append(record)
 }
 
 fn str_of(v: Option<&Json>) -> Option<&str> {
@@ -205,28 +528,25 @@ fn hook_record(suite: Suite, obj: &Map<String, Json>, raw: &[u8], hook: &str) ->
 }
 
 struct Recorder<'a> {
-    log: Log,
-    key: SecretKey,
-    key_file: &'a std::path::Path,
+    o: &'a Opened,
     session: &'a SessionId,
 }
 
 impl Recorder<'_> {
-    fn put(&self, event: Event, links: &[Link]) -> Result<Receipt> {
+    fn put(&self, event: Event, links: &[Link]) -> Result<Receipt, Failure> {
         let record = event
             .to_record()
-            .map_err(|e| invalid(e.to_string()))?
+            .map_err(|e| Failure::new(Stage::Record, e.to_string()))?
             .session(self.session)
             .links(links.iter().copied());
-        self.log
-            .append(&self.key, record)
-            .map_err(|e| refused(self.key_file, e))
+        self.o.append(record)
     }
 
     // The PreToolUse record of a tool call, among the latest entries of the session.
     fn pre_tool_use(&self, call_id: &str) -> Option<(Link, Timestamp)> {
-        let len = self.log.len();
+        let len = self.o.log.len();
         let entries: Vec<_> = self
+            .o
             .log
             .range(len.saturating_sub(PAIR_WINDOW)..len)
             .collect::<Result<_, _>>()
@@ -259,24 +579,39 @@ fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
         .map(|(_, x)| x)
 }
 
+// The hook record, then the typed events derived from it.
 fn record(
-    a: &IngestArgs,
+    o: &Opened,
     obj: &Map<String, Json>,
     raw: &[u8],
     hook: &str,
     session: &SessionId,
-) -> Result<Status> {
-    let log = open_log_waiting(&a.log, Duration::from_secs(a.wait))?;
-    let key = load_secret(&a.key)?;
-    let suite = log.suite();
+) -> Result<(), Failure> {
+    let suite = o.log.suite();
     let now = Timestamp::now();
-    let r = Recorder {
-        log,
-        key,
-        key_file: &a.key,
-        session,
-    };
+    let r = Recorder { o, session };
     let h = r.put(hook_record(suite, obj, raw, hook), &[])?.link();
+    typed_events(&r, obj, hook, h, now, suite).map_err(|f| Failure {
+        recorded: Some(h),
+        ..Failure::new(
+            f.stage,
+            format!(
+                "the hook record is entry {}, but a typed event was not recorded: {}",
+                h.seq, f.reason
+            ),
+        )
+    })
+}
+
+// The typed events of a hook, each linking its hook record `h`.
+fn typed_events(
+    r: &Recorder<'_>,
+    obj: &Map<String, Json>,
+    hook: &str,
+    h: Link,
+    now: Timestamp,
+    suite: Suite,
+) -> Result<(), Failure> {
     match hook {
         "SessionStart" => {
             let source = str_of(obj.get("source")).unwrap_or("startup");
@@ -328,7 +663,7 @@ fn record(
             )?;
         }
         "PostToolUse" | "PostToolUseFailure" => {
-            tool_events(&r, obj, hook == "PostToolUseFailure", h, now, suite)?;
+            tool_events(r, obj, hook == "PostToolUseFailure", h, now, suite)?;
         }
         "Stop" => {
             r.put(
@@ -360,7 +695,7 @@ fn record(
         // Every other hook event is kept as its hook record alone.
         _ => {}
     }
-    Ok(Status::Ok)
+    Ok(())
 }
 
 // A file path from a tool's input, relative to the session's working directory when inside it.
@@ -410,7 +745,7 @@ fn tool_events(
     h: Link,
     now: Timestamp,
     suite: Suite,
-) -> Result<()> {
+) -> Result<(), Failure> {
     // Without a tool name and call id there is no tool call to type; the hook record keeps all.
     let (Some(tool), Some(call_id)) = (
         str_of(obj.get("tool_name")).filter(|s| !s.trim().is_empty()),
@@ -559,6 +894,75 @@ mod tests {
         );
         assert_eq!(exit_code_in("Exit code 127\ncommand not found"), Some(127));
         assert_eq!(exit_code_in("permission denied"), None);
+    }
+
+    #[test]
+    fn nesting_is_measured_outside_strings() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(!nested_deeper_than(
+            deep(MAX_NESTING).as_bytes(),
+            MAX_NESTING
+        ));
+        assert!(nested_deeper_than(
+            deep(MAX_NESTING + 1).as_bytes(),
+            MAX_NESTING
+        ));
+        // Brackets in strings, escaped quotes included, are text.
+        let text = format!(r#"{{"a":"\"{}"}}"#, "[{".repeat(200));
+        assert!(!nested_deeper_than(text.as_bytes(), 1));
+        // What is not JSON gets a bound too.
+        assert!(nested_deeper_than("{{{".as_bytes(), 2));
+        // Within the bound, serde_json's own recursion limit is never the one that applies.
+        let v: Json = serde_json::from_str(&deep(MAX_NESTING)).unwrap();
+        assert!(sorted_json(&v).starts_with("[[["));
+        let parsed = read_payload(deep(200).as_bytes(), MAX_PAYLOAD).parse();
+        assert_eq!(
+            parsed.unwrap_err(),
+            "the hook payload is nested more than 100 levels deep"
+        );
+    }
+
+    #[test]
+    fn payloads_are_read_up_to_the_cap() {
+        let input = read_payload(&b"12345"[..], 5);
+        assert_eq!(input.bytes, b"12345");
+        assert!(input.problem.is_none());
+        assert_eq!(input.fingerprint(Suite::Blake3).0, Some(5));
+        // One byte over: refused, not kept, no fingerprint.
+        let endless = std::io::repeat(b'[');
+        let input = read_payload(endless, 1 << 20);
+        assert!(input.bytes.is_empty());
+        assert_eq!(
+            input.parse().unwrap_err(),
+            "the hook payload is more than 1 MiB (reading stopped after 1048577 bytes)"
+        );
+        assert_eq!(input.fingerprint(Suite::Blake3), (None, None));
+    }
+
+    #[test]
+    fn failures_block_the_hooks_whose_action_waits_for_them() {
+        for e in BLOCKING {
+            assert_eq!(default_mode(Some(e)), OnFailure::Block, "{e}");
+        }
+        assert_eq!(default_mode(None), OnFailure::Block);
+        for e in [
+            "Stop",
+            "SubagentStop",
+            "SessionEnd",
+            "SessionStart",
+            "Notification",
+        ] {
+            assert_eq!(default_mode(Some(e)), OnFailure::Allow, "{e}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_one_bounded_line() {
+        let f = Failure::new(Stage::Input, "a\nb\r\tc");
+        assert_eq!(f.reason, "a b  c");
+        let f = Failure::new(Stage::Input, "x".repeat(5000));
+        assert_eq!(f.reason.chars().count(), MAX_REASON);
+        assert_eq!(Failure::new(Stage::Input, " ").reason, "unknown error");
     }
 
     #[test]

@@ -147,6 +147,10 @@ pub fn event_summary(e: &Event) -> String {
                 None => c.custom_type.to_string(),
             }
         }
+        Event::Gap(g) => match &g.event {
+            Some(name) => format!("{name} not recorded: {}", g.reason),
+            None => format!("not recorded: {}", g.reason),
+        },
         _ => e.kind_str().to_owned(),
     };
     one_line(&s)

@@ -11,9 +11,14 @@
 //! * peak memory of `verify_bundle` over the same bundle, streamed from its file: the bench runs
 //!   itself again as a child process that only verifies, and reads that process's peak resident
 //!   size (`VmHWM`, Linux); a child that only starts up is the floor. Target < 64 MiB.
+//! * peak memory of `verify_bundle` over a hostile bundle of 128 entry items of 16 MiB each
+//!   (2 GiB, generated as it is read, never held): target < 96 MiB.
+//! * time of `verify_bundle` over 400k entry items naming 400k distinct signers against 400k
+//!   naming one signer (the same bundle otherwise; neither signer registered, so both are
+//!   invalid alike): finding a signer must not depend on how many came before. Target ≤ 1.5×.
 //!
-//! Run: `cargo bench --bench verify`. The 1M-entry log and bundle are built once under
-//! `target/bench-logs` (`SEALTRAIL_BENCH_DIR` to move them).
+//! Run: `cargo bench --bench verify`. The bundles are built once under `target/bench-logs`
+//! (`SEALTRAIL_BENCH_DIR` to move them).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,12 +27,21 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 use ed25519_dalek::{Signature, VerifyingKey};
-use sealtrail::bundle::{EntryItem, TrustPolicy, verify_bundle};
+use sealtrail::bundle::{
+    BundleHeader, BundlePayload, EntryItem, Trailer, TrustPolicy, bundle_digest, preamble,
+    verify_bundle,
+};
+use sealtrail::entry::EntryHeader;
+use sealtrail::hash::{EntryHash, PayloadCommitment, Salt};
 use sealtrail::log::{ExportOptions, Selection};
 use sealtrail::registry::Role;
 use sealtrail::{Durability, Entry, Kind, Log, Record, SecretKey, SessionId, Suite};
 
 const ENTRIES: u64 = 1_000_000;
+/// Entry items of the signer-lookup bundles.
+const SIGNER_ENTRIES: u64 = 400_000;
+/// The origin of the bench logs.
+const ORIGIN: &str = "bench.example/verify";
 
 static RATES: Mutex<BTreeMap<&'static str, (u64, Duration)>> = Mutex::new(BTreeMap::new());
 
@@ -53,12 +67,16 @@ fn base() -> PathBuf {
 }
 
 fn owner() -> SecretKey {
-    SecretKey::from_seed("bench.example/verify", &[1; 32]).unwrap()
+    SecretKey::from_seed(ORIGIN, &[1; 32]).unwrap()
 }
 
-/// A bundle of a realistic 1M-entry log: 64 sessions, 300-byte payloads. Built once.
+/// A bundle of a realistic 1M-entry log: 64 sessions, 300-byte payloads. Built once (the file
+/// name carries the format version).
 fn bundle_path() -> PathBuf {
-    let path = base().join("verify-1m.bundle");
+    let path = base().join(format!(
+        "verify-1m-v{}.bundle",
+        sealtrail::bundle::BUNDLE_VERSION
+    ));
     if path.exists() {
         return path;
     }
@@ -70,7 +88,7 @@ fn bundle_path() -> PathBuf {
     let log = Log::builder()
         .suite(Suite::Blake3)
         .durability(Durability::Buffered)
-        .create(&log_path, &owner, "bench.example/verify")
+        .create(&log_path, &owner, ORIGIN)
         .unwrap();
     log.register_key(&owner, recorder.key_id(), Role::Recorder, "bench")
         .unwrap();
@@ -141,9 +159,11 @@ fn on_two_threads(n: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
     });
 }
 
-/// The trust policy of the bench's bundle: its owner key pinned.
+/// The trust policy of the bench's bundles: the log's verifier key (the owner key under the
+/// BLAKE3 checkpoint origin line) pinned.
 fn policy() -> TrustPolicy {
-    TrustPolicy::new(vec![owner().public_key()]).unwrap()
+    let line = sealtrail::checkpoint::checkpoint_origin(ORIGIN, Suite::Blake3);
+    TrustPolicy::new(vec![owner().public_key().renamed(&line).unwrap()]).unwrap()
 }
 
 /// Verifies the bundle at `path`, streamed from its file; it must be valid.
@@ -151,6 +171,194 @@ fn verify_file(path: &std::path::Path, policy: &TrustPolicy) {
     let f = std::fs::File::open(path).unwrap();
     let report = verify_bundle(f, policy).unwrap();
     assert!(report.is_valid(), "{}", report.render());
+}
+
+/// Verifies a bundle that is invalid by construction; returns how many findings it has.
+fn verify_invalid(path: &std::path::Path, policy: &TrustPolicy) -> u64 {
+    let f = std::fs::File::open(path).unwrap();
+    let report = verify_bundle(f, policy).unwrap();
+    assert!(!report.is_valid());
+    report.findings.len() as u64 + report.findings_unlisted
+}
+
+/// The header of an empty log's whole-log export: a real descriptor and checkpoint to put
+/// hand-made entry items behind.
+fn empty_log_header() -> BundleHeader {
+    let log = Log::in_memory(&owner(), ORIGIN).unwrap();
+    let mut out = Vec::new();
+    log.export(
+        &owner(),
+        &ExportOptions::new(Selection::Log),
+        &mut out,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let mut r = &out[..];
+    let mut buf = Vec::new();
+    for _ in 0..3 {
+        assert!(sealtrail::codec::read_item(&mut r, &mut buf, 1 << 24).unwrap());
+    }
+    BundleHeader::decode(&buf).unwrap()
+}
+
+/// A bundle of `SIGNER_ENTRIES` chained entry items, each signed by its own key (`distinct`) or
+/// all by one key; no signer is registered, so every item has a `signer` finding, the same in
+/// both. Built once.
+fn signers_bundle_path(distinct: bool) -> PathBuf {
+    let name = if distinct { "distinct" } else { "one" };
+    let path = base().join(format!(
+        "verify-400k-{name}-signer-v{}.bundle",
+        sealtrail::bundle::BUNDLE_VERSION
+    ));
+    if path.exists() {
+        return path;
+    }
+    std::fs::create_dir_all(base()).unwrap();
+    let started = Instant::now();
+    let mut header = empty_log_header();
+    header.count = SIGNER_ENTRIES;
+    let descriptor = sealtrail::SignedDescriptor::from_bytes(&header.descriptor).unwrap();
+    let (suite, log_id) = (descriptor.suite(), descriptor.log_id());
+    let payload =
+        sealtrail::codec::to_canonical(&serde_bytes::ByteBuf::from(vec![0x5a; 297])).unwrap();
+    let salt = Salt([9; 32]);
+    let commitment = PayloadCommitment::compute(suite, &salt, &payload);
+    let one = SecretKey::from_seed("one", &[3; 32]).unwrap();
+    let mut out = preamble();
+    out.extend_from_slice(&header.encode());
+    let mut prev = EntryHash(log_id.0);
+    for seq in 0..SIGNER_ENTRIES {
+        let key = if distinct {
+            let mut seed = [4u8; 32];
+            seed[..8].copy_from_slice(&seq.to_be_bytes());
+            SecretKey::from_seed("k", &seed).unwrap()
+        } else {
+            one.clone()
+        };
+        let h = EntryHeader {
+            version: sealtrail::descriptor::FORMAT_VERSION,
+            log_id,
+            seq,
+            prev,
+            time: descriptor.descriptor().created,
+            session: SessionId::none(),
+            signer: key.key_id(),
+            kind: Kind::new("command_run").unwrap(),
+            payload: commitment,
+            links: vec![],
+            control: None,
+        };
+        let hb = h.encode();
+        let entry = Entry::sign(h, &hb, &key);
+        prev = entry.hash(suite);
+        let item = EntryItem {
+            entry: entry.into_bytes(),
+            payload: BundlePayload::Present {
+                salt,
+                data: payload.clone(),
+            },
+            proof: vec![],
+        };
+        out.extend_from_slice(&item.encode());
+    }
+    let digest = bundle_digest(suite, &out);
+    let trailer = Trailer {
+        count: SIGNER_ENTRIES,
+        digest: serde_bytes::ByteArray::new(digest),
+        signature: serde_bytes::ByteArray::new(owner().sign(&Trailer::signing_input(&digest))),
+        signer: serde_bytes::ByteArray::new(*owner().key_id().as_bytes()),
+    };
+    out.extend_from_slice(&trailer.encode());
+    std::fs::write(&path, out).unwrap();
+    eprintln!(
+        "built the {name}-signer bundle in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    path
+}
+
+/// A bundle of `items` entry items with 16 MiB payloads each, produced as it is read: only a
+/// few kilobytes of it exist at any time.
+struct LargeItems {
+    head: std::io::Cursor<Vec<u8>>,
+    prefix: Vec<u8>,
+    items: u64,
+    // Position inside the current item: in its prefix, then in its data, then its last byte.
+    at: u64,
+}
+
+/// The payload size of a large item.
+const LARGE: u64 = 16 * 1024 * 1024;
+
+impl LargeItems {
+    fn new(items: u64) -> LargeItems {
+        let mut header = empty_log_header();
+        header.count = items;
+        let mut head = preamble();
+        head.extend_from_slice(&header.encode());
+        // One signed entry, repeated: every item decodes, and its 16 MiB payload is hashed
+        // against the commitment (which it does not match).
+        let descriptor = sealtrail::SignedDescriptor::from_bytes(&header.descriptor).unwrap();
+        let h = EntryHeader {
+            version: sealtrail::descriptor::FORMAT_VERSION,
+            log_id: descriptor.log_id(),
+            seq: 0,
+            prev: EntryHash(descriptor.log_id().0),
+            time: descriptor.descriptor().created,
+            session: SessionId::none(),
+            signer: owner().key_id(),
+            kind: Kind::new("command_run").unwrap(),
+            payload: PayloadCommitment([0; 32]),
+            links: vec![],
+            control: None,
+        };
+        let hb = h.encode();
+        let entry = Entry::sign(h, &hb, &owner()).into_bytes();
+        let mut e = sealtrail::codec::Encoder::new();
+        e.array(3).bytes(&entry).array(2).bytes(&[7; 32]);
+        let mut prefix = e.into_bytes();
+        // A byte string of LARGE bytes: head 0x5a and a 4-byte length.
+        prefix.push(0x5a);
+        prefix.extend_from_slice(&(LARGE as u32).to_be_bytes());
+        LargeItems {
+            head: std::io::Cursor::new(head),
+            prefix,
+            items,
+            at: 0,
+        }
+    }
+}
+
+impl std::io::Read for LargeItems {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.head.read(out)?;
+        if n > 0 || out.is_empty() {
+            return Ok(n);
+        }
+        if self.items == 0 {
+            return Ok(0);
+        }
+        let p = self.prefix.len() as u64;
+        let item_len = p + LARGE + 1;
+        let n = if self.at < p {
+            let k = ((p - self.at) as usize).min(out.len());
+            out[..k].copy_from_slice(&self.prefix[self.at as usize..self.at as usize + k]);
+            k
+        } else if self.at < p + LARGE {
+            let k = ((p + LARGE - self.at) as usize).min(out.len());
+            out[..k].fill(0x41);
+            k
+        } else {
+            out[0] = 0x80; // the empty proof
+            1
+        };
+        self.at += n as u64;
+        if self.at == item_len {
+            self.at = 0;
+            self.items -= 1;
+        }
+        Ok(n)
+    }
 }
 
 /// Runs `f` `iters` times, records `per_iter` items per run under `name`, returns the time.
@@ -175,9 +383,16 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// What the child measures the hostile bundle of large items under.
+const LARGE_ITEMS_CHILD: &str = "large-items";
+
 /// The child's side: verify (unless measuring the floor), then print the peak resident size.
 fn peak_child(bundle: &std::ffi::OsStr) -> ! {
-    if !bundle.is_empty() {
+    if bundle == LARGE_ITEMS_CHILD {
+        let report = verify_bundle(LargeItems::new(128), &policy()).unwrap();
+        assert_eq!(report.entries, 128, "every item is read and checked");
+        assert!(!report.is_valid());
+    } else if !bundle.is_empty() {
         verify_file(bundle.as_ref(), &policy());
     }
     match peak_rss_kib() {
@@ -244,6 +459,31 @@ fn main() {
         b.iter_custom(|iters| timed("bundle", n as u64, iters, || verify_file(&path, &policy)))
     });
     g.finish();
+    let (distinct, one) = (signers_bundle_path(true), signers_bundle_path(false));
+    let mut g = c.benchmark_group("verify_400k_signers");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(30))
+        .throughput(Throughput::Elements(SIGNER_ENTRIES));
+    // Interleaved rounds, so drift on a shared machine affects both sides of the ratio.
+    for round in 0..2 {
+        let _ = round;
+        g.bench_function("one_signer", |b| {
+            b.iter_custom(|iters| {
+                timed("one_signer", SIGNER_ENTRIES, iters, || {
+                    verify_invalid(&one, &policy);
+                })
+            })
+        });
+        g.bench_function("distinct_signers", |b| {
+            b.iter_custom(|iters| {
+                timed("distinct_signers", SIGNER_ENTRIES, iters, || {
+                    verify_invalid(&distinct, &policy);
+                })
+            })
+        });
+    }
+    g.finish();
     c.final_summary();
 
     let (batch, strict, bundle) = (rate("raw_batch"), rate("raw_strict"), rate("bundle"));
@@ -277,7 +517,21 @@ fn main() {
         "verify_bundle vs. raw strict verification",
         "",
         ratio(bundle, strict),
-        ""
+        ">=0.95x"
+    );
+    let (one_rate, distinct_rate) = (rate("one_signer"), rate("distinct_signers"));
+    println!();
+    println!("== signer lookup: {SIGNER_ENTRIES} entry items (same run) ==");
+    println!(
+        "{:<52} {:>12.0} {:>9} {:>8}",
+        "one signer (baseline)", one_rate, "1.00x", ""
+    );
+    println!(
+        "{:<52} {:>12.0} {:>8.2}x {:>8}",
+        "400k distinct signers (time: distinct / one)",
+        distinct_rate,
+        ratio(one_rate, distinct_rate),
+        "<=1.5x"
     );
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let mib = |kib: u64| kib as f64 / 1024.0;
@@ -302,6 +556,14 @@ fn main() {
             );
         }
         _ => println!("peak memory: not measured (needs Linux /proc/self/status)"),
+    }
+    if let Some(peak) = peak_of(LARGE_ITEMS_CHILD.as_ref()) {
+        println!(
+            "{:<52} {:>10.1} MiB {:>8}",
+            "peak memory, 128 items of 16 MiB (2 GiB streamed)",
+            mib(peak),
+            "<96 MiB"
+        );
     }
     println!("bundle: {} ({size} bytes)", path.display());
 }

@@ -365,89 +365,145 @@ impl KeyRegistry {
     }
 
     /// Checks a change without applying it, as the log does before appending: also refuses to
-    /// revoke the last active owner key, which verification alone would allow.
+    /// revoke the last active owner key, which verification alone would allow. Costs no copy of
+    /// the registry: a log may register many keys.
     pub fn check_change(&self, seq: u64, change: &KeyChange) -> Result<(), RegistryError> {
-        let mut probe = self.clone();
-        probe.apply(seq, change)?;
-        if !probe
-            .keys
-            .values()
-            .any(|r| r.role == Role::Owner && r.active_after(seq))
-        {
-            return Err(RegistryError::LastOwner);
+        if let Plan::Revoke(key) = self.plan(seq, change)? {
+            let active_owner = |r: &KeyRecord| r.role == Role::Owner && r.active_after(seq);
+            let others = self.keys.values().any(|r| r.key != key && active_owner(r));
+            if self.keys.get(&key).is_some_and(active_owner) && !others {
+                return Err(RegistryError::LastOwner);
+            }
         }
         Ok(())
     }
 
     /// Applies a change made by the entry at `seq`.
     pub fn apply(&mut self, seq: u64, change: &KeyChange) -> Result<(), RegistryError> {
-        match change {
-            KeyChange::Register(r) => {
-                let key = KeyId(*r.key);
-                if self.keys.contains_key(&key) {
-                    return Err(RegistryError::AlreadyRegistered(key));
-                }
-                let vk = strong_key(&r.key)?;
-                if !valid_name(&r.name) {
-                    return Err(RegistryError::InvalidName(r.name.clone()));
-                }
-                self.keys.insert(
-                    key,
-                    KeyRecord {
-                        key,
-                        role: r.role,
-                        name: r.name.clone(),
-                        registered_at: Some(seq),
-                        revoked_at: None,
-                        replaced_by: None,
-                        vk,
-                    },
-                );
+        let plan = self.plan(seq, change)?;
+        self.commit(seq, plan);
+        Ok(())
+    }
+
+    /// Applies a change and says how to take it back: the writer applies a batch's changes in
+    /// place and takes them back, newest first, when a later record of the batch is refused.
+    pub(crate) fn apply_undoable(
+        &mut self,
+        seq: u64,
+        change: &KeyChange,
+    ) -> Result<Undo, RegistryError> {
+        let plan = self.plan(seq, change)?;
+        let undo = match &plan {
+            Plan::Register(r) => Undo::Register(r.key),
+            Plan::Revoke(k) => Undo::Revoke(*k),
+            Plan::Rotate { old, new } => Undo::Rotate {
+                old: *old,
+                new: new.key,
+            },
+        };
+        self.commit(seq, plan);
+        Ok(undo)
+    }
+
+    /// Takes back a change [`KeyRegistry::apply_undoable`] applied.
+    pub(crate) fn undo(&mut self, undo: Undo) {
+        match undo {
+            Undo::Register(k) => {
+                self.keys.remove(&k);
             }
-            KeyChange::Revoke(r) => {
-                let key = KeyId(*r.key);
-                let rec = self
-                    .keys
-                    .get_mut(&key)
-                    .ok_or(RegistryError::UnknownKey(key))?;
-                if rec.revoked_at.is_some() {
-                    return Err(RegistryError::AlreadyRevoked(key));
+            Undo::Revoke(k) => {
+                if let Some(r) = self.keys.get_mut(&k) {
+                    r.revoked_at = None;
                 }
-                rec.revoked_at = Some(seq);
             }
+            Undo::Rotate { old, new } => {
+                self.keys.remove(&new);
+                if let Some(r) = self.keys.get_mut(&old) {
+                    r.revoked_at = None;
+                    r.replaced_by = None;
+                }
+            }
+        }
+    }
+
+    // Every rule of SPEC §7.4 for a change at `seq`, without changing anything.
+    fn plan(&self, seq: u64, change: &KeyChange) -> Result<Plan, RegistryError> {
+        let unrevoked = |key: KeyId| -> Result<&KeyRecord, RegistryError> {
+            let rec = self.keys.get(&key).ok_or(RegistryError::UnknownKey(key))?;
+            if rec.revoked_at.is_some() {
+                return Err(RegistryError::AlreadyRevoked(key));
+            }
+            Ok(rec)
+        };
+        let new_key = |key: KeyId, role: Role, name: &str| -> Result<KeyRecord, RegistryError> {
+            if self.keys.contains_key(&key) {
+                return Err(RegistryError::AlreadyRegistered(key));
+            }
+            let vk = strong_key(key.as_bytes())?;
+            if !valid_name(name) {
+                return Err(RegistryError::InvalidName(name.to_owned()));
+            }
+            Ok(KeyRecord {
+                key,
+                role,
+                name: name.to_owned(),
+                registered_at: Some(seq),
+                revoked_at: None,
+                replaced_by: None,
+                vk,
+            })
+        };
+        Ok(match change {
+            KeyChange::Register(r) => Plan::Register(new_key(KeyId(*r.key), r.role, &r.name)?),
+            KeyChange::Revoke(r) => Plan::Revoke(unrevoked(KeyId(*r.key))?.key),
             KeyChange::Rotate(r) => {
-                let old = KeyId(*r.old);
                 let new = KeyId(*r.new);
                 if self.keys.contains_key(&new) {
                     return Err(RegistryError::AlreadyRegistered(new));
                 }
-                let vk = strong_key(&r.new)?;
-                let rec = self
-                    .keys
-                    .get_mut(&old)
-                    .ok_or(RegistryError::UnknownKey(old))?;
-                if rec.revoked_at.is_some() {
-                    return Err(RegistryError::AlreadyRevoked(old));
+                let old = unrevoked(KeyId(*r.old))?;
+                Plan::Rotate {
+                    old: old.key,
+                    new: new_key(new, old.role, &old.name)?,
                 }
-                rec.revoked_at = Some(seq);
-                rec.replaced_by = Some(new);
-                let (role, name) = (rec.role, rec.name.clone());
-                self.keys.insert(
-                    new,
-                    KeyRecord {
-                        key: new,
-                        role,
-                        name,
-                        registered_at: Some(seq),
-                        revoked_at: None,
-                        replaced_by: None,
-                        vk,
-                    },
-                );
+            }
+        })
+    }
+
+    fn commit(&mut self, seq: u64, plan: Plan) {
+        match plan {
+            Plan::Register(r) => {
+                self.keys.insert(r.key, r);
+            }
+            Plan::Revoke(key) => {
+                if let Some(r) = self.keys.get_mut(&key) {
+                    r.revoked_at = Some(seq);
+                }
+            }
+            Plan::Rotate { old, new } => {
+                if let Some(r) = self.keys.get_mut(&old) {
+                    r.revoked_at = Some(seq);
+                    r.replaced_by = Some(new.key);
+                }
+                self.keys.insert(new.key, new);
             }
         }
-        Ok(())
     }
+}
+
+// A checked change, ready to apply.
+enum Plan {
+    Register(KeyRecord),
+    Revoke(KeyId),
+    Rotate { old: KeyId, new: KeyRecord },
+}
+
+/// How to take back one applied change.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Undo {
+    Register(KeyId),
+    Revoke(KeyId),
+    Rotate { old: KeyId, new: KeyId },
 }
 
 #[cfg(test)]

@@ -167,7 +167,8 @@ impl Log {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ExportSummary, ExportError> {
         let suite = self.suite();
-        let anchor = self.checkpoint(owner)?;
+        // The anchor, and the control chain below its size it was signed over.
+        let (anchor, chain) = self.checkpoint_with_chain(owner)?;
         let n = anchor.checkpoint().size();
         let root = anchor.checkpoint().root();
         let out_of_range = |asked: String| ExportError::OutOfRange { asked, len: n };
@@ -231,7 +232,7 @@ impl Log {
         };
         // Control items: every control entry below the anchor's size, whatever the shape
         // (SPEC §12.4), found by walking the signed control chain, never an index.
-        let controls = self.control_chain_at(n)?.entries;
+        let controls = chain.entries;
         // Checkpoints: the latest stored ones below the anchor's size, then the anchor, each
         // with the consistency proof from the one before it.
         let mut earlier: Vec<SignedCheckpoint> = self

@@ -781,6 +781,18 @@ pub struct Log {
     inner: Arc<Inner>,
 }
 
+// A record checked before taking the lock: kind, session, payload, its key change, links, salt
+// and payload commitment.
+type Prepared = (
+    Kind,
+    SessionId,
+    Vec<u8>,
+    Option<KeyChange>,
+    Vec<Link>,
+    Salt,
+    PayloadCommitment,
+);
+
 // A record checked and reserved, waiting to be signed and written.
 struct Reserved {
     header: EntryHeader,
@@ -936,115 +948,20 @@ impl Log {
             ));
         }
         let signer_id = signer.key_id();
-        let log_id = self.log_id();
         let reserved = {
             let mut tip = self.tip();
-            let mut seq = tip.next_seq;
-            let mut prev = tip.prev;
-            let mut time = tip.last_time;
-            let mut session = tip.last_session.clone();
-            let mut registry: Option<KeyRegistry> = None;
-            let mut control = tip.control;
-            let mut frontier = tip.frontier.clone();
-            let mut out = Vec::with_capacity(prepared.len());
-            for (index, (kind, rsession, payload, change, links, salt, commitment)) in
-                prepared.into_iter().enumerate()
-            {
-                let reg = registry.as_ref().unwrap_or(&tip.registry);
-                reg.check_signer(seq, &signer_id, &kind)
-                    .map_err(|source| AppendError::Signer { index, source })?;
-                // Time never goes backwards, and never runs ahead of this writer's clock by more
-                // than the allowed skew: one entry dated in the future cannot drag every later
-                // entry (a human approval signed today among them) into that future.
-                let now = self.inner.clock.now();
-                if time.0 > now.0.saturating_add(self.inner.max_skew_nanos) {
-                    return Err(AppendError::ClockSkew {
-                        index,
-                        previous: time,
-                        now,
-                    });
-                }
-                time = time.max(now);
-                // SPEC §8.2 (approval), after the signer check as in verification. Approvals are
-                // rare; reading their subjects under the lock keeps the check in one place.
-                for (subject, subject_signer) in
-                    self.approval_subjects(index, &kind, &payload, &links, time)?
-                {
-                    check_not_own_work(reg, &signer_id, subject, &subject_signer)
-                        .map_err(|source| AppendError::Approval { index, source })?;
-                }
-                if let Some(change) = &change {
-                    let reg = registry.get_or_insert_with(|| tip.registry.clone());
-                    reg.check_change(seq, change)
-                        .map_err(|source| AppendError::KeyChange { index, source })?;
-                    reg.apply(seq, change)
-                        .map_err(|source| AppendError::KeyChange { index, source })?;
-                }
-                if let Some(l) = links.last() {
-                    if l.seq >= seq {
-                        return Err(AppendError::Link {
-                            index,
-                            target: l.seq,
-                            reason: "not an earlier entry".into(),
-                        });
+            // Key changes go into the registry in place and are taken back if a later record of
+            // the batch is refused: no copy of the registry per batch.
+            let mut undo = Vec::new();
+            match self.reserve(&mut tip, signer_id, prepared, &mut undo) {
+                Ok(out) => out,
+                Err(e) => {
+                    for u in undo.into_iter().rev() {
+                        tip.registry.undo(u);
                     }
-                }
-                let header = EntryHeader {
-                    version: crate::descriptor::FORMAT_VERSION,
-                    log_id,
-                    seq,
-                    prev,
-                    time,
-                    session: rsession,
-                    signer: signer_id,
-                    kind,
-                    payload: commitment,
-                    links,
-                    control,
-                };
-                let header_bytes = header.encode();
-                let new_run = !header.session.is_none() && header.session != session;
-                session = header.session.clone();
-                prev = EntryHash::compute(suite, &header_bytes);
-                if header.kind.is_control() {
-                    control = Some(Link { seq, hash: prev });
-                }
-                let completed = frontier
-                    .append(&suite, merkle::leaf_hash(suite, &prev))
-                    .map_err(|_| AppendError::Link {
-                        index,
-                        target: seq,
-                        reason: "the log is full".into(),
-                    })?;
-                out.push(Reserved {
-                    header,
-                    header_bytes,
-                    hash: prev,
-                    nodes: node_bytes(&completed),
-                    keyed: keyed_nodes(&completed),
-                    salt,
-                    payload,
-                    new_run,
-                });
-                seq += 1;
-            }
-            // Every record passed: commit the reservation.
-            tip.next_seq = seq;
-            tip.prev = prev;
-            tip.last_time = time;
-            tip.last_session = session;
-            tip.control = control;
-            if let Some(reg) = registry {
-                tip.registry = reg;
-            }
-            tip.frontier = frontier;
-            for r in &out {
-                for &(level, index, hash) in &r.keyed {
-                    self.inner.nodes.put(level, index, hash);
+                    return Err(e);
                 }
             }
-            self.inner.progress.reserve(seq);
-            out
         };
         let mut receipts = Vec::with_capacity(reserved.len());
         let count = reserved.len();
@@ -1073,6 +990,126 @@ impl Log {
             }
         }
         Ok(receipts)
+    }
+
+    // Checks and reserves positions for prepared records under the tip's lock (SPEC §9.2): every
+    // record is checked against the log as the ones before it in the batch leave it, and the tip
+    // moves only if all pass. Key changes are applied to the tip's registry as they go, with what
+    // takes them back in `undo`.
+    fn reserve(
+        &self,
+        tip: &mut Tip,
+        signer_id: KeyId,
+        prepared: Vec<Prepared>,
+        undo: &mut Vec<crate::registry::Undo>,
+    ) -> Result<Vec<Reserved>, AppendError> {
+        let suite = self.suite();
+        let log_id = self.log_id();
+        let mut seq = tip.next_seq;
+        let mut prev = tip.prev;
+        let mut time = tip.last_time;
+        let mut session = tip.last_session.clone();
+        let mut control = tip.control;
+        let mut frontier = tip.frontier.clone();
+        let mut out = Vec::with_capacity(prepared.len());
+        for (index, (kind, rsession, payload, change, links, salt, commitment)) in
+            prepared.into_iter().enumerate()
+        {
+            tip.registry
+                .check_signer(seq, &signer_id, &kind)
+                .map_err(|source| AppendError::Signer { index, source })?;
+            // Time never goes backwards, and never runs ahead of this writer's clock by more
+            // than the allowed skew: one entry dated in the future cannot drag every later
+            // entry (a human approval signed today among them) into that future.
+            let now = self.inner.clock.now();
+            if time.0 > now.0.saturating_add(self.inner.max_skew_nanos) {
+                return Err(AppendError::ClockSkew {
+                    index,
+                    previous: time,
+                    now,
+                });
+            }
+            time = time.max(now);
+            // SPEC §8.2 (approval), after the signer check as in verification. Approvals are
+            // rare; reading their subjects under the lock keeps the check in one place.
+            for (subject, subject_signer) in
+                self.approval_subjects(index, &kind, &payload, &links, time)?
+            {
+                check_not_own_work(&tip.registry, &signer_id, subject, &subject_signer)
+                    .map_err(|source| AppendError::Approval { index, source })?;
+            }
+            if let Some(change) = &change {
+                tip.registry
+                    .check_change(seq, change)
+                    .map_err(|source| AppendError::KeyChange { index, source })?;
+                undo.push(
+                    tip.registry
+                        .apply_undoable(seq, change)
+                        .map_err(|source| AppendError::KeyChange { index, source })?,
+                );
+            }
+            if let Some(l) = links.last() {
+                if l.seq >= seq {
+                    return Err(AppendError::Link {
+                        index,
+                        target: l.seq,
+                        reason: "not an earlier entry".into(),
+                    });
+                }
+            }
+            let header = EntryHeader {
+                version: crate::descriptor::FORMAT_VERSION,
+                log_id,
+                seq,
+                prev,
+                time,
+                session: rsession,
+                signer: signer_id,
+                kind,
+                payload: commitment,
+                links,
+                control,
+            };
+            let header_bytes = header.encode();
+            let new_run = !header.session.is_none() && header.session != session;
+            session = header.session.clone();
+            prev = EntryHash::compute(suite, &header_bytes);
+            if header.kind.is_control() {
+                control = Some(Link { seq, hash: prev });
+            }
+            let completed = frontier
+                .append(&suite, merkle::leaf_hash(suite, &prev))
+                .map_err(|_| AppendError::Link {
+                    index,
+                    target: seq,
+                    reason: "the log is full".into(),
+                })?;
+            out.push(Reserved {
+                header,
+                header_bytes,
+                hash: prev,
+                nodes: node_bytes(&completed),
+                keyed: keyed_nodes(&completed),
+                salt,
+                payload,
+                new_run,
+            });
+            seq += 1;
+        }
+        // Every record passed: commit the reservation.
+        tip.next_seq = seq;
+        tip.prev = prev;
+        tip.last_time = time;
+        tip.last_session = session;
+        tip.control = control;
+        tip.frontier = frontier;
+        for r in &out {
+            for &(level, index, hash) in &r.keyed {
+                self.inner.nodes.put(level, index, hash);
+            }
+        }
+        self.inner.progress.reserve(seq);
+        Ok(out)
     }
 
     fn write_reserved(&self, signer: &SecretKey, r: Reserved) -> Result<(), StoreError> {

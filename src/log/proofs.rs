@@ -169,6 +169,15 @@ impl Log {
     /// covers are made durable first, and the new tree is checked to be consistent with the last
     /// stored checkpoint, so the log never signs two inconsistent checkpoints.
     pub fn checkpoint(&self, owner: &SecretKey) -> Result<SignedCheckpoint, LogCheckpointError> {
+        Ok(self.checkpoint_with_chain(owner)?.0)
+    }
+
+    // The checkpoint, and the control chain below its size that was checked before signing it
+    // (export carries that chain).
+    pub(crate) fn checkpoint_with_chain(
+        &self,
+        owner: &SecretKey,
+    ) -> Result<(SignedCheckpoint, super::control::ControlChain), LogCheckpointError> {
         let suite = self.suite();
         let (size, root) = {
             let tip = self.tip();
@@ -237,7 +246,7 @@ impl Log {
             .store
             .put(&seq_key(CHECKPOINTS, size), &signed.encode())?;
         self.inner.store.flush()?;
-        Ok(signed)
+        Ok((signed, chain))
     }
 
     /// Every stored checkpoint, smallest first.

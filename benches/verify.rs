@@ -466,22 +466,24 @@ fn main() {
         .measurement_time(Duration::from_secs(30))
         .throughput(Throughput::Elements(SIGNER_ENTRIES));
     // Interleaved rounds, so drift on a shared machine affects both sides of the ratio.
-    for round in 0..2 {
-        let _ = round;
-        g.bench_function("one_signer", |b| {
+    for round in 1..=2 {
+        g.bench_function(criterion::BenchmarkId::new("one_signer", round), |b| {
             b.iter_custom(|iters| {
                 timed("one_signer", SIGNER_ENTRIES, iters, || {
                     verify_invalid(&one, &policy);
                 })
             })
         });
-        g.bench_function("distinct_signers", |b| {
-            b.iter_custom(|iters| {
-                timed("distinct_signers", SIGNER_ENTRIES, iters, || {
-                    verify_invalid(&distinct, &policy);
+        g.bench_function(
+            criterion::BenchmarkId::new("distinct_signers", round),
+            |b| {
+                b.iter_custom(|iters| {
+                    timed("distinct_signers", SIGNER_ENTRIES, iters, || {
+                        verify_invalid(&distinct, &policy);
+                    })
                 })
-            })
-        });
+            },
+        );
     }
     g.finish();
     c.final_summary();

@@ -26,7 +26,6 @@ pub use checkpoint::{
 };
 pub mod event;
 pub mod query;
-pub mod scenario;
 pub mod trace;
 
 pub use approval::{Approval, Gate, Meaning, Subjects, Verdict};

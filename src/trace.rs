@@ -7,7 +7,7 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use sealtrail::scenario::{ScenarioKeys, record_hidden_failure_session};
+//! use sealtrail_testkit::scenario::{ScenarioKeys, record_hidden_failure_session};
 //! use sealtrail::trace::{DecisionTrace, TraceOptions};
 //! use sealtrail::{Log, SecretKey, SessionId};
 //!

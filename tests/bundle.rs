@@ -1,16 +1,14 @@
 //! Export bundles and their verification (SPEC §12): what verifies, what is reported, and that
 //! every kind of tampering is caught and named.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use sealtrail::bundle::{BundleError, BundleHeader, EntryItem, TrustPolicy, verify_bundle};
 use sealtrail::log::{ExportOptions, Selection};
 use sealtrail::report::Report;
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::{Clock, Durability, Log, SessionId, Suite, Timestamp};
+use sealtrail_testkit::fixtures::*;
 
 fn export(log: &Log, k: &Keys, options: ExportOptions) -> Vec<u8> {
     let mut out = Vec::new();
@@ -403,13 +401,13 @@ fn xbrl_session_bundle_verifies() {
         .durability(Durability::Buffered)
         .create_in(store as Arc<dyn Store>, &k.owner, ORIGIN)
         .unwrap();
-    let keys = sealtrail::scenario::ScenarioKeys::new(
+    let keys = sealtrail_testkit::scenario::ScenarioKeys::new(
         &k.owner,
         &k.recorder,
         &k.approver,
         "Release Approver",
     );
-    sealtrail::scenario::record_xbrl_session(&log, &keys, &SessionId::new("xbrl").unwrap())
+    sealtrail_testkit::scenario::record_xbrl_session(&log, &keys, &SessionId::new("xbrl").unwrap())
         .unwrap();
     let bundle = export(&log, &k, ExportOptions::new(Selection::Log));
     let report = verify(&bundle, &pinned(&k));

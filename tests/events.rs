@@ -730,3 +730,30 @@ fn spec_lists_every_field_in_canonical_order() {
     }
     assert_eq!(seen.len(), KINDS.len() + 1); // the kinds and `cost`
 }
+
+/// Every event of the XBRL session reads back from its JSON form (SPEC §13.10).
+#[test]
+fn json_form_round_trips() {
+    use sealtrail::event::json::{event_to_json, from_json};
+    use sealtrail::{Log, SecretKey, SessionId};
+    use sealtrail_testkit::scenario::{ScenarioKeys, record_xbrl_session};
+    let owner = SecretKey::from_seed("example.com/x", &[1; 32]).unwrap();
+    let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+    let approver = SecretKey::from_seed("a", &[3; 32]).unwrap();
+    let log = Log::in_memory(&owner, "example.com/x").unwrap();
+    let keys = ScenarioKeys::new(&owner, &recorder, &approver, "Release Approver");
+    let session = SessionId::new("s").unwrap();
+    record_xbrl_session(&log, &keys, &session).unwrap();
+    let mut seen = 0;
+    for e in log.range(0..log.len()) {
+        let e = e.unwrap();
+        let Ok(event) = Event::decode(&e.header().kind, e.payload.data().unwrap()) else {
+            continue;
+        };
+        let json = event_to_json(&event).unwrap();
+        let back = from_json(&json, log.suite(), &|_| None).unwrap();
+        assert_eq!(back.event, event, "{json}");
+        seen += 1;
+    }
+    assert!(seen > 80);
+}

@@ -24,11 +24,13 @@ use sealtrail::codec::{decode_value, read_item};
 use sealtrail::event::json::{event_to_json, from_json};
 use sealtrail::log::{ExportOptions, Selection};
 use sealtrail::registry::Role;
-use sealtrail::scenario::{ScenarioKeys, record_hidden_failure_session, record_xbrl_session};
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::{
     Clock, Descriptor, Durability, Entry, EntryHash, Event, Kind, Log, Receipt, SecretKey,
     SessionId, SignedDescriptor, SignedNote, Suite, Timestamp,
+};
+use sealtrail_testkit::scenario::{
+    ScenarioKeys, record_hidden_failure_session, record_xbrl_session,
 };
 
 /// The origin of the seed logs. The fuzz targets hold the same constants (fuzz/src/lib.rs).

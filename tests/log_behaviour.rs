@@ -1,16 +1,14 @@
 //! Appends, reads, reopening, concurrency and refused input.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use common::*;
 use sealtrail::codec::DecodeError;
 use sealtrail::log::{AppendError, LogVerifyError};
 use sealtrail::registry::{RegistryError, Role, SignerError};
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::{Durability, Link, Log, Record, SessionId, Suite};
+use sealtrail_testkit::fixtures::*;
 
 #[test]
 fn reads_by_seq_range_and_session() {

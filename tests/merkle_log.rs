@@ -1,10 +1,7 @@
 //! The log's stored Merkle tree, checkpoints and tlog proofs (SPEC §9.1, §10, §11).
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use sealtrail::checkpoint::{
     CheckpointTrust, ConsistencyError, LogOrigin, SignedCheckpoint, TlogProof, Witnesses,
 };
@@ -14,6 +11,7 @@ use sealtrail::registry::Role;
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::verify::Check;
 use sealtrail::{Durability, Log, Record, Suite};
+use sealtrail_testkit::fixtures::*;
 
 fn grow(log: &Log, k: &Keys, n: usize) {
     let s = sealtrail::SessionId::new("grow").unwrap();

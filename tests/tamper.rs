@@ -1,13 +1,11 @@
 //! Any change to what is stored is detected by verification, which names the entry.
 
-mod common;
-
-use common::*;
 use sealtrail::entry::{Entry, EntryHeader};
 use sealtrail::log::verify_store;
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::verify::Check;
 use sealtrail::{Durability, Suite};
+use sealtrail_testkit::fixtures::*;
 
 fn entry_key(seq: u64) -> Vec<u8> {
     let mut k = vec![0x01];

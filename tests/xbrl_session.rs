@@ -11,13 +11,13 @@ use sealtrail::query::{
     VerificationStatus, approvals, causal_inputs, downstream, explain, out_of_scope,
     verification_status, verification_status_at,
 };
-use sealtrail::scenario::{
-    HiddenFailureReceipts, ScenarioKeys, XbrlReceipts, record_hidden_failure_session,
-    record_xbrl_session,
-};
 use sealtrail::store::MemoryStore;
 use sealtrail::trace::{DecisionTrace, TraceOptions};
 use sealtrail::{Clock, Log, RootHash, SecretKey, SessionId, Timestamp};
+use sealtrail_testkit::scenario::{
+    HiddenFailureReceipts, ScenarioKeys, XbrlReceipts, record_hidden_failure_session,
+    record_xbrl_session,
+};
 
 const ORIGIN: &str = "example.com/xbrl-agent-log";
 const T0: u64 = 1_773_482_400_000_000_000; // 2026-03-14T10:00:00Z

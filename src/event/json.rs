@@ -942,29 +942,4 @@ mod tests {
             "field reason: must not be empty"
         );
     }
-
-    #[test]
-    fn json_form_round_trips() {
-        use crate::scenario::{ScenarioKeys, record_xbrl_session};
-        use crate::{Log, SecretKey};
-        let owner = SecretKey::from_seed("example.com/x", &[1; 32]).unwrap();
-        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
-        let approver = SecretKey::from_seed("a", &[3; 32]).unwrap();
-        let log = Log::in_memory(&owner, "example.com/x").unwrap();
-        let keys = ScenarioKeys::new(&owner, &recorder, &approver, "Release Approver");
-        let session = SessionId::new("s").unwrap();
-        record_xbrl_session(&log, &keys, &session).unwrap();
-        let mut seen = 0;
-        for e in log.range(0..log.len()) {
-            let e = e.unwrap();
-            let Ok(event) = Event::decode(&e.header().kind, e.payload.data().unwrap()) else {
-                continue;
-            };
-            let json = event_to_json(&event).unwrap();
-            let back = from_json(&json, log.suite(), &|_| None).unwrap();
-            assert_eq!(back.event, event, "{json}");
-            seen += 1;
-        }
-        assert!(seen > 80);
-    }
 }

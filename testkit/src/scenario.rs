@@ -9,18 +9,18 @@
 //! Content (prompts, files, reports) is represented by digests of fixed descriptive bytes, so
 //! every payload is the same on every run; only the salts, and hence entry hashes, differ.
 
-use crate::approval::{Approval, ApprovalProblem, Gate, Meaning, Subjects, Verdict};
-use crate::entry::SessionId;
-use crate::event::{
+use sealtrail::approval::{Approval, ApprovalProblem, Gate, Meaning, Subjects, Verdict};
+use sealtrail::entry::SessionId;
+use sealtrail::event::{
     Alternative, Artifact, Assumption, CommandRun, ContextLoaded, Cost, Decision, Event,
     EventError, FailureSeen, FileRead, GateRequested, Handoff, HandoffStatus, ModelCall, Outcome,
     Requirement, SessionEnded, SessionStarted, SessionStatus, ToolCall, ToolOutcome, Verification,
     content_digest,
 };
-use crate::hash::Digest;
-use crate::keys::SecretKey;
-use crate::log::{AppendError, Log, Receipt};
-use crate::registry::Role;
+use sealtrail::hash::Digest;
+use sealtrail::keys::SecretKey;
+use sealtrail::log::{AppendError, Log, Receipt};
+use sealtrail::registry::Role;
 
 /// The keys a scenario signs with, and the printed names it registers them under.
 #[derive(Debug, Clone)]

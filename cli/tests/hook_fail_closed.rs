@@ -5,7 +5,7 @@
 //!
 //! The real binary, as Claude Code runs it; the log is read back with `sealtrail show --json`.
 
-#![cfg(all(feature = "cli", feature = "sled"))]
+#![cfg(feature = "sled")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code)]
+//! Keys, logs and a small history shared by the integration tests of every crate of the
+//! workspace.
 
 use std::sync::Arc;
 
@@ -8,15 +8,22 @@ use sealtrail::registry::Role;
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::{Durability, Kind, Log, Receipt, Record, SecretKey, SessionId, Suite};
 
+/// The origin of the test logs.
 pub const ORIGIN: &str = "example.com/test-log";
 
+/// The keys of the test logs, from fixed seeds.
 pub struct Keys {
+    /// The log's owner (named after the origin).
     pub owner: SecretKey,
+    /// The harness's recorder key.
     pub recorder: SecretKey,
+    /// A person's approver key.
     pub approver: SecretKey,
+    /// A key the log never registers.
     pub outsider: SecretKey,
 }
 
+/// The fixed test keys.
 pub fn keys() -> Keys {
     Keys {
         owner: SecretKey::from_seed(ORIGIN, &[1; 32]).unwrap(),
@@ -26,14 +33,17 @@ pub fn keys() -> Keys {
     }
 }
 
+/// A kind from its name.
 pub fn kind(k: &str) -> Kind {
     Kind::new(k).unwrap()
 }
 
+/// A value as canonical CBOR.
 pub fn payload<T: serde::Serialize>(v: &T) -> Vec<u8> {
     to_canonical(v).unwrap()
 }
 
+/// A new log in memory, with its store and the test keys.
 pub fn memory_log(suite: Suite, durability: Durability) -> (Arc<MemoryStore>, Log, Keys) {
     let store = Arc::new(MemoryStore::new());
     let k = keys();

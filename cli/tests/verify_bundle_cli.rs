@@ -1,14 +1,11 @@
 //! The `verify-bundle` binary: exit codes, pinned keys, JSON, tamper, forks, witnesses.
-#![cfg(feature = "cli")]
-
-mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
 use sealtrail::log::{ExportOptions, Selection};
 use sealtrail::{Durability, Suite};
+use sealtrail_testkit::fixtures::*;
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_verify-bundle"))

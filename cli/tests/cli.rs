@@ -1,7 +1,7 @@
 //! The `sealtrail` binary, run as a user runs it: exit codes, outputs, and error texts that name
 //! the file, line and field at fault.
 
-#![cfg(all(feature = "cli", feature = "sled"))]
+#![cfg(feature = "sled")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

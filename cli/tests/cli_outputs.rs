@@ -2,7 +2,7 @@
 //! secret key file is never replaced, a symlink is never followed (at the output path or at a
 //! temporary name beside it), and nothing is left behind.
 
-#![cfg(all(feature = "cli", feature = "sled"))]
+#![cfg(feature = "sled")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -10,9 +10,9 @@ use anyhow::{Context as _, Result, anyhow};
 use sealtrail::bundle::TrustPolicy;
 use sealtrail::keys::public_key_path;
 use sealtrail::log::{ExportOptions, Selection};
-use sealtrail::scenario::{ScenarioKeys, XbrlReceipts, record_xbrl_session};
 use sealtrail::trace::{DecisionTrace, TraceOptions};
 use sealtrail::{Log, SecretKey, SessionId, Suite};
+use sealtrail_testkit::scenario::{ScenarioKeys, XbrlReceipts, record_xbrl_session};
 
 use crate::cli::DemoArgs;
 use crate::common::{Status, emit, invalid, load_secret};
@@ -432,7 +432,7 @@ fn verify_bundle(d: &mut Demo) -> Result<()> {
                 d.show(&d.vkey_path())
             ),
             "verify the bundle yourself, trusting only the log's verifier key (from a checkout: \
-             cargo run --release --bin verify-bundle -- …)"
+             cargo run --release -p sealtrail-cli --bin verify-bundle -- …)"
                 .into(),
         ),
     );
@@ -468,7 +468,7 @@ fn trace(d: &mut Demo) -> Result<()> {
 
 fn next(d: &mut Demo) -> Result<()> {
     emit(
-        "  try (from a checkout, `cargo run --release -- <command>` runs `sealtrail <command>`):",
+        "  try (from a checkout, `cargo run --release -p sealtrail-cli -- <command>` runs `sealtrail <command>`):",
     )?;
     for (command, what) in &d.next {
         emit(format!("\n  # {what}\n  {command}"))?;

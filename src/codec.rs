@@ -9,7 +9,10 @@
 //! sorted by their encoded bytes, without duplicates; no floats; no tags; text is valid UTF-8;
 //! nesting at most [`MAX_DEPTH`] deep; exactly one item, with no trailing bytes.
 
-use ciborium::value::{Integer, Value};
+use ciborium::value::Integer;
+/// A decoded CBOR item: what a `custom` event's body is (re-exported from ciborium, so building
+/// one needs no direct dependency on it).
+pub use ciborium::value::Value;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -971,6 +971,28 @@ impl Event {
     }
 }
 
+impl Custom {
+    /// A `custom` event of a namespaced type (`example.com/deploy`) whose body is any serde value
+    /// in the profile (no floats): `Custom::new("example.com/deploy", &("prod", 42))`.
+    pub fn new<T: Serialize + ?Sized>(custom_type: &str, body: &T) -> Result<Custom, EventError> {
+        let custom_type = Namespaced::new(custom_type).map_err(|_| EventError::Invalid {
+            kind: "custom",
+            field: "type",
+            reason: "must be <namespace>/<name> (SPEC §13.1)",
+        })?;
+        let encoded = to_canonical(body).map_err(|source| EventError::Encode {
+            kind: "custom",
+            source,
+        })?;
+        let body = crate::codec::decode_value(&encoded).map_err(|_| EventError::Invalid {
+            kind: "custom",
+            field: "body",
+            reason: "does not decode in the canonical profile",
+        })?;
+        Ok(Custom { custom_type, body })
+    }
+}
+
 impl GateRequested {
     /// A request for approval of `subjects` at `gate`.
     pub fn new(gate: Gate, subjects: &Subjects) -> GateRequested {

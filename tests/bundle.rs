@@ -359,11 +359,7 @@ fn growth_since_a_checkpoint_is_proven_and_a_fork_is_reported() {
 fn populate_more(log: &Log, k: &Keys) {
     let s = SessionId::new("later").unwrap();
     for i in 0..5 {
-        log.append(
-            &k.recorder,
-            sealtrail::Record::new(kind("note"), payload(&i)).session(&s),
-        )
-        .unwrap();
+        log.append(&k.recorder, note(&i).session(&s)).unwrap();
     }
 }
 

@@ -14,10 +14,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sealtrail::codec::to_canonical;
 use sealtrail::log::OpenError;
 use sealtrail::registry::Role;
-use sealtrail::{Durability, EntryHash, Kind, Log, Record, SecretKey, SessionId};
+use sealtrail::{Durability, EntryHash, Log, SecretKey, SessionId};
 
 const ORIGIN: &str = "example.com/crash-test";
 const CHILD_ENV: &str = "SEALTRAIL_CRASH_CHILD";
@@ -85,8 +84,7 @@ fn crash_child() {
                         .map(|j| {
                             let size = least + (random_u64() % spread) as usize;
                             let body = (t, i, j, serde_bytes::ByteBuf::from(vec![0x5a; size]));
-                            Record::new(Kind::new("note").unwrap(), to_canonical(&body).unwrap())
-                                .session(&session)
+                            sealtrail_testkit::fixtures::note(&body).session(&session)
                         })
                         .collect();
                     let receipts = log.append_batch(&key, records).unwrap();

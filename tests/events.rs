@@ -449,17 +449,26 @@ fn references_become_links_and_unlinked_references_are_caught() {
     let stored = log.read(linked.seq).unwrap().unwrap();
     assert_eq!(stored.header().links, vec![first.link()]);
 
-    // The same payload appended without its link: the query layer refuses to trust it.
+    // The same payload appended without its link: the writer refuses it, and writes nothing.
     let bare = Record::new(
         Kind::new("correction").unwrap(),
         Event::Correction(correction).encode().unwrap(),
     );
-    let r = log.append(&recorder, bare.session(&session)).unwrap();
-    let err = decode_event(&log.read(r.seq).unwrap().unwrap()).unwrap_err();
+    let len = log.len();
+    let err = log
+        .append(&recorder, bare.clone().session(&session))
+        .unwrap_err();
     assert!(
-        matches!(err, QueryError::Unlinked { seq, target } if seq == r.seq && target == first.seq),
+        matches!(
+            err,
+            sealtrail::log::AppendError::Event {
+                source: sealtrail::event::EventDecodeError::Invalid { field: "links", .. },
+                ..
+            }
+        ),
         "{err}"
     );
+    assert_eq!(log.len(), len);
 }
 
 fn put(log: &Log, key: &SecretKey, session: &SessionId, e: Event, links: &[Receipt]) -> Receipt {

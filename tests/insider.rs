@@ -72,7 +72,7 @@ fn kind(k: &str) -> Kind {
 }
 
 fn note(text: &str) -> Record {
-    Record::new(kind("command_run"), to_canonical(&text).unwrap())
+    sealtrail_testkit::fixtures::note(text)
 }
 
 /// A log in memory with a one-second stepping clock from `start`.

@@ -29,13 +29,12 @@ use sealtrail::checkpoint::{
     Checkpoint, CheckpointTrust, CheckpointVerifyError, CosignatureProblem, CosignatureStatus,
     LogBinding, LogOrigin, SignedCheckpoint, TlogProof, WitnessKey, WitnessPolicy, Witnesses,
 };
-use sealtrail::codec::to_canonical;
 use sealtrail::keys::{PublicKey, SecretKey};
 use sealtrail::merkle::{self, ProofError};
 use sealtrail::note::{NoteVerifyError, SignedNote};
 use sealtrail::registry::Role;
 use sealtrail::store::{MemoryStore, Store};
-use sealtrail::{Durability, EntryHash, Kind, Link, Log, LogId, Record, RootHash, Suite};
+use sealtrail::{Durability, EntryHash, Link, Log, LogId, RootHash, Suite};
 use signed_note::{Note, NoteError, StandardSigner, StandardVerifier, Verifier as _, VerifierList};
 use tlog_tiles::{Hash, HashReader};
 
@@ -94,10 +93,7 @@ fn sha256_log(records: usize) -> Log {
 fn grow(log: &Log, records: usize) {
     let start = log.len();
     let batch = (0..records)
-        .map(|i| {
-            let payload = to_canonical(&(start as usize + i, "interop record")).unwrap();
-            Record::new(Kind::new("note").unwrap(), payload)
-        })
+        .map(|i| sealtrail_testkit::fixtures::note(&(start as usize + i, "interop record")))
         .collect();
     log.append_batch(&recorder(), batch).unwrap();
 }

@@ -58,12 +58,7 @@ fn reopen_keeps_everything(open: impl Fn() -> Log) {
     log.verify().unwrap();
     // The chain continues across the reopen, and the registry was rebuilt.
     let s = SessionId::new("sess-1").unwrap();
-    let next = log
-        .append(
-            &k.recorder,
-            Record::new(kind("assumption"), payload(&"x")).session(&s),
-        )
-        .unwrap();
+    let next = log.append(&k.recorder, note(&"x").session(&s)).unwrap();
     assert_eq!(next.seq, receipts.len() as u64);
     assert_eq!(
         log.read(next.seq).unwrap().unwrap().header().prev,
@@ -98,8 +93,7 @@ fn reopen_on_disk() {
         .unwrap();
     let n = log.len();
     for _ in 0..100 {
-        log.append(&k.recorder, Record::new(kind("note"), payload(&1)))
-            .unwrap();
+        log.append(&k.recorder, note(&1)).unwrap();
     }
     log.flush().unwrap();
     drop(log);
@@ -138,11 +132,8 @@ fn concurrent_appends(log: Log, recorder: sealtrail::SecretKey) {
                     let session = SessionId::new(&format!("thread-{t}")).unwrap();
                     (0..EACH)
                         .map(|i| {
-                            log.append(
-                                &recorder,
-                                Record::new(kind("note"), payload(&(t, i))).session(&session),
-                            )
-                            .unwrap()
+                            log.append(&recorder, note(&(t, i)).session(&session))
+                                .unwrap()
                         })
                         .collect::<Vec<_>>()
                 })
@@ -209,7 +200,8 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
     let before = store.dump();
     let len = log.len();
     let s = SessionId::new("sess-1").unwrap();
-    let rec = |p: Vec<u8>| Record::new(kind("note"), p).session(&s);
+    // A record of raw payload bytes, for the checks made before the payload's schema.
+    let rec = |p: Vec<u8>| Record::new(kind("custom"), p).session(&s);
 
     let check_unchanged = |what: &str| {
         assert_eq!(log.len(), len, "{what}");
@@ -242,7 +234,7 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
     ));
 
     // An unknown signer.
-    let err = log.append(&k.outsider, rec(payload(&1))).unwrap_err();
+    let err = log.append(&k.outsider, note(&1).session(&s)).unwrap_err();
     assert!(
         matches!(
             err,
@@ -261,15 +253,17 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
         Role::Recorder,
         "self-appointed",
     ));
-    for (key, kind_name, body) in [
-        (&k.recorder, "approval", payload(&1)),
-        (&k.approver, "command_run", payload(&1)),
-        (&k.owner, "command_run", payload(&1)),
-        (&k.recorder, "key_register", registration),
+    for (key, kind_name, record) in [
+        (&k.recorder, "approval", approval_of(&log, &[r[2]])),
+        (&k.approver, "command_run", command("cargo test", 0, 1)),
+        (&k.owner, "command_run", command("cargo test", 0, 1)),
+        (
+            &k.recorder,
+            "key_register",
+            Record::new(kind("key_register"), registration),
+        ),
     ] {
-        let err = log
-            .append(key, Record::new(kind(kind_name), body))
-            .unwrap_err();
+        let err = log.append(key, record).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -291,14 +285,14 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
     let err = small
         .append(
             &k.recorder,
-            rec(payload(&serde_bytes::ByteBuf::from(vec![0u8; 200]))),
+            note(&serde_bytes::ByteBuf::from(vec![0u8; 200])).session(&s),
         )
         .unwrap_err();
     assert!(
         matches!(
             err,
             AppendError::PayloadTooLarge {
-                size: 202,
+                size: 230,
                 max: 100,
                 ..
             }
@@ -312,7 +306,7 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
     let err = log
         .append(
             &k.recorder,
-            rec(payload(&1)).link(Link {
+            note(&1).session(&s).link(Link {
                 seq: 999,
                 hash: r[0].hash,
             }),
@@ -325,7 +319,7 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
     let err = log
         .append(
             &k.recorder,
-            rec(payload(&1)).link(Link {
+            note(&1).session(&s).link(Link {
                 seq: 2,
                 hash: r[0].hash,
             }),
@@ -387,7 +381,7 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
     let err = log
         .append_batch(
             &k.recorder,
-            vec![rec(payload(&1)), rec(vec![0xff]), rec(payload(&2))],
+            vec![note(&1).session(&s), rec(vec![0xff]), note(&2).session(&s)],
         )
         .unwrap_err();
     assert!(
@@ -400,7 +394,7 @@ fn bad_input_is_refused_with_a_typed_error_and_changes_nothing() {
     log.revoke_key(&k.owner, k.recorder.key_id(), "laptop lost")
         .unwrap();
     let len = log.len();
-    let err = log.append(&k.recorder, rec(payload(&1))).unwrap_err();
+    let err = log.append(&k.recorder, note(&1).session(&s)).unwrap_err();
     assert!(
         matches!(
             err,
@@ -447,9 +441,7 @@ fn rotation_and_revocation_are_entries() {
         "scheduled",
     )
     .unwrap();
-    let err = log
-        .append(&k.recorder, Record::new(kind("note"), payload(&1)))
-        .unwrap_err();
+    let err = log.append(&k.recorder, note(&1)).unwrap_err();
     assert!(matches!(
         err,
         AppendError::Signer {
@@ -457,8 +449,7 @@ fn rotation_and_revocation_are_entries() {
             ..
         }
     ));
-    log.append(&new_recorder, Record::new(kind("note"), payload(&1)))
-        .unwrap();
+    log.append(&new_recorder, note(&1)).unwrap();
     let keys = log.keys();
     let rotated = keys
         .iter()
@@ -482,14 +473,8 @@ fn rotation_and_revocation_are_entries() {
     drop(log);
     // Reopening rebuilds the same registry.
     let log = Log::builder().open_in(store as Arc<dyn Store>).unwrap();
-    assert!(
-        log.append(&k.outsider, Record::new(kind("note"), payload(&1)))
-            .is_ok()
-    );
-    assert!(
-        log.append(&k.recorder, Record::new(kind("note"), payload(&1)))
-            .is_err()
-    );
+    assert!(log.append(&k.outsider, note(&1)).is_ok());
+    assert!(log.append(&k.recorder, note(&1)).is_err());
     log.verify().unwrap();
 }
 
@@ -576,4 +561,89 @@ fn verify_report_says_what_was_proven() {
     assert!(report.proven.is_empty());
     assert_eq!(report.findings[0].seq, Some(r[4].seq));
     assert_eq!(report.to_json()["verdict"], "invalid");
+}
+
+/// A payload that is not the event its kind names, or a kind no reader knows, is refused with a
+/// typed error and nothing is written: once written, it would make every reader of its session
+/// fail (SPEC §13.4).
+#[test]
+fn malformed_events_and_unknown_kinds_are_refused_and_nothing_is_written() {
+    use sealtrail::event::{CommandRun, Event, EventDecodeError};
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    let r = populate(&log, &k);
+    let s = SessionId::new("sess-1").unwrap();
+    let before = store.dump();
+    let len = log.len();
+    let raw = |kind_name: &str, body: Vec<u8>| Record::new(kind(kind_name), body).session(&s);
+    let valid_run = Event::CommandRun(CommandRun {
+        command: "cargo test".into(),
+        exit_code: Some(0),
+        duration_ms: 41_000,
+        ..CommandRun::default()
+    })
+    .encode()
+    .unwrap();
+    let cases: Vec<(&str, Record)> = vec![
+        // The tuple and bare-string payloads an earlier README wrote.
+        (
+            "command_run as a tuple",
+            raw("command_run", payload(&("cargo test", 0, 41_000))),
+        ),
+        (
+            "failure_seen as a string",
+            raw("failure_seen", payload(&"3 tests fail")),
+        ),
+        (
+            "decision without its rationale",
+            raw(
+                "decision",
+                payload(&std::collections::BTreeMap::from([
+                    ("chosen", "a"),
+                    ("question", "q"),
+                ])),
+            ),
+        ),
+        ("a misspelled kind", raw("comand_run", valid_run.clone())),
+        ("a kind outside the vocabulary", raw("note", payload(&1))),
+        (
+            "an erasure with no link",
+            raw(
+                "erasure",
+                payload(&std::collections::BTreeMap::from([("reason", "gdpr")])),
+            ),
+        ),
+    ];
+    for (what, record) in cases {
+        let err = log.append(&k.recorder, record).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                AppendError::Event {
+                    source: EventDecodeError::Payload { .. } | EventDecodeError::Invalid { .. },
+                    ..
+                } | AppendError::UnknownKind { .. }
+                    | AppendError::Erasure { .. }
+            ),
+            "{what}: {err}"
+        );
+        assert_eq!(log.len(), len, "{what}");
+        assert!(store.dump() == before, "{what}: the store changed");
+    }
+    let err = log
+        .append(&k.recorder, raw("comand_run", valid_run.clone()))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown kind `comand_run`"),
+        "{err}"
+    );
+    // The same payload under its kind is written, and reads back as the event.
+    let ok = log
+        .append(&k.recorder, raw("command_run", valid_run).link(r[2].link()))
+        .unwrap();
+    let events = sealtrail::query::session_events(&log, &s).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.seq == ok.seq && matches!(e.event, Some(Event::CommandRun(_))))
+    );
 }

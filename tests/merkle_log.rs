@@ -10,14 +10,12 @@ use sealtrail::merkle::{self, MemoryTree};
 use sealtrail::registry::Role;
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::verify::Check;
-use sealtrail::{Durability, Log, Record, Suite};
+use sealtrail::{Durability, Log, Suite};
 use sealtrail_testkit::fixtures::*;
 
 fn grow(log: &Log, k: &Keys, n: usize) {
     let s = sealtrail::SessionId::new("grow").unwrap();
-    let records = (0..n)
-        .map(|i| Record::new(kind("note"), payload(&i)).session(&s))
-        .collect();
+    let records = (0..n).map(|i| note(&i).session(&s)).collect();
     log.append_batch(&k.recorder, records).unwrap();
 }
 

@@ -409,11 +409,7 @@ fn tampered_keyed_node_is_detected() {
     populate(&log, &k);
     let s = sealtrail::SessionId::new("more").unwrap();
     for i in 0..40 {
-        log.append(
-            &k.recorder,
-            sealtrail::Record::new(kind("note"), payload(&i)).session(&s),
-        )
-        .unwrap();
+        log.append(&k.recorder, note(&i).session(&s)).unwrap();
     }
     drop(log);
     let mut key = vec![0x05, 4];

@@ -2,19 +2,28 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use sealtrail::{Kind, Log, Record, SecretKey, SessionId};
+//! use sealtrail::event::{CommandRun, Event};
 //! use sealtrail::registry::Role;
+//! use sealtrail::{Log, SecretKey, SessionId};
 //!
 //! let owner = SecretKey::generate("example.com/agent-log")?;
 //! let recorder = SecretKey::generate("harness")?;
 //! let log = Log::in_memory(&owner, "example.com/agent-log")?;
 //! log.register_key(&owner, recorder.key_id(), Role::Recorder, "build harness")?;
 //!
-//! let payload = sealtrail::codec::to_canonical(&("cargo test", 0u8))?;
 //! let session = SessionId::new("s-1")?;
-//! let receipt = log.append(&recorder, Record::new(Kind::new("command_run")?, payload).session(&session))?;
+//! let ran = CommandRun {
+//!     command: "cargo test".into(),
+//!     exit_code: Some(0),
+//!     duration_ms: 41_000,
+//!     ..CommandRun::default()
+//! };
+//! let receipt = log.append_event(&recorder, &session, &Event::CommandRun(ran), &[])?;
 //! assert_eq!(receipt.seq, 1);
 //! log.verify()?;
+//! // Readers decode what was written: a malformed payload would fail here.
+//! let events = sealtrail::query::session_events(&log, &session)?;
+//! assert!(matches!(events[0].event, Some(Event::CommandRun(_))));
 //! # Ok(()) }
 //! ```
 
@@ -23,10 +32,12 @@ mod export;
 mod layout;
 mod progress;
 mod proofs;
+mod writer;
 
 pub use control::ControlChainError;
 pub use export::{ExportError, ExportOptions, ExportSummary, Selection};
 pub use proofs::{LogCheckpointError, LogProofError, LogProveError};
+pub use writer::SessionWriter;
 
 use std::ops::Range;
 #[cfg(feature = "sled")]
@@ -213,6 +224,44 @@ pub enum AppendError {
         index: usize,
         /// Why.
         source: DecodeError,
+    },
+    /// The kind is neither a session event of SPEC §13.2 (`custom` takes any namespaced type) nor
+    /// a control kind (§7.5): the log refuses kinds no reader would understand.
+    #[error(
+        "record {index}: unknown kind `{kind}`: use a session event kind of SPEC §13.2, or `custom` with a namespaced type"
+    )]
+    UnknownKind {
+        /// Index of the record in the call.
+        index: usize,
+        /// The kind.
+        kind: String,
+    },
+    /// The payload is not the event its kind says (SPEC §13.4): a field missing, unknown or of the
+    /// wrong type, a rule broken, or an entry reference that is not one of the record's links.
+    /// Nothing is written: a malformed event would make every reader of its session fail.
+    #[error("record {index}: {source}")]
+    Event {
+        /// Index of the record in the call.
+        index: usize,
+        /// What is wrong.
+        source: crate::event::EventDecodeError,
+    },
+    /// An event that cannot be encoded as its payload (SPEC §13.4): a rule broken, or a custom
+    /// body outside the canonical profile.
+    #[error("record {index}: {source}")]
+    Encode {
+        /// Index of the record in the call.
+        index: usize,
+        /// Why.
+        source: crate::event::EventError,
+    },
+    /// An `erasure` record that is not one (SPEC §6.5): its payload, or not exactly one link.
+    #[error("record {index}: {problem}")]
+    Erasure {
+        /// Index of the record in the call.
+        index: usize,
+        /// What is wrong.
+        problem: crate::verify::ErasureProblem,
     },
     /// A causal link is malformed or names an entry that is not in the log with that hash.
     #[error("record {index}: link to entry {target}: {reason}")]
@@ -519,6 +568,50 @@ impl LogBuilder {
                 nodes: NodeCache::default(),
             }),
         })
+    }
+}
+
+// SPEC §13.2, §7.3, §6.5: a record of a known kind carries that kind's payload, its entry
+// references are among its links, and no other kind is accepted.
+fn check_schema(
+    index: usize,
+    kind: &Kind,
+    payload: &[u8],
+    links: &[Link],
+) -> Result<(), AppendError> {
+    use crate::event::{Event, EventDecodeError};
+    use crate::verify::ErasureProblem;
+    // Key changes are decoded by the caller (they change the registry), approvals where their
+    // subjects are read (SPEC §13.5), each with its own error.
+    if kind.is_key_management() || kind.as_str() == Kind::APPROVAL {
+        return Ok(());
+    }
+    if kind.as_str() == Kind::ERASURE {
+        let erasure = |problem| AppendError::Erasure { index, problem };
+        if payload.len() > crate::registry::MAX_CONTROL_PAYLOAD_LEN {
+            return Err(erasure(ErasureProblem::TooLarge(payload.len())));
+        }
+        crate::codec::from_canonical::<Erasure>(payload)
+            .map_err(|e| erasure(ErasureProblem::Payload(e)))?;
+        if links.len() != 1 {
+            return Err(erasure(ErasureProblem::LinkCount(links.len())));
+        }
+        return Ok(());
+    }
+    match Event::decode(kind, payload) {
+        Ok(event) => match event.unlinked_reference(links) {
+            None => Ok(()),
+            Some(_) => Err(AppendError::Event {
+                index,
+                source: EventDecodeError::Invalid {
+                    kind: event.kind_str(),
+                    field: "links",
+                    reason: "an entry reference of the payload is not one of the record's links",
+                },
+            }),
+        },
+        Err(EventDecodeError::UnknownKind(kind)) => Err(AppendError::UnknownKind { index, kind }),
+        Err(source) => Err(AppendError::Event { index, source }),
     }
 }
 
@@ -940,6 +1033,7 @@ impl Log {
             let mut links = r.links;
             links.sort();
             links.dedup();
+            check_schema(index, &r.kind, &r.payload, &links)?;
             self.check_links(index, &links)?;
             let salt = Salt::random().map_err(|e| AppendError::Random(e.to_string()))?;
             let commitment = PayloadCommitment::compute(suite, &salt, &r.payload);
@@ -1738,8 +1832,9 @@ mod tests {
         log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
             .unwrap();
         for i in 0..4u8 {
-            let kind = Kind::new("command_run").unwrap();
-            log.append(&recorder, Record::new(kind, vec![i])).unwrap();
+            let note = crate::event::Custom::new("example.com/note", &i).unwrap();
+            let record = crate::event::Event::Custom(note).to_record().unwrap();
+            log.append(&recorder, record).unwrap();
         }
         drop(log);
         let report = verify_store_report(store.as_ref()).unwrap();

@@ -4,6 +4,10 @@
 use std::sync::Arc;
 
 use sealtrail::codec::to_canonical;
+use sealtrail::event::{
+    Alternative, CommandRun, Custom, Decision, Event, FileRead, SessionEnded, SessionStarted,
+    SessionStatus, content_digest,
+};
 use sealtrail::registry::Role;
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::{Durability, Kind, Log, Receipt, Record, SecretKey, SessionId, Suite};
@@ -55,6 +59,36 @@ pub fn memory_log(suite: Suite, durability: Durability) -> (Arc<MemoryStore>, Lo
     (store, log, k)
 }
 
+/// A `custom` record of type `example.com/note` carrying `body`: a valid entry of any content,
+/// for tests that need entries but not their meaning.
+pub fn note<T: serde::Serialize + ?Sized>(body: &T) -> Record {
+    Event::Custom(Custom::new("example.com/note", body).unwrap())
+        .to_record()
+        .unwrap()
+}
+
+/// A `command_run` record of `command`, with its exit code and duration.
+pub fn command(command: &str, exit_code: i64, duration_ms: u64) -> Record {
+    Event::CommandRun(CommandRun {
+        command: command.to_owned(),
+        exit_code: Some(exit_code),
+        duration_ms,
+        ..CommandRun::default()
+    })
+    .to_record()
+    .unwrap()
+}
+
+fn started(objective: &str) -> Record {
+    Event::SessionStarted(SessionStarted {
+        objective: objective.to_owned(),
+        agent_name: "test agent".to_owned(),
+        ..SessionStarted::default()
+    })
+    .to_record()
+    .unwrap()
+}
+
 /// Registers a recorder and an approver, then appends a small two-session history with links,
 /// an approval and an erased payload. Returns the receipts of every entry.
 pub fn populate(log: &Log, k: &Keys) -> Vec<Receipt> {
@@ -76,62 +110,51 @@ pub fn populate(log: &Log, k: &Keys) -> Vec<Receipt> {
     ];
     let s1 = SessionId::new("sess-1").unwrap();
     let s2 = SessionId::new("sess-2").unwrap();
-    r.push(
-        log.append(
-            &k.recorder,
-            Record::new(kind("session_started"), payload(&"add XBRL output")).session(&s1),
-        )
-        .unwrap(),
+    let append = |signer: &SecretKey, record: Record| log.append(signer, record).unwrap();
+    r.push(append(&k.recorder, started("add XBRL output").session(&s1)));
+    let read = Event::FileRead(FileRead {
+        path: "src/render.rs".to_owned(),
+        digest: content_digest(log.suite(), b"pub fn render() {}"),
+        reason: None,
+    });
+    r.push(append(&k.recorder, read.to_record().unwrap().session(&s1)));
+    r.push(append(&k.recorder, started("other work").session(&s2)));
+    let decision = Event::Decision(Decision {
+        question: "how to write XBRL".to_owned(),
+        chosen: "a library".to_owned(),
+        rejected: vec![Alternative {
+            option: "hand-built XML".to_owned(),
+            reason: "escaping by hand".to_owned(),
+        }],
+        rationale: "namespaces".to_owned(),
+    });
+    let decided = append(
+        &k.recorder,
+        decision
+            .to_record()
+            .unwrap()
+            .session(&s1)
+            .link(r[2].link())
+            .link(r[3].link()),
     );
-    r.push(
-        log.append(
-            &k.recorder,
-            Record::new(kind("file_read"), payload(&("src/render.rs", 1))).session(&s1),
-        )
-        .unwrap(),
-    );
-    r.push(
-        log.append(
-            &k.recorder,
-            Record::new(kind("session_started"), payload(&"other work")).session(&s2),
-        )
-        .unwrap(),
-    );
-    let decided = log
-        .append(
-            &k.recorder,
-            Record::new(kind("decision"), payload(&("library", "hand-built XML")))
-                .session(&s1)
-                .link(r[2].link())
-                .link(r[3].link()),
-        )
-        .unwrap();
     r.push(decided);
-    r.push(
-        log.append(&k.approver, approval_of(log, &[decided]).session(&s1))
-            .unwrap(),
-    );
-    r.push(
-        log.append(
-            &k.recorder,
-            Record::new(kind("command_run"), payload(&("cargo test", 0, 41_000))).session(&s2),
-        )
-        .unwrap(),
-    );
-    r.push(
-        log.append(
-            &k.recorder,
-            Record::new(kind("command_run"), payload(&("cargo test", 1, 12_000))).session(&s1),
-        )
-        .unwrap(),
-    );
-    r.push(
-        log.append(
-            &k.recorder,
-            Record::new(kind("session_ended"), payload(&"done")).session(&s1),
-        )
-        .unwrap(),
-    );
+    r.push(append(
+        &k.approver,
+        approval_of(log, &[decided]).session(&s1),
+    ));
+    r.push(append(
+        &k.recorder,
+        command("cargo test", 0, 41_000).session(&s2),
+    ));
+    r.push(append(
+        &k.recorder,
+        command("cargo test", 1, 12_000).session(&s1),
+    ));
+    let ended = Event::SessionEnded(SessionEnded {
+        status: SessionStatus::Completed,
+        summary: Some("done".to_owned()),
+    });
+    r.push(append(&k.recorder, ended.to_record().unwrap().session(&s1)));
     r.push(
         log.erase_payload(&k.owner, r[3].seq, "test erasure")
             .unwrap(),

@@ -153,6 +153,10 @@ pub fn refused(key_file: &Path, e: AppendError) -> anyhow::Error {
         }
         AppendError::Approval { source, .. } => invalid(format!("{k}: {source}")),
         AppendError::KeyChange { source, .. } => invalid(source.to_string()),
+        e @ (AppendError::UnknownKind { .. }
+        | AppendError::Event { .. }
+        | AppendError::Encode { .. }
+        | AppendError::Erasure { .. }) => invalid(e.to_string()),
         other => anyhow!("{other}"),
     }
 }

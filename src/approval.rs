@@ -10,13 +10,33 @@
 //! This module is on the verification path: it depends on the codec, hashes, entries and the key
 //! registry, never on the log or a store.
 //!
-//! An approval cannot be built without a meaning:
+//! An approval names its gate, the meaning of the signature, the verdict and its subjects, in
+//! that order:
+//!
+//! ```
+//! use sealtrail::approval::{Approval, Gate, Meaning, Subjects, Verdict};
+//! use sealtrail::Digest;
+//! let a = Approval::new(
+//!     Gate::FileWrite,
+//!     Meaning::Approval,
+//!     Verdict::Approve,
+//!     Subjects::artifacts([Digest([1; 32])]),
+//! )
+//! .unwrap();
+//! assert_eq!(a.meaning(), Meaning::Approval);
+//! ```
+//!
+//! It cannot be built without a meaning:
 //!
 //! ```compile_fail
 //! use sealtrail::approval::{Approval, Gate, Subjects, Verdict};
 //! use sealtrail::Digest;
-//! // Missing the `Meaning` argument: does not compile.
-//! let a = Approval::new(Gate::FileWrite, Verdict::Approve, Subjects::artifacts([Digest([1; 32])]));
+//! // The same call without the `Meaning` argument: does not compile.
+//! let a = Approval::new(
+//!     Gate::FileWrite,
+//!     Verdict::Approve,
+//!     Subjects::artifacts([Digest([1; 32])]),
+//! );
 //! ```
 //!
 //! ```compile_fail

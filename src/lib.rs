@@ -1,3 +1,9 @@
+// In rustdoc, README's links to the files beside it point at the package's sources on docs.rs:
+// CommonMark uses the first definition of a link label, and these come before README's own.
+#![doc = "[SPEC.md]: https://docs.rs/crate/sealtrail/latest/source/SPEC.md"]
+#![doc = "[BENCHMARKS.md]: https://docs.rs/crate/sealtrail/latest/source/BENCHMARKS.md"]
+#![doc = "[FUZZING.md]: https://docs.rs/crate/sealtrail/latest/source/FUZZING.md"]
+#![doc = ""]
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -14,6 +20,7 @@ pub mod merkle;
 pub mod note;
 pub mod registry;
 pub mod report;
+mod text;
 pub mod time;
 pub mod verify;
 

@@ -28,7 +28,7 @@ pub const MAX_LISTED_REDACTIONS: usize = 10_000;
 /// The overall outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum Validity {
     /// Every check passed.
     Valid,
     /// At least one check failed.
@@ -143,7 +143,7 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// `valid` when there are no findings.
-    pub verdict: Verdict,
+    pub verdict: Validity,
     /// The log.
     pub log: LogInfo,
     /// Entries covered.
@@ -341,9 +341,9 @@ impl ReportBuilder {
     /// The finished report.
     pub fn finish(self) -> Report {
         let verdict = if self.findings.is_empty() && self.findings_unlisted == 0 {
-            Verdict::Valid
+            Validity::Valid
         } else {
-            Verdict::Invalid
+            Validity::Invalid
         };
         Report {
             verdict,
@@ -368,7 +368,7 @@ impl ReportBuilder {
             },
             checkpoint: self.checkpoint,
             witnesses: self.witnesses,
-            proven: if verdict == Verdict::Valid {
+            proven: if verdict == Validity::Valid {
                 self.proven
             } else {
                 Vec::new()
@@ -388,15 +388,15 @@ impl Report {
 
     /// Whether every check passed.
     pub fn is_valid(&self) -> bool {
-        self.verdict == Verdict::Valid
+        self.verdict == Validity::Valid
     }
 
     /// The report for a terminal: what was proven first, then every finding.
     pub fn render(&self) -> String {
         let mut s = String::new();
         let verdict = match self.verdict {
-            Verdict::Valid => "VALID",
-            Verdict::Invalid => "INVALID",
+            Validity::Valid => "VALID",
+            Validity::Invalid => "INVALID",
         };
         let _ = writeln!(s, "verdict:     {verdict}");
         let _ = writeln!(
@@ -422,7 +422,7 @@ impl Report {
         if !self.sessions.is_empty() {
             let _ = writeln!(s, "sessions:    {}", self.sessions.len());
             for sess in self.sessions.iter().take(20) {
-                let _ = writeln!(s, "  {} ({} entries)", sess.id, sess.entries);
+                let _ = writeln!(s, "  {} ({})", sess.id, crate::text::entries(sess.entries));
             }
             if self.sessions.len() > 20 || self.sessions_unlisted > 0 {
                 let more = self.sessions.len().saturating_sub(20) as u64 + self.sessions_unlisted;

@@ -104,7 +104,10 @@ pub enum PayloadProblem {
     #[error("payload is not canonical CBOR: {0}")]
     Encoding(DecodeError),
     /// The payload is absent but this kind needs it to verify the log.
-    #[error("payload of a `{0}` entry is needed to verify the log but is absent")]
+    #[error(
+        "payload of {} entry is needed to verify the log but is absent",
+        crate::text::AKind(.0)
+    )]
     Required(String),
 }
 

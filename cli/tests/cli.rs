@@ -1553,7 +1553,7 @@ fn checkpoint_export_and_prove_seal_the_log_for_an_auditor() {
         ],
         None,
     );
-    expect(&out, 0, &["2 entries (1 payloads withheld)"]);
+    expect(&out, 0, &["2 entries (1 payload withheld)"]);
     let v = vb(&session, &["--json"]);
     assert_eq!(v.status.code(), Some(0));
     let report: Json = serde_json::from_slice(&v.stdout).unwrap();

@@ -32,7 +32,7 @@ pub enum ControlChainError {
         seq: u64,
     },
     /// A control link names an entry that is not a control entry.
-    #[error("entry {seq} is named by a control link but is a `{kind}` entry")]
+    #[error("entry {seq} is named by a control link but is {} entry", crate::text::AKind(.kind))]
     NotControl {
         /// The entry named.
         seq: u64,

@@ -112,7 +112,7 @@ pub struct ExportSummary {
 #[non_exhaustive]
 pub enum ExportError {
     /// The selection names entries the log does not have.
-    #[error("the log has {len} entries; the selection asks for {asked}")]
+    #[error("the log has {}; the selection asks for {asked}", crate::text::entries(*.len))]
     OutOfRange {
         /// What was asked.
         asked: String,

@@ -476,9 +476,11 @@ impl LogBuilder {
         self
     }
 
-    /// How long [`create`](Self::create) and [`open`](Self::open) wait for another process to
-    /// close the log (sled allows one process per database) before failing with
-    /// [`StoreError::Locked`]. The default is not to wait.
+    /// How long [`create`](Self::create) and [`open`](Self::open) wait for another holder to
+    /// close the log (sled allows one open database at a time) before failing with
+    /// [`StoreError::Locked`] (another process has it) or [`StoreError::OpenInThisProcess`]
+    /// (this process has it: share the open [`Log`], it is `Clone`). The default is not to
+    /// wait.
     pub fn lock_wait(mut self, wait: std::time::Duration) -> Self {
         self.lock_wait = wait;
         self
@@ -617,7 +619,7 @@ fn check_schema(
 
 /// Opens a sled store, retrying while another process holds it, for at most `wait`.
 #[cfg(feature = "sled")]
-pub fn open_sled(
+pub(crate) fn open_sled(
     path: &Path,
     wait: std::time::Duration,
 ) -> Result<crate::store::SledStore, StoreError> {
@@ -625,7 +627,9 @@ pub fn open_sled(
     let mut pause = std::time::Duration::from_millis(2);
     loop {
         match crate::store::SledStore::open(path) {
-            Err(StoreError::Locked { .. }) if start.elapsed() < wait => {
+            Err(StoreError::Locked { .. } | StoreError::OpenInThisProcess { .. })
+                if start.elapsed() < wait =>
+            {
                 // Short pauses: hook processes hold a log for tens of milliseconds.
                 std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
                 pause = (pause * 2).min(std::time::Duration::from_millis(50));
@@ -951,11 +955,6 @@ impl Log {
     /// approver signing now puts in an approval (SPEC §13.5).
     pub fn now(&self) -> Timestamp {
         self.inner.clock.now()
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
     }
 
     /// Number of entries written (every entry below this is readable).
@@ -1490,6 +1489,15 @@ pub fn verify_store_report(store: &dyn Store) -> Result<Report, LogVerifyError> 
     Ok(report_records(store, &descriptor, len)?)
 }
 
+/// Verifies the log on disk in directory `path` like [`verify_store_report`], without opening it
+/// for appends: nothing is recovered or written, so a damaged log is examined as it lies. Waits
+/// at most `wait` while another process holds the log.
+#[cfg(feature = "sled")]
+pub fn verify_dir_report(path: &Path, wait: std::time::Duration) -> Result<Report, LogVerifyError> {
+    let store = open_sled(path, wait)?;
+    verify_store_report(&store)
+}
+
 fn stored_descriptor(store: &dyn Store) -> Result<SignedDescriptor, LogVerifyError> {
     let bytes = store.get(DESCRIPTOR_KEY)?.ok_or(LogVerifyError::NotALog)?;
     Ok(SignedDescriptor::from_bytes(&bytes).map_err(|e| VerifyError::Descriptor(e.to_string()))?)
@@ -1742,7 +1750,7 @@ pub enum EraseError {
     #[error("no entry {0}")]
     NoSuchEntry(u64),
     /// The payload is needed to verify the log.
-    #[error("entry {seq}: the payload of a `{kind}` entry cannot be erased")]
+    #[error("entry {seq}: the payload of {} entry cannot be erased", crate::text::AKind(.kind))]
     Required {
         /// The entry.
         seq: u64,
@@ -1877,11 +1885,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
         let log = Log::create(&path, &owner(), "example.com/log-test").unwrap();
-        // sled lets one holder at a time open the database: a second open fails at once…
-        assert!(matches!(
-            Log::open(&path),
-            Err(OpenError::Store(StoreError::Locked { .. }))
-        ));
+        // One holder at a time: a second open in this process fails at once, and says where
+        // the log is open…
+        let second = Log::open(&path).unwrap_err();
+        assert!(
+            matches!(
+                second,
+                OpenError::Store(StoreError::OpenInThisProcess { .. })
+            ),
+            "{second:?}"
+        );
+        assert!(
+            second.to_string().contains("already open in this process"),
+            "{second}"
+        );
         // …unless it waits for the holder to close it.
         let holder = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(100));

@@ -17,7 +17,10 @@ use super::{AppendError, ControlChainError, Log, NodeReadError, ReadError, Store
 #[non_exhaustive]
 pub enum LogProofError {
     /// The tree size asked for is larger than the log.
-    #[error("the log has {len} entries; a tree of {size} cannot be proven")]
+    #[error(
+        "the log has {}; a tree of {size} cannot be proven",
+        crate::text::entries(*.len)
+    )]
     BeyondLog {
         /// The size asked for.
         size: u64,

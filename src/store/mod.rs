@@ -28,6 +28,17 @@ pub enum StoreError {
         /// The store's directory.
         path: std::path::PathBuf,
     },
+    /// This process already has the store open: a log is opened once per process, and its
+    /// handle shared (`Log` is `Clone`, and safe to use from many threads).
+    #[error(
+        "{}: the log is already open in this process; clone the open `Log` instead of opening \
+         it again",
+        .path.display()
+    )]
+    OpenInThisProcess {
+        /// The store's directory.
+        path: std::path::PathBuf,
+    },
 }
 
 /// A key-value pair read from a store.

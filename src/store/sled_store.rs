@@ -1,3 +1,4 @@
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -57,6 +58,33 @@ struct Inner {
     wal: Mutex<Wal>,
     /// Dropped after `db` (fields drop in order): waits for sled to let go of its file lock.
     _released: LockRelease,
+    /// Dropped last: the directory may be opened again in this process.
+    _registered: Registered,
+}
+
+/// The directories this process has open, so that a second open says so instead of reporting
+/// sled's file lock as held by another process.
+static OPEN_HERE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// A directory's place in [`OPEN_HERE`], given up when dropped.
+#[derive(Debug)]
+struct Registered(PathBuf);
+
+impl Registered {
+    fn take(dir: &Path) -> Result<Registered, StoreError> {
+        let dir = dir.canonicalize()?;
+        if lock(&OPEN_HERE).insert(dir.clone()) {
+            Ok(Registered(dir))
+        } else {
+            Err(StoreError::OpenInThisProcess { path: dir })
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        lock(&OPEN_HERE).remove(&self.0);
+    }
 }
 
 /// How long closing waits for sled's threads to let go of its file lock.
@@ -169,6 +197,7 @@ impl SledStore {
     /// Opens (creating if needed) a store in directory `path`, replaying its WAL.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
         std::fs::create_dir_all(path)?;
+        let registered = Registered::take(path)?;
         let db = sled::Config::new()
             .path(path.join("sled"))
             .mode(sled::Mode::HighThroughput)
@@ -200,6 +229,7 @@ impl SledStore {
             _released: LockRelease {
                 lock_file: path.join("sled").join("db"),
             },
+            _registered: registered,
         };
         inner.restart(&mut lock(&inner.wal), replayed)?;
         sync_dir(path)?;

@@ -252,9 +252,9 @@ impl Verifier<'_> {
                 None,
                 Check::Checkpoint,
                 format!(
-                    "ROLLBACK: the bundle's checkpoint has {} entries, fewer than the {} of the \
+                    "ROLLBACK: the bundle's checkpoint has {}, fewer than the {} of the \
                      checkpoint you supplied",
-                    anchor.size(),
+                    crate::text::entries(anchor.size()),
                     prev.size()
                 ),
             );

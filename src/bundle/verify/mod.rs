@@ -454,8 +454,10 @@ impl<'p> Verifier<'p> {
                 None,
                 Check::Sequence,
                 format!(
-                    "the trailer counts {} entries, the header {}, the bundle holds {}",
-                    t.count, self.header.count, self.entries_read
+                    "the trailer counts {}, the header {}, the bundle holds {}",
+                    crate::text::entries(t.count),
+                    self.header.count,
+                    self.entries_read
                 ),
             );
         }
@@ -503,12 +505,16 @@ impl<'p> Verifier<'p> {
             let h = &self.header;
             if h.count > 0 {
                 self.report.proven(format!(
-                    "{} entries, each signed (strict Ed25519) by a key the log registered with a \
+                    "{}, each signed (strict Ed25519) by a key the log registered with a \
                      role allowed to sign its kind and not revoked as of that entry; each names \
-                     the latest control entry before it, and the {} control entries the bundle \
+                     the latest control entry before it, and the {} the bundle \
                      carries are the log's whole key and erasure history below the checkpoint",
-                    h.count,
-                    self.known.control_count()
+                    crate::text::entries(h.count),
+                    crate::text::Count(
+                        self.known.control_count() as u64,
+                        "control entry",
+                        "control entries"
+                    )
                 ));
             }
             if h.shape == Shape::Contiguous && h.count > 0 {

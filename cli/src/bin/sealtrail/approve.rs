@@ -10,7 +10,7 @@ use sealtrail::{Digest, Link, SessionId};
 use serde_json::json;
 
 use crate::cli::{ApproveArgs, MeaningArg};
-use crate::common::{Status, emit, invalid, json_line, load_secret, open_log, refused};
+use crate::common::{Status, count, emit, invalid, json_line, load_secret, open_log, refused};
 use crate::render::signer_name;
 
 fn meaning(m: MeaningArg) -> Meaning {
@@ -44,9 +44,9 @@ pub fn approve(a: &ApproveArgs) -> Result<Status> {
     for &seq in &a.entry {
         let e = log.read(seq)?.ok_or_else(|| {
             invalid(format!(
-                "--entry {seq}: no entry {seq} in the log {} (it has {} entries)",
+                "--entry {seq}: no entry {seq} in the log {} (it has {})",
                 a.log.display(),
-                log.len()
+                count(log.len(), "entry", "entries")
             ))
         })?;
         if !e.header().session.is_none() {

@@ -161,6 +161,11 @@ pub fn refused(key_file: &Path, e: AppendError) -> anyhow::Error {
     }
 }
 
+/// A count with its noun in the right number: `count(1, "entry", "entries")` is "1 entry".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Writes a line to standard output and flushes it (receipts must show as soon as they are
 /// true).
 pub fn emit(line: impl fmt::Display) -> Result<()> {

@@ -12,7 +12,7 @@ use sealtrail::{KeyId, Kind, Log, SessionId};
 use serde_json::json;
 
 use crate::cli::{ShowArgs, TraceArgs, TraceFormat, WhyArgs};
-use crate::common::{Status, emit, invalid, json_line, open_log};
+use crate::common::{Status, count, emit, invalid, json_line, open_log};
 use crate::output::{Existing, Output};
 use crate::render::{entry_json, entry_line, entry_summary, signer_name};
 
@@ -83,7 +83,10 @@ pub fn show(a: &ShowArgs) -> Result<Status> {
         }
     }
     if shown == 0 && !a.json {
-        eprintln!("no entries match (the log has {} entries)", log.len());
+        eprintln!(
+            "no entries match (the log has {})",
+            count(log.len(), "entry", "entries")
+        );
     }
     Ok(Status::Ok)
 }
@@ -169,9 +172,9 @@ pub fn why(a: &WhyArgs) -> Result<Status> {
     let log = open_log(&a.log)?;
     let x = explain(&log, a.seq).map_err(|e| match e {
         QueryError::NoSuchEntry(seq) => anyhow!(
-            "--seq {seq}: no entry {seq} in the log {} (it has {} entries)",
+            "--seq {seq}: no entry {seq} in the log {} (it has {})",
             a.log.display(),
-            log.len()
+            count(log.len(), "entry", "entries")
         ),
         other => query_error(other),
     })?;

@@ -9,7 +9,7 @@ use sealtrail::{Kind, SessionId};
 use serde_json::json;
 
 use crate::cli::{CheckpointArgs, ExportArgs, ProveArgs};
-use crate::common::{Status, emit, invalid, json_line, load_secret, open_log};
+use crate::common::{Status, count, emit, invalid, json_line, load_secret, open_log};
 use crate::output::{Existing, Output};
 
 /// `sealtrail checkpoint`.
@@ -138,12 +138,12 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
         })))?;
     } else {
         emit(format!(
-            "wrote {}: {} entries ({} payloads withheld), {} key/erasure entries they need, \
+            "wrote {}: {} ({} withheld), {} they need, \
              checkpoint size {} root {}, {} bytes",
             a.out.display(),
-            summary.entries,
-            summary.withheld,
-            summary.controls,
+            count(summary.entries, "entry", "entries"),
+            count(summary.withheld, "payload", "payloads"),
+            count(summary.controls, "key/erasure entry", "key/erasure entries"),
             summary.size,
             summary.root,
             summary.bytes

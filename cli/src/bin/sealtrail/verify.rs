@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
-use sealtrail::log::{LogVerifyError, open_sled, verify_store_report};
+use sealtrail::log::{LogVerifyError, verify_dir_report};
 use sealtrail::report::Report;
 use sealtrail::store::StoreError;
 use serde_json::json;
@@ -16,18 +16,15 @@ use crate::common::{LOCK_WAIT, Status, check_log_dir, emit, json_line};
 /// `Err` only when nothing can be read.
 pub fn report_for(dir: &Path) -> Result<Result<Report, String>> {
     check_log_dir(dir)?;
-    let store = open_sled(dir, LOCK_WAIT).map_err(|e| match e {
-        StoreError::Locked { .. } => anyhow!(
+    // Verified as it lies in the store, without opening it for appends: opening recovers from a
+    // crash (removing unacknowledged entries past a gap), and verification must change nothing.
+    match verify_dir_report(dir, LOCK_WAIT) {
+        Ok(r) => Ok(Ok(r)),
+        Err(LogVerifyError::Store(StoreError::Locked { .. })) => Err(anyhow!(
             "{}: the log is open in another process (waited {} s)",
             dir.display(),
             LOCK_WAIT.as_secs()
-        ),
-        other => anyhow!("{}: cannot open the log's store: {other}", dir.display()),
-    })?;
-    // Verified as it lies in the store, without opening it for appends: opening recovers from a
-    // crash (removing unacknowledged entries past a gap), and verification must change nothing.
-    match verify_store_report(&store) {
-        Ok(r) => Ok(Ok(r)),
+        )),
         Err(LogVerifyError::NotALog) => Err(anyhow!(
             "{}: not a sealtrail log (no descriptor found)",
             dir.display()

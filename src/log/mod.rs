@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod control;
 mod export;
 mod layout;
@@ -34,6 +36,8 @@ mod progress;
 mod proofs;
 mod writer;
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::{AsyncLog, Interrupted};
 pub use control::ControlChainError;
 pub use export::{ExportError, ExportOptions, ExportSummary, Selection};
 pub use proofs::{LogCheckpointError, LogProofError, LogProveError};
@@ -193,6 +197,10 @@ pub enum OpenError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The async runtime shut down before the open started (feature `tokio`): nothing was
+    /// done.
+    #[error("the async runtime shut down before the log was opened")]
+    Interrupted,
 }
 
 /// Why an append was refused. The log is unchanged by a refused append.
@@ -315,6 +323,10 @@ pub enum AppendError {
     /// An earlier write or flush failed, so this handle accepts no more appends; reopen the log.
     #[error("the log refuses appends after an earlier storage failure: {0}")]
     Poisoned(String),
+    /// The async runtime shut down before the append started (feature `tokio`): nothing was
+    /// written.
+    #[error("the async runtime shut down before the append started; nothing was written")]
+    Interrupted,
 }
 
 /// Why reading an entry failed.
@@ -995,6 +1007,10 @@ impl Log {
 
     /// Appends one record signed by `signer`. With [`Durability::Immediate`] it returns once the
     /// entry is fsynced.
+    ///
+    /// Blocks the calling thread until then (with Immediate, for an fsync: a millisecond on an
+    /// idle disk, far longer on a busy one). In async code use `AsyncLog` (feature `tokio`),
+    /// which appends on tokio's blocking pool.
     pub fn append(&self, signer: &SecretKey, record: Record) -> Result<Receipt, AppendError> {
         let mut r = self.append_batch(signer, vec![record])?;
         Ok(r.remove(0))

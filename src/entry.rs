@@ -161,6 +161,16 @@ pub struct Link {
 /// Checks links for an entry at `seq`: at most 64, strictly increasing by sequence number, all
 /// pointing backwards.
 pub fn check_links(seq: u64, links: &[Link]) -> Result<(), FieldError> {
+    check_link_order(links)?;
+    if links.last().is_some_and(|l| l.seq >= seq) {
+        return Err(FieldError::Links("a link must point to an earlier entry"));
+    }
+    Ok(())
+}
+
+/// The rules of SPEC §6.2 for `links` that do not depend on the entry's position: at most 64,
+/// sorted by sequence number, no repeats.
+pub fn check_link_order(links: &[Link]) -> Result<(), FieldError> {
     if links.len() > MAX_LINKS {
         return Err(FieldError::Links("more than 64 links"));
     }
@@ -168,9 +178,6 @@ pub fn check_links(seq: u64, links: &[Link]) -> Result<(), FieldError> {
         return Err(FieldError::Links(
             "links must be sorted by sequence number, without repeats",
         ));
-    }
-    if links.last().is_some_and(|l| l.seq >= seq) {
-        return Err(FieldError::Links("a link must point to an earlier entry"));
     }
     Ok(())
 }

@@ -134,7 +134,7 @@ pub struct Finding {
     /// The entry at fault, if the finding is about one.
     pub seq: Option<u64>,
     /// The check that failed (SPEC §8.3, §12.6).
-    pub check: String,
+    pub check: Check,
     /// Why, in words.
     pub message: String,
 }
@@ -292,26 +292,21 @@ impl ReportBuilder {
     }
 
     /// Records a failed check.
-    pub fn finding(&mut self, seq: Option<u64>, check: &str, message: impl Into<String>) {
+    pub fn finding(&mut self, seq: Option<u64>, check: Check, message: impl Into<String>) {
         if self.findings.len() >= MAX_FINDINGS {
             self.findings_unlisted += 1;
             return;
         }
         self.findings.push(Finding {
             seq,
-            check: check.to_owned(),
+            check,
             message: message.into(),
         });
     }
 
     /// Records a failed check from a verification error.
     pub fn finding_from(&mut self, e: &crate::verify::VerifyError) {
-        self.finding(e.seq(), e.check().as_str(), e.to_string());
-    }
-
-    /// Records a failed check of a named kind.
-    pub fn finding_check(&mut self, seq: Option<u64>, check: Check, message: impl Into<String>) {
-        self.finding(seq, check.as_str(), message);
+        self.finding(e.seq(), e.check(), e.to_string());
     }
 
     /// Whether any check has failed so far.

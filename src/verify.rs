@@ -17,8 +17,10 @@ use crate::keys::{KeyId, verify_strict};
 use crate::registry::{KeyChange, KeyRecord, KeyRegistry, RegistryError, SignerError};
 use crate::time::Timestamp;
 
-/// The check an entry failed, named as in SPEC §8.3 and in reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The check an entry failed, named as in SPEC §8.3 and in reports (serialized as
+/// [`Check::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Check {
     /// The descriptor decodes and its signature verifies.

@@ -35,7 +35,7 @@ fn assert_invalid_named(report: &Report, seq: Option<u64>, check: &str) {
         report
             .findings
             .iter()
-            .any(|f| f.check == check && (seq.is_none() || f.seq == seq)),
+            .any(|f| f.check.as_str() == check && (seq.is_none() || f.seq == seq)),
         "expected a `{check}` finding for {seq:?}:\n{}",
         report.render()
     );

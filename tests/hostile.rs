@@ -414,7 +414,10 @@ fn a_bundle_of_large_items_is_verified_in_bounded_memory() {
     // Every item was read and checked (each entry repeats entry 0 at the wrong position).
     assert_eq!(report.entries, ITEMS, "{}", report.render());
     assert!(
-        report.findings.iter().any(|f| f.check == "payload"),
+        report
+            .findings
+            .iter()
+            .any(|f| f.check == sealtrail::Check::Payload),
         "{}",
         report.render()
     );

@@ -120,7 +120,7 @@ fn assert_valid(r: &Report) {
 fn assert_finding(r: &Report, seq: Option<u64>, check: &str, says: &str) {
     assert!(!r.is_valid(), "VALID, expected a `{check}` finding");
     assert!(
-        r.findings.iter().any(|f| f.check == check
+        r.findings.iter().any(|f| f.check.as_str() == check
             && (seq.is_none() || f.seq == seq)
             && f.message.contains(says)),
         "expected a `{check}` finding for {seq:?} saying {says:?}:\n{}",

@@ -53,7 +53,6 @@ use crate::codec::{DecodeError, check_canonical};
 use crate::descriptor::{Descriptor, DescriptorError, SignedDescriptor};
 use crate::entry::{
     Entry, EntryHeader, Erasure, FieldError, Kind, Link, MAX_PAYLOAD_LEN, Payload, SessionId,
-    check_links,
 };
 use crate::hash::{EntryHash, LogId, PayloadCommitment, RootHash, Salt, Suite};
 use crate::keys::{KeyId, SecretKey};
@@ -323,6 +322,13 @@ pub enum AppendError {
     /// An earlier write or flush failed, so this handle accepts no more appends; reopen the log.
     #[error("the log refuses appends after an earlier storage failure: {0}")]
     Poisoned(String),
+    /// The log holds the most entries its Merkle tree can (2^64 - 1): nothing more can be
+    /// appended.
+    #[error("record {index}: the log is full")]
+    Full {
+        /// Index of the record in the call.
+        index: usize,
+    },
     /// The async runtime shut down before the append started (feature `tokio`): nothing was
     /// written.
     #[error("the async runtime shut down before the append started; nothing was written")]
@@ -1188,11 +1194,7 @@ impl Log {
             }
             let completed = frontier
                 .append(&suite, merkle::leaf_hash(suite, &prev))
-                .map_err(|_| AppendError::Link {
-                    index,
-                    target: seq,
-                    reason: "the log is full".into(),
-                })?;
+                .map_err(|_| AppendError::Full { index })?;
             out.push(Reserved {
                 header,
                 header_bytes,
@@ -1245,7 +1247,7 @@ impl Log {
     }
 
     fn check_links(&self, index: usize, links: &[Link]) -> Result<(), AppendError> {
-        if let Err(FieldError::Links(reason)) = check_links(u64::MAX, links) {
+        if let Err(FieldError::Links(reason)) = crate::entry::check_link_order(links) {
             return Err(AppendError::Link {
                 index,
                 target: links.first().map_or(0, |l| l.seq),
@@ -1570,7 +1572,9 @@ fn report_records(store: &dyn Store, d: &SignedDescriptor, len: u64) -> Result<R
         }
         Err(LogVerifyError::Invalid(e)) => b.finding_from(&e),
         Err(LogVerifyError::Store(e)) => return Err(e),
-        Err(LogVerifyError::NotALog) => b.finding(None, "descriptor", "no log here"),
+        Err(LogVerifyError::NotALog) => {
+            b.finding(None, crate::verify::Check::Descriptor, "no log here")
+        }
     }
     Ok(b.finish())
 }
@@ -1655,16 +1659,29 @@ fn verify_records_observed(
             if matches!(payload, Payload::Erased) {
                 erased += 1;
             }
-            let mut linked = |target: u64| {
-                read_entry(store, suite, target)
-                    .ok()
-                    .flatten()
-                    .map(|e| LinkedEntry {
-                        hash: e.hash,
-                        signer: e.header().signer,
-                    })
-            };
-            let verified = v.push(entry_bytes, &payload, &mut linked)?;
+            // A link's target is read from the store; a read that fails is the store's failure,
+            // never a link left unchecked.
+            let mut unreadable = None;
+            let verified = v.push(entry_bytes, &payload, &mut |target: u64| match read_entry(
+                store, suite, target,
+            ) {
+                Ok(found) => found.map(|e| LinkedEntry {
+                    hash: e.hash,
+                    signer: e.header().signer,
+                }),
+                Err(e) => {
+                    unreadable.get_or_insert(e);
+                    None
+                }
+            });
+            match unreadable {
+                Some(ReadError::Store(e)) => return Err(e.into()),
+                Some(ReadError::Corrupt { seq, source }) => {
+                    return Err(VerifyError::Decode { seq, source }.into());
+                }
+                None => {}
+            }
+            let verified = verified?;
             // The stored Merkle nodes must be the ones this leaf completes (SPEC §9.1).
             let completed = frontier
                 .append(&suite, merkle::leaf_hash(suite, &verified.hash))
@@ -1844,6 +1861,72 @@ mod tests {
 
     fn owner() -> SecretKey {
         SecretKey::from_seed("example.com/log-test", &[1; 32]).unwrap()
+    }
+
+    // A store that fails every read of one key.
+    #[derive(Debug)]
+    struct FailingGet {
+        inner: Arc<MemoryStore>,
+        key: Vec<u8>,
+    }
+
+    impl Store for FailingGet {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            if key == self.key {
+                return Err(StoreError::Io(std::io::Error::other("the disk is gone")));
+            }
+            self.inner.get(key)
+        }
+        fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+            self.inner.put(key, value)
+        }
+        fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
+            self.inner.delete(key)
+        }
+        fn scan(
+            &self,
+            start: &[u8],
+            end: &[u8],
+            limit: usize,
+        ) -> Result<Vec<crate::store::Pair>, StoreError> {
+            self.inner.scan(start, end, limit)
+        }
+        fn last(&self, start: &[u8], end: &[u8]) -> Result<Option<crate::store::Pair>, StoreError> {
+            self.inner.last(start, end)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            self.inner.flush()
+        }
+    }
+
+    // Verification reads a link's target from the store: a read that fails is a store error,
+    // not a link that goes unchecked.
+    #[test]
+    fn a_link_target_that_cannot_be_read_is_a_store_error() {
+        let store = Arc::new(MemoryStore::new());
+        let log = Log::builder()
+            .create_in(store.clone(), &owner(), "example.com/log-test")
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        let note = |i: u8| {
+            let body = crate::event::Custom::new("example.com/note", &i).unwrap();
+            crate::event::Event::Custom(body).to_record().unwrap()
+        };
+        let first = log.append(&recorder, note(1)).unwrap();
+        log.append(&recorder, note(2).link(first.link())).unwrap();
+        drop(log);
+        verify_store(store.as_ref()).unwrap();
+        let failing = FailingGet {
+            inner: store,
+            key: seq_key(ENTRY, first.seq).to_vec(),
+        };
+        assert!(
+            matches!(verify_store(&failing), Err(LogVerifyError::Store(_))),
+            "{:?}",
+            verify_store(&failing)
+        );
     }
 
     #[test]

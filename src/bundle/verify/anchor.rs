@@ -70,7 +70,7 @@ impl Verifier<'_> {
     // Steps 3 and 4.
     pub(super) fn check_checkpoints(&mut self, d: &Descriptor) {
         let Some(trust) = self.trust(d) else {
-            self.report.finding_check(
+            self.report.finding(
                 None,
                 Check::Checkpoint,
                 format!(
@@ -82,7 +82,7 @@ impl Verifier<'_> {
         };
         let items = self.header.checkpoints.clone();
         if items.is_empty() {
-            self.report.finding_check(
+            self.report.finding(
                 None,
                 Check::Checkpoint,
                 "the bundle carries no checkpoint: nothing ties its entries to the log",
@@ -94,7 +94,7 @@ impl Verifier<'_> {
         for (i, item) in items.iter().enumerate() {
             let n = i + 1;
             if i == 0 && !item.consistency.is_empty() {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Checkpoint,
                     "the first checkpoint carries a consistency proof; it must be empty",
@@ -108,17 +108,14 @@ impl Verifier<'_> {
             let verified = match verified {
                 Ok(c) => c,
                 Err(e) => {
-                    self.report.finding_check(
-                        None,
-                        Check::Checkpoint,
-                        format!("checkpoint {n}: {e}"),
-                    );
+                    self.report
+                        .finding(None, Check::Checkpoint, format!("checkpoint {n}: {e}"));
                     previous = None;
                     continue;
                 }
             };
             if last_size.is_some_and(|s| verified.size() <= s) {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Checkpoint,
                     format!(
@@ -131,7 +128,7 @@ impl Verifier<'_> {
             last_size = Some(verified.size());
             if let Some(prev) = &previous {
                 if let Err(e) = verified.verify_consistency(prev, &plain(&item.consistency)) {
-                    self.report.finding_check(
+                    self.report.finding(
                         None,
                         Check::Checkpoint,
                         format!(
@@ -163,7 +160,7 @@ impl Verifier<'_> {
                 );
                 self.check_witnesses(&signed);
             }
-            _ if !items.is_empty() => self.report.finding_check(
+            _ if !items.is_empty() => self.report.finding(
                 None,
                 Check::Checkpoint,
                 "the last checkpoint does not verify: nothing ties the entries to the log",
@@ -183,7 +180,7 @@ impl Verifier<'_> {
         };
         for w in policy.witnesses() {
             if self.pinned(&w.key_id()) {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Checkpoint,
                     format!(
@@ -201,7 +198,7 @@ impl Verifier<'_> {
                 needed,
                 report,
             }) => {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Checkpoint,
                     format!(
@@ -233,7 +230,7 @@ impl Verifier<'_> {
         let prev = match trust.verify_bytes(note) {
             Ok(p) => p,
             Err(e) => {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Checkpoint,
                     format!("the checkpoint you supplied does not verify: {e}"),
@@ -248,7 +245,7 @@ impl Verifier<'_> {
             return;
         };
         if prev.size() > anchor.size() {
-            self.report.finding_check(
+            self.report.finding(
                 None,
                 Check::Checkpoint,
                 format!(
@@ -289,7 +286,7 @@ impl Verifier<'_> {
     }
 
     fn cannot_prove(&mut self, prev: &VerifiedCheckpoint, why: &str) {
-        self.report.finding_check(
+        self.report.finding(
             None,
             Check::Checkpoint,
             format!(
@@ -324,7 +321,7 @@ impl Verifier<'_> {
     }
 
     fn fork(&mut self, prev: &VerifiedCheckpoint, detail: String) {
-        self.report.finding_check(
+        self.report.finding(
             None,
             Check::Checkpoint,
             format!(
@@ -344,7 +341,7 @@ impl Verifier<'_> {
         for c in &checkpoints {
             let expected = self.known.control_below(c.size());
             if c.control() != expected {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Control,
                     format!(
@@ -395,7 +392,7 @@ impl Verifier<'_> {
                 })
                 .collect();
             for message in registered {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Checkpoint,
                     format!("{message}: a log's own key cannot witness it"),
@@ -411,7 +408,7 @@ impl Verifier<'_> {
         match Frontier::from_nodes(start, plain(&self.header.frontier)) {
             Some(f) => self.frontier = Some(f),
             None => {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Merkle,
                     format!(
@@ -448,7 +445,7 @@ impl Verifier<'_> {
                         self.settle_previous(prev, root, "the bundle's entries");
                     }
                 }
-                RootSource::Carried(who) if want != root => self.report.finding_check(
+                RootSource::Carried(who) if want != root => self.report.finding(
                     Some(size.saturating_sub(1)),
                     Check::Merkle,
                     format!(
@@ -508,7 +505,7 @@ impl Verifier<'_> {
                         } else {
                             ""
                         };
-                        self.report.finding_check(
+                        self.report.finding(
                             None,
                             Check::Merkle,
                             format!(
@@ -521,7 +518,7 @@ impl Verifier<'_> {
                     }
                 }
                 (_, None) => {}
-                _ => self.report.finding_check(
+                _ => self.report.finding(
                     None,
                     Check::Merkle,
                     "the entries' Merkle tree could not be computed (see earlier findings)",

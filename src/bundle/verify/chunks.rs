@@ -8,11 +8,10 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use super::items::DecodedItem;
+use super::items::{DecodedItem, ItemError, decode_item};
 use super::{BundleError, Verifier, read, read_failed};
-use crate::bundle::{EntryItem, MAX_ITEM_LEN};
+use crate::bundle::MAX_ITEM_LEN;
 use crate::codec::ReadItemError;
-use crate::entry::Entry;
 use crate::keys::{KeyId, verify_strict, verifying_key};
 
 /// The most items in one chunk.
@@ -93,9 +92,7 @@ pub(super) fn verify_signatures(chunk: Vec<Vec<u8>>) -> Checked {
             .into_iter()
             .flat_map(|(n, h)| {
                 h.join().unwrap_or_else(|_| {
-                    (0..n)
-                        .map(|_| (Err("the item could not be checked".to_owned()), false))
-                        .collect()
+                    (0..n).map(|_| (Err(ItemError::Unchecked), false)).collect()
                 })
             })
             .collect()
@@ -108,13 +105,7 @@ fn decode_and_verify(part: Vec<Vec<u8>>) -> Checked {
     let mut keys: HashMap<KeyId, Option<ed25519_dalek::VerifyingKey>> = HashMap::new();
     part.into_iter()
         .map(|bytes| {
-            let decoded: DecodedItem = EntryItem::decode_owned(bytes)
-                .map_err(|e| format!("entry item: {e}"))
-                .and_then(|item| {
-                    Entry::from_bytes(&item.entry)
-                        .map(|e| (e, item.payload, item.proof))
-                        .map_err(|e| format!("entry: {e}"))
-                });
+            let decoded = decode_item(bytes);
             let ok = decoded.as_ref().is_ok_and(|(e, _, _)| {
                 let id = e.header().signer;
                 keys.entry(id)

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::Verifier;
 use crate::approval::{Approval, LinkedEntry};
 use crate::bundle::{BundlePayload, EntryItem, Shape, WithheldReason};
+use crate::codec::DecodeError;
 use crate::entry::{Entry, Kind, Link, Payload};
 use crate::hash::EntryHash;
 use crate::keys::{KeyId, verify_strict, verifying_key};
@@ -15,7 +16,28 @@ use crate::time::Timestamp;
 use crate::verify::{Absence, Check, Occurrence, VerifyError, describe_control};
 
 /// An entry item decoded (with its payload and proof), or why it could not be.
-pub(super) type DecodedItem = Result<(Entry, BundlePayload, Vec<[u8; 32]>), String>;
+pub(super) type DecodedItem = Result<(Entry, BundlePayload, Vec<[u8; 32]>), ItemError>;
+
+/// Why an entry or control item does not decode (SPEC §12.3).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ItemError {
+    /// The item is not `[entry, payload, proof]` in the canonical profile.
+    #[error("entry item: {0}")]
+    Item(DecodeError),
+    /// The item's entry bytes are not an entry.
+    #[error("entry: {0}")]
+    Entry(DecodeError),
+    /// The worker checking the item failed: it counts as undecodable.
+    #[error("the item could not be checked")]
+    Unchecked,
+}
+
+/// Decodes an item's bytes strictly: the item, then its entry.
+pub(super) fn decode_item(bytes: Vec<u8>) -> DecodedItem {
+    let item = EntryItem::decode_owned(bytes).map_err(ItemError::Item)?;
+    let entry = Entry::from_bytes(&item.entry).map_err(ItemError::Entry)?;
+    Ok((entry, item.payload, item.proof))
+}
 
 /// What the bundle holds about the log, for the checks that relate entries to one another.
 #[derive(Default)]
@@ -150,25 +172,18 @@ fn verify_one(entry: &Entry) -> bool {
 impl Verifier<'_> {
     // Step 5: a control item.
     pub(super) fn control(&mut self, bytes: Vec<u8>) {
-        let decoded = EntryItem::decode_owned(bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|i| {
-                Entry::from_bytes(&i.entry)
-                    .map(|e| (e, i.payload, i.proof))
-                    .map_err(|e| e.to_string())
-            });
-        let (entry, payload, proof) = match decoded {
+        let (entry, payload, proof) = match decode_item(bytes) {
             Ok(x) => x,
             Err(e) => {
                 self.report
-                    .finding_check(None, Check::Decode, format!("control item: {e}"));
+                    .finding(None, Check::Decode, format!("control item: {e}"));
                 return;
             }
         };
         let h = entry.header();
         let seq = h.seq;
         if !h.kind.is_control() {
-            self.report.finding_check(
+            self.report.finding(
                 Some(seq),
                 Check::Control,
                 format!(
@@ -180,7 +195,7 @@ impl Verifier<'_> {
         }
         let before = self.known.controls.last_key_value().map(|(&s, c)| (s, *c));
         if before.is_some_and(|(s, _)| s >= seq) {
-            self.report.finding_check(
+            self.report.finding(
                 Some(seq),
                 Check::Sequence,
                 "control items out of order or repeated",
@@ -195,7 +210,7 @@ impl Verifier<'_> {
             hash: c.hash,
         });
         if h.control != expected {
-            self.report.finding_check(
+            self.report.finding(
                 Some(seq),
                 Check::Control,
                 format!(
@@ -247,7 +262,7 @@ impl Verifier<'_> {
     fn check_log_id(&mut self, entry: &Entry) {
         let h = entry.header();
         if h.log_id != self.log_id {
-            self.report.finding_check(
+            self.report.finding(
                 Some(h.seq),
                 Check::LogId,
                 format!("belongs to log {}, not this one", h.log_id.short()),
@@ -278,7 +293,7 @@ impl Verifier<'_> {
             }
         }
         if let Some((bound, what)) = self.time_bounds.exceeded(time) {
-            self.report.finding_check(
+            self.report.finding(
                 Some(seq),
                 Check::Time,
                 format!(
@@ -295,7 +310,7 @@ impl Verifier<'_> {
             return;
         };
         if let Err(e) = anchor.verify_entry(entry, proof) {
-            self.report.finding_check(
+            self.report.finding(
                 Some(entry.seq()),
                 Check::Merkle,
                 format!(
@@ -315,7 +330,7 @@ impl Verifier<'_> {
         let (entry, payload, proof) = match decoded {
             Ok(x) => x,
             Err(e) => {
-                self.report.finding_check(expected, Check::Decode, e);
+                self.report.finding(expected, Check::Decode, e.to_string());
                 // The tree cannot advance past an undecodable entry, nor the chain.
                 self.frontier = None;
                 self.known.last = None;
@@ -326,7 +341,7 @@ impl Verifier<'_> {
         let seq = h.seq;
         let hash = entry.hash(self.suite);
         if let Some(exp) = expected.filter(|&e| e != seq) {
-            self.report.finding_check(
+            self.report.finding(
                 Some(exp),
                 Check::Sequence,
                 format!(
@@ -335,7 +350,7 @@ impl Verifier<'_> {
             );
         }
         if let Some(last) = self.known.last.filter(|l| seq <= l.seq) {
-            self.report.finding_check(
+            self.report.finding(
                 Some(seq),
                 Check::Sequence,
                 format!(
@@ -350,7 +365,7 @@ impl Verifier<'_> {
         let occurrence = match self.known.controls.get(&seq) {
             Some(c) if c.hash == hash => Occurrence::Repeat,
             Some(_) => {
-                self.report.finding_check(
+                self.report.finding(
                     Some(seq),
                     Check::Sequence,
                     "the entry differs from the control item at the same position",
@@ -358,7 +373,7 @@ impl Verifier<'_> {
                 Occurrence::Repeat
             }
             None if h.kind.is_control() => {
-                self.report.finding_check(
+                self.report.finding(
                     Some(seq),
                     Check::Control,
                     "a control entry that is not among the bundle's control items",
@@ -388,7 +403,7 @@ impl Verifier<'_> {
                 }
                 self.check_streamed_roots(seq.saturating_add(1));
                 if !proof.is_empty() {
-                    self.report.finding_check(
+                    self.report.finding(
                         Some(seq),
                         Check::Decode,
                         "an entry of a contiguous bundle carries a proof",
@@ -425,7 +440,7 @@ impl Verifier<'_> {
             );
         }
         let Some(signer) = self.known.signers.intern(h.signer) else {
-            self.report.finding_check(
+            self.report.finding(
                 Some(seq),
                 Check::Signer,
                 "more than 2^32 distinct signers: the bundle cannot be checked further",
@@ -509,7 +524,7 @@ impl Verifier<'_> {
             return;
         };
         if let Some((bound, what)) = self.time_bounds.exceeded(a.signed_at()) {
-            self.report.finding_check(
+            self.report.finding(
                 Some(h.seq),
                 Check::Time,
                 format!(
@@ -534,7 +549,7 @@ impl Verifier<'_> {
         let h = entry.header();
         let seq = h.seq;
         if h.kind.is_control() && !self.pinned(&h.signer) {
-            self.report.finding_check(
+            self.report.finding(
                 Some(seq),
                 Check::Signer,
                 format!(

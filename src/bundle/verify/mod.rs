@@ -140,7 +140,7 @@ pub fn verify_bundle_with<R: Read>(
     match crate::codec::Decoder::new(&buf).u64() {
         Ok(BUNDLE_VERSION) => {}
         Ok(other) => {
-            early.finding_check(
+            early.finding(
                 None,
                 Check::Decode,
                 format!(
@@ -150,7 +150,7 @@ pub fn verify_bundle_with<R: Read>(
             return Ok(early.finish());
         }
         Err(e) => {
-            early.finding_check(None, Check::Decode, format!("bundle version: {e}"));
+            early.finding(None, Check::Decode, format!("bundle version: {e}"));
             return Ok(early.finish());
         }
     }
@@ -163,7 +163,7 @@ pub fn verify_bundle_with<R: Read>(
     let header = match BundleHeader::decode(&buf) {
         Ok(h) => h,
         Err(e) => {
-            early.finding_check(None, Check::Decode, format!("bundle header: {e}"));
+            early.finding(None, Check::Decode, format!("bundle header: {e}"));
             return Ok(early.finish());
         }
     };
@@ -171,7 +171,7 @@ pub fn verify_bundle_with<R: Read>(
     let descriptor = match SignedDescriptor::from_bytes(&header.descriptor) {
         Ok(d) => d,
         Err(e) => {
-            early.finding_check(None, Check::Descriptor, format!("descriptor: {e}"));
+            early.finding(None, Check::Descriptor, format!("descriptor: {e}"));
             return Ok(early.finish());
         }
     };
@@ -196,7 +196,7 @@ fn read_failed(report: &mut ReportBuilder, what: &str, e: ReadItemError) {
         }
         other => format!("{what}: {other}"),
     };
-    report.finding_check(None, Check::Decode, message);
+    report.finding(None, Check::Decode, message);
 }
 
 /// The times entries may not pass (SPEC §12.6 step 7): what an independent witness's
@@ -277,7 +277,7 @@ impl<'p> Verifier<'p> {
             stopped: false,
         };
         if !policy.pinned(&d.owner) {
-            v.report.finding_check(
+            v.report.finding(
                 None,
                 Check::Descriptor,
                 format!(
@@ -291,7 +291,7 @@ impl<'p> Verifier<'p> {
             Ok(reg) => v.content = Some(ContentChecks::new(suite, reg)),
             Err(e) => v
                 .report
-                .finding_check(None, Check::Descriptor, format!("owner key: {e}")),
+                .finding(None, Check::Descriptor, format!("owner key: {e}")),
         }
         v.check_header_fields();
         v.time_bounds.add(
@@ -325,7 +325,7 @@ impl<'p> Verifier<'p> {
             }
         }
         for message in wrong {
-            self.report.finding_check(None, Check::Decode, message);
+            self.report.finding(None, Check::Decode, message);
         }
     }
 
@@ -381,7 +381,7 @@ impl<'p> Verifier<'p> {
                 if let Some(handle) = in_flight.take() {
                     // A worker that panicked verified nothing: the pass cannot go on.
                     let Ok(checked) = handle.join() else {
-                        self.report.finding_check(
+                        self.report.finding(
                             None,
                             Check::Signature,
                             "signature verification failed unexpectedly",
@@ -416,7 +416,7 @@ impl<'p> Verifier<'p> {
             }
             Err(ReadItemError::Io(e)) => return Err(e.into()),
             Err(ReadItemError::Truncated { .. }) => {
-                self.report.finding_check(
+                self.report.finding(
                     None,
                     Check::Decode,
                     "the bundle is truncated: it ends before its trailer (signature)",
@@ -430,7 +430,7 @@ impl<'p> Verifier<'p> {
         }
         let mut rest = [0u8; 1];
         if r.read(&mut rest)? > 0 {
-            self.report.finding_check(
+            self.report.finding(
                 None,
                 Check::Decode,
                 "data after the trailer: the bundle has bytes its signature does not cover",
@@ -444,13 +444,13 @@ impl<'p> Verifier<'p> {
             Ok(t) => t,
             Err(e) => {
                 self.report
-                    .finding_check(None, Check::Decode, format!("trailer: {e}"));
+                    .finding(None, Check::Decode, format!("trailer: {e}"));
                 return;
             }
         };
         // The trailer counts entry items; control items are counted by the header alone.
         if t.count != self.header.count || self.entries_read != self.header.count {
-            self.report.finding_check(
+            self.report.finding(
                 None,
                 Check::Sequence,
                 format!(
@@ -464,7 +464,7 @@ impl<'p> Verifier<'p> {
         let digest =
             std::mem::replace(&mut self.digest, crate::hash::Hasher::new(self.suite)).finalize();
         if *t.digest != digest {
-            self.report.finding_check(
+            self.report.finding(
                 None,
                 Check::Signature,
                 "the bundle's bytes do not hash to the digest its trailer signs: something was \
@@ -473,7 +473,7 @@ impl<'p> Verifier<'p> {
         }
         let signer = KeyId(*t.signer);
         if !self.pinned(&signer) {
-            self.report.finding_check(
+            self.report.finding(
                 None,
                 Check::Signature,
                 format!(
@@ -492,7 +492,7 @@ impl<'p> Verifier<'p> {
                 self.policy.describe(&signer)
             ));
         } else if !ok {
-            self.report.finding_check(
+            self.report.finding(
                 None,
                 Check::Signature,
                 "the trailer's signature does not verify",

@@ -1,0 +1,446 @@
+//! Appending: checks before signing (schema, links, approvals, key changes), reservation under the lock, group commit (SPEC §9.2).
+
+use super::*;
+
+// SPEC §13.2, §7.3, §6.5: a record of a known kind carries that kind's payload, its entry
+// references are among its links, and no other kind is accepted.
+pub(super) fn check_schema(
+    index: usize,
+    kind: &Kind,
+    payload: &[u8],
+    links: &[Link],
+) -> Result<(), AppendError> {
+    use crate::event::{Event, EventDecodeError};
+    use crate::verify::ErasureProblem;
+    // Key changes are decoded by the caller (they change the registry), approvals where their
+    // subjects are read (SPEC §13.5), each with its own error.
+    if kind.is_key_management() || kind.as_str() == Kind::APPROVAL {
+        return Ok(());
+    }
+    if kind.as_str() == Kind::ERASURE {
+        let erasure = |problem| AppendError::Erasure { index, problem };
+        if payload.len() > crate::registry::MAX_CONTROL_PAYLOAD_LEN {
+            return Err(erasure(ErasureProblem::TooLarge(payload.len())));
+        }
+        crate::codec::from_canonical::<Erasure>(payload)
+            .map_err(|e| erasure(ErasureProblem::Payload(e)))?;
+        if links.len() != 1 {
+            return Err(erasure(ErasureProblem::LinkCount(links.len())));
+        }
+        return Ok(());
+    }
+    match Event::decode(kind, payload) {
+        Ok(event) => match event.unlinked_reference(links) {
+            None => Ok(()),
+            Some(_) => Err(AppendError::Event {
+                index,
+                source: EventDecodeError::Invalid {
+                    kind: event.kind_str(),
+                    field: "links",
+                    reason: "an entry reference of the payload is not one of the record's links",
+                },
+            }),
+        },
+        Err(EventDecodeError::UnknownKind(kind)) => Err(AppendError::UnknownKind { index, kind }),
+        Err(source) => Err(AppendError::Event { index, source }),
+    }
+}
+
+// A record checked before taking the lock: kind, session, payload, its key change, links, salt
+// and payload commitment.
+pub(super) type Prepared = (
+    Kind,
+    SessionId,
+    Vec<u8>,
+    Option<KeyChange>,
+    Vec<Link>,
+    Salt,
+    PayloadCommitment,
+);
+
+// A record checked and reserved, waiting to be signed and written.
+pub(super) struct Reserved {
+    header: EntryHeader,
+    header_bytes: Vec<u8>,
+    hash: EntryHash,
+    nodes: Vec<u8>,
+    keyed: Vec<(u32, u64, [u8; 32])>,
+    salt: Salt,
+    payload: Vec<u8>,
+    new_run: bool,
+}
+
+impl Log {
+    /// Appends one record signed by `signer`. With [`Durability::Immediate`] it returns once the
+    /// entry is fsynced.
+    ///
+    /// Blocks the calling thread until then (with Immediate, for an fsync: a millisecond on an
+    /// idle disk, far longer on a busy one). In async code use `AsyncLog` (feature `tokio`),
+    /// which appends on tokio's blocking pool.
+    pub fn append(&self, signer: &SecretKey, record: Record) -> Result<Receipt, AppendError> {
+        let mut r = self.append_batch(signer, vec![record])?;
+        Ok(r.remove(0))
+    }
+
+    /// Appends records signed by `signer` at consecutive positions. Either every record is
+    /// accepted or none is; with [`Durability::Immediate`] it returns once all are fsynced.
+    pub fn append_batch(
+        &self,
+        signer: &SecretKey,
+        records: Vec<Record>,
+    ) -> Result<Vec<Receipt>, AppendError> {
+        if let Some(p) = self.inner.progress.poisoned() {
+            return Err(AppendError::Poisoned(p));
+        }
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let suite = self.suite();
+        // Everything that needs no log state is checked before taking the lock.
+        let mut prepared = Vec::with_capacity(records.len());
+        for (index, r) in records.into_iter().enumerate() {
+            if r.payload.len() > self.inner.max_payload {
+                return Err(AppendError::PayloadTooLarge {
+                    index,
+                    size: r.payload.len(),
+                    max: self.inner.max_payload,
+                });
+            }
+            check_canonical(&r.payload).map_err(|source| AppendError::Payload { index, source })?;
+            let change = match KeyChange::decode(&r.kind, &r.payload) {
+                Some(c) => Some(c.map_err(|source| AppendError::KeyChange { index, source })?),
+                None => None,
+            };
+            let mut links = r.links;
+            links.sort();
+            links.dedup();
+            check_schema(index, &r.kind, &r.payload, &links)?;
+            self.check_links(index, &links)?;
+            let salt = Salt::random().map_err(|e| AppendError::Random(e.to_string()))?;
+            let commitment = PayloadCommitment::compute(suite, &salt, &r.payload);
+            prepared.push((
+                r.kind, r.session, r.payload, change, links, salt, commitment,
+            ));
+        }
+        let signer_id = signer.key_id();
+        let reserved = {
+            let mut tip = self.tip();
+            // Key changes go into the registry in place and are taken back if a later record of
+            // the batch is refused: no copy of the registry per batch.
+            let mut undo = Vec::new();
+            match self.reserve(&mut tip, signer_id, prepared, &mut undo) {
+                Ok(out) => out,
+                Err(e) => {
+                    for u in undo.into_iter().rev() {
+                        tip.registry.undo(u);
+                    }
+                    return Err(e);
+                }
+            }
+        };
+        let mut receipts = Vec::with_capacity(reserved.len());
+        let count = reserved.len();
+        for (i, r) in reserved.into_iter().enumerate() {
+            let seq = r.header.seq;
+            let receipt = Receipt {
+                seq,
+                hash: r.hash,
+                time: r.header.time,
+            };
+            if let Err(e) = self.write_reserved(signer, r) {
+                self.inner
+                    .progress
+                    .poison(format!("writing entry {seq} failed: {e}"));
+                return Err(AppendError::Store(e));
+            }
+            receipts.push(receipt);
+            if i + 1 == count && self.inner.durability == Durability::Immediate {
+                // The last entry's completion and the wait for durability take one lock.
+                self.inner
+                    .progress
+                    .complete_and_wait_durable(seq, seq + 1, &|target| self.flush_to(target))
+                    .map_err(AppendError::Poisoned)?;
+            } else {
+                self.inner.progress.complete(seq);
+            }
+        }
+        Ok(receipts)
+    }
+
+    // Checks and reserves positions for prepared records under the tip's lock (SPEC §9.2): every
+    // record is checked against the log as the ones before it in the batch leave it, and the tip
+    // moves only if all pass. Key changes are applied to the tip's registry as they go, with what
+    // takes them back in `undo`.
+    pub(super) fn reserve(
+        &self,
+        tip: &mut Tip,
+        signer_id: KeyId,
+        prepared: Vec<Prepared>,
+        undo: &mut Vec<crate::registry::Undo>,
+    ) -> Result<Vec<Reserved>, AppendError> {
+        let suite = self.suite();
+        let log_id = self.log_id();
+        let mut seq = tip.next_seq;
+        let mut prev = tip.prev;
+        let mut time = tip.last_time;
+        let mut session = tip.last_session.clone();
+        let mut control = tip.control;
+        let mut frontier = tip.frontier.clone();
+        let mut out = Vec::with_capacity(prepared.len());
+        for (index, (kind, rsession, payload, change, links, salt, commitment)) in
+            prepared.into_iter().enumerate()
+        {
+            tip.registry
+                .check_signer(seq, &signer_id, &kind)
+                .map_err(|source| AppendError::Signer { index, source })?;
+            // Time never goes backwards, and never runs ahead of this writer's clock by more
+            // than the allowed skew: one entry dated in the future cannot drag every later
+            // entry (a human approval signed today among them) into that future.
+            let now = self.inner.clock.now();
+            if time.0 > now.0.saturating_add(self.inner.max_skew_nanos) {
+                return Err(AppendError::ClockSkew {
+                    index,
+                    previous: time,
+                    now,
+                });
+            }
+            time = time.max(now);
+            // SPEC §8.2 (approval), after the signer check as in verification. Approvals are
+            // rare; reading their subjects under the lock keeps the check in one place.
+            for (subject, subject_signer) in
+                self.approval_subjects(index, &kind, &payload, &links, time)?
+            {
+                check_not_own_work(&tip.registry, &signer_id, subject, &subject_signer)
+                    .map_err(|source| AppendError::Approval { index, source })?;
+            }
+            if let Some(change) = &change {
+                tip.registry
+                    .check_change(seq, change)
+                    .map_err(|source| AppendError::KeyChange { index, source })?;
+                undo.push(
+                    tip.registry
+                        .apply_undoable(seq, change)
+                        .map_err(|source| AppendError::KeyChange { index, source })?,
+                );
+            }
+            if let Some(l) = links.last() {
+                if l.seq >= seq {
+                    return Err(AppendError::Link {
+                        index,
+                        target: l.seq,
+                        reason: "not an earlier entry".into(),
+                    });
+                }
+            }
+            let header = EntryHeader {
+                version: crate::descriptor::FORMAT_VERSION,
+                log_id,
+                seq,
+                prev,
+                time,
+                session: rsession,
+                signer: signer_id,
+                kind,
+                payload: commitment,
+                links,
+                control,
+            };
+            let header_bytes = header.encode();
+            let new_run = !header.session.is_none() && header.session != session;
+            session = header.session.clone();
+            prev = EntryHash::compute(suite, &header_bytes);
+            if header.kind.is_control() {
+                control = Some(Link { seq, hash: prev });
+            }
+            let completed = frontier
+                .append(&suite, merkle::leaf_hash(suite, &prev))
+                .map_err(|_| AppendError::Full { index })?;
+            out.push(Reserved {
+                header,
+                header_bytes,
+                hash: prev,
+                nodes: node_bytes(&completed),
+                keyed: keyed_nodes(&completed),
+                salt,
+                payload,
+                new_run,
+            });
+            seq += 1;
+        }
+        // Every record passed: commit the reservation.
+        tip.next_seq = seq;
+        tip.prev = prev;
+        tip.last_time = time;
+        tip.last_session = session;
+        tip.control = control;
+        tip.frontier = frontier;
+        for r in &out {
+            for &(level, index, hash) in &r.keyed {
+                self.inner.nodes.put(level, index, hash);
+            }
+        }
+        self.inner.progress.reserve(seq);
+        Ok(out)
+    }
+
+    pub(super) fn write_reserved(&self, signer: &SecretKey, r: Reserved) -> Result<(), StoreError> {
+        let seq = r.header.seq;
+        let run = r.new_run.then(|| run_key(r.header.session.as_str(), seq));
+        let node_keys: Vec<_> = r.keyed.iter().map(|&(l, i, _)| node_key(l, i)).collect();
+        let entry = Entry::sign(r.header, &r.header_bytes, signer);
+        let payload = Payload::Present {
+            salt: r.salt,
+            data: r.payload,
+        };
+        let key = seq_key(ENTRY, seq);
+        let record = encode_record(entry.as_bytes(), &payload, &r.nodes);
+        // Written in this order. Markers go first: a crash may leave a marker without its entry
+        // (readers tolerate that), never an entry without its marker. Nodes before the record:
+        // an entry is never present without the nodes it completed.
+        let mut writes: Vec<(&[u8], &[u8])> = Vec::with_capacity(2 + node_keys.len());
+        writes.extend(run.as_deref().map(|k| (k, &[][..])));
+        for (k, (_, _, hash)) in node_keys.iter().zip(&r.keyed) {
+            writes.push((k, hash));
+        }
+        writes.push((&key, &record));
+        self.inner.store.put_many(&writes)
+    }
+
+    pub(super) fn check_links(&self, index: usize, links: &[Link]) -> Result<(), AppendError> {
+        if let Err(FieldError::Links(reason)) = crate::entry::check_link_order(links) {
+            return Err(AppendError::Link {
+                index,
+                target: links.first().map_or(0, |l| l.seq),
+                reason: reason.into(),
+            });
+        }
+        for l in links {
+            let err = |reason: &str| AppendError::Link {
+                index,
+                target: l.seq,
+                reason: reason.into(),
+            };
+            if l.seq >= self.len() {
+                return Err(err("no such entry yet"));
+            }
+            let stored = self
+                .read(l.seq)
+                .map_err(|e| err(&e.to_string()))?
+                .ok_or_else(|| err("no such entry"))?;
+            if stored.hash != l.hash {
+                return Err(err("hash does not match the entry at that position"));
+            }
+        }
+        Ok(())
+    }
+
+    // For an approval (SPEC §13.5): decodes it, checks that its entry subjects are among its
+    // (already checked) links, and returns each subject with its signer, for the own-work check
+    // against the registry. Empty for other kinds.
+    pub(super) fn approval_subjects(
+        &self,
+        index: usize,
+        kind: &Kind,
+        payload: &[u8],
+        links: &[Link],
+        time: Timestamp,
+    ) -> Result<Vec<(u64, KeyId)>, AppendError> {
+        if kind.as_str() != Kind::APPROVAL {
+            return Ok(Vec::new());
+        }
+        let err = |source| AppendError::Approval { index, source };
+        let approval = Approval::decode(payload).map_err(err)?;
+        approval.check_links(links).map_err(err)?;
+        approval.check_signed_at(time).map_err(err)?;
+        let mut out = Vec::with_capacity(approval.entries().len());
+        for s in approval.entries() {
+            let stored = self
+                .read(s.seq)
+                .map_err(|e| AppendError::Link {
+                    index,
+                    target: s.seq,
+                    reason: e.to_string(),
+                })?
+                .ok_or_else(|| AppendError::Link {
+                    index,
+                    target: s.seq,
+                    reason: "no such entry".into(),
+                })?;
+            out.push((s.seq, stored.header().signer));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn wait_durable(&self, len: u64) -> Result<(), String> {
+        self.inner
+            .progress
+            .wait_durable(len, &|target| self.flush_to(target))
+    }
+
+    // Makes entries `0..target` (all written) durable, with the watermark that says so.
+    pub(super) fn flush_to(&self, target: u64) -> Result<(), String> {
+        let store = &self.inner.store;
+        store
+            .put(WATERMARK_KEY, &target.to_be_bytes())
+            .and_then(|()| store.flush())
+            .map_err(|e| format!("flush failed: {e}"))
+    }
+
+    /// Makes every append that has returned durable.
+    pub fn flush(&self) -> Result<(), AppendError> {
+        let len = self.tip().next_seq;
+        self.inner
+            .progress
+            .wait_completed(len)
+            .map_err(AppendError::Poisoned)?;
+        self.wait_durable(len).map_err(AppendError::Poisoned)
+    }
+
+    /// Registers a key with a role and printed name (signed by an owner key).
+    pub fn register_key(
+        &self,
+        owner: &SecretKey,
+        key: KeyId,
+        role: Role,
+        name: &str,
+    ) -> Result<Receipt, AppendError> {
+        self.key_change(
+            owner,
+            KeyChange::Register(KeyRegistration::new(key, role, name)),
+        )
+    }
+
+    /// Revokes a key: its signature on any later entry is invalid (signed by an owner key).
+    pub fn revoke_key(
+        &self,
+        owner: &SecretKey,
+        key: KeyId,
+        reason: &str,
+    ) -> Result<Receipt, AppendError> {
+        self.key_change(owner, KeyChange::Revoke(KeyRevocation::new(key, reason)))
+    }
+
+    /// Replaces `old` by `new`, which takes over its role and name (signed by an owner key).
+    pub fn rotate_key(
+        &self,
+        owner: &SecretKey,
+        old: KeyId,
+        new: KeyId,
+        reason: &str,
+    ) -> Result<Receipt, AppendError> {
+        self.key_change(owner, KeyChange::Rotate(KeyRotation::new(old, new, reason)))
+    }
+
+    pub(super) fn key_change(
+        &self,
+        owner: &SecretKey,
+        change: KeyChange,
+    ) -> Result<Receipt, AppendError> {
+        let payload = match &change {
+            KeyChange::Register(p) => encode_builtin(p),
+            KeyChange::Revoke(p) => encode_builtin(p),
+            KeyChange::Rotate(p) => encode_builtin(p),
+        };
+        self.append(owner, Record::new(change.kind(), payload))
+    }
+}

@@ -1,0 +1,441 @@
+//! Verifying a stored log from its first entry to its last (SPEC §8), checkpoints included (SPEC §11.6).
+
+use super::*;
+
+/// What `verify()` established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifySummary {
+    /// Entries checked.
+    pub entries: u64,
+    /// Hash of the last entry (the log id for an empty log).
+    pub tip: EntryHash,
+    /// The Merkle root over every entry checked, recomputed from the entries.
+    pub root: RootHash,
+    /// Entries whose payload is erased.
+    pub erased: u64,
+}
+
+/// Verifies the log held in a store without opening it for appends, so a damaged log can still
+/// be examined: the first broken entry is named. Every entry below the durable watermark must be
+/// present; entries past a gap beyond it were never acknowledged and are not examined.
+pub fn verify_store(store: &dyn Store) -> Result<VerifySummary, LogVerifyError> {
+    let descriptor = stored_descriptor(store)?;
+    let len = stored_len(store)?;
+    verify_records(store, &descriptor, len)
+}
+
+/// Verifies the log held in a store like [`verify_store`], without opening it for appends, and
+/// says what was proven in the report shape of [`Log::verify_report`]: a broken entry is a
+/// finding, not an error. Only a store without a log, a descriptor that does not verify, or a
+/// failing store is an error.
+pub fn verify_store_report(store: &dyn Store) -> Result<Report, LogVerifyError> {
+    let descriptor = stored_descriptor(store)?;
+    let len = stored_len(store)?;
+    Ok(report_records(store, &descriptor, len)?)
+}
+
+/// Verifies the log on disk in directory `path` like [`verify_store_report`], without opening it
+/// for appends: nothing is recovered or written, so a damaged log is examined as it lies. Waits
+/// at most `wait` while another process holds the log.
+#[cfg(feature = "sled")]
+pub fn verify_dir_report(path: &Path, wait: std::time::Duration) -> Result<Report, LogVerifyError> {
+    let store = open_sled(path, wait)?;
+    verify_store_report(&store)
+}
+
+pub(super) fn stored_descriptor(store: &dyn Store) -> Result<SignedDescriptor, LogVerifyError> {
+    let bytes = store.get(DESCRIPTOR_KEY)?.ok_or(LogVerifyError::NotALog)?;
+    Ok(SignedDescriptor::from_bytes(&bytes).map_err(|e| VerifyError::Descriptor(e.to_string()))?)
+}
+
+// The number of entries to verify: the contiguous prefix, but never less than the durable
+// watermark.
+pub(super) fn stored_len(store: &dyn Store) -> Result<u64, LogVerifyError> {
+    let watermark =
+        read_watermark(store).map_err(|_| VerifyError::Descriptor("bad watermark".into()))?;
+    let mut len = 0;
+    // The length is the contiguous prefix, but never less than the watermark: a hole below it
+    // is a missing entry, reported by verify_records.
+    'scan: loop {
+        let batch = store.scan(&seq_key(ENTRY, len), &prefix_end(ENTRY), 4096)?;
+        if batch.is_empty() {
+            break;
+        }
+        for (k, _) in &batch {
+            if seq_of(k) != Some(len) {
+                break 'scan;
+            }
+            len += 1;
+        }
+    }
+    Ok(len.max(watermark))
+}
+
+// Verifies entries 0..len and fills a report (SPEC §12.6): a broken entry is a finding.
+pub(super) fn report_records(
+    store: &dyn Store,
+    d: &SignedDescriptor,
+    len: u64,
+) -> Result<Report, StoreError> {
+    let mut b = ReportBuilder::new(&d.descriptor().origin, d.suite(), d.log_id());
+    let result = verify_records_observed(store, d, len, &mut |e, payload, registry| {
+        b.entry(&e.entry, payload, None, registry)
+    });
+    match result {
+        Ok(summary) => {
+            if summary.entries > 0 {
+                b.proven(format!(
+                    "entries 0..={} are each signed (strict Ed25519) by a key registered with \
+                         a role allowed to sign their kind, and not revoked",
+                    summary.entries - 1
+                ));
+                b.proven(format!(
+                    "the hash chain links every entry to the one before it, from the \
+                         descriptor to entry {} (hash {})",
+                    summary.entries - 1,
+                    summary.tip
+                ));
+            }
+            b.proven(
+                "every payload present matches its salted commitment, and every erased \
+                     payload is recorded by an owner-signed erasure entry",
+            );
+        }
+        Err(LogVerifyError::Invalid(e)) => b.finding_from(&e),
+        Err(LogVerifyError::Store(e)) => return Err(e),
+        Err(LogVerifyError::NotALog) => {
+            b.finding(None, crate::verify::Check::Descriptor, "no log here")
+        }
+    }
+    Ok(b.finish())
+}
+
+pub(super) fn verify_records(
+    store: &dyn Store,
+    descriptor: &SignedDescriptor,
+    len: u64,
+) -> Result<VerifySummary, LogVerifyError> {
+    verify_records_observed(store, descriptor, len, &mut |_, _, _| {})
+}
+
+// Observes each verified entry with its payload and the registry as of that entry.
+pub(super) type Observer<'a> = dyn FnMut(&VerifiedEntry, &Payload, &KeyRegistry) + 'a;
+
+pub(super) fn verify_records_observed(
+    store: &dyn Store,
+    descriptor: &SignedDescriptor,
+    len: u64,
+    observe: &mut Observer<'_>,
+) -> Result<VerifySummary, LogVerifyError> {
+    let suite = descriptor.suite();
+    let mut v = ChainVerifier::new(descriptor)?;
+    let mut frontier = Frontier::new();
+    let mut erased = 0;
+    // Stored checkpoints are checked when the tree reaches their size (SPEC §11.6); one larger
+    // than the log shows entries were cut from the end.
+    let checkpoints = store.scan(
+        &seq_key(CHECKPOINTS, 0),
+        &prefix_end(CHECKPOINTS),
+        usize::MAX,
+    )?;
+    let origin = crate::checkpoint::LogOrigin::of(descriptor.descriptor())
+        .map_err(|e| VerifyError::Descriptor(e.to_string()))?;
+    let mut pending = checkpoints.iter().peekable();
+    let log_id = descriptor.log_id();
+    let mut check_checkpoints = |size: u64,
+                                 root: RootHash,
+                                 registry: &KeyRegistry,
+                                 control: Option<Link>|
+     -> Result<(), VerifyError> {
+        while let Some((k, bytes)) = pending.next_if(|(k, _)| seq_of(k).is_some_and(|s| s <= size))
+        {
+            let at = seq_of(k).unwrap_or(0);
+            if at == size {
+                let expected = StoredState {
+                    log_id,
+                    size,
+                    root,
+                    control,
+                };
+                check_checkpoint(&origin, registry, &expected, bytes)?;
+            }
+        }
+        Ok(())
+    };
+    check_checkpoints(0, frontier.root(&suite), v.registry(), None)?;
+    let end = seq_key(ENTRY, len);
+    while v.next_seq() < len {
+        let batch = store.scan(&seq_key(ENTRY, v.next_seq()), &end, 4096)?;
+        if batch.is_empty() {
+            return Err(VerifyError::Missing { seq: v.next_seq() }.into());
+        }
+        for (k, value) in &batch {
+            let seq = v.next_seq();
+            if seq_of(k) != Some(seq) {
+                return Err(VerifyError::Missing { seq }.into());
+            }
+            let (entry_bytes, payload, nodes) =
+                decode_record(value).map_err(|source| VerifyError::Decode { seq, source })?;
+            if matches!(payload, Payload::Erased) {
+                erased += 1;
+            }
+            // A link's target is read from the store; a read that fails is the store's failure,
+            // never a link left unchecked.
+            let mut unreadable = None;
+            let verified = v.push(entry_bytes, &payload, &mut |target: u64| match read_entry(
+                store, suite, target,
+            ) {
+                Ok(found) => found.map(|e| LinkedEntry {
+                    hash: e.hash,
+                    signer: e.header().signer,
+                }),
+                Err(e) => {
+                    unreadable.get_or_insert(e);
+                    None
+                }
+            });
+            match unreadable {
+                Some(ReadError::Store(e)) => return Err(e.into()),
+                Some(ReadError::Corrupt { seq, source }) => {
+                    return Err(VerifyError::Decode { seq, source }.into());
+                }
+                None => {}
+            }
+            let verified = verified?;
+            // The stored Merkle nodes must be the ones this leaf completes (SPEC §9.1).
+            let completed = frontier
+                .append(&suite, merkle::leaf_hash(suite, &verified.hash))
+                .map_err(|_| VerifyError::StoredNodes { seq })?;
+            if node_bytes(&completed) != nodes {
+                return Err(VerifyError::StoredNodes { seq }.into());
+            }
+            for (level, index, hash) in keyed_nodes(&completed) {
+                if store.get(&node_key(level, index))?.as_deref() != Some(&hash[..]) {
+                    return Err(VerifyError::StoredNodes { seq }.into());
+                }
+            }
+            check_checkpoints(seq + 1, frontier.root(&suite), v.registry(), v.control())?;
+            observe(&verified, &payload, v.registry());
+        }
+    }
+    if let Some((k, _)) = pending.next() {
+        let size = seq_of(k).unwrap_or(0);
+        return Err(VerifyError::Checkpoint {
+            size,
+            problem: CheckpointProblem::BeyondLog { size, len },
+        }
+        .into());
+    }
+    v.finish()?;
+    Ok(VerifySummary {
+        entries: len,
+        tip: v.tip(),
+        root: frontier.root(&suite),
+        erased,
+    })
+}
+
+// What a stored checkpoint of the log at `size` must say (SPEC §9.4).
+pub(super) struct StoredState {
+    log_id: LogId,
+    size: u64,
+    root: RootHash,
+    control: Option<Link>,
+}
+
+// A stored checkpoint of `size` must parse as a checkpoint of this log, be signed by an owner key
+// the log had at that point (under the origin line's name, SPEC §11.3), carry the root computed
+// from the entries, and name this log and its control head at that size (SPEC §11.2).
+pub(super) fn check_checkpoint(
+    origin: &crate::checkpoint::LogOrigin,
+    registry: &KeyRegistry,
+    expected: &StoredState,
+    bytes: &[u8],
+) -> Result<(), VerifyError> {
+    let size = expected.size;
+    let problem = |problem| VerifyError::Checkpoint { size, problem };
+    let name = origin.checkpoint_origin();
+    let owners: Vec<crate::keys::PublicKey> = registry
+        .iter()
+        .filter(|r| r.role == crate::registry::Role::Owner)
+        .filter_map(|r| crate::keys::PublicKey::from_bytes(&name, r.key.as_bytes()).ok())
+        .collect();
+    let trust = crate::checkpoint::CheckpointTrust::new(
+        origin.clone(),
+        owners,
+        crate::checkpoint::Witnesses::NotRequired,
+    )
+    .map_err(|e| problem(CheckpointProblem::Signature(e.to_string())))?
+    .with_log_id(expected.log_id);
+    let verified = trust.verify_bytes(bytes).map_err(|e| match e {
+        crate::checkpoint::CheckpointVerifyError::Owner(e) => {
+            problem(CheckpointProblem::Signature(e.to_string()))
+        }
+        other => problem(CheckpointProblem::Unreadable(other.to_string())),
+    })?;
+    if verified.size() != size {
+        return Err(problem(CheckpointProblem::Unreadable(format!(
+            "stored under size {size} but says {}",
+            verified.size()
+        ))));
+    }
+    if verified.root() != expected.root {
+        return Err(problem(CheckpointProblem::RootMismatch {
+            expected: expected.root,
+            found: verified.root(),
+        }));
+    }
+    if verified.control() != expected.control {
+        return Err(problem(CheckpointProblem::Unreadable(format!(
+            "it names control entry {}, but the log's latest control entry below it is {}",
+            crate::verify::describe_control(&verified.control()),
+            crate::verify::describe_control(&expected.control)
+        ))));
+    }
+    Ok(())
+}
+
+impl Log {
+    /// Verifies the whole local log (SPEC §8): every entry decodes, sits at its position, chains
+    /// to the one before, is signed by a key allowed to sign it, and matches its payload.
+    /// Returns the first broken entry.
+    pub fn verify(&self) -> Result<VerifySummary, LogVerifyError> {
+        verify_records(
+            self.inner.store.as_ref(),
+            &self.inner.descriptor,
+            self.len(),
+        )
+    }
+
+    /// Verifies the whole local log like [`Log::verify`] and says what was proven, in the same
+    /// report shape as bundle verification (SPEC §12.6). A broken entry is a finding, not an
+    /// error; only a failing store is an error.
+    pub fn verify_report(&self) -> Result<Report, StoreError> {
+        report_records(self.inner.store.as_ref(), self.descriptor(), self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn owner() -> SecretKey {
+        SecretKey::from_seed("example.com/log-test", &[1; 32]).unwrap()
+    }
+
+    // A store that fails every read of one key.
+    #[derive(Debug)]
+    struct FailingGet {
+        inner: Arc<MemoryStore>,
+        key: Vec<u8>,
+    }
+
+    impl Store for FailingGet {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            if key == self.key {
+                return Err(StoreError::Io(std::io::Error::other("the disk is gone")));
+            }
+            self.inner.get(key)
+        }
+        fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+            self.inner.put(key, value)
+        }
+        fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
+            self.inner.delete(key)
+        }
+        fn scan(
+            &self,
+            start: &[u8],
+            end: &[u8],
+            limit: usize,
+        ) -> Result<Vec<crate::store::Pair>, StoreError> {
+            self.inner.scan(start, end, limit)
+        }
+        fn last(&self, start: &[u8], end: &[u8]) -> Result<Option<crate::store::Pair>, StoreError> {
+            self.inner.last(start, end)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            self.inner.flush()
+        }
+    }
+
+    // Verification reads a link's target from the store: a read that fails is a store error,
+    // not a link that goes unchecked.
+    #[test]
+    fn a_link_target_that_cannot_be_read_is_a_store_error() {
+        let store = Arc::new(MemoryStore::new());
+        let log = Log::builder()
+            .create_in(store.clone(), &owner(), "example.com/log-test")
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        let note = |i: u8| {
+            let body = crate::event::Custom::new("example.com/note", &i).unwrap();
+            crate::event::Event::Custom(body).to_record().unwrap()
+        };
+        let first = log.append(&recorder, note(1)).unwrap();
+        log.append(&recorder, note(2).link(first.link())).unwrap();
+        drop(log);
+        verify_store(store.as_ref()).unwrap();
+        let failing = FailingGet {
+            inner: store,
+            key: seq_key(ENTRY, first.seq).to_vec(),
+        };
+        assert!(
+            matches!(verify_store(&failing), Err(LogVerifyError::Store(_))),
+            "{:?}",
+            verify_store(&failing)
+        );
+    }
+
+    #[test]
+    fn a_stored_log_is_reported_without_opening_it() {
+        let store = Arc::new(MemoryStore::new());
+        let log = Log::builder()
+            .create_in(store.clone(), &owner(), "example.com/log-test")
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        for i in 0..4u8 {
+            let note = crate::event::Custom::new("example.com/note", &i).unwrap();
+            let record = crate::event::Event::Custom(note).to_record().unwrap();
+            log.append(&recorder, record).unwrap();
+        }
+        drop(log);
+        let report = verify_store_report(store.as_ref()).unwrap();
+        assert!(report.is_valid(), "{}", report.render());
+        assert_eq!(report.entries, 5);
+
+        let key = seq_key(ENTRY, 3);
+        let mut bad = store.get(&key).unwrap().unwrap();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        store.put(&key, &bad).unwrap();
+        let report = verify_store_report(store.as_ref()).unwrap();
+        assert!(!report.is_valid());
+        assert_eq!(report.findings[0].seq, Some(3), "{}", report.render());
+
+        // Entries written but not yet flushed (no durable watermark covers them) are verified
+        // too: the stored length is the contiguous prefix.
+        let buffered_store = Arc::new(MemoryStore::new());
+        let buffered = Log::builder()
+            .durability(Durability::Buffered)
+            .create_in(buffered_store.clone(), &owner(), "example.com/log-test")
+            .unwrap();
+        buffered
+            .register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        let report = verify_store_report(buffered_store.as_ref()).unwrap();
+        assert_eq!(report.entries, 1, "{}", report.render());
+        drop(buffered);
+
+        let empty = MemoryStore::new();
+        assert!(matches!(
+            verify_store_report(&empty),
+            Err(LogVerifyError::NotALog)
+        ));
+    }
+}

@@ -1,0 +1,319 @@
+//! Creating and opening a log: options, the clock, crash recovery (SPEC §9.3).
+
+use super::*;
+
+/// Where a log gets the time it records: the system clock, or a function (for tests and
+/// reproducible examples). The log never lets time go backwards: an entry's time is the later of
+/// the clock and the previous entry's time.
+#[derive(Clone, Default)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// A function returning the time to record.
+    Fixed(Arc<dyn Fn() -> Timestamp + Send + Sync>),
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Clock::System => f.write_str("Clock::System"),
+            Clock::Fixed(_) => f.write_str("Clock::Fixed(..)"),
+        }
+    }
+}
+
+impl Clock {
+    /// A clock that returns `start`, then advances by `step` on every reading.
+    pub fn stepping(start: Timestamp, step: std::time::Duration) -> Clock {
+        let next = std::sync::atomic::AtomicU64::new(start.0);
+        let step = u64::try_from(step.as_nanos()).unwrap_or(u64::MAX);
+        Clock::Fixed(Arc::new(move || {
+            Timestamp(next.fetch_add(step, std::sync::atomic::Ordering::Relaxed))
+        }))
+    }
+
+    /// The time now, by this clock.
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(f) => f(),
+        }
+    }
+}
+
+/// Options for creating or opening a log.
+#[derive(Debug, Clone)]
+pub struct LogBuilder {
+    suite: Suite,
+    durability: Durability,
+    max_payload: usize,
+    clock: Clock,
+    lock_wait: std::time::Duration,
+    max_skew: std::time::Duration,
+}
+
+/// How far the log's last entry may be dated ahead of the writer's clock before appends are
+/// refused: five minutes.
+pub const DEFAULT_MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl Default for LogBuilder {
+    fn default() -> Self {
+        LogBuilder {
+            suite: Suite::default(),
+            durability: Durability::default(),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            clock: Clock::System,
+            lock_wait: std::time::Duration::ZERO,
+            max_skew: DEFAULT_MAX_CLOCK_SKEW,
+        }
+    }
+}
+
+impl LogBuilder {
+    /// The hash suite of a new log (ignored when opening: the descriptor says).
+    pub fn suite(mut self, suite: Suite) -> Self {
+        self.suite = suite;
+        self
+    }
+
+    /// When appends return.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Where the log gets its time (the system clock by default).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How far the log's last entry may be dated ahead of this writer's clock before appends are
+    /// refused with [`AppendError::ClockSkew`] (default [`DEFAULT_MAX_CLOCK_SKEW`]). Entries are
+    /// never dated before the one before them, so without this bound one entry written with a
+    /// clock set years ahead would date every later entry in that future. Bundle verification
+    /// allows five minutes past the export's and the witnesses' times (SPEC §12.6): a larger
+    /// skew can make honest bundles fail that check.
+    pub fn max_clock_skew(mut self, skew: std::time::Duration) -> Self {
+        self.max_skew = skew;
+        self
+    }
+
+    /// The largest payload this handle accepts (at most 16 MiB, the format's limit).
+    pub fn max_payload_size(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes.min(MAX_PAYLOAD_LEN);
+        self
+    }
+
+    /// How long [`create`](Self::create) and [`open`](Self::open) wait for another holder to
+    /// close the log (sled allows one open database at a time) before failing with
+    /// [`StoreError::Locked`] (another process has it) or [`StoreError::OpenInThisProcess`]
+    /// (this process has it: share the open [`Log`], it is `Clone`). The default is not to
+    /// wait.
+    pub fn lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// Creates a log on disk in directory `path` (sled).
+    #[cfg(feature = "sled")]
+    pub fn create(self, path: &Path, owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
+        let store = open_sled(path, self.lock_wait)?;
+        self.create_in(Arc::new(store), owner, origin)
+    }
+
+    /// Opens the log on disk in directory `path` (sled).
+    #[cfg(feature = "sled")]
+    pub fn open(self, path: &Path) -> Result<Log, OpenError> {
+        if !path.exists() {
+            return Err(OpenError::NotALog);
+        }
+        let store = open_sled(path, self.lock_wait)?;
+        self.open_in(Arc::new(store))
+    }
+
+    /// Creates a log in a store.
+    pub fn create_in(
+        self,
+        store: Arc<dyn Store>,
+        owner: &SecretKey,
+        origin: &str,
+    ) -> Result<Log, OpenError> {
+        if store.get(DESCRIPTOR_KEY)?.is_some() {
+            return Err(OpenError::AlreadyExists);
+        }
+        let descriptor = Descriptor::new(self.suite, origin, owner.key_id(), self.clock.now())?;
+        let signed = SignedDescriptor::sign(descriptor, owner)?;
+        store.put(DESCRIPTOR_KEY, signed.as_bytes())?;
+        store.flush()?;
+        self.open_in(store)
+    }
+
+    /// Opens the log in a store, discarding any unacknowledged entries a crash left behind a gap
+    /// (SPEC §9.3).
+    pub fn open_in(self, store: Arc<dyn Store>) -> Result<Log, OpenError> {
+        let bytes = store.get(DESCRIPTOR_KEY)?.ok_or(OpenError::NotALog)?;
+        let descriptor = SignedDescriptor::from_bytes(&bytes)?;
+        let len = recover(store.as_ref())?;
+        let suite = descriptor.suite();
+        let genesis =
+            KeyRegistry::genesis(descriptor.descriptor()).map_err(DescriptorError::from)?;
+        let mut tip = Tip {
+            next_seq: len,
+            prev: EntryHash(descriptor.log_id().0),
+            last_time: descriptor.descriptor().created,
+            last_session: SessionId::none(),
+            registry: genesis.clone(),
+            control: None,
+            frontier: Frontier::new(),
+        };
+        if len > 0 {
+            let last = read_entry(store.as_ref(), suite, len - 1)
+                .map_err(|e| damaged(len - 1, e))?
+                .ok_or_else(|| damaged(len - 1, "missing"))?;
+            tip.prev = last.hash;
+            tip.last_time = last.header().time;
+            tip.last_session = last.header().session.clone();
+            tip.control = control::head_after(&last);
+        }
+        let nodes = StoreNodes {
+            store: store.as_ref(),
+            cache: None,
+        };
+        tip.frontier = Frontier::restore(&nodes, len).map_err(|e| damaged(len, e))?;
+        // The registry comes from the signed control chain the last entry leads to (SPEC §7.5),
+        // never from an index: nothing outside the signed entries decides who may sign.
+        let (_, registry) = control::walk(store.as_ref(), suite, genesis, tip.control)
+            .map_err(|e| damaged(e.seq().unwrap_or(len), e))?;
+        tip.registry = registry;
+        Ok(Log {
+            inner: Arc::new(Inner {
+                store,
+                descriptor,
+                durability: self.durability,
+                max_payload: self.max_payload,
+                max_skew_nanos: u64::try_from(self.max_skew.as_nanos()).unwrap_or(u64::MAX),
+                clock: self.clock,
+                tip: Mutex::new(tip),
+                progress: Progress::starting_at(len),
+                nodes: NodeCache::default(),
+            }),
+        })
+    }
+}
+
+/// Opens a sled store, retrying while another process holds it, for at most `wait`.
+#[cfg(feature = "sled")]
+pub(crate) fn open_sled(
+    path: &Path,
+    wait: std::time::Duration,
+) -> Result<crate::store::SledStore, StoreError> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match crate::store::SledStore::open(path) {
+            Err(StoreError::Locked { .. } | StoreError::OpenInThisProcess { .. })
+                if start.elapsed() < wait =>
+            {
+                // Short pauses: hook processes hold a log for tens of milliseconds.
+                std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+pub(super) fn damaged(seq: u64, reason: impl std::fmt::Display) -> OpenError {
+    OpenError::Damaged {
+        seq,
+        reason: reason.to_string(),
+    }
+}
+
+/// Finds the written prefix after a crash and removes anything beyond its end (SPEC §9.3).
+/// Entries past a gap were reserved concurrently but never acknowledged as durable.
+pub(super) fn recover(store: &dyn Store) -> Result<u64, OpenError> {
+    let mut len = read_watermark(store)?;
+    let end = prefix_end(ENTRY);
+    'scan: loop {
+        let batch = store.scan(&seq_key(ENTRY, len), &end, 1024)?;
+        if batch.is_empty() {
+            break;
+        }
+        for (k, _) in &batch {
+            if seq_of(k) != Some(len) {
+                break 'scan;
+            }
+            len += 1;
+        }
+    }
+    let mut removed = false;
+    loop {
+        let orphans = store.scan(&seq_key(ENTRY, len), &prefix_end(ENTRY), 1024)?;
+        if orphans.is_empty() {
+            break;
+        }
+        for (k, _) in orphans {
+            store.delete(&k)?;
+            removed = true;
+        }
+    }
+    if removed {
+        store.flush()?;
+    }
+    Ok(len)
+}
+
+pub(super) fn read_watermark(store: &dyn Store) -> Result<u64, OpenError> {
+    match store.get(WATERMARK_KEY)? {
+        Some(v) => Ok(u64::from_be_bytes(
+            v.as_slice()
+                .try_into()
+                .map_err(|_| damaged(0, "bad watermark"))?,
+        )),
+        None => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> SecretKey {
+        SecretKey::from_seed("example.com/log-test", &[1; 32]).unwrap()
+    }
+
+    #[cfg(feature = "sled")]
+    #[test]
+    fn opening_waits_for_another_holder_of_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let log = Log::create(&path, &owner(), "example.com/log-test").unwrap();
+        // One holder at a time: a second open in this process fails at once, and says where
+        // the log is open…
+        let second = Log::open(&path).unwrap_err();
+        assert!(
+            matches!(
+                second,
+                OpenError::Store(StoreError::OpenInThisProcess { .. })
+            ),
+            "{second:?}"
+        );
+        assert!(
+            second.to_string().contains("already open in this process"),
+            "{second}"
+        );
+        // …unless it waits for the holder to close it.
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(log);
+        });
+        let opened = Log::builder()
+            .lock_wait(std::time::Duration::from_secs(30))
+            .open(&path);
+        holder.join().unwrap();
+        assert_eq!(opened.unwrap().len(), 0);
+    }
+}

@@ -413,6 +413,10 @@ pub struct TraceArgs {
     /// The output format.
     #[arg(long, value_enum, default_value_t = TraceFormat::Markdown)]
     pub format: TraceFormat,
+    /// Where reviewers find the evidence — an export bundle's path or URL, say — for the
+    /// Markdown trace's `Sealtrail-Evidence` trailer (beside `Sealtrail-Log`, the log's id).
+    #[arg(long, value_name = "LOCATION")]
+    pub evidence: Option<String>,
     /// Write to FILE instead of standard output (refused if it exists, unless --force).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

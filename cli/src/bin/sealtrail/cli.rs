@@ -466,22 +466,38 @@ the same command for every hook event in .claude/settings.json (see the README).
 Every payload is kept as a `custom` entry of type claude-code/<hook_name> (PreToolUse →
 claude-code/pre_tool_use): the digest of the payload's bytes, and each member but session_id
 and hook_event_name — booleans, integers and short single-line strings inline, everything else
-(prompts, tool input and output, errors, objects) by digest. Typed events follow, linked to it:
-SessionStart → session_started; UserPromptSubmit → context_loaded; PermissionRequest →
-gate_requested; PostToolUse → tool_call (+ file_read for Read, command_run for Bash);
-PostToolUseFailure → tool_call + failure_seen; Stop → handoff; SessionEnd → session_ended.
-Other hook events are kept as the custom entry alone. Nothing is printed on success (the
-standard output of some hooks becomes Claude's context).
+(tool input and output, errors, objects) by digest; the prompt by digest and, unless
+--prompts digest, with its text. Typed events follow, linked to it:
+
+  UserPromptSubmit    context_loaded; the session's first prompt also session_started, whose
+                      objective (the trace's Goal) is the prompt's text (with --prompts digest,
+                      a reference to it), and whose required checks are the --require names
+  PermissionRequest   gate_requested
+  PostToolUse         tool_call, + file_read (Read), + a patchset artifact with the diff's
+                      digest and the file's path (Edit, MultiEdit, Write, NotebookEdit),
+                      + command_run and a verification per check the command ran (Bash)
+  PostToolUseFailure  the same, + failure_seen
+  Stop                handoff: ready_for_review when every required check passed last,
+                      else in_progress with the failed or missing checks as blockers
+  SessionEnd          handoff, session_ended
+  SessionStart, others  the custom entry alone
+
+A Bash command is a check when one of its simple commands matches a pattern: the defaults
+(cargo test|build|clippy, npm|pnpm|yarn test and lint, pytest, go test, mix test, make
+test|check) and each --check-pattern NAME=REGEX. Its exit status is the check's pass or fail
+only where the shell makes it so: after `| tail`, `|| true`, `; echo` or in the background the
+check is recorded as not run, with the reason. Nothing is printed on success (the standard
+output of some hooks becomes Claude's context).
 
 Several hooks may run at once: the log is opened by one process at a time, and this command
 waits up to --wait seconds for it.
 
 When the event cannot be recorded — the payload cannot be read, is over 64 MiB, is nested more
 than 100 levels deep, is not JSON or lacks a valid session_id or hook_event_name; the log cannot
-be opened or written; the key is unknown, revoked or may not sign; any other error — it says
-why on one line of standard error, and, if the log can be opened and the key may sign, records
-a `gap` entry saying what was not recorded and why (in the payload's session when it names a
-valid one). Then:
+be opened or written; the key is unknown, revoked or may not sign; a --check-pattern is not a
+valid regular expression; any other error — it says why on one line of standard error, and, if
+the log can be opened and the key may sign, records a `gap` entry saying what was not recorded
+and why (in the payload's session when it names a valid one). Then:
 
   --on-failure block  exit 2: Claude Code blocks the tool call, prompt or permission (after
                       a tool ran, it tells Claude)
@@ -521,6 +537,30 @@ pub struct IngestArgs {
     /// unreadable payload; allow for every other hook event.
     #[arg(long, value_enum, value_name = "MODE")]
     pub on_failure: Option<OnFailure>,
+    /// How prompts are kept: their text and digest (the first prompt is the session's goal), or
+    /// their digest only, for teams that must not store prompts.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Prompts::Text)]
+    pub prompts: Prompts,
+    /// A check: a Bash command one of whose simple commands matches REGEX is recorded as a
+    /// `verification` named NAME (repeatable; replaces a default check of the same name).
+    #[arg(long, value_name = "NAME=REGEX")]
+    pub check_pattern: Vec<String>,
+    /// Recognise only the checks --check-pattern gives, none of the defaults.
+    #[arg(long)]
+    pub no_default_checks: bool,
+    /// A check that must pass (repeatable): listed in the session's required checks, so that a
+    /// session where it never ran reads "missing_required_evidence".
+    #[arg(long, value_name = "NAME")]
+    pub require: Vec<String>,
+}
+
+/// How `ingest claude-code` keeps the developer's prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Prompts {
+    /// Each prompt's text and digest; the first prompt's text is the session's goal.
+    Text,
+    /// Each prompt's digest only; the goal refers to the first prompt's entry.
+    Digest,
 }
 
 /// `demo`.

@@ -1,6 +1,7 @@
 //! `sealtrail ingest claude-code` records the whole path of a Claude Code session (SPEC §13.11):
 //! what each hook payload becomes — kinds, payload fields, links — and its exit status; a
-//! session's goal, changed files, checks and handoff as the trace reads them.
+//! session's goal, changed files, checks and handoff as the trace reads them; and the one-step
+//! setup (`init --repo`, `--print-settings`).
 //!
 //! The real binary, as Claude Code runs it; the log is read back with `sealtrail show --json`.
 
@@ -1087,4 +1088,261 @@ fn a_required_check_that_never_ran_is_missing_required_evidence() {
         trace.contains("\nVerification status: missing_required_evidence (missing: cargo test)\n"),
         "{trace}"
     );
+}
+
+// ---- setup ---------------------------------------------------------------------------------
+
+#[test]
+fn print_settings_prints_hooks_that_run_this_binary_on_this_log() {
+    let fx = Fx::new();
+    // Relative paths, as a user types them in the repository.
+    let out = run_with(
+        Some(fx.dir.path()),
+        &[],
+        &[
+            "ingest",
+            "claude-code",
+            "--log",
+            "log",
+            "--key",
+            "recorder.key",
+            "--require",
+            "cargo test",
+            "--prompts",
+            "digest",
+            "--print-settings",
+        ],
+        b"",
+    );
+    let settings: Json = serde_json::from_str(&ok(&out).stdout).expect("valid JSON");
+    let hooks = settings["hooks"].as_object().unwrap();
+    let mut events: Vec<&str> = hooks.keys().map(String::as_str).collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "PermissionRequest",
+            "PostToolUse",
+            "PostToolUseFailure",
+            "PreToolUse",
+            "SessionEnd",
+            "SessionStart",
+            "Stop",
+            "UserPromptSubmit"
+        ]
+    );
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_sealtrail")).unwrap();
+    let dir = std::fs::canonicalize(fx.dir.path()).unwrap();
+    for (event, groups) in hooks {
+        let hook = &groups[0]["hooks"][0];
+        assert_eq!(hook["type"], "command");
+        let command = hook["command"].as_str().unwrap();
+        for piece in [
+            d(&exe),
+            format!("--log {}", d(&dir.join("log"))),
+            format!("--key {}", d(&dir.join("recorder.key"))),
+            "--require 'cargo test'".into(),
+            "--prompts digest".into(),
+        ] {
+            assert!(command.contains(&piece), "{event}: {piece:?} in {command}");
+        }
+        let mode = if ["Stop", "SessionStart", "SessionEnd"].contains(&event.as_str()) {
+            "allow"
+        } else {
+            "block"
+        };
+        assert!(
+            command.ends_with(&format!(" --on-failure {mode}")),
+            "{command}"
+        );
+        assert_eq!(
+            groups[0].get("matcher").is_some(),
+            event.contains("Tool") || event == "PermissionRequest",
+            "{event}"
+        );
+    }
+    // The command runs as Claude Code runs it: through the shell, from anywhere.
+    let command = hooks["UserPromptSubmit"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap();
+    let mut child = Command::new("sh")
+        .args(["-c", command])
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            hook("UserPromptSubmit", json!({"prompt": "hello"}))
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let last = fx.entries();
+    assert_eq!(
+        kinds(&last[last.len() - 3..]),
+        [
+            "claude-code/user_prompt_submit",
+            "session_started",
+            "context_loaded"
+        ]
+    );
+    // A pattern that would fail every Bash hook is refused now.
+    let out = run(&[
+        "ingest",
+        "claude-code",
+        "--log",
+        "log",
+        "--key",
+        "k",
+        "--check-pattern",
+        "x=(",
+        "--print-settings",
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--check-pattern x"), "{}", out.stderr);
+}
+
+fn git_init(dir: &Path) {
+    let status = Command::new("git")
+        .args(["init", "-q"])
+        .arg(dir)
+        .status()
+        .expect("this test needs git on PATH");
+    assert!(status.success());
+}
+
+#[test]
+fn init_sets_up_a_git_repository_in_one_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("billing service");
+    std::fs::create_dir(&repo).unwrap();
+    git_init(&repo);
+    std::fs::write(repo.join(".gitignore"), "target").unwrap();
+    let config = tmp.path().join("config");
+    let init = |extra: &[&str]| {
+        let mut args = vec!["init", "--repo", "."];
+        args.extend_from_slice(extra);
+        run_with(Some(&repo), &[("XDG_CONFIG_HOME", &config)], &args, b"")
+    };
+    let out = init(&["--approver", "Dev One"]);
+    let text = &ok(&out).stdout;
+    // Keys outside the repository, under XDG_CONFIG_HOME, named after it.
+    let keys = config.join("sealtrail/billing-service");
+    for k in ["owner", "claude-code", "approver"] {
+        let key = keys.join(format!("{k}.key"));
+        assert!(
+            key.is_file() && keys.join(format!("{k}.key.pub")).is_file(),
+            "{k}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{k}");
+        }
+    }
+    // The log inside, ignored by git; the note says what to commit.
+    let log = std::fs::canonicalize(&repo).unwrap().join(".sealtrail/log");
+    assert_eq!(
+        std::fs::read_to_string(repo.join(".gitignore")).unwrap(),
+        "target\n# sealtrail: the evidence log of agent sessions\n/.sealtrail/\n"
+    );
+    let ignored = Command::new("git")
+        .args(["check-ignore", "-q", ".sealtrail/log"])
+        .current_dir(&repo)
+        .status()
+        .unwrap();
+    assert!(ignored.success(), "git ignores the log");
+    assert!(
+        text.contains("Commit .gitignore. Never commit .sealtrail/ or the keys."),
+        "{text}"
+    );
+    // Both keys are registered with their printed names.
+    let out = run(&["keys", "list", "--log", &d(&log), "--json"]);
+    let listed: Json = serde_json::from_str(&ok(&out).stdout).unwrap();
+    let names: Vec<(&str, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["role"].as_str().unwrap(), k["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("owner", "sealtrail.local/billing-service"),
+            ("recorder", "Claude Code harness"),
+            ("approver", "Dev One")
+        ]
+    );
+    // The printed next step runs, and the hooks it prints record into the new log.
+    let print = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.ends_with("--print-settings"))
+        .expect("the print-settings command");
+    let out = Command::new("sh").args(["-c", print]).output().unwrap();
+    assert!(out.status.success());
+    let settings: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let command = settings["hooks"]["UserPromptSubmit"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut child = Command::new("sh")
+        .args(["-c", &command])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            hook("UserPromptSubmit", json!({"prompt": "hi"}))
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    ok(&run(&["verify", "--log", &d(&log)]));
+    // Run again: refused before anything is touched, the keys and the log as they were.
+    let owner_before = std::fs::read(keys.join("owner.key")).unwrap();
+    let out = init(&[]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("owner.key: already exists") && out.stderr.contains("give --keys DIR"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(keys.join("owner.key")).unwrap(), owner_before);
+    // With new keys elsewhere, the existing log is still refused, and no key is made.
+    let elsewhere = tmp.path().join("other-keys");
+    let out = init(&["--keys", &d(&elsewhere)]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("exists and is not empty"),
+        "{}",
+        out.stderr
+    );
+    assert!(!elsewhere.join("owner.key").exists());
+    // Not a git repository: nothing is made.
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let out = run_with(
+        Some(&plain),
+        &[("XDG_CONFIG_HOME", &config)],
+        &["init", "--repo", "."],
+        b"",
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("not the top of a git repository"),
+        "{}",
+        out.stderr
+    );
+    assert!(!config.join("sealtrail/plain").exists());
 }

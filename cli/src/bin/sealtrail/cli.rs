@@ -24,7 +24,8 @@ pub enum Command {
     /// Create a key pair: PATH (secret, mode 0600) and PATH.pub (public).
     #[command(long_about = KEYGEN_HELP, after_help = EXIT_STATUS)]
     Keygen(KeygenArgs),
-    /// Create a new log in a directory, owned by an owner key.
+    /// Create a new log in a directory, owned by an owner key (or, with --repo, set up a git
+    /// repository for Claude Code in one step).
     #[command(after_help = EXIT_STATUS)]
     Init(InitArgs),
     /// Register, revoke and list the keys a log knows.
@@ -167,13 +168,23 @@ pub enum SuiteArg {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The directory to create the log in (it must not hold a log yet).
-    #[arg(long, value_name = "DIR")]
-    pub log: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "repo",
+        conflicts_with = "repo"
+    )]
+    pub log: Option<PathBuf>,
     /// The owner's secret key: signs the descriptor and manages keys.
-    #[arg(long, value_name = "PATH")]
-    pub owner_key: PathBuf,
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "repo",
+        conflicts_with = "repo"
+    )]
+    pub owner_key: Option<PathBuf>,
     /// The log's name, also its checkpoints' origin line, e.g. example.com/agent-log
-    /// (default: the owner key's name).
+    /// (default: the owner key's name; with --repo, sealtrail.local/<repository name>).
     #[arg(long, value_name = "NAME")]
     pub origin: Option<String>,
     /// The hash suite.
@@ -181,8 +192,21 @@ pub struct InitArgs {
     pub suite: SuiteArg,
     /// Where to write the verifier key auditors pin (the owner's public key named after the
     /// checkpoint origin line; default: LOG.vkey beside the log directory).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "repo")]
     pub vkey_out: Option<PathBuf>,
+    /// Set up a git repository for Claude Code in one step: new keys outside it (--keys), a
+    /// log in DIR/.sealtrail/ (added to DIR/.gitignore), the Claude Code recorder key
+    /// registered; then it says what to commit and how to install the hooks.
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// With --repo: the directory for the new keys (default:
+    /// $XDG_CONFIG_HOME/sealtrail/<repository name>, else ~/.config/sealtrail/<repository
+    /// name>). Existing keys are never overwritten.
+    #[arg(long, value_name = "DIR", requires = "repo")]
+    pub keys: Option<PathBuf>,
+    /// With --repo: also make an approver key, bound to this printed name (yours).
+    #[arg(long, value_name = "PRINTED NAME", requires = "repo")]
+    pub approver: Option<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -461,7 +485,8 @@ pub enum IngestCommand {
 
 const CLAUDE_CODE_HELP: &str = "\
 Record one Claude Code hook payload, read as JSON from standard input, into the log. Configure
-the same command for every hook event in .claude/settings.json (see the README).
+the same command for every hook event; --print-settings prints the .claude/settings.json block
+that does, with this command's paths and options filled in.
 
 Every payload is kept as a `custom` entry of type claude-code/<hook_name> (PreToolUse →
 claude-code/pre_tool_use): the digest of the payload's bytes, and each member but session_id
@@ -552,6 +577,11 @@ pub struct IngestArgs {
     /// session where it never ran reads "missing_required_evidence".
     #[arg(long, value_name = "NAME")]
     pub require: Vec<String>,
+    /// Print the .claude/settings.json hooks that run this command on every hook event, with
+    /// absolute paths to this binary, --log and --key, and this command's other options; read
+    /// nothing, record nothing.
+    #[arg(long)]
+    pub print_settings: bool,
 }
 
 /// How `ingest claude-code` keeps the developer's prompts.

@@ -30,6 +30,9 @@ use crate::common::{Status, invalid, load_secret, open_log_waiting, refused};
 mod checks;
 mod events;
 mod patch;
+mod settings;
+
+pub use settings::base_command;
 
 /// The largest hook payload read (tool output can be large; it is kept by digest). Reading stops
 /// one byte past it: a larger payload is never buffered whole.
@@ -79,6 +82,9 @@ static PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 /// `sealtrail ingest claude-code`.
 pub fn claude_code(a: &IngestArgs) -> Result<Status> {
+    if a.print_settings {
+        return settings::print(a);
+    }
     // A panic is a failure like any other: it must not end the hook with Rust's exit code 101,
     // which Claude Code takes as non-blocking, nor print a backtrace note.
     std::panic::set_hook(Box::new(|info| {

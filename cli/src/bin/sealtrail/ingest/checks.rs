@@ -12,7 +12,7 @@ use regex::{Regex, RegexBuilder};
 
 /// The checks recognised unless `--no-default-checks` is given: a name, and a pattern over one
 /// simple command.
-pub const DEFAULT_CHECKS: &[(&str, &str)] = &[
+const DEFAULT_CHECKS: &[(&str, &str)] = &[
     ("cargo test", r"^cargo\s+(\+\S+\s+)?(test|nextest\s+run)\b"),
     ("cargo build", r"^cargo\s+(\+\S+\s+)?build\b"),
     ("cargo clippy", r"^cargo\s+(\+\S+\s+)?clippy\b"),
@@ -75,7 +75,7 @@ pub fn checks(custom: &[String], defaults: bool) -> Result<Vec<Check>, String> {
 }
 
 /// `NAME=REGEX`: the name is text (SPEC §13.1) without `=`.
-pub fn parse_spec(spec: &str) -> Result<(&str, &str), String> {
+fn parse_spec(spec: &str) -> Result<(&str, &str), String> {
     match spec.split_once('=') {
         Some((name, pattern)) if !name.trim().is_empty() && !pattern.is_empty() => {
             Ok((name.trim(), pattern))

@@ -163,9 +163,10 @@ fn has_started(r: &Recorder<'_>) -> Result<bool, Failure> {
 }
 
 /// The `handoff` of a turn or session that ended: ready for review when every required check's
-/// latest result passed, else in progress, with the failed and missing checks as blockers and
-/// failed optional checks as open risks (SPEC §13.7). A session that never had a prompt gets its
-/// `session_started` first, so that its required checks count.
+/// latest result passed, else in progress, with the failed and missing checks as blockers
+/// (SPEC §13.7). A session that never had a prompt gets its `session_started` first, so that
+/// its required checks count. Optional checks are left to the trace's verification line: a
+/// handoff written each turn would repeat a stale risk in every later trace.
 fn handoff(r: &Recorder<'_>, a: &IngestArgs, h: Link, summary: &str) -> Result<(), Failure> {
     let mut events = read_session(r)?;
     if session_start(&events).is_none() {
@@ -174,28 +175,25 @@ fn handoff(r: &Recorder<'_>, a: &IngestArgs, h: Link, summary: &str) -> Result<(
         events = read_session(r)?;
     }
     let report = verification_report(&events);
-    let (mut blockers, mut open_risks) = (Vec::new(), Vec::new());
-    let mut to_run = Vec::new();
+    let (mut blockers, mut to_run) = (Vec::new(), Vec::new());
     for c in &report.checks {
-        let required = c.requirement == Requirement::Required;
+        if c.requirement != Requirement::Required {
+            continue;
+        }
         let line = match &c.latest {
             None => format!("required check {} never ran", c.check),
             Some((seq, v)) => match v.outcome {
                 Outcome::Pass => continue,
-                Outcome::Fail => format!("check {} failed (entry {seq})", c.check),
+                Outcome::Fail => format!("required check {} failed (entry {seq})", c.check),
                 _ => format!(
-                    "check {} has no result: {} (entry {seq})",
+                    "required check {} has no result: {} (entry {seq})",
                     c.check,
                     v.reason.as_deref().unwrap_or("no reason given")
                 ),
             },
         };
-        if required {
-            blockers.push(line);
-            to_run.push(c.check.clone());
-        } else {
-            open_risks.push(format!("{line}; it is not required"));
-        }
+        blockers.push(line);
+        to_run.push(c.check.clone());
     }
     let status = if blockers.is_empty() {
         HandoffStatus::ReadyForReview
@@ -207,7 +205,7 @@ fn handoff(r: &Recorder<'_>, a: &IngestArgs, h: Link, summary: &str) -> Result<(
             status,
             summary: Some(format!("{summary}; verification status: {}", report.status)),
             blockers,
-            open_risks,
+            open_risks: Vec::new(),
             next_action: (!to_run.is_empty()).then(|| {
                 format!(
                     "run the required checks until they pass: {}",

@@ -6,22 +6,22 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use serde_json::{Value as Json, json};
 
-use super::checks;
+use super::{checks, default_mode};
 use crate::cli::{IngestArgs, OnFailure, Prompts};
 use crate::common::{Status, emit};
 
-/// Each hook event, whether it takes a tool matcher, and the mode written for it: block where
-/// Claude Code holds the action back on exit 2, allow where exit 2 would loop (`Stop`) or
-/// blocks nothing (README "Claude Code hooks").
-const HOOKS: [(&str, bool, OnFailure); 8] = [
-    ("SessionStart", false, OnFailure::Allow),
-    ("UserPromptSubmit", false, OnFailure::Block),
-    ("PreToolUse", true, OnFailure::Block),
-    ("PermissionRequest", true, OnFailure::Block),
-    ("PostToolUse", true, OnFailure::Block),
-    ("PostToolUseFailure", true, OnFailure::Block),
-    ("Stop", false, OnFailure::Allow),
-    ("SessionEnd", false, OnFailure::Allow),
+/// Each hook event and whether it takes a tool matcher. Each gets `--on-failure` written out
+/// as its default (block where Claude Code holds the action back on exit 2, allow where exit 2
+/// would loop or blocks nothing), so the intent is in the file.
+const HOOKS: [(&str, bool); 8] = [
+    ("SessionStart", false),
+    ("UserPromptSubmit", false),
+    ("PreToolUse", true),
+    ("PermissionRequest", true),
+    ("PostToolUse", true),
+    ("PostToolUseFailure", true),
+    ("Stop", false),
+    ("SessionEnd", false),
 ];
 
 /// Seconds Claude Code gives each hook: more than the default --wait of 10 s for the log.
@@ -79,8 +79,8 @@ pub fn base_command(a: &IngestArgs, exe: &Path) -> Result<String> {
 /// `{"hooks": {EVENT: [{"matcher"?, "hooks": [{"type": "command", "command", "timeout"}]}]}}`.
 fn settings(command: &str, wait: u64) -> Json {
     let mut hooks = serde_json::Map::new();
-    for (event, matcher, mode) in HOOKS {
-        let mode = match mode {
+    for (event, matcher) in HOOKS {
+        let mode = match default_mode(Some(event)) {
             OnFailure::Block => "block",
             OnFailure::Allow => "allow",
         };

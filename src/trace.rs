@@ -54,12 +54,21 @@ pub struct CheckpointRef {
 pub struct TraceOptions {
     /// A checkpoint covering the session, for the `Sealtrail-Checkpoint` trailer.
     pub checkpoint: Option<CheckpointRef>,
+    /// Where a reviewer finds the evidence (a bundle's path or URL, say), for the
+    /// `Sealtrail-Evidence` trailer.
+    pub evidence: Option<String>,
 }
 
 impl TraceOptions {
     /// Names a checkpoint in the trailers.
     pub fn checkpoint(mut self, size: u64, root: RootHash) -> Self {
         self.checkpoint = Some(CheckpointRef { size, root });
+        self
+    }
+
+    /// Says in the trailers where the evidence lives: a bundle's path or URL, for example.
+    pub fn evidence(mut self, location: &str) -> Self {
+        self.evidence = Some(location.to_owned());
         self
     }
 }
@@ -381,17 +390,16 @@ impl DecisionTrace {
         if !changed.is_empty() {
             let _ = writeln!(out, "Changed files: {}", list(&changed));
         }
-        for (_, ev) in self.each() {
-            if let Event::Handoff(h) = ev {
-                let _ = write!(out, "Handoff: {}", h.status.as_str());
-                if !h.blockers.is_empty() {
-                    let _ = write!(out, "; blockers: {}", list(&h.blockers));
-                }
-                if let Some(n) = &h.next_action {
-                    let _ = write!(out, "; next: {}", one_line(n));
-                }
-                out.push('\n');
+        // Where the work stands now: the latest handoff (a harness may write one per turn).
+        if let Some(h) = self.handoff() {
+            let _ = write!(out, "Handoff: {}", h.status.as_str());
+            if !h.blockers.is_empty() {
+                let _ = write!(out, "; blockers: {}", list(&h.blockers));
             }
+            if let Some(n) = &h.next_action {
+                let _ = write!(out, "; next: {}", one_line(n));
+            }
+            out.push('\n');
         }
 
         out.push('\n');
@@ -404,16 +412,36 @@ impl DecisionTrace {
         if let Some(c) = &options.checkpoint {
             let _ = writeln!(out, "Sealtrail-Checkpoint: {} {}", c.size, c.root.to_hex());
         }
+        if let Some(e) = &options.evidence {
+            let _ = writeln!(out, "Sealtrail-Evidence: {}", one_line(e).trim());
+        }
         let agent = started.map_or("agent", |s| s.agent_name.as_str());
-        for model in self.models() {
+        let models = self.models();
+        for model in &models {
             let _ = writeln!(
                 out,
                 "Assisted-by: {}:{}",
                 trailer_token(agent),
-                trailer_token(&model)
+                trailer_token(model)
             );
         }
+        // A harness that records no model calls (Claude Code's hooks) still names its agent.
+        if models.is_empty() {
+            if let Some(s) = started {
+                let _ = writeln!(out, "Assisted-by: {}", trailer_token(&s.agent_name));
+            }
+        }
         out
+    }
+
+    /// The session's latest handoff: where the work stands.
+    fn handoff(&self) -> Option<&crate::event::Handoff> {
+        self.each()
+            .filter_map(|(_, ev)| match ev {
+                Event::Handoff(h) => Some(h),
+                _ => None,
+            })
+            .last()
     }
 
     /// The machine-readable run record (SPEC §13.9).

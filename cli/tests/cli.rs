@@ -1066,8 +1066,8 @@ fn claude_code_hooks_become_typed_events() {
         kinds(&entries),
         [
             "claude-code/session_start",
-            "session_started",
             "claude-code/user_prompt_submit",
+            "session_started",
             "context_loaded",
             "claude-code/pre_tool_use",
             "claude-code/post_tool_use",
@@ -1077,15 +1077,18 @@ fn claude_code_hooks_become_typed_events() {
             "claude-code/post_tool_use_failure",
             "tool_call",
             "command_run",
+            "verification",
             "failure_seen",
             "claude-code/post_tool_use",
             "tool_call",
             "command_run",
+            "verification",
             "claude-code/permission_request",
             "gate_requested",
             "claude-code/stop",
             "handoff",
             "claude-code/session_end",
+            "handoff",
             "session_ended",
         ]
     );
@@ -1122,27 +1125,28 @@ fn claude_code_hooks_become_typed_events() {
     assert_eq!(entries[10]["payload"]["outcome"], "error");
     assert_eq!(entries[11]["payload"]["exit_code"], 101);
     assert_eq!(
-        entries[12]["payload"]["error"],
+        entries[13]["payload"]["error"],
         "Command exited with non-zero status code 101"
     );
-    assert_eq!(entries[12]["payload"]["command"], "cargo test");
+    assert_eq!(entries[13]["payload"]["command"], "cargo test");
     // A command that succeeded exits 0, with its duration and output digests.
-    assert_eq!(entries[15]["payload"]["exit_code"], 0);
-    assert_eq!(entries[15]["payload"]["duration_ms"], 41000);
+    assert_eq!(entries[16]["payload"]["exit_code"], 0);
+    assert_eq!(entries[16]["payload"]["duration_ms"], 41000);
     assert_eq!(
-        entries[15]["payload"]["stdout_digest"],
+        entries[16]["payload"]["stdout_digest"],
         content_digest(Suite::Blake3, b"12 passed").to_hex()
     );
-    assert_eq!(entries[17]["payload"]["gate"], "file_write");
-    assert_eq!(entries[19]["payload"]["status"], "ready_for_review");
-    assert_eq!(entries[21]["payload"]["status"], "completed");
-    // The prompt is kept by digest, never inline.
-    let prompt = &entries[2]["payload"]["body"]["fields"]["prompt"];
+    assert_eq!(entries[19]["payload"]["gate"], "file_write");
+    assert_eq!(entries[21]["payload"]["status"], "ready_for_review");
+    assert_eq!(entries[24]["payload"]["status"], "completed");
+    // The prompt is kept by digest and, by default, with its text; the first is the goal.
+    let prompt = &entries[1]["payload"]["body"]["fields"]["prompt"];
     assert_eq!(
         prompt["digest"],
         content_digest(Suite::Blake3, b"add XBRL export").to_hex()
     );
-    assert!(!entries[2].to_string().contains("add XBRL export"));
+    assert_eq!(prompt["text"], "add XBRL export");
+    assert_eq!(entries[2]["payload"]["objective"], "add XBRL export");
     assert_eq!(entries[3]["payload"]["digest"], prompt["digest"]);
     // The trace reads the session.
     let out = run(&["trace", "--log", &fx.l(), "--session", "cc-0001"], None);
@@ -1150,6 +1154,7 @@ fn claude_code_hooks_become_typed_events() {
         &out,
         0,
         &[
+            "Goal: add XBRL export",
             "Failures seen:",
             "cargo test: Command exited with non-zero status code 101",
             "Handoff: ready_for_review",

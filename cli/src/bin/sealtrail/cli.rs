@@ -24,7 +24,8 @@ pub enum Command {
     /// Create a key pair: PATH (secret, mode 0600) and PATH.pub (public).
     #[command(long_about = KEYGEN_HELP, after_help = EXIT_STATUS)]
     Keygen(KeygenArgs),
-    /// Create a new log in a directory, owned by an owner key.
+    /// Create a new log in a directory, owned by an owner key (or, with --repo, set up a git
+    /// repository for Claude Code in one step).
     #[command(after_help = EXIT_STATUS)]
     Init(InitArgs),
     /// Register, revoke and list the keys a log knows.
@@ -167,13 +168,23 @@ pub enum SuiteArg {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The directory to create the log in (it must not hold a log yet).
-    #[arg(long, value_name = "DIR")]
-    pub log: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "repo",
+        conflicts_with = "repo"
+    )]
+    pub log: Option<PathBuf>,
     /// The owner's secret key: signs the descriptor and manages keys.
-    #[arg(long, value_name = "PATH")]
-    pub owner_key: PathBuf,
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "repo",
+        conflicts_with = "repo"
+    )]
+    pub owner_key: Option<PathBuf>,
     /// The log's name, also its checkpoints' origin line, e.g. example.com/agent-log
-    /// (default: the owner key's name).
+    /// (default: the owner key's name; with --repo, sealtrail.local/<repository name>).
     #[arg(long, value_name = "NAME")]
     pub origin: Option<String>,
     /// The hash suite.
@@ -181,8 +192,21 @@ pub struct InitArgs {
     pub suite: SuiteArg,
     /// Where to write the verifier key auditors pin (the owner's public key named after the
     /// checkpoint origin line; default: LOG.vkey beside the log directory).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "repo")]
     pub vkey_out: Option<PathBuf>,
+    /// Set up a git repository for Claude Code in one step: new keys outside it (--keys), a
+    /// log in DIR/.sealtrail/ (added to DIR/.gitignore), the Claude Code recorder key
+    /// registered; then it says what to commit and how to install the hooks.
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// With --repo: the directory for the new keys (default:
+    /// $XDG_CONFIG_HOME/sealtrail/<repository name>, else ~/.config/sealtrail/<repository
+    /// name>). Existing keys are never overwritten.
+    #[arg(long, value_name = "DIR", requires = "repo")]
+    pub keys: Option<PathBuf>,
+    /// With --repo: also make an approver key, bound to this printed name (yours).
+    #[arg(long, value_name = "PRINTED NAME", requires = "repo")]
+    pub approver: Option<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -413,6 +437,10 @@ pub struct TraceArgs {
     /// The output format.
     #[arg(long, value_enum, default_value_t = TraceFormat::Markdown)]
     pub format: TraceFormat,
+    /// Where reviewers find the evidence — an export bundle's path or URL, say — for the
+    /// Markdown trace's `Sealtrail-Evidence` trailer (beside `Sealtrail-Log`, the log's id).
+    #[arg(long, value_name = "LOCATION")]
+    pub evidence: Option<String>,
     /// Write to FILE instead of standard output (refused if it exists, unless --force).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -457,27 +485,44 @@ pub enum IngestCommand {
 
 const CLAUDE_CODE_HELP: &str = "\
 Record one Claude Code hook payload, read as JSON from standard input, into the log. Configure
-the same command for every hook event in .claude/settings.json (see the README).
+the same command for every hook event; --print-settings prints the .claude/settings.json block
+that does, with this command's paths and options filled in.
 
 Every payload is kept as a `custom` entry of type claude-code/<hook_name> (PreToolUse →
 claude-code/pre_tool_use): the digest of the payload's bytes, and each member but session_id
 and hook_event_name — booleans, integers and short single-line strings inline, everything else
-(prompts, tool input and output, errors, objects) by digest. Typed events follow, linked to it:
-SessionStart → session_started; UserPromptSubmit → context_loaded; PermissionRequest →
-gate_requested; PostToolUse → tool_call (+ file_read for Read, command_run for Bash);
-PostToolUseFailure → tool_call + failure_seen; Stop → handoff; SessionEnd → session_ended.
-Other hook events are kept as the custom entry alone. Nothing is printed on success (the
-standard output of some hooks becomes Claude's context).
+(tool input and output, errors, objects) by digest; the prompt by digest and, unless
+--prompts digest, with its text. Typed events follow, linked to it:
+
+  UserPromptSubmit    context_loaded; the session's first prompt also session_started, whose
+                      objective (the trace's Goal) is the prompt's text (with --prompts digest,
+                      a reference to it), and whose required checks are the --require names
+  PermissionRequest   gate_requested
+  PostToolUse         tool_call, + file_read (Read), + a patchset artifact with the diff's
+                      digest and the file's path (Edit, MultiEdit, Write, NotebookEdit),
+                      + command_run and a verification per check the command ran (Bash)
+  PostToolUseFailure  the same, + failure_seen
+  Stop                handoff: ready_for_review when every required check passed last,
+                      else in_progress with the failed or missing checks as blockers
+  SessionEnd          handoff, session_ended
+  SessionStart, others  the custom entry alone
+
+A Bash command is a check when one of its simple commands matches a pattern: the defaults
+(cargo test|build|clippy, npm|pnpm|yarn test and lint, pytest, go test, mix test, make
+test|check) and each --check-pattern NAME=REGEX. Its exit status is the check's pass or fail
+only where the shell makes it so: after `| tail`, `|| true`, `; echo` or in the background the
+check is recorded as not run, with the reason. Nothing is printed on success (the standard
+output of some hooks becomes Claude's context).
 
 Several hooks may run at once: the log is opened by one process at a time, and this command
 waits up to --wait seconds for it.
 
 When the event cannot be recorded — the payload cannot be read, is over 64 MiB, is nested more
 than 100 levels deep, is not JSON or lacks a valid session_id or hook_event_name; the log cannot
-be opened or written; the key is unknown, revoked or may not sign; any other error — it says
-why on one line of standard error, and, if the log can be opened and the key may sign, records
-a `gap` entry saying what was not recorded and why (in the payload's session when it names a
-valid one). Then:
+be opened or written; the key is unknown, revoked or may not sign; a --check-pattern is not a
+valid regular expression; any other error — it says why on one line of standard error, and, if
+the log can be opened and the key may sign, records a `gap` entry saying what was not recorded
+and why (in the payload's session when it names a valid one). Then:
 
   --on-failure block  exit 2: Claude Code blocks the tool call, prompt or permission (after
                       a tool ran, it tells Claude)
@@ -517,6 +562,35 @@ pub struct IngestArgs {
     /// unreadable payload; allow for every other hook event.
     #[arg(long, value_enum, value_name = "MODE")]
     pub on_failure: Option<OnFailure>,
+    /// How prompts are kept: their text and digest (the first prompt is the session's goal), or
+    /// their digest only, for teams that must not store prompts.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Prompts::Text)]
+    pub prompts: Prompts,
+    /// A check: a Bash command one of whose simple commands matches REGEX is recorded as a
+    /// `verification` named NAME (repeatable; replaces a default check of the same name).
+    #[arg(long, value_name = "NAME=REGEX")]
+    pub check_pattern: Vec<String>,
+    /// Recognise only the checks --check-pattern gives, none of the defaults.
+    #[arg(long)]
+    pub no_default_checks: bool,
+    /// A check that must pass (repeatable): listed in the session's required checks, so that a
+    /// session where it never ran reads "missing_required_evidence".
+    #[arg(long, value_name = "NAME")]
+    pub require: Vec<String>,
+    /// Print the .claude/settings.json hooks that run this command on every hook event, with
+    /// absolute paths to this binary, --log and --key, and this command's other options; read
+    /// nothing, record nothing.
+    #[arg(long)]
+    pub print_settings: bool,
+}
+
+/// How `ingest claude-code` keeps the developer's prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Prompts {
+    /// Each prompt's text and digest; the first prompt's text is the session's goal.
+    Text,
+    /// Each prompt's digest only; the goal refers to the first prompt's entry.
+    Digest,
 }
 
 /// `demo`.

@@ -18,18 +18,21 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use ciborium::value::Value;
-use sealtrail::approval::{Gate, Namespaced};
-use sealtrail::event::{
-    CommandRun, ContextLoaded, Custom, Event, FailureSeen, FileRead, Gap, GateRequested, Handoff,
-    HandoffStatus, SessionEnded, SessionStarted, SessionStatus, ToolCall, ToolOutcome,
-    content_digest,
-};
+use sealtrail::approval::Namespaced;
+use sealtrail::event::{Custom, Event, Gap, content_digest};
 use sealtrail::log::AppendError;
 use sealtrail::{Digest, Link, Log, Receipt, Record, SecretKey, SessionId, Suite, Timestamp};
 use serde_json::{Map, Value as Json};
 
-use crate::cli::{IngestArgs, OnFailure};
+use crate::cli::{IngestArgs, OnFailure, Prompts};
 use crate::common::{Status, invalid, load_secret, open_log_waiting, refused};
+
+mod checks;
+mod events;
+mod patch;
+mod settings;
+
+pub use settings::base_command;
 
 /// The largest hook payload read (tool output can be large; it is kept by digest). Reading stops
 /// one byte past it: a larger payload is never buffered whole.
@@ -71,12 +74,17 @@ const CONTENT: [&str; 8] = [
 /// The failure text kept inline in `failure_seen` (the whole text is in the tool call, by
 /// digest).
 const MAX_ERROR: usize = 500;
+/// The most of a prompt's text kept in its hook record with `--prompts text`, in bytes.
+const MAX_PROMPT_TEXT: usize = 256 * 1024;
 
 /// The text of the last panic, kept by the panic hook this command installs.
 static PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 /// `sealtrail ingest claude-code`.
 pub fn claude_code(a: &IngestArgs) -> Result<Status> {
+    if a.print_settings {
+        return settings::print(a);
+    }
     // A panic is a failure like any other: it must not end the hook with Rust's exit code 101,
     // which Claude Code takes as non-blocking, nor print a backtrace note.
     std::panic::set_hook(Box::new(|info| {
@@ -373,7 +381,7 @@ fn attempt(
     let (obj, hook, session) =
         hook_payload(value).map_err(|reason| Failure::new(Stage::Input, reason))?;
     let o = opened.insert(Opened::open(a)?);
-    record(o, obj, &input.bytes, hook, &session)
+    record(o, a, obj, &input.bytes, hook, &session)
 }
 
 // Records a `gap` for an event that was not recorded, in its session when the payload names a
@@ -455,7 +463,10 @@ fn by_digest(suite: Suite, v: &Json) -> Value {
 
 // A member as kept in the hook record: inline when it is a scalar or a short one-line string
 // and not content; by digest otherwise.
-fn kept(suite: Suite, name: &str, v: &Json) -> Value {
+fn kept(suite: Suite, name: &str, v: &Json, prompts: Prompts) -> Value {
+    if let ("prompt", Prompts::Text, Json::String(text)) = (name, prompts, v) {
+        return with_text(by_digest(suite, v), text);
+    }
     if CONTENT.contains(&name) {
         return by_digest(suite, v);
     }
@@ -472,6 +483,25 @@ fn kept(suite: Suite, name: &str, v: &Json) -> Value {
             Value::Text(s.clone())
         }
         other => by_digest(suite, other),
+    }
+}
+
+/// A prompt kept by digest with its text (SPEC §13.11 `--prompts text`): the whole text, or its
+/// first [`MAX_PROMPT_TEXT`] bytes (cut at a character boundary; `size` says how long it was).
+fn with_text(by_digest: Value, text: &str) -> Value {
+    let mut end = text.len().min(MAX_PROMPT_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match by_digest {
+        Value::Map(mut members) => {
+            members.push((
+                Value::Text("text".into()),
+                Value::Text(text[..end].to_owned()),
+            ));
+            Value::Map(members)
+        }
+        other => other,
     }
 }
 
@@ -501,11 +531,17 @@ pub fn hook_type(hook: &str) -> Namespaced {
         .unwrap_or_else(|_| Namespaced::new("claude-code/hook").expect("a valid name"))
 }
 
-fn hook_record(suite: Suite, obj: &Map<String, Json>, raw: &[u8], hook: &str) -> Event {
+fn hook_record(
+    suite: Suite,
+    obj: &Map<String, Json>,
+    raw: &[u8],
+    hook: &str,
+    prompts: Prompts,
+) -> Event {
     let fields = obj
         .iter()
         .filter(|(k, _)| *k != "session_id" && *k != "hook_event_name")
-        .map(|(k, v)| (Value::Text(k.clone()), kept(suite, k, v)))
+        .map(|(k, v)| (Value::Text(k.clone()), kept(suite, k, v, prompts)))
         .collect();
     Event::Custom(Custom {
         custom_type: hook_type(hook),
@@ -582,6 +618,7 @@ fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 // The hook record, then the typed events derived from it.
 fn record(
     o: &Opened,
+    a: &IngestArgs,
     obj: &Map<String, Json>,
     raw: &[u8],
     hook: &str,
@@ -590,8 +627,10 @@ fn record(
     let suite = o.log.suite();
     let now = Timestamp::now();
     let r = Recorder { o, session };
-    let h = r.put(hook_record(suite, obj, raw, hook), &[])?.link();
-    typed_events(&r, obj, hook, h, now, suite).map_err(|f| Failure {
+    let h = r
+        .put(hook_record(suite, obj, raw, hook, a.prompts), &[])?
+        .link();
+    events::typed_events(&r, a, obj, hook, h, now).map_err(|f| Failure {
         recorded: Some(h),
         ..Failure::new(
             f.stage,
@@ -601,270 +640,6 @@ fn record(
             ),
         )
     })
-}
-
-// The typed events of a hook, each linking its hook record `h`.
-fn typed_events(
-    r: &Recorder<'_>,
-    obj: &Map<String, Json>,
-    hook: &str,
-    h: Link,
-    now: Timestamp,
-    suite: Suite,
-) -> Result<(), Failure> {
-    match hook {
-        "SessionStart" => {
-            let source = str_of(obj.get("source")).unwrap_or("startup");
-            // A resumed or compacted session keeps its id: it started earlier.
-            if !matches!(source, "resume" | "compact") {
-                r.put(
-                    Event::SessionStarted(SessionStarted {
-                        objective: format!(
-                            "Claude Code session ({source}); the developer's requests follow \
-                             as prompts"
-                        ),
-                        agent_name: "claude-code".into(),
-                        ..SessionStarted::default()
-                    }),
-                    &[h],
-                )?;
-            }
-        }
-        "UserPromptSubmit" => {
-            if let Some(p) = obj.get("prompt") {
-                r.put(
-                    Event::ContextLoaded(ContextLoaded {
-                        source: "Claude Code user prompt".into(),
-                        digest: digest_of(suite, p).0,
-                        reason: "prompt submitted by the developer".into(),
-                        data_source_id: None,
-                    }),
-                    &[h],
-                )?;
-            }
-        }
-        "PermissionRequest" => {
-            let tool = str_of(obj.get("tool_name")).unwrap_or("a tool");
-            let input = obj.get("tool_input").unwrap_or(&Json::Null);
-            let command = str_of(input.get("command")).unwrap_or("");
-            let gate = match tool {
-                "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => Gate::FileWrite,
-                "Bash" if command.contains("gh pr create") => Gate::PrCreate,
-                _ => Gate::Custom(Namespaced::new("claude-code/tool_use").expect("valid")),
-            };
-            r.put(
-                Event::GateRequested(GateRequested {
-                    gate,
-                    summary: Some(format!("Claude Code asks permission to use {tool}")),
-                    entries: vec![h],
-                    artifacts: vec![digest_of(suite, input).0],
-                }),
-                &[h],
-            )?;
-        }
-        "PostToolUse" | "PostToolUseFailure" => {
-            tool_events(r, obj, hook == "PostToolUseFailure", h, now, suite)?;
-        }
-        "Stop" => {
-            r.put(
-                Event::Handoff(Handoff {
-                    status: HandoffStatus::ReadyForReview,
-                    summary: Some(
-                        "Claude Code finished its turn and handed back to the developer".into(),
-                    ),
-                    blockers: Vec::new(),
-                    open_risks: Vec::new(),
-                    next_action: None,
-                }),
-                &[h],
-            )?;
-        }
-        "SessionEnd" => {
-            let reason = str_of(obj.get("reason")).unwrap_or("not given");
-            r.put(
-                Event::SessionEnded(SessionEnded {
-                    status: SessionStatus::Completed,
-                    summary: Some(format!(
-                        "Claude Code session ended (reason: {reason}); Claude Code does not say \
-                         whether the objective was met"
-                    )),
-                }),
-                &[h],
-            )?;
-        }
-        // Every other hook event is kept as its hook record alone.
-        _ => {}
-    }
-    Ok(())
-}
-
-// A file path from a tool's input, relative to the session's working directory when inside it.
-fn tool_path(input: &Json, cwd: Option<&str>) -> Option<String> {
-    let p = str_of(input.get("file_path")).or_else(|| str_of(input.get("notebook_path")))?;
-    let rel = cwd
-        .map(|c| c.trim_end_matches('/'))
-        .filter(|c| !c.is_empty())
-        .and_then(|c| p.strip_prefix(c))
-        .and_then(|r| r.strip_prefix('/'));
-    Some(rel.unwrap_or(p).to_owned())
-}
-
-// "Command exited with non-zero status code 1", "Exit code 2": the number after "code".
-fn exit_code_in(error: &str) -> Option<i64> {
-    let lower = error.to_ascii_lowercase();
-    let at = lower
-        .find("exit code ")
-        .map(|i| i + 10)
-        .or_else(|| lower.find("status code ").map(|i| i + "status code ".len()))?;
-    let digits: String = lower[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '-')
-        .collect();
-    digits.parse().ok()
-}
-
-fn first_line(s: &str) -> String {
-    let line = s
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    if line.chars().count() > MAX_ERROR {
-        let mut cut: String = line.chars().take(MAX_ERROR - 1).collect();
-        cut.push('…');
-        cut
-    } else {
-        line.to_owned()
-    }
-}
-
-fn tool_events(
-    r: &Recorder<'_>,
-    obj: &Map<String, Json>,
-    failed: bool,
-    h: Link,
-    now: Timestamp,
-    suite: Suite,
-) -> Result<(), Failure> {
-    // Without a tool name and call id there is no tool call to type; the hook record keeps all.
-    let (Some(tool), Some(call_id)) = (
-        str_of(obj.get("tool_name")).filter(|s| !s.trim().is_empty()),
-        str_of(obj.get("tool_use_id")).filter(|s| !s.trim().is_empty()),
-    ) else {
-        return Ok(());
-    };
-    let input = obj.get("tool_input").unwrap_or(&Json::Null);
-    let response = obj.get("tool_response");
-    let error = obj.get("error").or_else(|| obj.get("error_message"));
-    let interrupted = obj.get("is_interrupt").and_then(Json::as_bool) == Some(true)
-        || response
-            .and_then(|x| x.get("interrupted"))
-            .and_then(Json::as_bool)
-            == Some(true);
-    let pre = r.pre_tool_use(call_id);
-    // Measured between the two hooks when Claude Code does not say.
-    let duration_ms = obj
-        .get("duration_ms")
-        .and_then(Json::as_u64)
-        .or_else(|| pre.map(|(_, t)| now.as_nanos().saturating_sub(t.as_nanos()) / 1_000_000));
-    let path = tool_path(input, str_of(obj.get("cwd")));
-    let mut links = vec![h];
-    links.extend(pre.map(|(l, _)| l));
-    let call = r.put(
-        Event::ToolCall(ToolCall {
-            name: tool.into(),
-            call_id: call_id.into(),
-            tool_type: Some(if tool.starts_with("mcp__") {
-                "extension".into()
-            } else {
-                "function".into()
-            }),
-            arguments_digest: digest_of(suite, input).0,
-            result_digest: if failed { error } else { response }.map(|v| digest_of(suite, v).0),
-            outcome: Some(if failed {
-                ToolOutcome::Error
-            } else {
-                ToolOutcome::Ok
-            }),
-            duration_ms,
-            paths: path.iter().cloned().collect(),
-        }),
-        &links,
-    )?;
-    let mut after_call = vec![call.link()];
-    if tool == "Read" && !failed {
-        let content = response
-            .and_then(|x| x.get("file"))
-            .and_then(|f| f.get("content"));
-        if let (Some(path), Some(Json::String(content))) = (&path, content) {
-            r.put(
-                Event::FileRead(FileRead {
-                    path: path.clone(),
-                    digest: content_digest(suite, content.as_bytes()),
-                    reason: None,
-                }),
-                &[call.link()],
-            )?;
-        }
-    }
-    let command = str_of(input.get("command")).filter(|c| !c.trim().is_empty());
-    if tool == "Bash" {
-        let background = input.get("run_in_background").and_then(Json::as_bool) == Some(true);
-        // Claude Code reports a command that exits non-zero as PostToolUseFailure, so a
-        // PostToolUse for a command that ran to its end means exit status 0.
-        let exit_code = match (failed, interrupted || background) {
-            (_, true) => None,
-            (false, false) => Some(0),
-            (true, false) => str_of(error).and_then(exit_code_in),
-        };
-        let known = !failed || exit_code.is_some() || interrupted;
-        if let (Some(cmd), Some(ms), true) = (command, duration_ms, known) {
-            let digest = |name: &str| {
-                str_of(response.and_then(|x| x.get(name)))
-                    .map(|s| content_digest(suite, s.as_bytes()))
-            };
-            let run = r.put(
-                Event::CommandRun(CommandRun {
-                    command: cmd.into(),
-                    exit_code,
-                    duration_ms: ms,
-                    stdout_digest: digest("stdout"),
-                    stderr_digest: digest("stderr"),
-                    cwd: None,
-                }),
-                &[call.link()],
-            )?;
-            after_call.push(run.link());
-        }
-    }
-    if failed {
-        let mut text = error
-            .map(|e| match e {
-                Json::String(s) => first_line(s),
-                other => first_line(&other.to_string()),
-            })
-            .unwrap_or_default();
-        if text.is_empty() {
-            text = if interrupted {
-                "tool call interrupted".into()
-            } else {
-                "tool call failed".into()
-            };
-        }
-        r.put(
-            Event::FailureSeen(FailureSeen {
-                error: text,
-                command: if tool == "Bash" {
-                    command.map(str::to_owned)
-                } else {
-                    None
-                },
-                suspected_cause: None,
-            }),
-            &after_call,
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -884,16 +659,6 @@ mod tests {
         );
         assert_eq!(hook_type("9 Lives!").as_str(), "claude-code/hook_9_lives");
         assert_eq!(hook_type("").as_str(), "claude-code/hook");
-    }
-
-    #[test]
-    fn exit_codes_are_read_from_errors() {
-        assert_eq!(
-            exit_code_in("Command exited with non-zero status code 1"),
-            Some(1)
-        );
-        assert_eq!(exit_code_in("Exit code 127\ncommand not found"), Some(127));
-        assert_eq!(exit_code_in("permission denied"), None);
     }
 
     #[test]

@@ -102,7 +102,13 @@ pub fn trace(a: &TraceArgs) -> Result<Status> {
     let log = open_log(&a.log)?;
     let trace = DecisionTrace::from_session(&log, &session).map_err(query_error)?;
     let text = match a.format {
-        TraceFormat::Markdown => trace.to_markdown(&TraceOptions::default()),
+        TraceFormat::Markdown => {
+            let mut options = TraceOptions::default();
+            if let Some(e) = &a.evidence {
+                options = options.evidence(e);
+            }
+            trace.to_markdown(&options)
+        }
         TraceFormat::Json => {
             let mut s = trace.run_record().to_json_pretty();
             if !s.ends_with('\n') {

@@ -109,7 +109,8 @@ pub fn keygen(a: &KeygenArgs) -> Result<Status> {
     Ok(Status::Ok)
 }
 
-fn suite(s: SuiteArg) -> Suite {
+/// The hash suite a `--suite` names.
+pub fn suite(s: SuiteArg) -> Suite {
     match s {
         SuiteArg::Blake3 => Suite::Blake3,
         SuiteArg::Sha256 => Suite::Sha256,
@@ -127,8 +128,8 @@ pub fn create_log(dir: &Path, owner: &SecretKey, origin: &str, suite: Suite) -> 
         .map_err(|e| open_error(dir, e, LOCK_WAIT))
 }
 
-// A log needs a new or empty directory.
-fn refuse_log_dir(dir: &Path) -> Result<()> {
+/// Refuses a log directory that exists and is not empty: a log needs a new or empty one.
+pub fn refuse_log_dir(dir: &Path) -> Result<()> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir)
             .map_err(|e| anyhow!("{}: cannot read the directory: {e}", dir.display()))?;
@@ -144,7 +145,12 @@ fn refuse_log_dir(dir: &Path) -> Result<()> {
 
 /// `sealtrail init`.
 pub fn init(a: &InitArgs) -> Result<Status> {
-    let owner = load_secret(&a.owner_key)?;
+    let (log_dir, owner_key) = match (&a.repo, &a.log, &a.owner_key) {
+        (Some(repo), _, _) => return crate::setup::init_repo(a, repo),
+        (None, Some(log), Some(key)) => (log, key),
+        _ => return Err(anyhow!("give --log and --owner-key, or --repo")),
+    };
+    let owner = load_secret(owner_key)?;
     let origin = a.origin.clone().unwrap_or_else(|| owner.name().to_owned());
     if !valid_origin(&origin) {
         return Err(anyhow!(
@@ -154,17 +160,17 @@ pub fn init(a: &InitArgs) -> Result<Status> {
     }
     let vkey_path = match &a.vkey_out {
         Some(p) => p.clone(),
-        None => default_vkey_path(&a.log)?,
+        None => default_vkey_path(log_dir)?,
     };
     // Both refused before the log is made, so a failed init leaves nothing behind.
-    refuse_log_dir(&a.log)?;
+    refuse_log_dir(log_dir)?;
     crate::output::refuse_existing(&vkey_path, Existing::Refuse)?;
-    let log = create_log(&a.log, &owner, &origin, suite(a.suite))?;
+    let log = create_log(log_dir, &owner, &origin, suite(a.suite))?;
     let vkeys = vkey_text(&log);
     crate::output::write(&vkey_path, vkeys.as_bytes(), Existing::Refuse)?;
     if a.json {
         emit(json_line(&json!({
-            "log": a.log.display().to_string(),
+            "log": log_dir.display().to_string(),
             "origin": origin,
             "suite": log.suite().name(),
             "log_id": log.log_id().to_hex(),
@@ -173,7 +179,7 @@ pub fn init(a: &InitArgs) -> Result<Status> {
             "vkey": vkeys.trim_end(),
         })))?;
     } else {
-        emit(format!("created a log in {}", a.log.display()))?;
+        emit(format!("created a log in {}", log_dir.display()))?;
         emit(format!("origin:    {origin}"))?;
         emit(format!("suite:     {}", log.suite()))?;
         emit(format!("log id:    {}", log.log_id()))?;
@@ -202,8 +208,8 @@ pub fn default_vkey_path(log: &Path) -> Result<std::path::PathBuf> {
     Ok(log.with_file_name(file))
 }
 
-// The log's verifier keys, one C2SP verifier key per line.
-fn vkey_text(log: &Log) -> String {
+/// The log's verifier keys, one C2SP verifier key per line.
+pub fn vkey_text(log: &Log) -> String {
     log.verifier_keys()
         .iter()
         .map(|k| format!("{}\n", k.to_vkey()))

@@ -14,6 +14,7 @@ mod keys;
 mod output;
 mod render;
 mod seal;
+mod setup;
 mod verify;
 
 use std::process::ExitCode;
@@ -54,7 +55,7 @@ fn reads_only(command: &Command) -> bool {
             | Command::Why(_)
             | Command::Keys(KeysCommand::List(_))
             | Command::Keys(KeysCommand::Vkey(_))
-    )
+    ) || matches!(command, Command::Ingest(IngestCommand::ClaudeCode(a)) if a.print_settings)
 }
 
 fn main() -> ExitCode {

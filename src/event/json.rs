@@ -800,6 +800,173 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    // The payload schema lives in the serde structs of src/event.rs; the JSON table above only
+    // adds each field's JSON form. These two tests make the two agree, kind by kind, so the
+    // table cannot drift: a field added to a struct and not to the table (or the other way
+    // round), or a kind in KINDS that decodes as another, fails here.
+
+    // The field names serde's derive gives a struct, read by asking it to deserialize from a
+    // deserializer that only records what `deserialize_struct` is told.
+    fn struct_fields<T: serde::de::DeserializeOwned>() -> Option<&'static [&'static str]> {
+        use serde::de::{self, Visitor};
+        #[derive(Debug)]
+        struct Stop;
+        impl std::fmt::Display for Stop {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("stop")
+            }
+        }
+        impl std::error::Error for Stop {}
+        impl de::Error for Stop {
+            fn custom<M: std::fmt::Display>(_: M) -> Stop {
+                Stop
+            }
+        }
+        struct Names<'a>(&'a mut Option<&'static [&'static str]>);
+        impl<'de> de::Deserializer<'de> for Names<'_> {
+            type Error = Stop;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+                Err(Stop)
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Stop> {
+                *self.0 = Some(fields);
+                Err(Stop)
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut names = None;
+        let _ = T::deserialize(Names(&mut names));
+        names
+    }
+
+    fn serde_fields(kind: &str) -> Option<&'static [&'static str]> {
+        use crate::event::*;
+        match kind {
+            "session_started" => struct_fields::<SessionStarted>(),
+            "context_loaded" => struct_fields::<ContextLoaded>(),
+            "file_read" => struct_fields::<FileRead>(),
+            "model_call" => struct_fields::<ModelCall>(),
+            "tool_call" => struct_fields::<ToolCall>(),
+            "command_run" => struct_fields::<CommandRun>(),
+            "failure_seen" => struct_fields::<FailureSeen>(),
+            "decision" => struct_fields::<Decision>(),
+            "assumption" => struct_fields::<Assumption>(),
+            "correction" => struct_fields::<Correction>(),
+            "supersession" => struct_fields::<Supersession>(),
+            "artifact" => struct_fields::<Artifact>(),
+            "verification" => struct_fields::<Verification>(),
+            "gate_requested" => struct_fields::<GateRequested>(),
+            "handoff" => struct_fields::<Handoff>(),
+            "session_ended" => struct_fields::<SessionEnded>(),
+            "custom" => struct_fields::<Custom>(),
+            "gap" => struct_fields::<Gap>(),
+            // The approval's payload is decoded by its own rules (SPEC §13.5): checked by the
+            // round trip below.
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_json_table_names_exactly_the_fields_of_each_payload_struct() {
+        for kind in KINDS {
+            let table = fields(kind).unwrap_or_else(|| panic!("no JSON fields for `{kind}`"));
+            let mut from_table: Vec<&str> = table.iter().map(|f| f.name).collect();
+            from_table.sort_unstable();
+            let Some(names) = serde_fields(kind) else {
+                assert_eq!(kind, "approval");
+                continue;
+            };
+            let mut from_struct = names.to_vec();
+            from_struct.sort_unstable();
+            assert_eq!(
+                from_table, from_struct,
+                "`{kind}`: JSON table vs payload struct"
+            );
+        }
+        assert_eq!(
+            struct_fields::<super::super::Cost>().map(<[_]>::len),
+            Some(COST.len())
+        );
+        assert_eq!(
+            struct_fields::<super::super::Alternative>().map(<[_]>::len),
+            Some(ALTERNATIVE.len())
+        );
+    }
+
+    // A value of each JSON type the table knows, as from_json accepts it.
+    fn sample(ty: Ty) -> Json {
+        match ty {
+            Ty::Text => json!("a"),
+            Ty::UInt | Ty::Int => json!(1),
+            Ty::Digest => json!("ab".repeat(32)),
+            Ty::Ref => json!(3),
+            Ty::RefSet => json!([3]),
+            Ty::DigestSet => json!(["ab".repeat(32)]),
+            Ty::Enum(choices) => json!(choices[0]),
+            Ty::List(item) => json!([sample(*item)]),
+            Ty::Obj(_, fields) => sample_object(fields),
+            Ty::Any => json!({"x": 1}),
+        }
+    }
+
+    fn sample_object(fields: &[F]) -> Json {
+        let value = |f: &F| match f.name {
+            // Texts with rules of their own.
+            "currency" => json!("USD"),
+            "gate" => json!("file_write"),
+            "type" => json!("example.com/x"),
+            _ => sample(f.ty),
+        };
+        Json::Object(
+            fields
+                .iter()
+                .map(|f| (f.name.to_owned(), value(f)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn every_kind_round_trips_with_every_field_set() {
+        for kind in KINDS {
+            let mut obj = sample_object(fields(kind).unwrap());
+            let o = obj.as_object_mut().unwrap();
+            o.insert("kind".into(), json!(kind));
+            if kind == "artifact" {
+                o.insert("type".into(), json!("patchset"));
+            }
+            if kind == "supersession" {
+                o.insert("replacement".into(), json!(4));
+            }
+            let parsed = parse(obj).unwrap_or_else(|e| panic!("`{kind}`: {e}"));
+            assert_eq!(parsed.event.kind_str(), kind, "KINDS vs Event");
+            let record = parsed.event.to_record().unwrap();
+            let Value::Map(payload) = decode_value(record.payload()).unwrap() else {
+                panic!("`{kind}`: the payload is not a map");
+            };
+            let mut written: Vec<String> = payload
+                .iter()
+                .map(|(k, _)| k.as_text().unwrap().to_owned())
+                .collect();
+            written.sort_unstable();
+            let mut named: Vec<String> = fields(kind)
+                .unwrap()
+                .iter()
+                .map(|f| f.name.to_owned())
+                .collect();
+            named.sort_unstable();
+            assert_eq!(written, named, "`{kind}`: every field set is written");
+        }
+    }
+
     fn parse(v: Json) -> Result<JsonEvent, JsonEventError> {
         from_json(&v, Suite::Blake3, &|seq| {
             (seq < 10).then_some(EntryHash([seq as u8; 32]))

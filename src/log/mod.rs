@@ -147,6 +147,11 @@ impl Record {
     pub fn kind(&self) -> &Kind {
         &self.kind
     }
+
+    /// The payload bytes (canonical CBOR).
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
 }
 
 /// Proof of an append: where the entry landed and its hash.

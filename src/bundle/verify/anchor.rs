@@ -23,6 +23,8 @@ pub(super) enum RootSource {
     Carried(String),
     /// The checkpoint the auditor supplied.
     Supplied,
+    /// A root claimed outside any signature (the policy's claim at this index).
+    Claimed(usize),
 }
 
 /// Roots the entries' tree must have at given sizes (contiguous bundles).
@@ -30,7 +32,7 @@ pub(super) enum RootSource {
 pub(super) struct RootChecks(BTreeMap<u64, Vec<(RootHash, RootSource)>>);
 
 impl RootChecks {
-    fn add(&mut self, size: u64, root: RootHash, source: RootSource) {
+    pub(super) fn add(&mut self, size: u64, root: RootHash, source: RootSource) {
         self.0.entry(size).or_default().push((root, source));
     }
 
@@ -170,6 +172,7 @@ impl Verifier<'_> {
         if let Some(note) = self.policy.previous.clone() {
             self.check_previous(&trust, &note);
         }
+        self.check_claims();
     }
 
     // The witness policy on the anchor; witness keys are never the log's own keys, and their
@@ -456,6 +459,7 @@ impl Verifier<'_> {
                     ),
                 ),
                 RootSource::Carried(_) => {}
+                RootSource::Claimed(i) => self.claimed_root_reached(i, root),
             }
         }
     }
@@ -546,5 +550,6 @@ impl Verifier<'_> {
             );
             self.previous = Previous::Settled(Some(prev));
         }
+        self.unsettled_claims();
     }
 }

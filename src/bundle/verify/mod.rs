@@ -7,6 +7,7 @@
 
 mod anchor;
 mod chunks;
+mod claims;
 mod items;
 
 use std::io::{BufReader, Read};
@@ -15,7 +16,7 @@ use super::{BUNDLE_VERSION, BundleHeader, MAGIC, MAX_HEADER_LEN, MAX_ITEM_LEN, S
 use crate::checkpoint::{VerifiedCheckpoint, WitnessPolicy};
 use crate::codec::{ReadItemError, decode_value, read_item};
 use crate::descriptor::SignedDescriptor;
-use crate::hash::{Domain, LogId, Suite};
+use crate::hash::{Domain, LogId, RootHash, Suite};
 use crate::keys::{KeyId, PublicKey, verify_strict, verifying_key};
 use crate::merkle::Frontier;
 use crate::registry::KeyRegistry;
@@ -34,6 +35,7 @@ pub struct TrustPolicy {
     keys: Vec<PublicKey>,
     witnesses: Option<WitnessPolicy>,
     previous: Option<Vec<u8>>,
+    claims: Vec<claims::RootClaim>,
 }
 
 /// A trust policy that cannot be used.
@@ -60,6 +62,7 @@ impl TrustPolicy {
             keys,
             witnesses: None,
             previous: None,
+            claims: Vec::new(),
         })
     }
 
@@ -72,6 +75,20 @@ impl TrustPolicy {
     /// Also prove the log only grew since this checkpoint (signed note bytes).
     pub fn with_previous_checkpoint(mut self, note: Vec<u8>) -> TrustPolicy {
         self.previous = Some(note);
+        self
+    }
+
+    /// Also prove that the log's root at `size` is `root`, a claim made outside any signature:
+    /// `what` names who makes it in the report (e.g. "the commit's Sealtrail-Checkpoint
+    /// trailer"). The bundle proves it with a checkpoint it carries at that size, or with the
+    /// root its entries give there; a different root, a size beyond the bundle's checkpoint, or
+    /// a size the bundle cannot reach is a `checkpoint` finding.
+    pub fn with_claimed_root(mut self, size: u64, root: RootHash, what: &str) -> TrustPolicy {
+        self.claims.push(claims::RootClaim {
+            size,
+            root,
+            what: what.to_owned(),
+        });
         self
     }
 
@@ -237,6 +254,7 @@ struct Verifier<'p> {
     checkpoints: Vec<VerifiedCheckpoint>,
     roots: RootChecks,
     previous: Previous,
+    claims: Vec<claims::ClaimState>,
     time_bounds: TimeBounds,
     frontier: Option<Frontier>,
     known: Known,
@@ -270,6 +288,7 @@ impl<'p> Verifier<'p> {
             checkpoints: Vec::new(),
             roots: RootChecks::default(),
             previous: Previous::NotGiven,
+            claims: Vec::new(),
             time_bounds: TimeBounds::default(),
             frontier: None,
             known: Known::default(),

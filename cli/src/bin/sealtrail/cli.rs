@@ -64,6 +64,81 @@ pub enum Command {
     /// Record, verify and explain an example session end to end (start here).
     #[command(long_about = DEMO_HELP, after_help = EXIT_STATUS)]
     Demo(DemoArgs),
+    /// From a commit to its evidence: read its trailers, find and verify its bundle.
+    #[command(long_about = VERIFY_COMMIT_HELP, after_help = EXIT_STATUS)]
+    VerifyCommit(VerifyCommitArgs),
+    /// Git integration: a hook that puts the decision trace in each commit message.
+    #[command(subcommand)]
+    Git(GitCommand),
+}
+
+const VERIFY_COMMIT_HELP: &str = "\
+Check a commit's evidence. Reads the commit's Sealtrail-* trailers with git (Sealtrail-Log and
+Sealtrail-Session required; Sealtrail-Checkpoint and Sealtrail-Evidence when present), opens the
+bundle Sealtrail-Evidence names (a path relative to the repository's top level, or absolute) or
+the one given with --bundle, verifies it exactly as verify-bundle does trusting only
+--trusted-key, and then checks that it is the commit's evidence: its log id is Sealtrail-Log,
+it holds entries of Sealtrail-Session, and the log's root at the Sealtrail-Checkpoint size is
+the root the trailer names (proven by the bundle, never taken from it).";
+
+/// `verify-commit`.
+#[derive(Debug, Args)]
+pub struct VerifyCommitArgs {
+    /// The commit (any revision git understands).
+    #[arg(value_name = "REV", default_value = "HEAD")]
+    pub rev: String,
+    /// The git repository (default: the current directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// The log owner's public key (a file or a C2SP verifier key string), obtained out of band.
+    /// Repeat for a log whose owner key was rotated.
+    #[arg(long = "trusted-key", value_name = "KEY", required = true)]
+    pub trusted_keys: Vec<String>,
+    /// The bundle to verify, instead of the one Sealtrail-Evidence names.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `git …`.
+#[derive(Debug, Subcommand)]
+pub enum GitCommand {
+    /// Install a prepare-commit-msg hook that appends a session's decision trace and trailers.
+    #[command(long_about = INSTALL_HOOK_HELP, after_help = EXIT_STATUS)]
+    InstallHook(InstallHookArgs),
+}
+
+const INSTALL_HOOK_HELP: &str = "\
+Install .git/hooks/prepare-commit-msg in a repository. On each commit it appends, to the
+message git opened, the decision trace of the log's latest session (or the session named in
+$SEALTRAIL_SESSION) with its trailers — Sealtrail-Log, Sealtrail-Session, the log's latest
+checkpoint when one covers the session (--checkpoint), and Sealtrail-Evidence when --evidence
+is given — so the reasoning ships with the diff. It does nothing for merges, squashes, amends
+and messages that already carry a Sealtrail-Session trailer, and never blocks a commit: if the
+trace cannot be made, the message is left as it was and the reason goes to standard error. An
+existing hook is never replaced unless --force.";
+
+/// `git install-hook`.
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// The git repository (default: the current directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// Name the log's latest checkpoint in a Sealtrail-Checkpoint trailer (sign one with
+    /// `sealtrail checkpoint` before committing).
+    #[arg(long)]
+    pub checkpoint: bool,
+    /// Where reviewers will find the bundle, for the Sealtrail-Evidence trailer.
+    #[arg(long, value_name = "LOCATION")]
+    pub evidence: Option<String>,
+    /// Replace an existing prepare-commit-msg hook.
+    #[arg(long)]
+    pub force: bool,
 }
 
 const CHECKPOINT_HELP: &str = "\
@@ -431,12 +506,20 @@ pub struct TraceArgs {
     /// The log directory.
     #[arg(long, value_name = "DIR")]
     pub log: PathBuf,
-    /// The session.
-    #[arg(long, value_name = "ID")]
-    pub session: String,
+    /// The session (default with --latest: the session of the log's last session entry).
+    #[arg(long, value_name = "ID", required_unless_present = "latest")]
+    pub session: Option<String>,
+    /// Trace the session of the log's last entry that belongs to a session.
+    #[arg(long, conflicts_with = "session")]
+    pub latest: bool,
     /// The output format.
     #[arg(long, value_enum, default_value_t = TraceFormat::Markdown)]
     pub format: TraceFormat,
+    /// Name the log's latest signed checkpoint in a `Sealtrail-Checkpoint` trailer (size and
+    /// root). It must cover the session's last entry: sign one with `sealtrail checkpoint`
+    /// first.
+    #[arg(long)]
+    pub checkpoint: bool,
     /// Where reviewers find the evidence — an export bundle's path or URL, say — for the
     /// Markdown trace's `Sealtrail-Evidence` trailer (beside `Sealtrail-Log`, the log's id).
     #[arg(long, value_name = "LOCATION")]

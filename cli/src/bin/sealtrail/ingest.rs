@@ -30,7 +30,7 @@ use crate::common::{Status, invalid, load_secret, open_log_waiting, refused};
 mod checks;
 mod events;
 mod patch;
-mod settings;
+pub mod settings;
 
 pub use settings::base_command;
 

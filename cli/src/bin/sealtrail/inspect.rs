@@ -93,19 +93,31 @@ pub fn show(a: &ShowArgs) -> Result<Status> {
 
 /// `sealtrail trace`.
 pub fn trace(a: &TraceArgs) -> Result<Status> {
-    let session = SessionId::new(&a.session).map_err(|e| anyhow!("--session: {e}"))?;
+    let named = a
+        .session
+        .as_deref()
+        .map(|s| SessionId::new(s).map_err(|e| anyhow!("--session: {e}")))
+        .transpose()?;
     let file = a
         .out
         .as_deref()
         .map(|out| Output::create(out, Existing::force(a.force)))
         .transpose()?;
     let log = open_log(&a.log)?;
+    let session = match named {
+        Some(s) => s,
+        None => latest_session(&log)?,
+    };
     let trace = DecisionTrace::from_session(&log, &session).map_err(query_error)?;
     let text = match a.format {
         TraceFormat::Markdown => {
             let mut options = TraceOptions::default();
             if let Some(e) = &a.evidence {
                 options = options.evidence(e);
+            }
+            if a.checkpoint {
+                let (size, root) = covering_checkpoint(&log, &session)?;
+                options = options.checkpoint(size, root);
             }
             trace.to_markdown(&options)
         }
@@ -128,6 +140,47 @@ pub fn trace(a: &TraceArgs) -> Result<Status> {
         None => emit(text.trim_end_matches('\n'))?,
     }
     Ok(Status::Ok)
+}
+
+// The session of the log's last entry that belongs to one.
+fn latest_session(log: &Log) -> Result<SessionId> {
+    for seq in (0..log.len()).rev() {
+        if let Some(e) = log.read(seq).map_err(read_error)? {
+            if !e.header().session.is_none() {
+                return Ok(e.header().session.clone());
+            }
+        }
+    }
+    Err(invalid(
+        "--latest: no entry of the log belongs to a session",
+    ))
+}
+
+// The log's latest signed checkpoint, if it covers every entry of `session`.
+fn covering_checkpoint(log: &Log, session: &SessionId) -> Result<(u64, sealtrail::RootHash)> {
+    let sign_one = "sign one first: sealtrail checkpoint --log DIR --key OWNER.key";
+    let latest = log
+        .latest_checkpoint()
+        .map_err(read_error)?
+        .ok_or_else(|| {
+            invalid(format!(
+                "--checkpoint: the log has no checkpoint; {sign_one}"
+            ))
+        })?;
+    let c = latest.checkpoint();
+    let last = log
+        .session(session)
+        .map_err(read_error)?
+        .last()
+        .map(StoredEntry::seq);
+    if let Some(last) = last.filter(|&l| l >= c.size()) {
+        return Err(invalid(format!(
+            "--checkpoint: the latest checkpoint (size {}) does not cover entry {last}, the \
+             session's last; {sign_one}",
+            c.size()
+        )));
+    }
+    Ok((c.size(), c.root()))
 }
 
 fn node_json(log: &Log, n: &CausalNode) -> serde_json::Value {

@@ -6,6 +6,7 @@
 mod append;
 mod approve;
 mod cli;
+mod commit;
 mod common;
 mod demo;
 mod ingest;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, IngestCommand, KeysCommand};
+use cli::{Cli, Command, GitCommand, IngestCommand, KeysCommand};
 use common::{Status, is_broken_pipe, is_invalid};
 
 fn run(command: &Command) -> anyhow::Result<Status> {
@@ -43,6 +44,8 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Verify(a) => verify::verify(a),
         Command::Ingest(IngestCommand::ClaudeCode(a)) => ingest::claude_code(a),
         Command::Demo(a) => demo::demo(a),
+        Command::VerifyCommit(a) => commit::verify_commit(a),
+        Command::Git(GitCommand::InstallHook(a)) => commit::install_hook(a),
     }
 }
 

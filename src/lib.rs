@@ -31,6 +31,7 @@ pub use checkpoint::{
     Checkpoint, CheckpointTrust, LogOrigin, SignedCheckpoint, TlogProof, VerifiedCheckpoint,
     WitnessKey, WitnessPolicy, Witnesses, checkpoint_origin,
 };
+pub mod compare;
 pub mod event;
 pub mod query;
 pub mod trace;

@@ -70,6 +70,36 @@ pub enum Command {
     /// Git integration: a hook that puts the decision trace in each commit message.
     #[command(subcommand)]
     Git(GitCommand),
+    /// Compare two runs (sessions) side by side: every divergence, and what each cost.
+    #[command(long_about = COMPARE_HELP, after_help = EXIT_STATUS)]
+    Compare(CompareArgs),
+}
+
+const COMPARE_HELP: &str = "\
+Compare two runs of a log (a replay and its original, or any two sessions) step by step. Steps
+are matched by what they do (a command by its text, a tool by its name, a decision by its
+question, a model call by its purpose, a check by its name); a matched pair with a different
+result (model output, option chosen, exit code, check outcome) and a step only one run has are
+divergences. Prints the first divergence, every later one, and each run's totals: model calls,
+tokens, cost, wall time, iteration cycles (fail → fix → re-run), checks passing on the first
+try, files changed and the patchset fingerprint. Markdown by default; --json for tools
+(schema sealtrail.compare/1, SPEC §13.12).";
+
+/// `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The first run's session (the original).
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The second run's session (the replay).
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Print the comparison as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const VERIFY_COMMIT_HELP: &str = "\

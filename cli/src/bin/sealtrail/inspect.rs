@@ -11,7 +11,7 @@ use sealtrail::trace::{DecisionTrace, TraceOptions};
 use sealtrail::{KeyId, Kind, Log, SessionId};
 use serde_json::json;
 
-use crate::cli::{ShowArgs, TraceArgs, TraceFormat, WhyArgs};
+use crate::cli::{CompareArgs, ShowArgs, TraceArgs, TraceFormat, WhyArgs};
 use crate::common::{Status, count, emit, invalid, json_line, open_log};
 use crate::output::{Existing, Output};
 use crate::render::{entry_json, entry_line, entry_summary, signer_name};
@@ -286,6 +286,30 @@ pub fn why(a: &WhyArgs) -> Result<Status> {
         for n in &x.downstream {
             emit(node_line(&log, n, a.seq))?;
         }
+    }
+    Ok(Status::Ok)
+}
+
+/// `sealtrail compare`.
+pub fn compare(a: &CompareArgs) -> Result<Status> {
+    let id = |s: &str, which: &str| SessionId::new(s).map_err(|e| anyhow!("{which}: {e}"));
+    let (sa, sb) = (id(&a.a, "A")?, id(&a.b, "B")?);
+    let log = open_log(&a.log)?;
+    for s in [&sa, &sb] {
+        if log.session(s).map_err(read_error)?.is_empty() {
+            return Err(anyhow!(
+                "session {s}: no entries in the log {} (list sessions with `sealtrail show --log \
+                 {} --kind session_started`)",
+                a.log.display(),
+                a.log.display()
+            ));
+        }
+    }
+    let c = sealtrail::compare::compare_sessions(&log, &sa, &sb).map_err(query_error)?;
+    if a.json {
+        emit(json_line(&c.to_json()))?;
+    } else {
+        emit(c.to_markdown().trim_end())?;
     }
     Ok(Status::Ok)
 }

@@ -46,6 +46,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Demo(a) => demo::demo(a),
         Command::VerifyCommit(a) => commit::verify_commit(a),
         Command::Git(GitCommand::InstallHook(a)) => commit::install_hook(a),
+        Command::Compare(a) => inspect::compare(a),
     }
 }
 
@@ -56,6 +57,7 @@ fn reads_only(command: &Command) -> bool {
         Command::Show(_)
             | Command::Trace(_)
             | Command::Why(_)
+            | Command::Compare(_)
             | Command::Keys(KeysCommand::List(_))
             | Command::Keys(KeysCommand::Vkey(_))
     ) || matches!(command, Command::Ingest(IngestCommand::ClaudeCode(a)) if a.print_settings)

@@ -33,6 +33,7 @@ pub use checkpoint::{
 };
 pub mod compare;
 pub mod event;
+pub mod origin;
 pub mod query;
 pub mod trace;
 

@@ -223,3 +223,64 @@ fn the_installed_hook_puts_the_trace_in_each_commit_message() {
     let out = f.verify_commit(&[]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+// Commits of each origin, made here, classified from their authors and trailers; the commit
+// with a decision trace is linked to its session and approvals in the log.
+#[test]
+fn git_scan_classifies_each_commit_and_links_sessions() {
+    let f = Fixture::new();
+    f.commit("Human change\n\nSigned-off-by: Dev <dev@example.com>");
+    f.commit("Pair with an agent\n\nCo-authored-by: Claude <noreply@anthropic.com>");
+    f.commit(&format!("Agent session\n\n{}", f.trace()));
+    std::fs::write(f.repo.join("bot.txt"), "generated").unwrap();
+    git(&f.repo, &["add", "-A"]);
+    git(
+        &f.repo,
+        &[
+            "-c",
+            "user.name=Claude",
+            "-c",
+            "user.email=noreply@anthropic.com",
+            "commit",
+            "-q",
+            "--author=Claude <noreply@anthropic.com>",
+            "-m",
+            "Agent's own commit",
+        ],
+    );
+    let repo = f.repo.to_str().unwrap();
+    let log = f.path("log");
+    let out = ok(sealtrail(&[
+        "git", "scan", "--repo", repo, "--log", &log, "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema"], "sealtrail.git-scan/1");
+    let origins: Vec<&str> = v["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["origin"].as_str().unwrap())
+        .collect();
+    // Newest first: the agent's commit, the traced session, the pair, the human.
+    assert_eq!(origins, ["agent", "mixed", "mixed", "human"]);
+    assert_eq!(
+        v["totals"],
+        serde_json::json!({"human": 1, "agent": 1, "mixed": 2})
+    );
+    let traced = &v["commits"][1];
+    assert!(traced["session"].is_string());
+    assert!(
+        traced["in_log"]["entries"].as_u64().unwrap() > 0,
+        "{traced}"
+    );
+    assert_eq!(
+        traced["in_log"]["approved_by"][0], "Release Approver",
+        "{traced}"
+    );
+
+    let text = ok(sealtrail(&["git", "scan", "--repo", repo]));
+    assert!(
+        text.ends_with("4 commits: 1 human, 1 agent, 2 mixed\n"),
+        "{text}"
+    );
+}

@@ -138,6 +138,44 @@ pub enum GitCommand {
     /// Install a prepare-commit-msg hook that appends a session's decision trace and trailers.
     #[command(long_about = INSTALL_HOOK_HELP, after_help = EXIT_STATUS)]
     InstallHook(InstallHookArgs),
+    /// Classify each commit as written by a person, an agent, or both, from its trailers.
+    #[command(long_about = SCAN_HELP, after_help = EXIT_STATUS)]
+    Scan(ScanArgs),
+}
+
+const SCAN_HELP: &str = "\
+Read a repository's history with git and classify each commit's origin: `agent` when its author
+is an agent or it has a Generated-by trailer; `mixed` when a person committed it with an agent's
+help (Assisted-by, a Co-authored-by naming an agent, or a Sealtrail-Session trailer); `human`
+otherwise. Known agents: claude, anthropic, copilot, codex, openai, cursor, devin, aider, gemini,
+jules, codewhisperer, amazon-q (as words of a name or address); add your own with --agent. With
+--log, each commit's Sealtrail-Session is looked up in that log (when its Sealtrail-Log is the
+log's id): its entries and the approvals signed in it, by printed name. The result is a derived
+index, printed (or written with --json): git history and the log stay the records; the index is
+rebuilt from them at any time and adds nothing that needs a signature.";
+
+/// `git scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The git repository (default: the current directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// Only commits after this date (anything `git log --since` takes: 2026-10-01, "3 months
+    /// ago").
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// The revision range to read (default: HEAD).
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub rev: String,
+    /// Another name or address that marks an agent (repeatable).
+    #[arg(long = "agent", value_name = "NAME")]
+    pub agents: Vec<String>,
+    /// A log to resolve Sealtrail-Session trailers in: sessions and their approvals.
+    #[arg(long, value_name = "DIR")]
+    pub log: Option<PathBuf>,
+    /// Print one JSON object (schema sealtrail.git-scan/1).
+    #[arg(long)]
+    pub json: bool,
 }
 
 const INSTALL_HOOK_HELP: &str = "\

@@ -11,8 +11,8 @@ use sealtrail::RootHash;
 use sealtrail::bundle::{BundleError, TrustPolicy, verify_bundle};
 use serde_json::json;
 
-use crate::cli::{InstallHookArgs, VerifyCommitArgs};
-use crate::common::{Status, check_log_dir, emit, invalid, json_line, load_public};
+use crate::cli::{InstallHookArgs, ScanArgs, VerifyCommitArgs};
+use crate::common::{Status, check_log_dir, emit, invalid, json_line, load_public, open_log};
 use crate::ingest::settings::shell_word;
 use crate::output::{Existing, Output};
 
@@ -282,6 +282,130 @@ exit 0
         path.display(),
         a.log.display()
     ))?;
+    Ok(Status::Ok)
+}
+
+/// `sealtrail git scan`.
+pub fn scan(a: &ScanArgs) -> Result<Status> {
+    use sealtrail::origin::{Commit, Origin, classify};
+    let log = a.log.as_deref().map(open_log).transpose()?;
+    let log_id = log.as_ref().map(|l| l.log_id().to_hex());
+    let mut args = vec![
+        "log".to_owned(),
+        "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%(trailers:only,unfold)%x1e".to_owned(),
+    ];
+    if let Some(since) = &a.since {
+        args.push(format!("--since={since}"));
+    }
+    args.push(a.rev.clone());
+    args.push("--".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let text = git(&a.repo, &args)?;
+    let mut totals = std::collections::BTreeMap::from([
+        (Origin::Human, 0u64),
+        (Origin::Agent, 0),
+        (Origin::Mixed, 0),
+    ]);
+    let mut rows = Vec::new();
+    for record in text.split('\x1e') {
+        let record = record.trim_start_matches('\n');
+        if record.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = record.splitn(5, '\x1f').collect();
+        let [hash, name, email, time, trailer_text] = fields[..] else {
+            return Err(anyhow!("git log printed a record this version cannot read"));
+        };
+        let trailers: Vec<(String, String)> = trailer_text
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let find = |key: &str| {
+            trailers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.clone())
+        };
+        let (session, trailer_log) = (find("Sealtrail-Session"), find("Sealtrail-Log"));
+        let commit = Commit {
+            author_name: name.to_owned(),
+            author_email: email.to_owned(),
+            trailers: trailers.clone(),
+        };
+        let found = classify(&commit, &a.agents);
+        *totals.entry(found.origin).or_default() += 1;
+        // The session, in the log the commit names, when that is the log given.
+        let mut resolved = serde_json::Value::Null;
+        if let (Some(log), Some(s), Some(id)) = (&log, &session, &log_id) {
+            if trailer_log
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(id))
+            {
+                if let Ok(sid) = sealtrail::SessionId::new(s) {
+                    let entries = log.session(&sid).map(|e| e.len()).unwrap_or(0);
+                    let approvers: Vec<String> = sealtrail::query::approvals(log, &sid)
+                        .map(|v| v.into_iter().map(|a| a.printed_name).collect())
+                        .unwrap_or_default();
+                    resolved = json!({"entries": entries, "approved_by": approvers});
+                }
+            }
+        }
+        rows.push(json!({
+            "commit": hash,
+            "author": name,
+            "email": email,
+            "time": time,
+            "origin": found.origin.as_str(),
+            "evidence": found.evidence,
+            "log": trailer_log,
+            "session": session,
+            "in_log": resolved,
+        }));
+    }
+    if a.json {
+        emit(json_line(&json!({
+            "schema": "sealtrail.git-scan/1",
+            "commits": rows,
+            "totals": {
+                "human": totals[&Origin::Human],
+                "agent": totals[&Origin::Agent],
+                "mixed": totals[&Origin::Mixed],
+            },
+        })))?;
+        return Ok(Status::Ok);
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let hash = r["commit"].as_str().unwrap_or_default();
+        let short = hash.get(..12).unwrap_or(hash);
+        out.push_str(&format!(
+            "{short}  {:<5}  {}  {}",
+            r["origin"].as_str().unwrap_or_default(),
+            r["time"].as_str().unwrap_or_default(),
+            r["author"].as_str().unwrap_or_default()
+        ));
+        if let Some(s) = r["session"].as_str() {
+            out.push_str(&format!("  session {s}"));
+            if let Some(names) = r["in_log"]["approved_by"].as_array() {
+                let names: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
+                if names.is_empty() {
+                    out.push_str(" (no approval)");
+                } else {
+                    out.push_str(&format!(" (approved by {})", names.join(", ")));
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} commits: {} human, {} agent, {} mixed",
+        rows.len(),
+        totals[&Origin::Human],
+        totals[&Origin::Agent],
+        totals[&Origin::Mixed]
+    ));
+    emit(out)?;
     Ok(Status::Ok)
 }
 

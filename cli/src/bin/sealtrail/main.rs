@@ -46,6 +46,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Demo(a) => demo::demo(a),
         Command::VerifyCommit(a) => commit::verify_commit(a),
         Command::Git(GitCommand::InstallHook(a)) => commit::install_hook(a),
+        Command::Git(GitCommand::Scan(a)) => commit::scan(a),
         Command::Compare(a) => inspect::compare(a),
     }
 }

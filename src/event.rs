@@ -616,6 +616,151 @@ pub struct Gap {
     pub input_digest: Option<Digest>,
 }
 
+/// A change: a commit, a pull request or a patchset, named by at least one of them (SPEC
+/// §13.4.20).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRef {
+    /// A pull or merge request, e.g. `https://git.example.com/app/pull/42` or `!42`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr: Option<String>,
+    /// A commit id (40 or 64 lower-case hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// A patchset, by the digest of its `artifact`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "wire::opt_digest"
+    )]
+    pub patchset: Option<Digest>,
+}
+
+/// A reviewer's verdict on a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReviewVerdict {
+    /// The change may be merged.
+    Approve,
+    /// The change must change first.
+    RequestChanges,
+    /// Comments only.
+    Comment,
+}
+
+/// An item of the review checklist (SPEC §13.4.20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChecklistItem {
+    /// Does the change introduce a dependency (justified, or to be removed)?
+    NewDependency,
+    /// Do the tests fail without the change (run on the parent commit)?
+    TestsFailWithoutChange,
+    /// Does it touch error handling?
+    ErrorHandling,
+    /// Does it cross a security boundary (senior review required)?
+    SecurityBoundary,
+}
+
+/// An answer to a checklist item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Answer {
+    /// Yes.
+    Yes,
+    /// No.
+    No,
+    /// The item does not apply.
+    NotApplicable,
+}
+
+/// One answered checklist item, with the entries that show it (e.g. the `command_run` on the
+/// parent commit whose failure shows the tests fail without the change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistAnswer {
+    /// The item.
+    pub item: ChecklistItem,
+    /// The answer.
+    pub answer: Answer,
+    /// A note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Evidence: earlier entries, sorted by sequence number, each also a link of the entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "wire::links")]
+    pub evidence: Vec<Link>,
+}
+
+/// `review`: a person's review of a change, signed by their own (approver) key (SPEC §13.4.20).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    /// The change reviewed.
+    pub change: ChangeRef,
+    /// The verdict.
+    pub verdict: ReviewVerdict,
+    /// The checklist, one answer per item at most, in the order of [`ChecklistItem`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checklist: Vec<ChecklistAnswer>,
+    /// A comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// `merge`: a person merged a change (SPEC §13.4.21).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    /// The change merged.
+    pub change: ChangeRef,
+    /// Where: the target branch, e.g. `main`.
+    pub into: String,
+    /// The repository, e.g. its URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The merge commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
+}
+
+/// `incident`: something broke, and what is implicated (SPEC §13.4.22).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incident {
+    /// The incident's id in the organisation's tracker, e.g. `INC-2041`.
+    pub id: String,
+    /// Its severity, e.g. `sev2`.
+    pub severity: String,
+    /// When it was detected: nanoseconds since the Unix epoch, UTC (it is usually earlier than
+    /// the entry's own time).
+    pub detected_at: u64,
+    /// What happened.
+    pub description: String,
+    /// Commits implicated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+    /// Sessions implicated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<String>,
+}
+
+/// `incident_resolved`: an incident is closed (SPEC §13.4.23).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentResolved {
+    /// The incident's id, as in its `incident` entry.
+    pub id: String,
+    /// How it was resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// The commits that fixed it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix_commits: Vec<String>,
+}
+
 /// One session event (SPEC §13.4). Each variant is one entry kind.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -658,10 +803,18 @@ pub enum Event {
     Custom(Custom),
     /// `gap`: an event that could not be recorded.
     Gap(Gap),
+    /// `review` (signed by an approver key).
+    Review(Review),
+    /// `merge` (signed by an approver key).
+    Merge(Merge),
+    /// `incident`.
+    Incident(Incident),
+    /// `incident_resolved`.
+    IncidentResolved(IncidentResolved),
 }
 
 /// Every kind of the vocabulary, in SPEC order.
-pub const KINDS: [&str; 19] = [
+pub const KINDS: [&str; 23] = [
     "session_started",
     "context_loaded",
     "file_read",
@@ -681,6 +834,10 @@ pub const KINDS: [&str; 19] = [
     "session_ended",
     "custom",
     "gap",
+    "review",
+    "merge",
+    "incident",
+    "incident_resolved",
 ];
 
 /// Why an event could not be turned into a record.
@@ -775,6 +932,10 @@ impl Event {
             Event::SessionEnded(_) => "session_ended",
             Event::Custom(_) => "custom",
             Event::Gap(_) => "gap",
+            Event::Review(_) => "review",
+            Event::Merge(_) => "merge",
+            Event::Incident(_) => "incident",
+            Event::IncidentResolved(_) => "incident_resolved",
         }
     }
 
@@ -791,6 +952,16 @@ impl Event {
             Event::GateRequested(g) => g.entries.clone(),
             Event::Correction(c) => vec![c.corrects],
             Event::Supersession(s) => vec![s.supersedes, s.replacement],
+            Event::Review(r) => {
+                let mut all: Vec<Link> = r
+                    .checklist
+                    .iter()
+                    .flat_map(|c| c.evidence.iter().copied())
+                    .collect();
+                all.sort();
+                all.dedup();
+                all
+            }
             _ => Vec::new(),
         }
     }
@@ -829,6 +1000,10 @@ impl Event {
             Event::SessionEnded(e) => to_canonical(e),
             Event::Custom(e) => to_canonical(e),
             Event::Gap(e) => to_canonical(e),
+            Event::Review(e) => to_canonical(e),
+            Event::Merge(e) => to_canonical(e),
+            Event::Incident(e) => to_canonical(e),
+            Event::IncidentResolved(e) => to_canonical(e),
         };
         bytes.map_err(|source| EventError::Encode { kind, source })
     }
@@ -875,6 +1050,10 @@ impl Event {
             "handoff" => Event::Handoff(de(k, payload)?),
             "session_ended" => Event::SessionEnded(de(k, payload)?),
             "gap" => Event::Gap(de(k, payload)?),
+            "review" => Event::Review(de(k, payload)?),
+            "merge" => Event::Merge(de(k, payload)?),
+            "incident" => Event::Incident(de(k, payload)?),
+            "incident_resolved" => Event::IncidentResolved(de(k, payload)?),
             _ => Event::Custom(de(k, payload)?),
         };
         event
@@ -965,7 +1144,69 @@ impl Event {
                 }
             }
             Event::Gap(e) => required("reason", &e.reason)?,
+            Event::Review(e) => {
+                e.change.check()?;
+                if e.checklist.windows(2).any(|w| w[0].item >= w[1].item) {
+                    return Err(("checklist", "one answer per item, in the items' order"));
+                }
+                for c in &e.checklist {
+                    if c.evidence.windows(2).any(|w| w[0].seq >= w[1].seq) {
+                        return Err((
+                            "checklist",
+                            "evidence must be sorted by seq without repeats",
+                        ));
+                    }
+                }
+            }
+            Event::Merge(e) => {
+                e.change.check()?;
+                required("into", &e.into)?;
+                if let Some(c) = &e.merge_commit {
+                    commit_id("merge_commit", c)?;
+                }
+            }
+            Event::Incident(e) => {
+                required("id", &e.id)?;
+                required("severity", &e.severity)?;
+                required("description", &e.description)?;
+                for c in &e.commits {
+                    commit_id("commits", c)?;
+                }
+                for s in &e.sessions {
+                    required("sessions", s)?;
+                }
+            }
+            Event::IncidentResolved(e) => {
+                required("id", &e.id)?;
+                for c in &e.fix_commits {
+                    commit_id("fix_commits", c)?;
+                }
+            }
             Event::Approval(_) | Event::Handoff(_) | Event::SessionEnded(_) | Event::Custom(_) => {}
+        }
+        Ok(())
+    }
+}
+
+// A git commit id: 40 (SHA-1) or 64 (SHA-256) lower-case hex digits.
+fn commit_id(field: &'static str, id: &str) -> Result<(), Broken> {
+    if matches!(id.len(), 40 | 64) && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err((field, "a commit id is 40 or 64 lower-case hex digits"))
+    }
+}
+
+impl ChangeRef {
+    fn check(&self) -> Result<(), Broken> {
+        if self.pr.is_none() && self.commit.is_none() && self.patchset.is_none() {
+            return Err(("change", "name a commit, a pull request or a patchset"));
+        }
+        if let Some(pr) = &self.pr {
+            required("change", pr)?;
+        }
+        if let Some(c) = &self.commit {
+            commit_id("change", c)?;
         }
         Ok(())
     }

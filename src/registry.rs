@@ -59,10 +59,17 @@ impl Role {
     pub fn may_sign(self, kind: &Kind) -> bool {
         match self {
             Role::Owner => kind.is_key_management() || kind.as_str() == Kind::ERASURE,
-            Role::Approver => kind.as_str() == Kind::APPROVAL,
+            Role::Approver => matches!(
+                kind.as_str(),
+                Kind::APPROVAL | "review" | "merge" | "incident" | "incident_resolved"
+            ),
+            // An agent never signs a person's statement: no approval, review or merge.
             Role::Recorder => {
                 !kind.is_key_management()
-                    && !matches!(kind.as_str(), Kind::APPROVAL | Kind::ERASURE)
+                    && !matches!(
+                        kind.as_str(),
+                        Kind::APPROVAL | Kind::ERASURE | "review" | "merge"
+                    )
             }
             Role::Witness => false,
         }

@@ -531,10 +531,15 @@ impl DecisionTrace {
                     "input_size": g.input_size,
                     "input_digest": g.input_digest.map(|d| d.to_hex()),
                 }))),
+                // Reviews, merges and incidents belong to a change's lineage, not to the run.
                 Event::SessionStarted(_)
                 | Event::Verification(_)
                 | Event::Approval(_)
-                | Event::SessionEnded(_) => {}
+                | Event::SessionEnded(_)
+                | Event::Review(_)
+                | Event::Merge(_)
+                | Event::Incident(_)
+                | Event::IncidentResolved(_) => {}
             }
         }
         let checks: Vec<Json> = self

@@ -296,6 +296,17 @@ fn entry_key(seq: u64) -> Vec<u8> {
 /// Writes the next entry straight into the store, signed by `signer`, as an attacker with write
 /// access to storage could. Returns its position.
 fn forge(f: &Fixture, signer: &SecretKey, payload: &[u8], links: Vec<Link>) -> u64 {
+    forge_kind(f, signer, approval_kind(), payload, links)
+}
+
+/// [`forge`], of any kind.
+fn forge_kind(
+    f: &Fixture,
+    signer: &SecretKey,
+    kind: sealtrail::Kind,
+    payload: &[u8],
+    links: Vec<Link>,
+) -> u64 {
     let seq = f.log.len();
     let last = f.log.read(seq - 1).unwrap().unwrap();
     let salt = Salt([0x5a; 32]);
@@ -307,7 +318,7 @@ fn forge(f: &Fixture, signer: &SecretKey, payload: &[u8], links: Vec<Link>) -> u
         time: last.header().time,
         session: f.session.clone(),
         signer: signer.key_id(),
-        kind: approval_kind(),
+        kind,
         payload: PayloadCommitment::compute(f.log.suite(), &salt, payload),
         links,
         control: if last.header().kind.is_control() {
@@ -367,6 +378,41 @@ fn approval_problem(e: VerifyError) -> ApprovalProblem {
     match e {
         VerifyError::Approval { problem, .. } => problem,
         other => panic!("{other}"),
+    }
+}
+
+// An agent never signs a person's statement (SPEC §7.1): a review or merge that a recorder key
+// signed, written past the writer's checks, fails verification on its signer.
+#[test]
+fn verification_rejects_a_recorder_signed_review_or_merge() {
+    use sealtrail::event::{ChangeRef, Event, Merge, Review, ReviewVerdict};
+    let change = ChangeRef {
+        commit: Some("c".repeat(40)),
+        ..ChangeRef::default()
+    };
+    for event in [
+        Event::Review(Review {
+            change: change.clone(),
+            verdict: ReviewVerdict::Approve,
+            checklist: Vec::new(),
+            comment: None,
+        }),
+        Event::Merge(Merge {
+            change: change.clone(),
+            into: "main".into(),
+            repository: None,
+            merge_commit: None,
+        }),
+    ] {
+        let f = fixture();
+        let payload = event.encode().unwrap();
+        let seq = forge_kind(&f, &f.k.recorder, event.kind(), &payload, Vec::new());
+        let e = rejected(&f, seq);
+        assert_eq!(e.check(), Check::Signer, "{e}");
+        // Signed by the approver, the same bytes verify.
+        let f = fixture();
+        forge_kind(&f, &f.k.approver, event.kind(), &payload, Vec::new());
+        verify_store(f.store.as_ref()).unwrap();
     }
 }
 

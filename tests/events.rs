@@ -208,6 +208,46 @@ fn samples() -> Vec<Event> {
             reason: "the hook payload is more than 64 MiB".into(),
             ..Gap::default()
         }),
+        Event::Review(sealtrail::event::Review {
+            change: sealtrail::event::ChangeRef {
+                pr: Some("!42".into()),
+                commit: Some("3f".repeat(20)),
+                patchset: Some(d(14)),
+            },
+            verdict: sealtrail::event::ReviewVerdict::Approve,
+            checklist: vec![sealtrail::event::ChecklistAnswer {
+                item: sealtrail::event::ChecklistItem::TestsFailWithoutChange,
+                answer: sealtrail::event::Answer::Yes,
+                note: Some("cargo test fails on the parent".into()),
+                evidence: vec![Link {
+                    seq: 3,
+                    hash: EntryHash([3; 32]),
+                }],
+            }],
+            comment: Some("ship it".into()),
+        }),
+        Event::Merge(sealtrail::event::Merge {
+            change: sealtrail::event::ChangeRef {
+                commit: Some("3f".repeat(20)),
+                ..Default::default()
+            },
+            into: "main".into(),
+            repository: Some("https://git.example.com/app".into()),
+            merge_commit: Some("4e".repeat(20)),
+        }),
+        Event::Incident(sealtrail::event::Incident {
+            id: "INC-2041".into(),
+            severity: "sev2".into(),
+            detected_at: 1_780_000_000_000_000_000,
+            description: "XBRL exports miss the period".into(),
+            commits: vec!["3f".repeat(20)],
+            sessions: vec!["sess-xbrl-0001".into()],
+        }),
+        Event::IncidentResolved(sealtrail::event::IncidentResolved {
+            id: "INC-2041".into(),
+            resolution: Some("period written as a duration".into()),
+            fix_commits: vec!["5d".repeat(20)],
+        }),
     ]
 }
 
@@ -250,13 +290,16 @@ fn test_log() -> (Log, SecretKey, SessionId) {
 fn events_round_trip_through_a_log() {
     let (log, recorder, session) = test_log();
     for e in samples() {
-        // Approvals are signed by approvers; references must point at real entries.
+        // Approvals, reviews and merges are signed by approvers (tests/ownership.rs);
+        // references must point at real entries.
         if matches!(
             e,
             Event::Approval(_)
                 | Event::Correction(_)
                 | Event::Supersession(_)
                 | Event::GateRequested(_)
+                | Event::Review(_)
+                | Event::Merge(_)
         ) {
             continue;
         }

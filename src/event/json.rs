@@ -142,6 +142,25 @@ const TEXTS: Ty = Ty::List(&Ty::Text);
 const COST: &[F] = &[req("currency", Ty::Text), req("micros", Ty::UInt)];
 const ALTERNATIVE: &[F] = &[req("option", Ty::Text), req("reason", Ty::Text)];
 const MEANINGS: &[&str] = &["review", "approval", "responsibility", "authorship"];
+const CHANGE: &[F] = &[
+    opt("pr", Ty::Text),
+    opt("commit", Ty::Text),
+    opt("patchset", Ty::Digest),
+];
+const CHECKLIST_ANSWER: &[F] = &[
+    req(
+        "item",
+        Ty::Enum(&[
+            "new_dependency",
+            "tests_fail_without_change",
+            "error_handling",
+            "security_boundary",
+        ]),
+    ),
+    req("answer", Ty::Enum(&["yes", "no", "not_applicable"])),
+    opt("note", Ty::Text),
+    opt("evidence", Ty::RefSet),
+];
 
 // The payload fields of every kind, as in SPEC §13.4 (and src/event.rs).
 fn fields(kind: &str) -> Option<&'static [F]> {
@@ -351,6 +370,50 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     opt("source", Ty::Text),
                     opt("input_size", Ty::UInt),
                     opt("input_digest", Ty::Digest),
+                ]
+            }
+        }
+        "review" => {
+            const {
+                &[
+                    req("change", Ty::Obj("change", CHANGE)),
+                    req(
+                        "verdict",
+                        Ty::Enum(&["approve", "request_changes", "comment"]),
+                    ),
+                    opt("checklist", Ty::List(&Ty::Obj("answer", CHECKLIST_ANSWER))),
+                    opt("comment", Ty::Text),
+                ]
+            }
+        }
+        "merge" => {
+            const {
+                &[
+                    req("change", Ty::Obj("change", CHANGE)),
+                    req("into", Ty::Text),
+                    opt("repository", Ty::Text),
+                    opt("merge_commit", Ty::Text),
+                ]
+            }
+        }
+        "incident" => {
+            const {
+                &[
+                    req("id", Ty::Text),
+                    req("severity", Ty::Text),
+                    req("detected_at", Ty::UInt),
+                    req("description", Ty::Text),
+                    opt("commits", TEXTS),
+                    opt("sessions", TEXTS),
+                ]
+            }
+        }
+        "incident_resolved" => {
+            const {
+                &[
+                    req("id", Ty::Text),
+                    opt("resolution", Ty::Text),
+                    opt("fix_commits", TEXTS),
                 ]
             }
         }
@@ -869,6 +932,10 @@ mod tests {
             "session_ended" => struct_fields::<SessionEnded>(),
             "custom" => struct_fields::<Custom>(),
             "gap" => struct_fields::<Gap>(),
+            "review" => struct_fields::<Review>(),
+            "merge" => struct_fields::<Merge>(),
+            "incident" => struct_fields::<Incident>(),
+            "incident_resolved" => struct_fields::<IncidentResolved>(),
             // The approval's payload is decoded by its own rules (SPEC §13.5): checked by the
             // round trip below.
             _ => None,
@@ -900,6 +967,14 @@ mod tests {
             struct_fields::<super::super::Alternative>().map(<[_]>::len),
             Some(ALTERNATIVE.len())
         );
+        assert_eq!(
+            struct_fields::<super::super::ChangeRef>().map(<[_]>::len),
+            Some(CHANGE.len())
+        );
+        assert_eq!(
+            struct_fields::<super::super::ChecklistAnswer>().map(<[_]>::len),
+            Some(CHECKLIST_ANSWER.len())
+        );
     }
 
     // A value of each JSON type the table knows, as from_json accepts it.
@@ -922,6 +997,8 @@ mod tests {
         let value = |f: &F| match f.name {
             // Texts with rules of their own.
             "currency" => json!("USD"),
+            "commit" | "merge_commit" => json!("a".repeat(40)),
+            "commits" | "fix_commits" => json!(["a".repeat(40)]),
             "gate" => json!("file_write"),
             "type" => json!("example.com/x"),
             _ => sample(f.ty),

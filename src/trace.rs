@@ -34,11 +34,11 @@ use serde_json::{Value as Json, json};
 use crate::entry::SessionId;
 use crate::event::{Event, Outcome, Requirement, SessionStarted};
 use crate::hash::{LogId, RootHash};
-use crate::log::Log;
 use crate::query::{
     QueryError, SessionEvent, SignedApproval, VerificationReport, printed_names, session_events,
     session_start, signed_approvals, verification_report,
 };
+use crate::source::{EntrySource, PayloadState};
 
 /// A checkpoint to name in the trailers: the log's size and Merkle root at that size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl TraceOptions {
     }
 }
 
-/// A session's decision trace, read from the log.
+/// A session's decision trace, read from a log or from a bundle that verified.
 #[derive(Debug, Clone)]
 pub struct DecisionTrace {
     log_id: LogId,
@@ -84,8 +84,12 @@ pub struct DecisionTrace {
 }
 
 impl DecisionTrace {
-    /// Reads a session's entries and decodes them.
-    pub fn from_session(log: &Log, session: &SessionId) -> Result<DecisionTrace, QueryError> {
+    /// Reads a session's entries and decodes them, from the local [`Log`](crate::Log) or a
+    /// [`VerifiedBundle`](crate::bundle::VerifiedBundle).
+    pub fn from_session<S: EntrySource + ?Sized>(
+        log: &S,
+        session: &SessionId,
+    ) -> Result<DecisionTrace, QueryError> {
         let events = session_events(log, session)?;
         let verification = verification_report(&events);
         let approvals = signed_approvals(&events, &printed_names(log));
@@ -371,6 +375,16 @@ impl DecisionTrace {
         if !self.verification.missing.is_empty() {
             let _ = write!(out, " (missing: {})", list(&self.verification.missing));
         }
+        if !self.verification.unread.is_empty() {
+            // Results a reader cannot see (SPEC §13.7): withheld from a bundle, or erased.
+            let unread: Vec<String> = self
+                .verification
+                .unread
+                .iter()
+                .map(|(seq, p)| format!("entry {seq} {}", absence(*p)))
+                .collect();
+            let _ = write!(out, " (unread: {})", unread.join(", "));
+        }
         out.push('\n');
 
         if self.approvals.is_empty() {
@@ -587,6 +601,22 @@ impl DecisionTrace {
             .filter(|e| e.erased)
             .map(|e| e.seq)
             .collect();
+        let withheld: Vec<Json> = self
+            .events
+            .iter()
+            .filter_map(|e| match e.payload {
+                PayloadState::Withheld(r) => Some(json!({
+                    "seq": e.seq, "kind": e.kind.as_str(), "reason": r.describe(),
+                })),
+                _ => None,
+            })
+            .collect();
+        let unread: Vec<Json> = self
+            .verification
+            .unread
+            .iter()
+            .map(|(seq, p)| json!({"seq": seq, "payload": absence(*p)}))
+            .collect();
         let record = json!({
             "format": "sealtrail/run-record/v1",
             "log_id": self.log_id.to_hex(),
@@ -619,6 +649,8 @@ impl DecisionTrace {
                 "failed": self.verification.failed,
                 "missing": self.verification.missing,
                 "checks": checks,
+                // Present only when a `verification` payload is absent (SPEC §13.7).
+                "unread": (!unread.is_empty()).then_some(unread),
             },
             "approvals": approvals,
             "artifacts": artifacts,
@@ -627,6 +659,8 @@ impl DecisionTrace {
             "open_risks": self.open_risks(),
             "custom_events": custom,
             "erased_entries": erased,
+            // Present only when read from a bundle that withheld payloads of the session.
+            "withheld_entries": (!withheld.is_empty()).then_some(withheld),
             // Present only when the session has gaps, so that a complete record reads as before.
             "gaps": (!gaps.is_empty()).then_some(gaps),
             "final_status": self.final_status(),
@@ -719,6 +753,14 @@ fn strip(v: Json) -> Json {
         ),
         Json::Array(a) => Json::Array(a.into_iter().map(strip).collect()),
         other => other,
+    }
+}
+
+// Why a payload is absent, in one word.
+fn absence(p: PayloadState) -> &'static str {
+    match p {
+        PayloadState::Withheld(_) => "withheld",
+        _ => "erased",
     }
 }
 

@@ -238,3 +238,33 @@ fn withheld_payloads_are_reported_as_withheld_not_erased() {
     assert!(erased.erased);
     assert_eq!(b.withheld(erased.seq), None);
 }
+
+#[test]
+fn links_outside_a_selection_are_named_not_guessed() {
+    let f = fixture();
+    // The populated log's decision links the session start and the file read before it.
+    let decision = session_events(&f.log, &f.sessions[0])
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind.as_str() == "decision")
+        .unwrap();
+    let linked: Vec<u64> = decision.links.iter().map(|l| l.seq).collect();
+    assert!(!linked.is_empty());
+    let b = read(
+        &export(
+            &f,
+            ExportOptions::new(Selection::Entries(vec![decision.seq])),
+        ),
+        &pinned(&f.k),
+    );
+    let x = explain(&b, decision.seq).unwrap();
+    assert!(x.inputs.is_empty());
+    assert_eq!(x.not_held, linked);
+    // From the log, the same entry has them as inputs and nothing missing.
+    let from_log = explain(&f.log, decision.seq).unwrap();
+    assert!(from_log.not_held.is_empty());
+    assert_eq!(
+        from_log.inputs.iter().filter(|n| n.depth == 1).count(),
+        linked.len()
+    );
+}

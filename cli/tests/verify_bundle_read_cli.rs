@@ -91,6 +91,11 @@ fn fixture() -> Fixture {
             .withhold_kind(kind("verification"))
             .withhold_entry(r.session_started.seq),
     );
+    // The populated log's decision (entry 5), which links entries 2 and 3, alone.
+    write(
+        "chosen.bundle",
+        ExportOptions::new(Selection::Entries(vec![5])),
+    );
     let mut bad = std::fs::read(dir.path().join("all.bundle")).unwrap();
     let at = bad.len() - 1;
     bad[at] ^= 0x01;
@@ -346,4 +351,21 @@ fn questions_about_what_the_bundle_does_not_hold_are_usage_errors() {
     assert!(err(&o).contains("nope"), "{}", err(&o));
     let o = ask(&f, "all.bundle", &["why"]);
     assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn why_names_links_the_bundle_does_not_hold() {
+    let f = fixture();
+    let o = ask(&f, "chosen.bundle", &["why", "5"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("decision"), "{}", out(&o));
+    assert!(
+        out(&o).contains("not held: the bundle does not hold linked entries 2, 3"),
+        "{}",
+        out(&o)
+    );
+    let o = ask(&f, "chosen.bundle", &["why", "5", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(j["not_held"], serde_json::json!([2, 3]));
+    assert_eq!(j["inputs"], serde_json::json!([]));
 }

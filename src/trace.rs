@@ -183,7 +183,12 @@ impl DecisionTrace {
             let mut s = one_line(&c.check);
             match &c.latest {
                 None => {
-                    s.push_str(" (NOT RUN: never reported");
+                    // With results unread (SPEC §13.7), "never reported" would be a guess.
+                    s.push_str(if self.verification.unread.is_empty() {
+                        " (NOT RUN: never reported"
+                    } else {
+                        " (UNKNOWN: no readable result"
+                    });
                     if required {
                         s.push_str(", required");
                     }
@@ -551,6 +556,11 @@ impl DecisionTrace {
                 | Event::SessionEnded(_) => {}
             }
         }
+        let never = if self.verification.unread.is_empty() {
+            "never reported"
+        } else {
+            "no readable result"
+        };
         let checks: Vec<Json> = self
             .verification
             .checks
@@ -562,7 +572,7 @@ impl DecisionTrace {
                     "required": c.requirement == Requirement::Required,
                     "outcome": latest.map_or("not_run", |(_, v)| v.outcome.as_str()),
                     "reason": latest.and_then(|(_, v)| v.reason.clone())
-                        .or_else(|| latest.is_none().then(|| "never reported".to_owned())),
+                        .or_else(|| latest.is_none().then(|| never.to_owned())),
                     "seq": latest.map(|(s, _)| *s),
                     "duration_ms": latest.and_then(|(_, v)| v.duration_ms),
                     "passed": latest.and_then(|(_, v)| v.passed),

@@ -221,6 +221,12 @@ fn withheld_payloads_are_reported_as_withheld_not_erased() {
         markdown.contains(&format!("(unread: entry {} withheld", verifications[0])),
         "{markdown}"
     );
+    // A check whose result may be among them is not said never to have run.
+    assert!(
+        markdown.contains("e2e invite-flow (UNKNOWN: no readable result, required)"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("never reported"), "{markdown}");
     let from_log = DecisionTrace::from_session(&f.log, hidden).unwrap();
     assert!(
         from_log

@@ -681,6 +681,74 @@ pub(crate) mod wire {
     }
 }
 
+/// An approval entry with its signature manifestation (21 CFR 11.50): the signer's printed name,
+/// the date and time of signing, and the meaning. Its `Display` shows all three.
+///
+/// The one summary of an approval that queries, decision traces and verification reports share.
+/// As JSON (a [`Report`](crate::report::Report)'s `approvals`, SPEC §12.6) it is `{seq, name,
+/// signer, gate, meaning, decision, time, signed_at, subjects}`: `time` is when the log recorded
+/// it, `signed_at` the approver's own time of signing, `subjects` the entries approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedApproval {
+    /// The approval entry.
+    pub seq: u64,
+    /// When the log recorded it: the entry's signed header time, UTC. The approver's own time
+    /// of signing is the approval's [`Approval::signed_at`], within five minutes of it
+    /// (SPEC §13.5).
+    pub time: Timestamp,
+    /// The approver's key.
+    pub signer: KeyId,
+    /// The printed name the key is registered under.
+    pub printed_name: String,
+    /// The approval.
+    pub approval: Approval,
+}
+
+impl fmt::Display for SignedApproval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} by {} ({}) at {}",
+            self.approval.gate(),
+            self.approval.decision().past(),
+            self.printed_name,
+            self.approval.meaning(),
+            self.approval.signed_at().to_minute()
+        )
+    }
+}
+
+// The report's JSON form of an approval (SPEC §12.6), unchanged since it had a type of its own.
+impl Serialize for SignedApproval {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            seq: u64,
+            name: &'a str,
+            signer: String,
+            gate: &'a str,
+            meaning: &'static str,
+            decision: &'static str,
+            time: String,
+            signed_at: String,
+            subjects: Vec<u64>,
+        }
+        let a = &self.approval;
+        Json {
+            seq: self.seq,
+            name: &self.printed_name,
+            signer: self.signer.to_string(),
+            gate: a.gate().as_str(),
+            meaning: a.meaning().as_str(),
+            decision: a.decision().as_str(),
+            time: self.time.to_rfc3339(),
+            signed_at: a.signed_at().to_rfc3339(),
+            subjects: a.entries().iter().map(|l| l.seq).collect(),
+        }
+        .serialize(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,18 +2,20 @@
 //! depended on it; every version of a corrected record; what the session touched outside its
 //! declared scope; whether its required checks passed; who approved what.
 //!
-//! Queries read signed entries back with [`Log::read`], [`Log::session`] and [`Log::range`];
-//! they never trust anything the entries do not say. Payloads are decoded strictly
-//! ([`Event::decode`]); an erased payload is reported as such, never guessed.
+//! Queries read signed entries back through [`EntrySource`] — the local [`Log`](crate::Log) or a
+//! bundle that verified ([`VerifiedBundle`](crate::bundle::VerifiedBundle)) — and never trust
+//! anything the entries do not say. Payloads are decoded strictly ([`Event::decode`]); an erased
+//! or withheld payload is reported as such, never guessed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
-use crate::approval::Approval;
+pub use crate::approval::SignedApproval;
 use crate::entry::{Kind, Link, SessionId};
 use crate::event::{Event, EventDecodeError, Outcome, Requirement, SessionStarted, Verification};
 use crate::keys::KeyId;
-use crate::log::{Log, ReadError, StoredEntry};
+use crate::log::{ReadError, StoredEntry};
+use crate::source::{EntrySource, PayloadState};
 use crate::time::Timestamp;
 
 /// Why a query could not be answered.
@@ -71,10 +73,13 @@ pub struct SessionEvent {
     pub kind: Kind,
     /// Its causal links.
     pub links: Vec<Link>,
-    /// The event; `None` when the payload was erased or the kind is outside the vocabulary.
+    /// The event; `None` when the payload is absent (erased or withheld) or the kind is outside
+    /// the vocabulary.
     pub event: Option<Event>,
-    /// Whether the payload was erased.
+    /// Whether the payload was erased from the log.
     pub erased: bool,
+    /// Whether the payload is present, erased, or withheld from the source (a bundle).
+    pub payload: PayloadState,
 }
 
 /// Decodes the event an entry holds. `Ok(None)` for an erased payload or a kind outside the
@@ -101,8 +106,12 @@ pub fn decode_event(entry: &StoredEntry) -> Result<Option<Event>, QueryError> {
     }
 }
 
-fn to_session_event(e: &StoredEntry) -> Result<SessionEvent, QueryError> {
+fn to_session_event<S: EntrySource + ?Sized>(
+    log: &S,
+    e: &StoredEntry,
+) -> Result<SessionEvent, QueryError> {
     let h = e.header();
+    let payload = log.payload_state(e);
     Ok(SessionEvent {
         seq: e.seq(),
         time: h.time,
@@ -110,20 +119,24 @@ fn to_session_event(e: &StoredEntry) -> Result<SessionEvent, QueryError> {
         kind: h.kind.clone(),
         links: h.links.clone(),
         event: decode_event(e)?,
-        erased: e.payload.data().is_none(),
+        erased: payload == PayloadState::Erased,
+        payload,
     })
 }
 
 /// Every entry of a session, in order, with its event decoded.
-pub fn session_events(log: &Log, session: &SessionId) -> Result<Vec<SessionEvent>, QueryError> {
+pub fn session_events<S: EntrySource + ?Sized>(
+    log: &S,
+    session: &SessionId,
+) -> Result<Vec<SessionEvent>, QueryError> {
     let entries = log.session(session)?;
     if entries.is_empty() {
         return Err(QueryError::NoSuchSession(session.as_str().to_owned()));
     }
-    entries.iter().map(to_session_event).collect()
+    entries.iter().map(|e| to_session_event(log, e)).collect()
 }
 
-fn read(log: &Log, seq: u64) -> Result<StoredEntry, QueryError> {
+fn read<S: EntrySource + ?Sized>(log: &S, seq: u64) -> Result<StoredEntry, QueryError> {
     log.read(seq)?.ok_or(QueryError::NoSuchEntry(seq))
 }
 
@@ -142,17 +155,37 @@ pub struct CausalNode {
 
 /// Everything an entry depended on: its links, their links, and so on, each entry once, nearest
 /// first (breadth-first, then by sequence number). This answers "what informed this?".
-pub fn causal_inputs(log: &Log, seq: u64) -> Result<Vec<CausalNode>, QueryError> {
+pub fn causal_inputs<S: EntrySource + ?Sized>(
+    log: &S,
+    seq: u64,
+) -> Result<Vec<CausalNode>, QueryError> {
+    let (nodes, not_held) = walk_inputs(log, seq)?;
+    match not_held.first() {
+        Some(&missing) => Err(QueryError::NoSuchEntry(missing)),
+        None => Ok(nodes),
+    }
+}
+
+// The causal inputs the source holds, and the linked positions it does not hold (a bundle of a
+// selection holds the entries selected, not everything they link to).
+fn walk_inputs<S: EntrySource + ?Sized>(
+    log: &S,
+    seq: u64,
+) -> Result<(Vec<CausalNode>, Vec<u64>), QueryError> {
     let start = read(log, seq)?;
     let mut seen = BTreeSet::new();
     let mut queue: VecDeque<(Link, u32, u64)> =
         start.header().links.iter().map(|l| (*l, 1, seq)).collect();
     let mut out = Vec::new();
+    let mut not_held = Vec::new();
     while let Some((link, depth, via)) = queue.pop_front() {
         if !seen.insert(link.seq) {
             continue;
         }
-        let e = read(log, link.seq)?;
+        let Some(e) = log.read(link.seq)? else {
+            not_held.push(link.seq);
+            continue;
+        };
         for l in &e.header().links {
             if !seen.contains(&l.seq) {
                 queue.push_back((*l, depth + 1, link.seq));
@@ -166,13 +199,17 @@ pub fn causal_inputs(log: &Log, seq: u64) -> Result<Vec<CausalNode>, QueryError>
         });
     }
     out.sort_by_key(|n| (n.depth, n.seq));
-    Ok(out)
+    not_held.sort_unstable();
+    Ok((out, not_held))
 }
 
 /// Everything in the entry's session (or, for an entry outside any session, in the rest of the
 /// log) that depended on it: entries linking to it, entries linking to those, and so on, in log
 /// order. This answers "what depended on this?".
-pub fn downstream(log: &Log, seq: u64) -> Result<Vec<CausalNode>, QueryError> {
+pub fn downstream<S: EntrySource + ?Sized>(
+    log: &S,
+    seq: u64,
+) -> Result<Vec<CausalNode>, QueryError> {
     let start = read(log, seq)?;
     let session = start.header().session.clone();
     let later: Vec<StoredEntry> = if session.is_none() {
@@ -215,15 +252,20 @@ pub struct Explanation {
     pub inputs: Vec<CausalNode>,
     /// What depended on it ([`downstream`]).
     pub downstream: Vec<CausalNode>,
+    /// Entries it depended on that the source does not hold, so their own inputs are unknown:
+    /// always empty for a log; for a bundle, linked entries outside its selection.
+    pub not_held: Vec<u64>,
 }
 
 /// "Why was this chosen, and what depended on it?" for the entry at `seq`.
-pub fn explain(log: &Log, seq: u64) -> Result<Explanation, QueryError> {
+pub fn explain<S: EntrySource + ?Sized>(log: &S, seq: u64) -> Result<Explanation, QueryError> {
     let e = read(log, seq)?;
+    let (inputs, not_held) = walk_inputs(log, seq)?;
     Ok(Explanation {
-        entry: to_session_event(&e)?,
-        inputs: causal_inputs(log, seq)?,
+        entry: to_session_event(log, &e)?,
+        inputs,
         downstream: downstream(log, seq)?,
+        not_held,
     })
 }
 
@@ -257,7 +299,10 @@ pub struct RecordVersion {
 /// Every version of the record that the entry at `seq` is a version of, oldest first: the chain
 /// of supersessions through it (SPEC §13.6), with the corrections made to each version. Nothing
 /// is edited: every version stays readable at its own position.
-pub fn versions(log: &Log, seq: u64) -> Result<Vec<RecordVersion>, QueryError> {
+pub fn versions<S: EntrySource + ?Sized>(
+    log: &S,
+    seq: u64,
+) -> Result<Vec<RecordVersion>, QueryError> {
     let start = read(log, seq)?;
     let session = start.header().session.clone();
     let scope: Vec<StoredEntry> = if session.is_none() {
@@ -480,7 +525,10 @@ pub fn session_start(events: &[SessionEvent]) -> Option<&SessionStarted> {
 
 /// Every file read and every path a tool call touched outside the scope the session declared
 /// (SPEC §13.8), in log order.
-pub fn out_of_scope(log: &Log, session: &SessionId) -> Result<Vec<ScopeFinding>, QueryError> {
+pub fn out_of_scope<S: EntrySource + ?Sized>(
+    log: &S,
+    session: &SessionId,
+) -> Result<Vec<ScopeFinding>, QueryError> {
     let events = session_events(log, session)?;
     let started = session_start(&events)
         .ok_or_else(|| QueryError::NotStarted(session.as_str().to_owned()))?;
@@ -560,6 +608,9 @@ pub struct VerificationReport {
     pub failed: Vec<String>,
     /// Required checks that never ran or whose latest result is `not_run`.
     pub missing: Vec<String>,
+    /// `verification` entries whose payload is erased or withheld, with its state: their results
+    /// are unknown, so the status above is computed without them.
+    pub unread: Vec<(u64, PayloadState)>,
 }
 
 /// Computes a session's verification status from its events (SPEC §13.7).
@@ -585,7 +636,12 @@ pub fn verification_report(events: &[SessionEvent]) -> VerificationReport {
             checks[i].requirement = Requirement::Required;
         }
     }
+    let mut unread = Vec::new();
     for e in events {
+        if e.kind.as_str() == "verification" && !e.payload.is_present() {
+            unread.push((e.seq, e.payload));
+            continue;
+        }
         let Some(Event::Verification(v)) = &e.event else {
             continue;
         };
@@ -623,12 +679,13 @@ pub fn verification_report(events: &[SessionEvent]) -> VerificationReport {
         checks,
         failed,
         missing,
+        unread,
     }
 }
 
 /// A session's verification status as of its last entry.
-pub fn verification_status(
-    log: &Log,
+pub fn verification_status<S: EntrySource + ?Sized>(
+    log: &S,
     session: &SessionId,
 ) -> Result<VerificationReport, QueryError> {
     Ok(verification_report(&session_events(log, session)?))
@@ -636,8 +693,8 @@ pub fn verification_status(
 
 /// A session's verification status as of entry `upto` (inclusive): what a reviewer would have
 /// seen then.
-pub fn verification_status_at(
-    log: &Log,
+pub fn verification_status_at<S: EntrySource + ?Sized>(
+    log: &S,
     session: &SessionId,
     upto: u64,
 ) -> Result<VerificationReport, QueryError> {
@@ -648,41 +705,9 @@ pub fn verification_status_at(
     Ok(verification_report(&events))
 }
 
-/// An approval with its signature manifestation (21 CFR 11.50): the signer's printed name, the
-/// date and time of signing, and the meaning. Its `Display` shows all three.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedApproval {
-    /// The approval entry.
-    pub seq: u64,
-    /// When the log recorded it: the entry's signed header time, UTC. The approver's own time
-    /// of signing is the approval's [`Approval::signed_at`], within five minutes of it
-    /// (SPEC §13.5).
-    pub time: Timestamp,
-    /// The approver's key.
-    pub signer: KeyId,
-    /// The printed name the key is registered under.
-    pub printed_name: String,
-    /// The approval.
-    pub approval: Approval,
-}
-
-impl fmt::Display for SignedApproval {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} by {} ({}) at {}",
-            self.approval.gate(),
-            self.approval.decision().past(),
-            self.printed_name,
-            self.approval.meaning(),
-            self.approval.signed_at().to_minute()
-        )
-    }
-}
-
 /// The printed name of every key the log knows.
-pub fn printed_names(log: &Log) -> HashMap<KeyId, String> {
-    log.keys().into_iter().map(|k| (k.key, k.name)).collect()
+pub fn printed_names<S: EntrySource + ?Sized>(log: &S) -> HashMap<KeyId, String> {
+    log.printed_names()
 }
 
 /// The approvals among a session's events, with printed names from `names`.
@@ -709,7 +734,10 @@ pub fn signed_approvals(
 }
 
 /// Every approval in a session, with the signer's printed name, time and meaning.
-pub fn approvals(log: &Log, session: &SessionId) -> Result<Vec<SignedApproval>, QueryError> {
+pub fn approvals<S: EntrySource + ?Sized>(
+    log: &S,
+    session: &SessionId,
+) -> Result<Vec<SignedApproval>, QueryError> {
     let events = session_events(log, session)?;
     Ok(signed_approvals(&events, &printed_names(log)))
 }

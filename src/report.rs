@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::approval::Approval;
+use crate::approval::{Approval, SignedApproval};
 use crate::entry::{Entry, Kind, Payload};
 use crate::hash::{LogId, RootHash, Suite};
 use crate::registry::KeyRegistry;
@@ -62,29 +62,6 @@ pub struct SessionSummary {
     pub id: String,
     /// Entries of it covered.
     pub entries: u64,
-}
-
-/// One approval, as a Part 11 signature manifestation: who, when, meaning what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApprovalSummary {
-    /// The approval entry.
-    pub seq: u64,
-    /// The signer's printed name.
-    pub name: String,
-    /// The signer's key, hex.
-    pub signer: String,
-    /// The gate.
-    pub gate: String,
-    /// The meaning of the signature.
-    pub meaning: String,
-    /// approve / reject.
-    pub decision: String,
-    /// When the log recorded it (the entry's time, UTC, RFC 3339).
-    pub time: String,
-    /// When the approver signed it, by the approver's own clock (UTC, RFC 3339; 21 CFR 11.50).
-    pub signed_at: String,
-    /// The entries approved.
-    pub subjects: Vec<u64>,
 }
 
 /// A payload the evidence does not contain.
@@ -154,8 +131,8 @@ pub struct Report {
     pub sessions: Vec<SessionSummary>,
     /// Sessions not listed because there were too many.
     pub sessions_unlisted: u64,
-    /// Approvals, each with name, time and meaning.
-    pub approvals: Vec<ApprovalSummary>,
+    /// Approvals, each with printed name, time and meaning.
+    pub approvals: Vec<SignedApproval>,
     /// Payloads erased or withheld (at most [`MAX_LISTED_REDACTIONS`] listed).
     pub redacted: Vec<Redaction>,
     /// Redacted payloads not listed because there were too many.
@@ -182,7 +159,7 @@ pub struct ReportBuilder {
     range: Option<SeqRange>,
     sessions: BTreeMap<String, u64>,
     sessions_unlisted: u64,
-    approvals: Vec<ApprovalSummary>,
+    approvals: Vec<SignedApproval>,
     redacted: Vec<Redaction>,
     redacted_unlisted: u64,
     first_time: Option<Timestamp>,
@@ -274,16 +251,12 @@ impl ReportBuilder {
                     let name = registry
                         .get(&h.signer)
                         .map_or_else(|| "(unknown signer)".to_owned(), |r| r.name.clone());
-                    self.approvals.push(ApprovalSummary {
+                    self.approvals.push(SignedApproval {
                         seq: h.seq,
-                        name,
-                        signer: h.signer.to_string(),
-                        gate: a.gate().to_string(),
-                        meaning: a.meaning().to_string(),
-                        decision: a.decision().to_string(),
-                        time: h.time.to_rfc3339(),
-                        signed_at: a.signed_at().to_rfc3339(),
-                        subjects: a.entries().iter().map(|l| l.seq).collect(),
+                        time: h.time,
+                        signer: h.signer,
+                        printed_name: name,
+                        approval: a,
                     });
                 }
             }
@@ -430,16 +403,12 @@ impl Report {
                 s,
                 "  entry {}: {} {} by {} ({}), signed at {}, recorded at {}",
                 a.seq,
-                a.gate,
-                if a.decision == "approve" {
-                    "approved"
-                } else {
-                    "rejected"
-                },
-                a.name,
-                a.meaning,
-                a.signed_at,
-                a.time
+                a.approval.gate(),
+                a.approval.decision().past(),
+                a.printed_name,
+                a.approval.meaning(),
+                a.approval.signed_at().to_rfc3339(),
+                a.time.to_rfc3339()
             );
         }
         if !self.redacted.is_empty() {

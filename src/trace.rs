@@ -34,11 +34,11 @@ use serde_json::{Value as Json, json};
 use crate::entry::SessionId;
 use crate::event::{Event, Outcome, Requirement, SessionStarted};
 use crate::hash::{LogId, RootHash};
-use crate::log::Log;
 use crate::query::{
     QueryError, SessionEvent, SignedApproval, VerificationReport, printed_names, session_events,
     session_start, signed_approvals, verification_report,
 };
+use crate::source::{EntrySource, PayloadState};
 
 /// A checkpoint to name in the trailers: the log's size and Merkle root at that size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl TraceOptions {
     }
 }
 
-/// A session's decision trace, read from the log.
+/// A session's decision trace, read from a log or from a bundle that verified.
 #[derive(Debug, Clone)]
 pub struct DecisionTrace {
     log_id: LogId,
@@ -84,8 +84,12 @@ pub struct DecisionTrace {
 }
 
 impl DecisionTrace {
-    /// Reads a session's entries and decodes them.
-    pub fn from_session(log: &Log, session: &SessionId) -> Result<DecisionTrace, QueryError> {
+    /// Reads a session's entries and decodes them, from the local [`Log`](crate::Log) or a
+    /// [`VerifiedBundle`](crate::bundle::VerifiedBundle).
+    pub fn from_session<S: EntrySource + ?Sized>(
+        log: &S,
+        session: &SessionId,
+    ) -> Result<DecisionTrace, QueryError> {
         let events = session_events(log, session)?;
         let verification = verification_report(&events);
         let approvals = signed_approvals(&events, &printed_names(log));
@@ -179,7 +183,12 @@ impl DecisionTrace {
             let mut s = one_line(&c.check);
             match &c.latest {
                 None => {
-                    s.push_str(" (NOT RUN: never reported");
+                    // With results unread (SPEC §13.7), "never reported" would be a guess.
+                    s.push_str(if self.verification.unread.is_empty() {
+                        " (NOT RUN: never reported"
+                    } else {
+                        " (UNKNOWN: no readable result"
+                    });
                     if required {
                         s.push_str(", required");
                     }
@@ -371,6 +380,16 @@ impl DecisionTrace {
         if !self.verification.missing.is_empty() {
             let _ = write!(out, " (missing: {})", list(&self.verification.missing));
         }
+        if !self.verification.unread.is_empty() {
+            // Results a reader cannot see (SPEC §13.7): withheld from a bundle, or erased.
+            let unread: Vec<String> = self
+                .verification
+                .unread
+                .iter()
+                .map(|(seq, p)| format!("entry {seq} {}", absence(*p)))
+                .collect();
+            let _ = write!(out, " (unread: {})", unread.join(", "));
+        }
         out.push('\n');
 
         if self.approvals.is_empty() {
@@ -542,6 +561,11 @@ impl DecisionTrace {
                 | Event::IncidentResolved(_) => {}
             }
         }
+        let never = if self.verification.unread.is_empty() {
+            "never reported"
+        } else {
+            "no readable result"
+        };
         let checks: Vec<Json> = self
             .verification
             .checks
@@ -553,7 +577,7 @@ impl DecisionTrace {
                     "required": c.requirement == Requirement::Required,
                     "outcome": latest.map_or("not_run", |(_, v)| v.outcome.as_str()),
                     "reason": latest.and_then(|(_, v)| v.reason.clone())
-                        .or_else(|| latest.is_none().then(|| "never reported".to_owned())),
+                        .or_else(|| latest.is_none().then(|| never.to_owned())),
                     "seq": latest.map(|(s, _)| *s),
                     "duration_ms": latest.and_then(|(_, v)| v.duration_ms),
                     "passed": latest.and_then(|(_, v)| v.passed),
@@ -592,6 +616,22 @@ impl DecisionTrace {
             .filter(|e| e.erased)
             .map(|e| e.seq)
             .collect();
+        let withheld: Vec<Json> = self
+            .events
+            .iter()
+            .filter_map(|e| match e.payload {
+                PayloadState::Withheld(r) => Some(json!({
+                    "seq": e.seq, "kind": e.kind.as_str(), "reason": r.describe(),
+                })),
+                _ => None,
+            })
+            .collect();
+        let unread: Vec<Json> = self
+            .verification
+            .unread
+            .iter()
+            .map(|(seq, p)| json!({"seq": seq, "payload": absence(*p)}))
+            .collect();
         let record = json!({
             "format": "sealtrail/run-record/v1",
             "log_id": self.log_id.to_hex(),
@@ -624,6 +664,8 @@ impl DecisionTrace {
                 "failed": self.verification.failed,
                 "missing": self.verification.missing,
                 "checks": checks,
+                // Present only when a `verification` payload is absent (SPEC §13.7).
+                "unread": (!unread.is_empty()).then_some(unread),
             },
             "approvals": approvals,
             "artifacts": artifacts,
@@ -632,6 +674,8 @@ impl DecisionTrace {
             "open_risks": self.open_risks(),
             "custom_events": custom,
             "erased_entries": erased,
+            // Present only when read from a bundle that withheld payloads of the session.
+            "withheld_entries": (!withheld.is_empty()).then_some(withheld),
             // Present only when the session has gaps, so that a complete record reads as before.
             "gaps": (!gaps.is_empty()).then_some(gaps),
             "final_status": self.final_status(),
@@ -724,6 +768,14 @@ fn strip(v: Json) -> Json {
         ),
         Json::Array(a) => Json::Array(a.into_iter().map(strip).collect()),
         other => other,
+    }
+}
+
+// Why a payload is absent, in one word.
+fn absence(p: PayloadState) -> &'static str {
+    match p {
+        PayloadState::Withheld(_) => "withheld",
+        _ => "erased",
     }
 }
 

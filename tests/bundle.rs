@@ -71,8 +71,8 @@ fn whole_log_bundle_verifies_and_says_what_was_proven() {
         assert_valid(&report);
         assert_eq!(report.entries, log.len());
         assert_eq!(report.approvals.len(), 1);
-        assert_eq!(report.approvals[0].name, "Release Approver");
-        assert_eq!(report.approvals[0].meaning, "approval");
+        assert_eq!(report.approvals[0].printed_name, "Release Approver");
+        assert_eq!(report.approvals[0].approval.meaning().as_str(), "approval");
         assert_eq!(report.redacted.len(), 1, "the erased payload");
         assert_eq!(report.checkpoint.as_ref().unwrap().size, log.len());
         assert!(
@@ -413,7 +413,7 @@ fn xbrl_session_bundle_verifies() {
         report
             .approvals
             .iter()
-            .all(|a| a.name == "Release Approver")
+            .all(|a| a.printed_name == "Release Approver")
     );
 }
 

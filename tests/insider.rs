@@ -616,7 +616,7 @@ fn an_approval_carries_its_signers_time() {
     log.append(&approver(), approval(signed_at)).unwrap();
     let r = verify(&export(&log, ExportOptions::new(Selection::Log)), &policy());
     assert_valid(&r);
-    assert_eq!(r.approvals[0].signed_at, signed_at.to_rfc3339());
+    assert_eq!(r.approvals[0].approval.signed_at(), signed_at);
     assert!(
         r.render()
             .contains(&format!("signed at {}", signed_at.to_rfc3339()))

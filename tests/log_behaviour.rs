@@ -536,7 +536,11 @@ fn verify_report_says_what_was_proven() {
     assert_eq!(report.approvals.len(), 1);
     let a = &report.approvals[0];
     assert_eq!(
-        (a.name.as_str(), a.gate.as_str(), a.meaning.as_str()),
+        (
+            a.printed_name.as_str(),
+            a.approval.gate().as_str(),
+            a.approval.meaning().as_str()
+        ),
         ("Release Approver", "file_write", "approval")
     );
     assert_eq!(report.redacted.len(), 1);

@@ -13,8 +13,10 @@
 //!
 //! Everything is laid out so the verifier reads it once, front to back, with memory bounded
 //! independently of the bundle's size. Writing is on the log side ([`crate::log::Log::export`]);
-//! reading and verifying is here and depends on no storage engine.
+//! reading and verifying is here and depends on no storage engine. A bundle that verified can be
+//! read like the log ([`VerifiedBundle`], an [`EntrySource`](crate::source::EntrySource)).
 
+mod verified;
 mod verify;
 
 use serde::{Deserialize, Serialize};
@@ -24,8 +26,10 @@ use crate::codec::{DecodeError, Decoder, Encoder, from_canonical, to_canonical};
 use crate::entry::{MAX_PAYLOAD_LEN, Payload};
 use crate::hash::{Domain, Salt, Suite};
 
+pub use verified::{BundleReading, VerifiedBundle};
 pub use verify::{
-    BundleError, Progress, TrustError, TrustPolicy, verify_bundle, verify_bundle_with,
+    BundleError, Progress, TrustError, TrustPolicy, verify_bundle, verify_bundle_entries,
+    verify_bundle_entries_with, verify_bundle_with,
 };
 
 /// The first item of every bundle.

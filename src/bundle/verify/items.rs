@@ -252,6 +252,9 @@ impl Verifier<'_> {
                 signer: h.signer,
             },
         );
+        if let Some(kept) = &mut self.kept {
+            kept.keep(entry, hash, payload, withheld);
+        }
     }
 
     // After the last control item.
@@ -462,6 +465,9 @@ impl Verifier<'_> {
             hash,
             time: h.time,
         });
+        if let Some(kept) = &mut self.kept {
+            kept.keep(entry, hash, payload, withheld);
+        }
     }
 
     // The chain and time against the entries the bundle holds next to this one: the entry item

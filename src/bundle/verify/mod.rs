@@ -10,8 +10,10 @@ mod chunks;
 mod claims;
 mod items;
 
+use std::collections::HashMap;
 use std::io::{BufReader, Read};
 
+use super::verified::{BundleReading, Kept, VerifiedBundle};
 use super::{BUNDLE_VERSION, BundleHeader, MAGIC, MAX_HEADER_LEN, MAX_ITEM_LEN, Shape, Trailer};
 use crate::checkpoint::{VerifiedCheckpoint, WitnessPolicy};
 use crate::codec::{ReadItemError, decode_value, read_item};
@@ -138,6 +140,61 @@ pub fn verify_bundle_with<R: Read>(
     policy: &TrustPolicy,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, BundleError> {
+    Ok(run_pass(reader, policy, progress, Keep::Nothing)?.0)
+}
+
+/// [`verify_bundle`], keeping the entries it verified for reading: queries and decision traces
+/// run over a [`VerifiedBundle`] as over the log. Only a valid report yields entries
+/// ([`BundleReading::Valid`]); an invalid bundle yields its report alone. The entries are kept as
+/// read (memory grows with the bundle's bytes, unlike [`verify_bundle`]'s).
+pub fn verify_bundle_entries<R: Read>(
+    reader: R,
+    policy: &TrustPolicy,
+) -> Result<BundleReading, BundleError> {
+    verify_bundle_entries_with(reader, policy, &mut |_| {})
+}
+
+/// [`verify_bundle_entries`], calling `progress` as entries are checked.
+pub fn verify_bundle_entries_with<R: Read>(
+    reader: R,
+    policy: &TrustPolicy,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BundleReading, BundleError> {
+    Ok(match run_pass(reader, policy, progress, Keep::Entries)? {
+        (report, Some(entries)) if report.is_valid() => {
+            BundleReading::Valid(entries.with_report(report))
+        }
+        (report, _) => BundleReading::Invalid(report),
+    })
+}
+
+// Whether the pass keeps what it verified.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Nothing,
+    Entries,
+}
+
+// What a pass that kept its entries hands over, before the verdict is known.
+struct KeptEntries {
+    log_id: LogId,
+    suite: Suite,
+    names: HashMap<KeyId, String>,
+    kept: Kept,
+}
+
+impl KeptEntries {
+    fn with_report(self, report: Report) -> VerifiedBundle {
+        VerifiedBundle::new(report, self.log_id, self.suite, self.names, self.kept)
+    }
+}
+
+fn run_pass<R: Read>(
+    reader: R,
+    policy: &TrustPolicy,
+    progress: &mut dyn FnMut(Progress),
+    keep: Keep,
+) -> Result<(Report, Option<KeptEntries>), BundleError> {
     let mut r = BufReader::with_capacity(256 * 1024, reader);
     let mut buf = Vec::new();
     // SPEC §12.6 step 1. The magic item: anything else is not a bundle.
@@ -152,7 +209,7 @@ pub fn verify_bundle_with<R: Read>(
     let mut early = ReportBuilder::new("(unknown)", Suite::default(), LogId::default());
     if let Err(e) = read(&mut r, &mut buf, 32) {
         read_failed(&mut early, "version", e);
-        return Ok(early.finish());
+        return Ok((early.finish(), None));
     }
     match crate::codec::Decoder::new(&buf).u64() {
         Ok(BUNDLE_VERSION) => {}
@@ -164,24 +221,24 @@ pub fn verify_bundle_with<R: Read>(
                     "bundle format version {other}; this verifier reads version {BUNDLE_VERSION}"
                 ),
             );
-            return Ok(early.finish());
+            return Ok((early.finish(), None));
         }
         Err(e) => {
             early.finding(None, Check::Decode, format!("bundle version: {e}"));
-            return Ok(early.finish());
+            return Ok((early.finish(), None));
         }
     }
     prefix.extend_from_slice(&buf);
     if let Err(e) = read(&mut r, &mut buf, MAX_HEADER_LEN) {
         read_failed(&mut early, "header", e);
-        return Ok(early.finish());
+        return Ok((early.finish(), None));
     }
     prefix.extend_from_slice(&buf);
     let header = match BundleHeader::decode(&buf) {
         Ok(h) => h,
         Err(e) => {
             early.finding(None, Check::Decode, format!("bundle header: {e}"));
-            return Ok(early.finish());
+            return Ok((early.finish(), None));
         }
     };
     // Step 2.
@@ -189,10 +246,13 @@ pub fn verify_bundle_with<R: Read>(
         Ok(d) => d,
         Err(e) => {
             early.finding(None, Check::Descriptor, format!("descriptor: {e}"));
-            return Ok(early.finish());
+            return Ok((early.finish(), None));
         }
     };
     let mut v = Verifier::new(&descriptor, header, policy, &prefix);
+    if keep == Keep::Entries {
+        v.kept = Some(Kept::default());
+    }
     v.run(&mut r, &mut buf, progress)?;
     Ok(v.finish())
 }
@@ -260,6 +320,8 @@ struct Verifier<'p> {
     known: Known,
     entries_read: u64,
     stopped: bool,
+    /// The checked items, when the caller reads them afterwards.
+    kept: Option<Kept>,
 }
 
 impl<'p> Verifier<'p> {
@@ -294,6 +356,7 @@ impl<'p> Verifier<'p> {
             known: Known::default(),
             entries_read: 0,
             stopped: false,
+            kept: None,
         };
         if !policy.pinned(&d.owner) {
             v.report.finding(
@@ -519,7 +582,7 @@ impl<'p> Verifier<'p> {
         }
     }
 
-    fn finish(mut self) -> Report {
+    fn finish(mut self) -> (Report, Option<KeptEntries>) {
         if !self.report.has_findings() {
             let h = &self.header;
             if h.count > 0 {
@@ -544,6 +607,19 @@ impl<'p> Verifier<'p> {
                 ));
             }
         }
-        self.report.finish()
+        let kept = match (self.kept, &self.content) {
+            (Some(kept), Some(content)) => Some(KeptEntries {
+                log_id: self.log_id,
+                suite: self.suite,
+                names: content
+                    .registry()
+                    .iter()
+                    .map(|k| (k.key, k.name.clone()))
+                    .collect(),
+                kept,
+            }),
+            _ => None,
+        };
+        (self.report.finish(), kept)
     }
 }

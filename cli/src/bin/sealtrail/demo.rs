@@ -316,7 +316,8 @@ fn record(d: &mut Demo) -> Result<()> {
         let e = log
             .read(receipt.seq)?
             .ok_or_else(|| anyhow!("entry {} missing", receipt.seq))?;
-        emit(format!("  {}", entry_line(&e, &names)))?;
+        let state = sealtrail::EntrySource::payload_state(log, &e);
+        emit(format!("  {}", entry_line(&e, &names, state)))?;
     }
     let l = d.show(&d.log_dir());
     d.next.push((

@@ -1,20 +1,19 @@
-//! `show`, `trace` and `why`: reading a log back.
+//! `show`, `trace` and `why`: reading a log back. The rendering is shared with `verify-bundle`
+//! ([`crate::answer`]), which reads a bundle that verified the same way.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 
 use anyhow::{Result, anyhow};
-use sealtrail::event::Event;
-use sealtrail::log::{ReadError, StoredEntry};
-use sealtrail::query::{CausalNode, QueryError, explain, printed_names};
-use sealtrail::trace::{DecisionTrace, TraceOptions};
-use sealtrail::{KeyId, Kind, Log, SessionId};
-use serde_json::json;
+use sealtrail::log::ReadError;
+use sealtrail::log::StoredEntry;
+use sealtrail::query::QueryError;
+use sealtrail::trace::TraceOptions;
+use sealtrail::{Kind, Log, SessionId};
 
+use crate::answer::{self, ShowFilter, TraceOutput};
 use crate::cli::{CompareArgs, ShowArgs, TraceArgs, TraceFormat, WhyArgs};
 use crate::common::{Status, count, emit, invalid, json_line, open_log};
 use crate::output::{Existing, Output};
-use crate::render::{entry_json, entry_line, entry_summary, signer_name};
 
 fn read_error(e: ReadError) -> anyhow::Error {
     match e {
@@ -36,6 +35,14 @@ pub fn query_error(e: QueryError) -> anyhow::Error {
     }
 }
 
+// An error from the shared rendering: a query error is classified as above.
+fn answer_error(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<QueryError>() {
+        Ok(q) => query_error(q),
+        Err(other) => other,
+    }
+}
+
 /// `sealtrail show`.
 pub fn show(a: &ShowArgs) -> Result<Status> {
     let kind = a
@@ -51,37 +58,14 @@ pub fn show(a: &ShowArgs) -> Result<Status> {
         .transpose()
         .map_err(|e| anyhow!("--session: {e}"))?;
     let log = open_log(&a.log)?;
-    let names = printed_names(&log);
-    let from = a.from.unwrap_or(0);
-    let end =
-        a.to.map_or(u64::MAX, |t| t.saturating_add(1))
-            .min(log.len());
-    let mut shown = 0u64;
-    let mut show_one = |e: &StoredEntry| -> Result<()> {
-        if kind.as_ref().is_some_and(|k| e.header().kind != *k) {
-            return Ok(());
-        }
-        shown += 1;
-        if a.json {
-            emit(json_line(&entry_json(e, &names)))
-        } else {
-            emit(entry_line(e, &names))
-        }
+    let filter = ShowFilter {
+        session,
+        kind,
+        from: a.from.unwrap_or(0),
+        to: a.to,
     };
-    match &session {
-        Some(s) => {
-            for e in log.session(s).map_err(read_error)? {
-                if (from..end).contains(&e.seq()) {
-                    show_one(&e)?;
-                }
-            }
-        }
-        None => {
-            for e in log.range(from..end) {
-                show_one(&e.map_err(read_error)?)?;
-            }
-        }
-    }
+    let (shown, _) =
+        answer::show(&log, &filter, a.json, &mut |line| emit(line)).map_err(answer_error)?;
     if shown == 0 && !a.json {
         eprintln!(
             "no entries match (the log has {})",
@@ -108,27 +92,19 @@ pub fn trace(a: &TraceArgs) -> Result<Status> {
         Some(s) => s,
         None => latest_session(&log)?,
     };
-    let trace = DecisionTrace::from_session(&log, &session).map_err(query_error)?;
-    let text = match a.format {
-        TraceFormat::Markdown => {
-            let mut options = TraceOptions::default();
-            if let Some(e) = &a.evidence {
-                options = options.evidence(e);
-            }
-            if a.checkpoint {
-                let (size, root) = covering_checkpoint(&log, &session)?;
-                options = options.checkpoint(size, root);
-            }
-            trace.to_markdown(&options)
-        }
-        TraceFormat::Json => {
-            let mut s = trace.run_record().to_json_pretty();
-            if !s.ends_with('\n') {
-                s.push('\n');
-            }
-            s
-        }
+    let mut options = TraceOptions::default();
+    if let Some(e) = &a.evidence {
+        options = options.evidence(e);
+    }
+    if a.checkpoint {
+        let (size, root) = covering_checkpoint(&log, &session)?;
+        options = options.checkpoint(size, root);
+    }
+    let output = match a.format {
+        TraceFormat::Markdown => TraceOutput::Markdown,
+        TraceFormat::Json => TraceOutput::Json,
     };
+    let (text, _) = answer::trace(&log, &session, output, &options).map_err(query_error)?;
     match file {
         Some(mut file) => {
             file.write_all(text.as_bytes())
@@ -183,53 +159,10 @@ fn covering_checkpoint(log: &Log, session: &SessionId) -> Result<(u64, sealtrail
     Ok((c.size(), c.root()))
 }
 
-fn node_json(log: &Log, n: &CausalNode) -> serde_json::Value {
-    let summary = log
-        .read(n.seq)
-        .ok()
-        .flatten()
-        .map(|e| entry_summary(&e))
-        .unwrap_or_default();
-    json!({"seq": n.seq, "kind": n.kind.as_str(), "depth": n.depth, "via": n.via, "summary": summary})
-}
-
-fn node_line(log: &Log, n: &CausalNode, start: u64) -> String {
-    let summary = log
-        .read(n.seq)
-        .ok()
-        .flatten()
-        .map(|e| entry_summary(&e))
-        .unwrap_or_default();
-    let how = if n.via == start {
-        "direct link".to_owned()
-    } else {
-        format!("via entry {}", n.via)
-    };
-    format!(
-        "  entry {:<5} {:<15} ({how}) {summary}",
-        n.seq,
-        n.kind.as_str()
-    )
-}
-
-fn details(e: &Event) -> Vec<String> {
-    match e {
-        Event::Decision(d) => {
-            let mut out = vec![format!("  chose: {}", d.chosen)];
-            for r in &d.rejected {
-                out.push(format!("  rejected: {} — {}", r.option, r.reason));
-            }
-            out.push(format!("  because: {}", d.rationale));
-            out
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// `sealtrail why`.
 pub fn why(a: &WhyArgs) -> Result<Status> {
     let log = open_log(&a.log)?;
-    let x = explain(&log, a.seq).map_err(|e| match e {
+    let x = answer::why(&log, a.seq).map_err(|e| match e {
         QueryError::NoSuchEntry(seq) => anyhow!(
             "--seq {seq}: no entry {seq} in the log {} (it has {})",
             a.log.display(),
@@ -237,55 +170,12 @@ pub fn why(a: &WhyArgs) -> Result<Status> {
         ),
         other => query_error(other),
     })?;
-    let names: HashMap<KeyId, String> = printed_names(&log);
-    let stored = log
-        .read(a.seq)
-        .map_err(read_error)?
-        .ok_or_else(|| anyhow!("no entry {}", a.seq))?;
     if a.json {
-        emit(json_line(&json!({
-            "entry": entry_json(&stored, &names),
-            "inputs": x.inputs.iter().map(|n| node_json(&log, n)).collect::<Vec<_>>(),
-            "downstream": x.downstream.iter().map(|n| node_json(&log, n)).collect::<Vec<_>>(),
-        })))?;
+        emit(json_line(&x.to_json()))?;
         return Ok(Status::Ok);
     }
-    let h = stored.header();
-    let session = if h.session.is_none() {
-        String::new()
-    } else {
-        format!(" in session {}", h.session)
-    };
-    emit(format!(
-        "entry {}: {}, signed by {} at {}{session}",
-        a.seq,
-        h.kind,
-        signer_name(&names, &h.signer),
-        h.time
-    ))?;
-    emit(format!("  {}", entry_summary(&stored)))?;
-    if let Some(ev) = &x.entry.event {
-        for line in details(ev) {
-            emit(line)?;
-        }
-    }
-    emit("")?;
-    if x.inputs.is_empty() {
-        emit("what informed it: nothing (it links no earlier entry)")?;
-    } else {
-        emit("what informed it (its causal links, followed back; nearest first):")?;
-        for n in &x.inputs {
-            emit(node_line(&log, n, a.seq))?;
-        }
-    }
-    emit("")?;
-    if x.downstream.is_empty() {
-        emit("what depended on it: nothing links to it")?;
-    } else {
-        emit("what depended on it (entries linking to it, followed forward; in log order):")?;
-        for n in &x.downstream {
-            emit(node_line(&log, n, a.seq))?;
-        }
+    for line in x.lines() {
+        emit(line)?;
     }
     Ok(Status::Ok)
 }

@@ -7,7 +7,7 @@ use sealtrail::event::{Event, EventDecodeError};
 use sealtrail::log::StoredEntry;
 use sealtrail::registry::KeyChange;
 use sealtrail::trace::duration;
-use sealtrail::{KeyId, Kind};
+use sealtrail::{KeyId, Kind, PayloadState};
 use serde_json::{Value as Json, json};
 
 const MAX_SUMMARY: usize = 110;
@@ -166,9 +166,13 @@ fn custom_field<'a>(body: &'a ciborium::value::Value, name: &str) -> Option<&'a 
     get(get(body, "fields")?, name)?.as_text()
 }
 
-/// A one-line account of any entry: session events, key changes, erasures.
-pub fn entry_summary(e: &StoredEntry) -> String {
+/// A one-line account of any entry: session events, key changes, erasures. `state` says whether
+/// the source holds the payload (a bundle may withhold it).
+pub fn entry_summary(e: &StoredEntry, state: PayloadState) -> String {
     let h = e.header();
+    if let PayloadState::Withheld(_) = state {
+        return "(payload withheld by the exporter)".to_owned();
+    }
     let Some(data) = e.payload.data() else {
         return "(payload erased)".to_owned();
     };
@@ -218,14 +222,14 @@ pub fn signer_name(names: &HashMap<KeyId, String>, key: &KeyId) -> String {
 }
 
 /// An entry as JSON: its header, signer's printed name and payload (in the JSON form of
-/// `append`; `null` when erased).
-pub fn entry_json(e: &StoredEntry, names: &HashMap<KeyId, String>) -> Json {
+/// `append`; `null` when erased, or withheld from a bundle, which `withheld` then says why).
+pub fn entry_json(e: &StoredEntry, names: &HashMap<KeyId, String>, state: PayloadState) -> Json {
     let h = e.header();
     let payload = e
         .payload
         .data()
         .map(|d| payload_to_json(d).unwrap_or_else(|err| json!({"undecodable": err.to_string()})));
-    json!({
+    let mut j = json!({
         "seq": h.seq,
         "time": h.time.to_rfc3339(),
         "session": if h.session.is_none() { Json::Null } else { json!(h.session.as_str()) },
@@ -234,14 +238,18 @@ pub fn entry_json(e: &StoredEntry, names: &HashMap<KeyId, String>) -> Json {
         "signer_name": signer_name(names, &h.signer),
         "entry_hash": e.hash.to_hex(),
         "links": h.links.iter().map(|l| json!({"seq": l.seq, "hash": l.hash.to_hex()})).collect::<Vec<_>>(),
-        "erased": payload.is_none(),
+        "erased": state == PayloadState::Erased,
         "payload": payload.unwrap_or(Json::Null),
-        "summary": entry_summary(e),
-    })
+        "summary": entry_summary(e, state),
+    });
+    if let (PayloadState::Withheld(r), Some(o)) = (state, j.as_object_mut()) {
+        o.insert("withheld".into(), json!(r.describe()));
+    }
+    j
 }
 
 /// An entry on one line: position, time, session, kind, signer and summary.
-pub fn entry_line(e: &StoredEntry, names: &HashMap<KeyId, String>) -> String {
+pub fn entry_line(e: &StoredEntry, names: &HashMap<KeyId, String>, state: PayloadState) -> String {
     let h = e.header();
     let session = if h.session.is_none() {
         "-".to_owned()
@@ -255,6 +263,6 @@ pub fn entry_line(e: &StoredEntry, names: &HashMap<KeyId, String>) -> String {
         session,
         h.kind.as_str(),
         signer_name(names, &h.signer),
-        entry_summary(e)
+        entry_summary(e, state)
     )
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 
 /// Verifies a sealtrail export bundle offline, trusting only the public keys you pin.
 ///
@@ -16,6 +16,16 @@ Examples:
   verify-bundle demo.bundle --trusted-key 'example.com/log#blake3+3f9a1c2e+AQ...' --json
   verify-bundle new.bundle --trusted-key log.vkey --checkpoint last-month.checkpoint
   verify-bundle b.bundle --trusted-key log.vkey --witness w1.pub --witness w2.pub --witness-quorum 1
+
+Reading a bundle that verified (as `sealtrail show`, `trace` and `why` read a log):
+  verify-bundle demo.bundle --trusted-key log.vkey show --session sess-0001
+  verify-bundle demo.bundle --trusted-key log.vkey trace --session sess-0001 --json
+  verify-bundle demo.bundle --trusted-key log.vkey why 12
+
+A query runs only when every check passed: an invalid bundle prints its report, answers nothing
+and exits 1. The answer goes to standard output and a one-line verdict to standard error; what the
+bundle cannot answer because payloads were withheld by the exporter or erased from the log is
+said, entry by entry.
 
 Get the log's verifier key out of band (not from the bundle): the bundle is never trusted on the
 strength of keys it carries. `sealtrail init` writes it (LOG.vkey) and `sealtrail keys vkey`
@@ -48,6 +58,86 @@ pub struct Args {
 
     /// Print one JSON object (verdict, entries, sessions, approvals, redacted, checkpoint,
     /// findings, …) instead of the report.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Read the bundle's entries once it verified.
+    #[command(subcommand)]
+    pub query: Option<Query>,
+}
+
+/// A question asked of a bundle that verified.
+#[derive(Debug, Subcommand)]
+pub enum Query {
+    /// List the bundle's entries, as `sealtrail show` lists a log's.
+    Show(ShowArgs),
+    /// A session's decision trace (Markdown) or run record (JSON), as `sealtrail trace` writes.
+    Trace(TraceArgs),
+    /// What informed an entry and what depended on it, as `sealtrail why` says.
+    Why(WhyArgs),
+}
+
+/// `show`.
+#[derive(Debug, ClapArgs)]
+pub struct ShowArgs {
+    /// Only entries of this session.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Only entries of this kind (e.g. decision, approval, key_register).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// From this sequence number.
+    #[arg(long, value_name = "SEQ")]
+    pub from: Option<u64>,
+    /// Up to and including this sequence number.
+    #[arg(long, value_name = "SEQ")]
+    pub to: Option<u64>,
+    /// Print one JSON object per entry, with its payload (`null` and `withheld` when the
+    /// exporter left it out).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The output of `trace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    /// The decision trace for a commit message, ending in git trailers.
+    Markdown,
+    /// The run record (JSON).
+    Json,
+}
+
+/// `trace`.
+#[derive(Debug, ClapArgs)]
+pub struct TraceArgs {
+    /// The session.
+    #[arg(long, value_name = "ID")]
+    pub session: String,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = TraceFormat::Markdown, conflicts_with = "json")]
+    pub format: TraceFormat,
+    /// The run record (JSON): the same as --format json.
+    #[arg(long)]
+    pub json: bool,
+    /// Where reviewers find the evidence, for the Markdown trace's `Sealtrail-Evidence` trailer.
+    #[arg(long, value_name = "LOCATION")]
+    pub evidence: Option<String>,
+}
+
+/// `why`.
+#[derive(Debug, ClapArgs)]
+pub struct WhyArgs {
+    /// The entry to explain.
+    #[arg(
+        value_name = "SEQ",
+        required_unless_present = "seq_flag",
+        conflicts_with = "seq_flag"
+    )]
+    pub seq: Option<u64>,
+    /// The entry to explain (as `sealtrail why --seq N`).
+    #[arg(long = "seq", value_name = "N", id = "seq_flag")]
+    pub seq_flag: Option<u64>,
+    /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }

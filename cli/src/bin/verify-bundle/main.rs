@@ -1,14 +1,25 @@
 //! `verify-bundle`: the auditor's tool. Checks an export bundle offline against pinned keys and
-//! says exactly what was proven (SPEC §12.6).
+//! says exactly what was proven (SPEC §12.6); then, if asked, reads the verified entries as
+//! `sealtrail show`, `trace` and `why` read a log.
 
+// The rendering `sealtrail show`, `trace` and `why` use, shared so that both read alike. Neither
+// file needs the writer side (sled).
+#[path = "../sealtrail/answer.rs"]
+mod answer;
 mod cli;
+mod query;
+#[path = "../sealtrail/render.rs"]
+mod render;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use sealtrail::bundle::{BundleError, TrustPolicy, verify_bundle_with};
+use sealtrail::bundle::{
+    BundleError, BundleReading, Progress, TrustPolicy, verify_bundle_entries_with,
+    verify_bundle_with,
+};
 use sealtrail::checkpoint::{WitnessKey, WitnessPolicy};
 use sealtrail::keys::read_public_keys;
 
@@ -88,26 +99,53 @@ fn run(args: &cli::Args) -> Result<bool> {
         );
         bar
     });
-    let result = verify_bundle_with(file, &policy, &mut |p| {
+    let mut progress = |p: Progress| {
         if let Some(bar) = &bar {
             bar.set_length(p.total);
             bar.set_position(p.done);
         }
-    });
+    };
+    let not_a_bundle = |e: BundleError| -> anyhow::Error {
+        match e {
+            BundleError::NotABundle(why) => {
+                anyhow::anyhow!("{}: not a sealtrail bundle: {why}", args.bundle.display())
+            }
+            e => anyhow::Error::new(e).context(args.bundle.display().to_string()),
+        }
+    };
+    let Some(q) = &args.query else {
+        let result = verify_bundle_with(file, &policy, &mut progress);
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        let report = result.map_err(not_a_bundle)?;
+        print_report(&report, args.json)?;
+        return Ok(report.is_valid());
+    };
+    // A query: keep the entries while verifying, and answer only if every check passed.
+    let result = verify_bundle_entries_with(file, &policy, &mut progress);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let report = match result {
-        Ok(r) => r,
-        Err(BundleError::NotABundle(why)) => {
-            bail!("{}: not a sealtrail bundle: {why}", args.bundle.display())
+    match result.map_err(not_a_bundle)? {
+        BundleReading::Valid(bundle) => query::answer(&bundle, q),
+        reading => {
+            print_report(reading.report(), args.json || q.json())?;
+            eprintln!(
+                "verify-bundle: {}: the bundle is invalid, so nothing in it is trusted: no query \
+                 answered",
+                args.bundle.display()
+            );
+            Ok(false)
         }
-        Err(e) => return Err(e).with_context(|| args.bundle.display().to_string()),
-    };
-    if args.json {
+    }
+}
+
+fn print_report(report: &sealtrail::report::Report, json: bool) -> Result<()> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
         print!("{}", report.render());
     }
-    Ok(report.is_valid())
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sealtrail::bundle::{BundleError, BundleHeader, EntryItem, TrustPolicy, verify_bundle};
-use sealtrail::log::{ExportOptions, Selection};
+use sealtrail::log::{ExportError, ExportOptions, MAX_LISTED_SESSIONS, Selection};
 use sealtrail::report::Report;
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::{Clock, Durability, Log, SessionId, Suite, Timestamp};
@@ -261,9 +261,7 @@ fn withheld_payloads_verify_and_are_reported() {
     let (_s, log, k) = small_log(Suite::Blake3);
     let options = ExportOptions::new(Selection::Log)
         .withhold_kind(kind("command_run"))
-        .withhold_entry(2)
-        // Never withheld, whatever is asked: the approval's meaning is in its payload.
-        .withhold_kind(kind("approval"));
+        .withhold_entry(2);
     let bundle = export(&log, &k, options);
     let report = verify(&bundle, &pinned(&k));
     assert_valid(&report);
@@ -275,6 +273,75 @@ fn withheld_payloads_verify_and_are_reported() {
         .collect();
     assert_eq!(withheld, [2, 7, 8]);
     assert_eq!(report.approvals.len(), 1);
+}
+
+/// An export that would withhold nothing, withhold what is never withheld, or carry no entries
+/// is refused before anything is signed or written, naming what may be asked for.
+#[test]
+fn exports_that_name_nothing_or_the_impossible_are_refused() {
+    let (_s, log, k) = small_log(Suite::Blake3);
+    let len = log.len();
+    let refused = |options: ExportOptions| {
+        let mut out = Vec::new();
+        let e = log
+            .export(&k.owner, &options, &mut out, &mut |_, _| {})
+            .unwrap_err();
+        assert!(out.is_empty(), "{e}: nothing is written");
+        e
+    };
+    // A typo: no entry can have that kind.
+    let e = refused(ExportOptions::new(Selection::Log).withhold_kind(kind("modle_call")));
+    assert!(matches!(&e, ExportError::UnknownKind { kind } if kind == "modle_call"));
+    assert!(e.to_string().contains("model_call, tool_call"), "{e}");
+    // The payloads a verifier needs: approvals, key management, erasures; by kind or entry.
+    for never in ["approval", "key_register", "erasure"] {
+        let e = refused(ExportOptions::new(Selection::Log).withhold_kind(kind(never)));
+        assert!(
+            matches!(&e, ExportError::NotWithholdable { kind, seq: None } if kind == never),
+            "{e}"
+        );
+        assert!(e.to_string().contains("never withheld"), "{e}");
+    }
+    let approval = (0..len)
+        .find(|&s| log.read(s).unwrap().unwrap().header().kind.as_str() == "approval")
+        .unwrap();
+    let e = refused(ExportOptions::new(Selection::Log).withhold_entry(approval));
+    assert!(matches!(e, ExportError::NotWithholdable { seq: Some(s), .. } if s == approval));
+    let e = refused(ExportOptions::new(Selection::Log).withhold_entry(len));
+    assert!(matches!(e, ExportError::OutOfRange { .. }), "{e}");
+    // A session the log does not have: the sessions it has are named.
+    let e = refused(ExportOptions::new(Selection::Session(
+        SessionId::new("nosuchsession").unwrap(),
+    )));
+    match &e {
+        ExportError::NoSuchSession { sessions, more, .. } => {
+            let names: Vec<&str> = sessions.iter().map(SessionId::as_str).collect();
+            assert_eq!(names, ["sess-1", "sess-2"]);
+            assert!(!more);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(e.to_string().contains("\"sess-1\", \"sess-2\""), "{e}");
+    let e = refused(ExportOptions::new(Selection::Entries(Vec::new())));
+    assert!(matches!(e, ExportError::EmptySelection), "{e}");
+    // Many sessions: a bounded list, saying there are more.
+    for i in 0..MAX_LISTED_SESSIONS + 5 {
+        let s = SessionId::new(&format!("many-{i:02}")).unwrap();
+        log.append(&k.recorder, note("x").session(&s)).unwrap();
+    }
+    let e = refused(ExportOptions::new(Selection::Session(
+        SessionId::new("nosuchsession").unwrap(),
+    )));
+    match &e {
+        ExportError::NoSuchSession { sessions, more, .. } => {
+            assert_eq!(sessions.len(), MAX_LISTED_SESSIONS);
+            assert!(more);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(e.to_string().ends_with("(and more)"), "{e}");
+    // Nothing was signed: no checkpoint was made by the refused exports.
+    assert!(log.checkpoints().unwrap().is_empty());
 }
 
 fn forked_logs() -> (Log, Log, Keys) {

@@ -17,6 +17,9 @@ pub enum EraseError {
         /// Its kind.
         kind: String,
     },
+    /// The payload was erased already (an `erasure` entry records it).
+    #[error("entry {0}: the payload is erased already")]
+    AlreadyErased(u64),
     /// Reading failed.
     #[error(transparent)]
     Read(#[from] ReadError),
@@ -45,6 +48,9 @@ impl Log {
                 seq,
                 kind: stored.header().kind.as_str().to_owned(),
             });
+        }
+        if matches!(stored.payload, Payload::Erased) {
+            return Err(EraseError::AlreadyErased(seq));
         }
         let payload = encode_builtin(&Erasure {
             reason: reason.to_owned(),

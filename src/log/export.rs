@@ -11,12 +11,13 @@ use crate::bundle::{
 };
 use crate::checkpoint::SignedCheckpoint;
 use crate::entry::{Kind, Payload, SessionId};
+use crate::event::KINDS;
 use crate::hash::{Domain, Hasher, RootHash};
 use crate::keys::SecretKey;
 use crate::merkle::Frontier;
 use crate::verify::payload_required;
 
-use super::layout::{ENTRY, decode_record, seq_key};
+use super::layout::{ENTRY, RUN, decode_record, prefix_end, run_range, seq_key};
 use super::{ControlChainError, Log, LogCheckpointError, LogProofError, ReadError, StoreNodes};
 
 /// Which entries a bundle carries (SPEC §12.2).
@@ -70,13 +71,15 @@ impl ExportOptions {
     }
 
     /// Leave out the payloads of every entry of this kind (the entries stay, with their
-    /// commitments). Key-management, approval and erasure payloads are never withheld.
+    /// commitments). Only the kinds of [`withholdable_kinds`] may be withheld: `export` refuses
+    /// any other ([`ExportError::UnknownKind`], [`ExportError::NotWithholdable`]).
     pub fn withhold_kind(mut self, kind: Kind) -> ExportOptions {
         self.withhold_kinds.push(kind);
         self
     }
 
-    /// Leave out the payload of this entry.
+    /// Leave out the payload of this entry. `export` refuses an entry the log does not have, or
+    /// one whose payload is never withheld ([`ExportError::NotWithholdable`]).
     pub fn withhold_entry(mut self, seq: u64) -> ExportOptions {
         self.withhold_entries.push(seq);
         self
@@ -85,6 +88,39 @@ impl ExportOptions {
     /// The selection.
     pub fn selection(&self) -> &Selection {
         &self.selection
+    }
+}
+
+/// The kinds whose payloads an export may withhold, in SPEC order: every kind of the event
+/// vocabulary (SPEC §13) but `approval`. Key-management, approval and erasure payloads are never
+/// withheld (SPEC §12.3): the bundle's verification depends on them.
+pub fn withholdable_kinds() -> impl Iterator<Item = &'static str> {
+    KINDS
+        .into_iter()
+        .filter(|k| Kind::new(k).is_ok_and(|k| !payload_required(&k)))
+}
+
+/// The most sessions [`ExportError::NoSuchSession`] names.
+pub const MAX_LISTED_SESSIONS: usize = 20;
+
+// "a, b, c" for a message.
+fn joined(items: impl Iterator<Item = impl std::fmt::Display>) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn withholdable_list() -> String {
+    joined(withholdable_kinds())
+}
+
+fn sessions_list(sessions: &[SessionId], more: &bool) -> String {
+    if sessions.is_empty() {
+        return "the log has no sessions".into();
+    }
+    let names = joined(sessions.iter().map(|s| format!("{:?}", s.as_str())));
+    if *more {
+        format!("its sessions include {names} (and more)")
+    } else {
+        format!("its sessions are {names}")
     }
 }
 
@@ -119,6 +155,44 @@ pub enum ExportError {
         /// Entries in the log.
         len: u64,
     },
+    /// A kind to withhold that no entry can have: not a kind of the vocabulary (SPEC §13).
+    #[error(
+        "no entry has kind {kind:?}, so there is nothing to withhold; the kinds whose payloads \
+         may be withheld are {}",
+        withholdable_list()
+    )]
+    UnknownKind {
+        /// The kind asked for.
+        kind: String,
+    },
+    /// A kind, or an entry of a kind, whose payloads are never withheld (SPEC §12.3): key
+    /// management, approvals and erasures, which the bundle's verification depends on.
+    #[error(
+        "{}: the payload of {} entry is never withheld (a verifier needs it); the kinds whose \
+         payloads may be withheld are {}",
+        .seq.map_or_else(|| format!("kind {kind}"), |s| format!("entry {s}")),
+        crate::text::AKind(.kind),
+        withholdable_list()
+    )]
+    NotWithholdable {
+        /// The kind.
+        kind: String,
+        /// The entry, when one was named rather than its kind.
+        seq: Option<u64>,
+    },
+    /// The selected session has no entries in the log.
+    #[error("the log has no session {:?}; {}", .session.as_str(), sessions_list(.sessions, .more))]
+    NoSuchSession {
+        /// The session asked for.
+        session: SessionId,
+        /// Sessions the log does have, at most [`MAX_LISTED_SESSIONS`], sorted.
+        sessions: Vec<SessionId>,
+        /// Whether the log has more sessions than those listed.
+        more: bool,
+    },
+    /// The selection names no entries (an empty list of entries).
+    #[error("the selection names no entries")]
+    EmptySelection,
     /// The anchor checkpoint could not be made.
     #[error(transparent)]
     Checkpoint(#[from] LogCheckpointError),
@@ -166,6 +240,9 @@ impl Log {
         out: &mut dyn Write,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ExportSummary, ExportError> {
+        // Refused before anything is signed: a request that names nothing, or asks for what can
+        // never be done, is an error, not an empty or unredacted bundle.
+        let session_seqs = self.check_export(options)?;
         let suite = self.suite();
         // The anchor, and the control chain below its size it was signed over.
         let (anchor, chain) = self.checkpoint_with_chain(owner)?;
@@ -189,13 +266,8 @@ impl Log {
                 }
                 (Shape::Contiguous, *size, Seqs::Range(*size..n))
             }
-            Selection::Session(id) => {
-                let seqs: Vec<u64> = self
-                    .session(id)?
-                    .iter()
-                    .map(|e| e.seq())
-                    .filter(|s| *s < n)
-                    .collect();
+            Selection::Session(_) => {
+                let seqs: Vec<u64> = session_seqs.into_iter().filter(|s| *s < n).collect();
                 (Shape::Selection, 0, Seqs::List(seqs))
             }
             Selection::Entries(list) => {
@@ -316,6 +388,90 @@ impl Log {
             root,
             bytes: bytes + t.len() as u64,
         })
+    }
+
+    // Checks what `export` is asked to do against the log, before anything is signed; returns
+    // the selected session's entries (empty for other selections).
+    fn check_export(&self, options: &ExportOptions) -> Result<Vec<u64>, ExportError> {
+        for kind in &options.withhold_kinds {
+            if payload_required(kind) {
+                return Err(ExportError::NotWithholdable {
+                    kind: kind.as_str().to_owned(),
+                    seq: None,
+                });
+            }
+            if !KINDS.contains(&kind.as_str()) {
+                return Err(ExportError::UnknownKind {
+                    kind: kind.as_str().to_owned(),
+                });
+            }
+        }
+        for &seq in &options.withhold_entries {
+            let entry = self.read(seq)?.ok_or(ExportError::OutOfRange {
+                asked: format!("withheld entry {seq}"),
+                len: self.len(),
+            })?;
+            if payload_required(&entry.header().kind) {
+                return Err(ExportError::NotWithholdable {
+                    kind: entry.header().kind.as_str().to_owned(),
+                    seq: Some(seq),
+                });
+            }
+        }
+        match &options.selection {
+            Selection::Entries(list) if list.is_empty() => Err(ExportError::EmptySelection),
+            Selection::Session(id) => {
+                let seqs: Vec<u64> = self.session(id)?.iter().map(|e| e.seq()).collect();
+                if seqs.is_empty() {
+                    let (sessions, more) = self.some_sessions(MAX_LISTED_SESSIONS)?;
+                    return Err(ExportError::NoSuchSession {
+                        session: id.clone(),
+                        sessions,
+                        more,
+                    });
+                }
+                Ok(seqs)
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    // Up to `limit` sessions of the log (sorted), and whether it has more: one seek per session
+    // over the run markers (`0x02 ‖ len ‖ session ‖ seq`), each confirmed by the entry it marks,
+    // since a marker may be stale (a crash between marker and entry).
+    fn some_sessions(&self, limit: usize) -> Result<(Vec<SessionId>, bool), ExportError> {
+        let len = self.len();
+        let end = prefix_end(RUN);
+        let mut from = vec![RUN];
+        let mut found = Vec::new();
+        while let Some((key, _)) = self
+            .inner
+            .store
+            .scan(&from, &end, 1)
+            .map_err(ReadError::from)?
+            .pop()
+        {
+            let name = key
+                .get(2..key.len().saturating_sub(8))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|s| SessionId::new(s).ok());
+            let Some(name) = name else { break };
+            from = run_range(name.as_str()).1;
+            let marked = super::layout::seq_of(&key).filter(|s| *s < len);
+            let confirmed = match marked {
+                Some(seq) => self.read(seq)?.is_some_and(|e| e.header().session == name),
+                None => false,
+            };
+            if confirmed && !name.is_none() {
+                if found.len() == limit {
+                    found.sort();
+                    return Ok((found, true));
+                }
+                found.push(name);
+            }
+        }
+        found.sort();
+        Ok((found, false))
     }
 
     // One entry item: the entry, its payload (or why not), and its proof for selections.

@@ -52,7 +52,9 @@ pub use audit::{VerifySummary, verify_store, verify_store_report};
 pub use control::ControlChainError;
 pub use erase::EraseError;
 pub use error::{AppendError, LogVerifyError, OpenError, ReadError};
-pub use export::{ExportError, ExportOptions, ExportSummary, Selection};
+pub use export::{
+    ExportError, ExportOptions, ExportSummary, MAX_LISTED_SESSIONS, Selection, withholdable_kinds,
+};
 pub use nodes::NodeReadError;
 pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, LogBuilder};
 pub use proofs::{LogCheckpointError, LogProofError, LogProveError};

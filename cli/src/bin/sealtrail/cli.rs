@@ -5,13 +5,30 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_STATUS: &str = "\
-Exit status: 0 success; 1 the log or an input record is invalid (verification failed, a bad
-event line, a record the log refuses); 2 usage error, or a file or log that cannot be read or
-opened.";
+Exit status:
+  0  success
+  1  the log or an input record is invalid: verification failed, a bad event line, a record
+     the log refuses (an erasure of an approval, say)
+  2  usage error (an unknown option, kind or session, an empty selection), or a file or log
+     that cannot be read or opened
+
+With --json, an error is also printed on standard output as one JSON object:
+  {\"error\": {\"message\": \"…\", \"exit\": 2}}";
+
+const ABOUT: &str =
+    "Record, seal and check tamper-evident evidence of how AI coding agents produce code";
+
+const LONG_ABOUT: &str = "\
+Record, seal and check tamper-evident evidence of how AI coding agents produce code.
+
+sealtrail keeps the path from a prompt to a diff (goal, context, files read, model and tool
+calls, commands and their results, failures, decisions, human approvals) as a hash-chained,
+Ed25519-signed, append-only log, and hands it to auditors as export bundles they check with
+`verify-bundle`, trusting only the log's public key. Start with `sealtrail demo`.";
 
 /// Tamper-evident, signed, hash-chained evidence of how AI coding agents produce code.
 #[derive(Debug, Parser)]
-#[command(name = "sealtrail", version, about, after_help = EXIT_STATUS)]
+#[command(name = "sealtrail", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// The command.
     #[command(subcommand)]
@@ -73,6 +90,15 @@ pub enum Command {
     /// Compare two runs (sessions) side by side: every divergence, and what each cost.
     #[command(long_about = COMPARE_HELP, after_help = EXIT_STATUS)]
     Compare(CompareArgs),
+    /// Erase one entry's payload (signed by an owner key); the chain and proofs stay valid.
+    #[command(long_about = crate::erase::ERASE_HELP, after_help = EXIT_STATUS)]
+    Erase(crate::erase::EraseArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(long_about = crate::completions::COMPLETIONS_HELP, after_help = EXIT_STATUS)]
+    Completions(crate::completions::CompletionsArgs),
+    /// Print or write the man pages of sealtrail and verify-bundle.
+    #[command(long_about = crate::completions::MAN_HELP, after_help = EXIT_STATUS)]
+    Man(crate::completions::ManArgs),
 }
 
 const COMPARE_HELP: &str = "\

@@ -187,3 +187,17 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn json_line(v: &serde_json::Value) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
+
+/// Whether `--json` is among the command-line arguments (before any `--`): errors are then also
+/// printed on standard output as JSON, even those found before the arguments parse.
+pub fn json_requested() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// An error as one JSON line: `{"error": {"message": "…", "exit": 2}}`.
+pub fn json_error(message: &str, exit: u8) -> String {
+    json_line(&serde_json::json!({"error": {"message": message, "exit": exit}}))
+}

@@ -11,7 +11,9 @@ mod approve;
 mod cli;
 mod commit;
 mod common;
+mod completions;
 mod demo;
+mod erase;
 mod ingest;
 mod inspect;
 mod keys;
@@ -26,7 +28,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command, GitCommand, IngestCommand, KeysCommand};
-use common::{Status, is_broken_pipe, is_invalid};
+use common::{Status, emit, is_broken_pipe, is_invalid, json_error, json_requested};
 
 fn run(command: &Command) -> anyhow::Result<Status> {
     match command {
@@ -51,6 +53,9 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Git(GitCommand::InstallHook(a)) => commit::install_hook(a),
         Command::Git(GitCommand::Scan(a)) => commit::scan(a),
         Command::Compare(a) => inspect::compare(a),
+        Command::Erase(a) => erase::erase(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     }
 }
 
@@ -64,18 +69,40 @@ fn reads_only(command: &Command) -> bool {
             | Command::Compare(_)
             | Command::Keys(KeysCommand::List(_))
             | Command::Keys(KeysCommand::Vkey(_))
+            | Command::Completions(_)
     ) || matches!(command, Command::Ingest(IngestCommand::ClaudeCode(a)) if a.print_settings)
 }
 
+// Every error ends here: on standard error, and with --json on standard output as well.
+fn fail(message: &str, code: u8) -> ExitCode {
+    if json_requested() {
+        let _ = emit(json_error(message, code));
+    }
+    ExitCode::from(code)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are not errors.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            return fail(first.trim_start_matches("error: "), 2);
+        }
+    };
     match run(&cli.command) {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::Invalid) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) && reads_only(&cli.command) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(if is_invalid(&e) { 1 } else { 2 })
+            fail(&format!("{e:#}"), if is_invalid(&e) { 1 } else { 2 })
         }
     }
 }

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use sealtrail::checkpoint::SignedCheckpoint;
-use sealtrail::log::{ExportOptions, LogProveError, Selection};
+use sealtrail::log::{ExportError, ExportOptions, LogProveError, Selection, withholdable_kinds};
 use sealtrail::{Kind, SessionId};
 use serde_json::json;
 
@@ -93,7 +93,13 @@ fn selection(a: &ExportArgs) -> Result<Selection> {
 pub fn export(a: &ExportArgs) -> Result<Status> {
     let mut options = ExportOptions::new(selection(a)?);
     for k in &a.withhold_kind {
-        options = options.withhold_kind(Kind::new(k).map_err(|e| anyhow!("--withhold-kind: {e}"))?);
+        let kind = Kind::new(k).map_err(|e| {
+            anyhow!(
+                "--withhold-kind: {e}; the kinds whose payloads may be withheld are {}",
+                withholdable_kinds().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        options = options.withhold_kind(kind);
     }
     for &s in &a.withhold_entry {
         options = options.withhold_entry(s);
@@ -122,7 +128,16 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let summary = result.map_err(|e| invalid(format!("export: {e}")))?;
+    let summary = result.map_err(|e| match e {
+        // What was asked names nothing in the log, or cannot be done: a usage error (exit 2),
+        // refused before anything was signed or written.
+        ExportError::UnknownKind { .. } => anyhow!("--withhold-kind: {e}"),
+        ExportError::NotWithholdable { seq: None, .. } => anyhow!("--withhold-kind: {e}"),
+        ExportError::NotWithholdable { seq: Some(_), .. } => anyhow!("--withhold-entry: {e}"),
+        ExportError::NoSuchSession { .. } => anyhow!("--session: {e}"),
+        ExportError::EmptySelection => anyhow!("export: {e}"),
+        e => invalid(format!("export: {e}")),
+    })?;
     out.into_inner()
         .map_err(|e| anyhow!("{}: cannot write: {}", a.out.display(), e.error()))?
         .commit()?;

@@ -4,15 +4,34 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 
+const ABOUT: &str =
+    "Verify a sealtrail export bundle offline, trusting only the public keys you pin";
+
+const LONG_ABOUT: &str = "\
+Verify a sealtrail export bundle offline, trusting only the public keys you pin.
+
+verify-bundle is the auditor's tool: it checks a sealtrail export bundle offline (every entry's
+signature, role, chain position and payload commitment, the Merkle proofs that tie the entries
+to the owner-signed checkpoint, the approvals, and the trailer that signs every byte), trusting
+only the public keys you pin, and says exactly what was proven. It needs no log, no network and
+no storage engine.";
+
 /// Verifies a sealtrail export bundle offline, trusting only the public keys you pin.
-///
-/// Exit status: 0 every check passed; 1 the bundle is invalid (any tamper, any failed check);
-/// 2 usage error, or the file cannot be read or is not a bundle.
 #[derive(Debug, Parser)]
-#[command(name = "verify-bundle", version, about, long_about = None)]
+#[command(name = "verify-bundle", version, about = ABOUT, long_about = LONG_ABOUT)]
 #[command(after_help = "\
+Exit status:
+  0  every check passed: the verdict is VALID
+  1  the bundle is invalid (any tamper, any failed check): every finding names the entry and
+     the check
+  2  usage error, or the file cannot be read or is not a bundle
+
+With --json, an error is also printed on standard output as one JSON object:
+  {\"error\": {\"message\": \"…\", \"exit\": 2}}
+
 Examples:
   verify-bundle demo.bundle --trusted-key sealtrail-demo/log.vkey
+  curl -s https://example.com/demo.bundle | verify-bundle - --trusted-key log.vkey
   verify-bundle demo.bundle --trusted-key 'example.com/log#blake3+3f9a1c2e+AQ...' --json
   verify-bundle new.bundle --trusted-key log.vkey --checkpoint last-month.checkpoint
   verify-bundle b.bundle --trusted-key log.vkey --witness w1.pub --witness w2.pub --witness-quorum 1
@@ -33,7 +52,7 @@ prints it: the owner's public key named after the log's checkpoint origin line, 
 checkpoints are signed under. C2SP verifiers match keys by name and key hash, so the owner's key
 under another name verifies the descriptor and the bundle's signature but not its checkpoints.")]
 pub struct Args {
-    /// The bundle file to verify.
+    /// The bundle file to verify, or - to read it from standard input.
     pub bundle: PathBuf,
 
     /// A pinned public key: a C2SP verifier key string (name+hash+base64) or a file of them, one

@@ -30,6 +30,11 @@ fn main() -> ExitCode {
             // --help and --version are not errors.
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
+            if code != 0 {
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                json_error(first.trim_start_matches("error: "), code);
+            }
             return ExitCode::from(code);
         }
     };
@@ -37,8 +42,22 @@ fn main() -> ExitCode {
         Ok(valid) => ExitCode::from(if valid { 0 } else { 1 }),
         Err(e) => {
             eprintln!("verify-bundle: {e:#}");
+            json_error(&format!("{e:#}"), 2);
             ExitCode::from(2)
         }
+    }
+}
+
+// Every error ends in `main`: with --json (before any `--`), it is also printed on standard
+// output as one JSON object, even when the arguments did not parse.
+fn json_error(message: &str, exit: u8) {
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    if json {
+        let error = serde_json::json!({"error": {"message": message, "exit": exit}});
+        println!("{error}");
     }
 }
 
@@ -76,6 +95,14 @@ fn policy(args: &cli::Args) -> Result<TrustPolicy> {
     Ok(policy)
 }
 
+fn bundle_name(args: &cli::Args) -> String {
+    if args.bundle.as_os_str() == "-" {
+        "standard input".into()
+    } else {
+        args.bundle.display().to_string()
+    }
+}
+
 fn run(args: &cli::Args) -> Result<bool> {
     if args.trusted_keys.is_empty() {
         bail!(
@@ -85,9 +112,15 @@ fn run(args: &cli::Args) -> Result<bool> {
         );
     }
     let policy = policy(args)?;
-    let file = std::fs::File::open(&args.bundle)
-        .with_context(|| format!("{}: cannot open", args.bundle.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    // `-` is standard input (a pipe's size is unknown: no progress bar).
+    let (file, size): (Box<dyn std::io::Read>, u64) = if args.bundle.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), 0)
+    } else {
+        let file = std::fs::File::open(&args.bundle)
+            .with_context(|| format!("{}: cannot open", args.bundle.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(file), size)
+    };
     // A progress bar for large bundles, on a terminal only.
     let bar = (std::io::stderr().is_terminal() && size > 8 * 1024 * 1024).then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -108,9 +141,9 @@ fn run(args: &cli::Args) -> Result<bool> {
     let not_a_bundle = |e: BundleError| -> anyhow::Error {
         match e {
             BundleError::NotABundle(why) => {
-                anyhow::anyhow!("{}: not a sealtrail bundle: {why}", args.bundle.display())
+                anyhow::anyhow!("{}: not a sealtrail bundle: {why}", bundle_name(args))
             }
-            e => anyhow::Error::new(e).context(args.bundle.display().to_string()),
+            e => anyhow::Error::new(e).context(bundle_name(args)),
         }
     };
     let Some(q) = &args.query else {
@@ -134,7 +167,7 @@ fn run(args: &cli::Args) -> Result<bool> {
             eprintln!(
                 "verify-bundle: {}: the bundle is invalid, so nothing in it is trusted: no query \
                  answered",
-                args.bundle.display()
+                bundle_name(args)
             );
             Ok(false)
         }

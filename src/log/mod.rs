@@ -52,10 +52,10 @@ pub use audit::{VerifySummary, verify_store, verify_store_report};
 pub use control::ControlChainError;
 pub use erase::EraseError;
 pub use error::{AppendError, LogVerifyError, OpenError, ReadError};
-pub use export::{ExportError, ExportOptions, ExportSummary, Selection};
+pub use export::{Anchor, ExportError, ExportOptions, ExportSummary, Selection};
 pub use nodes::NodeReadError;
 pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, LogBuilder};
-pub use proofs::{LogCheckpointError, LogProofError, LogProveError};
+pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
 pub use read::Entries;
 pub use writer::SessionWriter;
 

@@ -16,6 +16,7 @@ mod render;
 mod seal;
 mod setup;
 mod verify;
+mod witness;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Verify(a) => verify::verify(a),
         Command::Ingest(IngestCommand::ClaudeCode(a)) => ingest::claude_code(a),
         Command::Demo(a) => demo::demo(a),
+        Command::Witness(w) => witness::run(w),
     }
 }
 

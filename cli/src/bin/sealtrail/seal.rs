@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use sealtrail::checkpoint::SignedCheckpoint;
-use sealtrail::log::{ExportOptions, LogProveError, Selection};
+use sealtrail::log::{Anchor, ExportOptions, LogProveError, Selection};
 use sealtrail::{Kind, SessionId};
 use serde_json::json;
 
@@ -91,7 +91,9 @@ fn selection(a: &ExportArgs) -> Result<Selection> {
 
 /// `sealtrail export`.
 pub fn export(a: &ExportArgs) -> Result<Status> {
-    let mut options = ExportOptions::new(selection(a)?);
+    let mut options = ExportOptions::new(selection(a)?)
+        .anchor(Anchor::PreferWitnessed)
+        .require_cosignatures(a.require_witnesses);
     for k in &a.withhold_kind {
         options = options.withhold_kind(Kind::new(k).map_err(|e| anyhow!("--withhold-kind: {e}"))?);
     }
@@ -133,7 +135,8 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
             "entries": summary.entries,
             "withheld": summary.withheld,
             "controls": summary.controls,
-            "checkpoint": {"size": summary.size, "root": summary.root.to_hex()},
+            "checkpoint": {"size": summary.size, "root": summary.root.to_hex(),
+                "witness_cosignatures": summary.checkpoint.cosignature_lines()},
             "bytes": summary.bytes,
         })))?;
     } else {
@@ -148,23 +151,37 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
             summary.root,
             summary.bytes
         ))?;
-        emit(format!(
-            "verify it with: verify-bundle {} --trusted-key <the owner's .pub file>",
-            a.out.display()
-        ))?;
+        let cosigs = summary.checkpoint.cosignature_lines();
+        if cosigs > 0 {
+            emit(format!(
+                "the checkpoint carries {cosigs} witness cosignature(s): verify-bundle {} \
+                 --trusted-key <LOG.vkey> --witness <W.pub> --witness-quorum 1",
+                a.out.display()
+            ))?;
+        } else {
+            emit(format!(
+                "verify it with: verify-bundle {} --trusted-key <the owner's .pub file>",
+                a.out.display()
+            ))?;
+        }
     }
     Ok(Status::Ok)
 }
 
 /// `sealtrail prove`.
 pub fn prove(a: &ProveArgs) -> Result<Status> {
+    let seq = match (a.seq, a.consistency_from) {
+        (_, Some(old)) => return crate::witness::prove_consistency(a, old),
+        (Some(seq), None) => seq,
+        (None, None) => bail!("give --seq N or --consistency-from SIZE"),
+    };
     let file = a
         .out
         .as_deref()
         .map(|out| Output::create(out, Existing::force(a.force)))
         .transpose()?;
     let log = open_log(&a.log)?;
-    let proof = match log.prove(a.seq) {
+    let proof = match log.prove(seq) {
         Ok(p) => p,
         Err(e @ (LogProveError::NotCheckpointed { .. } | LogProveError::NoSuchEntry(_))) => {
             return Err(invalid(format!("{}: {e}", a.log.display())));
@@ -181,7 +198,7 @@ pub fn prove(a: &ProveArgs) -> Result<Status> {
             emit(format!(
                 "wrote {}: entry {} included in the checkpoint of size {}",
                 path.display(),
-                a.seq,
+                seq,
                 proof.checkpoint().checkpoint().size()
             ))?;
         }

@@ -2,6 +2,7 @@
 //! says exactly what was proven (SPEC §12.6).
 
 mod cli;
+mod proof;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -13,6 +14,10 @@ use sealtrail::checkpoint::{WitnessKey, WitnessPolicy};
 use sealtrail::keys::read_public_keys;
 
 fn main() -> ExitCode {
+    // `verify-bundle proof FILE …`: a tlog proof rather than a bundle.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "proof") {
+        return run_proof();
+    }
     let args = match cli::Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -23,6 +28,24 @@ fn main() -> ExitCode {
         }
     };
     match run(&args) {
+        Ok(valid) => ExitCode::from(if valid { 0 } else { 1 }),
+        Err(e) => {
+            eprintln!("verify-bundle: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_proof() -> ExitCode {
+    let args = match proof::ProofArgs::try_parse_from(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match proof::run(&args) {
         Ok(valid) => ExitCode::from(if valid { 0 } else { 1 }),
         Err(e) => {
             eprintln!("verify-bundle: {e:#}");
@@ -100,7 +123,19 @@ fn run(args: &cli::Args) -> Result<bool> {
     let report = match result {
         Ok(r) => r,
         Err(BundleError::NotABundle(why)) => {
-            bail!("{}: not a sealtrail bundle: {why}", args.bundle.display())
+            let mut head = Vec::new();
+            let _ = std::fs::File::open(&args.bundle).and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, 64), &mut head)
+            });
+            let hint = if head.starts_with(sealtrail::checkpoint::TLOG_PROOF_HEADER.as_bytes()) {
+                " (it is a tlog proof: verify it with `verify-bundle proof FILE --trusted-key K`)"
+            } else {
+                ""
+            };
+            bail!(
+                "{}: not a sealtrail bundle: {why}{hint}",
+                args.bundle.display()
+            )
         }
         Err(e) => return Err(e).with_context(|| args.bundle.display().to_string()),
     };

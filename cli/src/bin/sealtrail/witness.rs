@@ -453,20 +453,14 @@ pub fn prove_consistency(a: &ProveArgs, old: u64) -> Result<Status> {
     Ok(Status::Ok)
 }
 
-fn respond(
-    request: tiny_http::Request,
-    status: u16,
-    content_type: &str,
-    body: String,
-) -> Result<()> {
-    let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes())
-        .map_err(|()| anyhow!("bad header"))?;
-    let response = tiny_http::Response::from_string(body)
-        .with_status_code(status)
-        .with_header(header);
+fn respond(request: tiny_http::Request, status: u16, content_type: &str, body: String) {
+    let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+    if let Ok(header) = tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type.as_bytes())
+    {
+        response = response.with_header(header);
+    }
     // A client that went away is its own problem, not the server's.
     let _ = request.respond(response);
-    Ok(())
 }
 
 fn serve(a: &ServeArgs) -> Result<Status> {
@@ -484,63 +478,69 @@ fn serve(a: &ServeArgs) -> Result<Status> {
         witness.public_key()
     ))?;
     let _ = std::io::stdout().flush();
-    // One request at a time: reading the state, checking and storing the new one are atomic
-    // with respect to every other request (C2SP tlog-witness's rollback race).
-    for mut request in server.incoming_requests() {
-        let text = "text/plain; charset=utf-8";
-        if request.url() != "/add-checkpoint" {
-            respond(request, 404, text, "not found\n".into())?;
-            continue;
-        }
-        if *request.method() != tiny_http::Method::Post {
-            respond(request, 405, text, "POST only\n".into())?;
-            continue;
-        }
-        if request
-            .body_length()
-            .is_some_and(|n| n > MAX_ADD_CHECKPOINT_SIZE)
-        {
-            respond(request, 413, text, "request too large\n".into())?;
-            continue;
-        }
-        let mut body = Vec::new();
-        let read = request
-            .as_reader()
-            .take(MAX_ADD_CHECKPOINT_SIZE as u64 + 1)
-            .read_to_end(&mut body);
-        if read.is_err() {
-            respond(request, 400, text, "cannot read the request\n".into())?;
-            continue;
-        }
-        let parsed = match AddCheckpoint::parse(&body) {
-            Ok(p) => p,
-            Err(e) => {
-                respond(request, 400, text, format!("{e}\n"))?;
-                continue;
-            }
-        };
-        match state.add(&witness, &parsed) {
-            Ok(Ok(line)) => {
-                let c = parsed.checkpoint.checkpoint();
-                eprintln!("cosigned {} size {}", c.origin(), c.size());
-                respond(request, 200, text, line)?;
-            }
-            Ok(Err(refusal)) => {
-                eprintln!("refused: {refusal}");
-                match refusal {
-                    WitnessRefusal::Conflict { latest, .. } => {
-                        respond(request, 409, "text/x.tlog.size", format!("{latest}\n"))?
-                    }
-                    other => respond(request, other.http_status(), text, format!("{other}\n"))?,
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                respond(request, 500, text, "internal error\n".into())?;
-            }
-        }
+    // Each request in its own thread, so a slow or stalled client holds up no one; the
+    // decision itself runs under one lock: reading the state, checking and storing the new one
+    // are atomic with respect to every other request (C2SP tlog-witness's rollback race).
+    let shared = std::sync::Arc::new(std::sync::Mutex::new((witness, state)));
+    for request in server.incoming_requests() {
+        let shared = std::sync::Arc::clone(&shared);
+        std::thread::spawn(move || handle(request, &shared));
     }
     Ok(Status::Ok)
+}
+
+fn handle(mut request: tiny_http::Request, shared: &std::sync::Mutex<(Witness, State)>) {
+    let text = "text/plain; charset=utf-8";
+    if request.url() != "/add-checkpoint" {
+        return respond(request, 404, text, "not found\n".into());
+    }
+    if *request.method() != tiny_http::Method::Post {
+        return respond(request, 405, text, "POST only\n".into());
+    }
+    if request
+        .body_length()
+        .is_some_and(|n| n > MAX_ADD_CHECKPOINT_SIZE)
+    {
+        return respond(request, 413, text, "request too large\n".into());
+    }
+    let mut body = Vec::new();
+    let read = request
+        .as_reader()
+        .take(MAX_ADD_CHECKPOINT_SIZE as u64 + 1)
+        .read_to_end(&mut body);
+    if read.is_err() {
+        return respond(request, 400, text, "cannot read the request\n".into());
+    }
+    let parsed = match AddCheckpoint::parse(&body) {
+        Ok(p) => p,
+        Err(e) => return respond(request, 400, text, format!("{e}\n")),
+    };
+    let outcome = match shared.lock() {
+        Ok(guard) => {
+            let (witness, state) = &*guard;
+            state.add(witness, &parsed)
+        }
+        Err(_) => Err(anyhow!("an earlier request panicked")),
+    };
+    match outcome {
+        Ok(Ok(line)) => {
+            let c = parsed.checkpoint.checkpoint();
+            eprintln!("cosigned {} size {}", c.origin(), c.size());
+            respond(request, 200, text, line);
+        }
+        Ok(Err(WitnessRefusal::Conflict { latest, .. })) => {
+            eprintln!("refused: old size is not {latest}");
+            respond(request, 409, "text/x.tlog.size", format!("{latest}\n"));
+        }
+        Ok(Err(other)) => {
+            eprintln!("refused: {other}");
+            respond(request, other.http_status(), text, format!("{other}\n"));
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            respond(request, 500, text, "internal error\n".into());
+        }
+    }
 }
 
 fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<(u16, String)> {

@@ -309,18 +309,22 @@ fn verify_bundle_proof_checks_key_checkpoint_proof_and_entry() {
     new_log(d, "L");
     append(d, "L", 9, "a");
     checkpoint(d, "L", "cp.txt");
-    ok(sealtrail(
-        d,
-        &[
-            "prove",
-            "--log",
-            "L",
-            "--seq",
-            "4",
-            "--out",
-            "e4.tlog-proof",
-        ],
-    ));
+    for seq in ["4", "5"] {
+        ok(sealtrail(
+            d,
+            &[
+                "prove",
+                "--log",
+                "L",
+                "--seq",
+                seq,
+                "--out",
+                &format!("e{seq}.tlog-proof"),
+                "--entry-out",
+                &format!("e{seq}.entry"),
+            ],
+        ));
+    }
     let proof = std::fs::read_to_string(d.join("e4.tlog-proof")).unwrap();
     let hash = sealtrail::checkpoint::TlogProof::parse(proof.as_bytes())
         .unwrap()
@@ -350,6 +354,32 @@ fn verify_bundle_proof_checks_key_checkpoint_proof_and_entry() {
     assert_eq!(json["verdict"], "valid");
     assert_eq!(json["entry"]["seq"], 4);
     assert_eq!(json["entry"]["hash"], hash.as_str());
+
+    // The entry's wire form proves it is that entry; another entry's does not.
+    let o = ok(verify_bundle(
+        d,
+        &[
+            "proof",
+            "e4.tlog-proof",
+            "--trusted-key",
+            "L.vkey",
+            "--entry",
+            "e4.entry",
+        ],
+    ));
+    assert!(text(&o).contains("--entry file"), "{}", text(&o));
+    let o = verify_bundle(
+        d,
+        &[
+            "proof",
+            "e4.tlog-proof",
+            "--trusted-key",
+            "L.vkey",
+            "--entry",
+            "e5.entry",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", text(&o));
 
     // Another entry's hash: exit 1.
     let other = format!("{}0", &hash[..63]);

@@ -690,6 +690,10 @@ pub struct ProveArgs {
     /// cosigned to the latest checkpoint (`old SIZE` then one base64 hash per line).
     #[arg(long, value_name = "SIZE", conflicts_with = "seq")]
     pub consistency_from: Option<u64>,
+    /// Also write the entry's wire form (SPEC §6.1) to FILE, for `verify-bundle proof --entry`
+    /// (refused if it exists, unless --force).
+    #[arg(long, value_name = "FILE", requires = "seq")]
+    pub entry_out: Option<PathBuf>,
     /// Write the proof to FILE instead of standard output (refused if it exists, unless
     /// --force).
     #[arg(long, value_name = "FILE")]

@@ -189,6 +189,13 @@ pub fn prove(a: &ProveArgs) -> Result<Status> {
         Err(e) => return Err(anyhow!("{}: {e}", a.log.display())),
     };
     let text = proof.encode();
+    if let Some(path) = &a.entry_out {
+        let entry = log
+            .read(seq)
+            .map_err(|e| anyhow!("{}: {e}", a.log.display()))?
+            .ok_or_else(|| invalid(format!("{}: no entry {seq}", a.log.display())))?;
+        crate::output::write(path, entry.entry.as_bytes(), Existing::force(a.force))?;
+    }
     match file {
         Some(mut file) => {
             file.write_all(&text)

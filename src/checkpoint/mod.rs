@@ -7,6 +7,7 @@
 
 pub mod proof;
 pub mod witness;
+pub mod witnessing;
 
 use std::fmt;
 
@@ -19,11 +20,18 @@ use crate::hash::{EntryHash, LogId, RootHash, Suite};
 use crate::keys::{KeyId, PublicKey, SecretKey};
 use crate::note::{NoteError, NoteVerifyError, SignedNote, check_controls};
 
-pub use proof::{MAX_PROOF_HASHES, MAX_PROOF_SIZE, TLOG_PROOF_HEADER, TlogProof, TlogProofError};
+pub use proof::{
+    ExpectedEntry, MAX_PROOF_HASHES, MAX_PROOF_SIZE, ProofCheckError, TLOG_PROOF_HEADER, TlogProof,
+    TlogProofError, verify_tlog_proof,
+};
 pub use witness::{
     COSIGNATURE_V1_HEADER, COSIGNATURE_V1_TYPE, CosignError, CosignatureProblem, CosignatureStatus,
     MAX_COSIGNATURE_TIME, PolicyError, WitnessError, WitnessKey, WitnessOutcome, WitnessPolicy,
     WitnessReport, cosignature_message,
+};
+pub use witnessing::{
+    AddCheckpoint, AddCheckpointError, Cosigned, MAX_ADD_CHECKPOINT_SIZE, MAX_CONSISTENCY_LINES,
+    Witness, WitnessRefusal, parse_proof_lines, proof_lines,
 };
 
 /// What a BLAKE3 log appends to its origin to make its checkpoint origin line (SPEC §11.3).

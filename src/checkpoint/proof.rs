@@ -240,3 +240,91 @@ impl TlogProof {
         &self.checkpoint
     }
 }
+
+/// Which entry a tlog proof must prove (SPEC §11.7 step 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExpectedEntry<'a> {
+    /// Whatever entry hash the proof's `extra` line carries: proves only that an entry with that
+    /// hash is at the index, not which entry the verifier had in mind.
+    Carried,
+    /// The entry with this hash (SPEC §6.3).
+    Hash(EntryHash),
+    /// The entry in its wire form (SPEC §6.1): hashed with the log's suite, and its header's
+    /// `seq` must be the proof's index.
+    Bytes(&'a [u8]),
+}
+
+/// Why [`verify_tlog_proof`] did not accept a proof.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofCheckError {
+    /// The bytes are not a tlog proof.
+    #[error("{0}")]
+    Parse(#[from] TlogProofError),
+    /// No pinned key is named after the checkpoint's origin line (C2SP matches keys by name).
+    #[error("no trusted key is named {origin:?}, the checkpoint's origin line")]
+    NoKeyForOrigin {
+        /// The checkpoint's origin line.
+        origin: String,
+    },
+    /// The witness policy or key set is unusable.
+    #[error("{0}")]
+    Policy(#[from] super::PolicyError),
+    /// The entry supplied is not an entry.
+    #[error("the entry supplied: {0}")]
+    Entry(#[from] crate::codec::DecodeError),
+    /// The entry supplied sits at another position than the proof's index.
+    #[error("the entry supplied is entry {entry}, the proof is of index {index}")]
+    EntryPosition {
+        /// The entry's `seq`.
+        entry: u64,
+        /// The proof's index.
+        index: u64,
+    },
+    /// The checkpoint, the entry hash or the inclusion proof did not verify.
+    #[error("{0}")]
+    Verify(#[from] super::TlogVerifyError),
+}
+
+/// Verifies a `c2sp.org/tlog-proof@v1` file in one call (SPEC §11.7): parses it, takes the log
+/// (origin and suite) from the checkpoint's origin line, verifies the checkpoint under the owner
+/// keys named after that line (and `witnesses`), then the inclusion of `entry` at the proof's
+/// index. Needs no store.
+pub fn verify_tlog_proof(
+    bytes: &[u8],
+    owners: &[crate::keys::PublicKey],
+    witnesses: super::Witnesses,
+    entry: ExpectedEntry<'_>,
+) -> Result<super::VerifiedInclusion, ProofCheckError> {
+    let proof = TlogProof::parse(bytes)?;
+    let origin = proof.checkpoint().checkpoint().origin();
+    let log = super::LogOrigin::from_checkpoint_origin(origin)
+        .map_err(|e| ProofCheckError::Parse(TlogProofError::Checkpoint(e)))?;
+    let keys: Vec<_> = owners
+        .iter()
+        .filter(|k| k.name() == origin)
+        .cloned()
+        .collect();
+    if keys.is_empty() {
+        return Err(ProofCheckError::NoKeyForOrigin {
+            origin: origin.to_owned(),
+        });
+    }
+    let trust = super::CheckpointTrust::new(log.clone(), keys, witnesses)?;
+    let hash = match entry {
+        ExpectedEntry::Carried => None,
+        ExpectedEntry::Hash(h) => Some(h),
+        ExpectedEntry::Bytes(b) => {
+            let e = crate::entry::Entry::from_bytes(b)?;
+            if e.seq() != proof.index() {
+                return Err(ProofCheckError::EntryPosition {
+                    entry: e.seq(),
+                    index: proof.index(),
+                });
+            }
+            Some(e.hash(log.suite()))
+        }
+    };
+    Ok(proof.verify(&trust, hash)?)
+}

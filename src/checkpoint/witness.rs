@@ -152,6 +152,55 @@ impl SignedCheckpoint {
         *self.note_mut() = note;
         Ok(())
     }
+
+    /// How many lines look like witness cosignatures: a line under a name other than the origin
+    /// line (the owner's name, SPEC §11.3) with the 72 signature bytes of `cosignature/v1`.
+    /// Nothing is verified: a verifier checks them against its witness policy (SPEC §11.5).
+    pub fn cosignature_lines(&self) -> usize {
+        let origin = self.checkpoint().origin();
+        self.note()
+            .signatures()
+            .iter()
+            .filter(|s| s.name() != origin && s.signature().len() == 72)
+            .count()
+    }
+
+    /// Copies onto this checkpoint the lines of `witnesses` from `other` whose cosignatures
+    /// verify over this checkpoint's body (SPEC §11.4), replacing any line of the same witness.
+    /// Returns how many were copied. Lines from anyone else are ignored.
+    pub fn take_cosignatures(
+        &mut self,
+        other: &SignedCheckpoint,
+        witnesses: &[WitnessKey],
+    ) -> Result<usize, NoteError> {
+        if other.note().text() != self.note().text() {
+            return Ok(0);
+        }
+        let mut copied = 0;
+        for w in witnesses {
+            let hash = w.key_hash();
+            let mut lines = other
+                .note()
+                .signatures()
+                .iter()
+                .filter(|s| s.name() == w.name() && s.key_hash() == hash);
+            let (Some(line), None) = (lines.next(), lines.next()) else {
+                continue;
+            };
+            if !matches!(
+                w.check(line, other.note().text()),
+                CosignatureStatus::Valid { .. }
+            ) {
+                continue;
+            }
+            let mut note = self.note().clone();
+            note.remove_signatures(|s| s.name() == w.name() && s.key_hash() == hash);
+            note.push_signature(line.clone())?;
+            *self.note_mut() = note;
+            copied += 1;
+        }
+        Ok(copied)
+    }
 }
 
 /// Why a witness cosignature did not count.

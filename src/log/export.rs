@@ -19,6 +19,7 @@ use crate::verify::payload_required;
 
 use super::layout::{ENTRY, RUN, decode_record, prefix_end, run_range, seq_key};
 use super::{ControlChainError, Log, LogCheckpointError, LogProofError, ReadError, StoreNodes};
+use crate::registry::Role;
 
 /// Which entries a bundle carries (SPEC §12.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,12 +53,28 @@ impl Selection {
     }
 }
 
+/// Which checkpoint anchors a bundle (SPEC §12.1, §11.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Anchor {
+    /// A checkpoint of the whole log signed for the export. It carries the cosignatures
+    /// attached to a stored checkpoint of the same tree, if any.
+    #[default]
+    Fresh,
+    /// The latest stored checkpoint that carries cosignatures, when it covers every selected
+    /// entry; otherwise a fresh one. A whole-log or `Since` selection is covered only by a
+    /// checkpoint of the whole log.
+    PreferWitnessed,
+}
+
 /// What to export and which payloads to leave out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportOptions {
     selection: Selection,
     withhold_kinds: Vec<Kind>,
     withhold_entries: Vec<u64>,
+    anchor: Anchor,
+    min_cosignatures: usize,
 }
 
 impl ExportOptions {
@@ -67,7 +84,22 @@ impl ExportOptions {
             selection,
             withhold_kinds: Vec::new(),
             withhold_entries: Vec::new(),
+            anchor: Anchor::Fresh,
+            min_cosignatures: 0,
         }
+    }
+
+    /// Which checkpoint anchors the bundle.
+    pub fn anchor(mut self, anchor: Anchor) -> ExportOptions {
+        self.anchor = anchor;
+        self
+    }
+
+    /// Fail unless the anchor carries at least `n` witness cosignature lines (counted, not
+    /// verified: [`Log::attach_cosignatures`] verified them, and the auditor's policy decides).
+    pub fn require_cosignatures(mut self, n: usize) -> ExportOptions {
+        self.min_cosignatures = n;
+        self
     }
 
     /// Leave out the payloads of every entry of this kind (the entries stay, with their
@@ -206,6 +238,23 @@ pub enum ExportError {
     /// commit to.
     #[error("the log's control chain: {0}")]
     Control(#[from] ControlChainError),
+    /// The anchor carries fewer cosignatures than required.
+    #[error(
+        "the anchor checkpoint (size {size}) carries {found} witness cosignatures, {needed} \
+         required; the latest checkpoint with cosignatures: {latest} (it anchors a bundle when \
+         every selected entry is below its size; a whole-log export needs the latest checkpoint \
+         cosigned)"
+    )]
+    TooFewCosignatures {
+        /// The anchor's size.
+        size: u64,
+        /// Cosignature lines on it.
+        found: usize,
+        /// Required.
+        needed: usize,
+        /// The latest stored checkpoint with cosignatures, described.
+        latest: String,
+    },
     /// Writing the bundle failed.
     #[error("writing the bundle: {0}")]
     Io(#[from] std::io::Error),
@@ -245,7 +294,7 @@ impl Log {
         let session_seqs = self.check_export(options)?;
         let suite = self.suite();
         // The anchor, and the control chain below its size it was signed over.
-        let (anchor, chain) = self.checkpoint_with_chain(owner)?;
+        let (anchor, chain) = self.anchor(owner, options)?;
         let n = anchor.checkpoint().size();
         let root = anchor.checkpoint().root();
         let out_of_range = |asked: String| ExportError::OutOfRange { asked, len: n };
@@ -472,6 +521,65 @@ impl Log {
         }
         found.sort();
         Ok((found, false))
+    }
+
+    // A stored cosigned checkpoint covering the selection, or a fresh one of the whole log;
+    // then the required cosignatures are counted.
+    fn anchor(
+        &self,
+        owner: &SecretKey,
+        options: &ExportOptions,
+    ) -> Result<(SignedCheckpoint, super::control::ControlChain), ExportError> {
+        let witnessed = self
+            .checkpoints()?
+            .into_iter()
+            .rev()
+            .find(|c| c.cosignature_lines() > 0);
+        let mut chosen = None;
+        if let (Anchor::PreferWitnessed, Some(c)) = (options.anchor, &witnessed) {
+            let size = c.checkpoint().size();
+            if size < self.len() && self.covers(&options.selection, size)? {
+                let chain = self.control_chain_at(size)?;
+                let active = chain
+                    .registry
+                    .get(&owner.key_id())
+                    .is_some_and(|r| r.role == Role::Owner && r.revoked_at.is_none());
+                if !active {
+                    return Err(LogCheckpointError::NotOwner(owner.key_id()).into());
+                }
+                chosen = Some((c.clone(), chain));
+            }
+        }
+        let (anchor, chain) = match chosen {
+            Some(c) => c,
+            None => self.checkpoint_with_chain(owner)?,
+        };
+        let found = anchor.cosignature_lines();
+        if found < options.min_cosignatures {
+            return Err(ExportError::TooFewCosignatures {
+                size: anchor.checkpoint().size(),
+                found,
+                needed: options.min_cosignatures,
+                latest: witnessed.map_or("none".into(), |c| {
+                    format!(
+                        "size {} with {}",
+                        c.checkpoint().size(),
+                        c.cosignature_lines()
+                    )
+                }),
+            });
+        }
+        Ok((anchor, chain))
+    }
+
+    // Whether every entry the selection names is below `size` (for a log longer than `size`).
+    fn covers(&self, selection: &Selection, size: u64) -> Result<bool, ExportError> {
+        Ok(match selection {
+            Selection::Log | Selection::Since { .. } => false,
+            Selection::Range(r) => r.end <= size,
+            Selection::Entries(list) => list.iter().all(|s| *s < size),
+            Selection::Session(id) => self.session(id)?.iter().all(|e| e.seq() < size),
+        })
     }
 
     // One entry item: the entry, its payload (or why not), and its proof for selections.

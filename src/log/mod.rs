@@ -53,11 +53,12 @@ pub use control::ControlChainError;
 pub use erase::EraseError;
 pub use error::{AppendError, LogVerifyError, OpenError, ReadError};
 pub use export::{
-    ExportError, ExportOptions, ExportSummary, MAX_LISTED_SESSIONS, Selection, withholdable_kinds,
+    Anchor, ExportError, ExportOptions, ExportSummary, MAX_LISTED_SESSIONS, Selection,
+    withholdable_kinds,
 };
 pub use nodes::NodeReadError;
 pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, LogBuilder};
-pub use proofs::{LogCheckpointError, LogProofError, LogProveError};
+pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
 pub use read::Entries;
 pub use writer::SessionWriter;
 

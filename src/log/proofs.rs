@@ -243,8 +243,27 @@ impl Log {
             log_id: self.log_id(),
             control: chain.head,
         };
-        let signed =
+        let mut signed =
             SignedCheckpoint::sign(Checkpoint::for_log(&log, &binding, size, root), owner)?;
+        // Signing the same tree again keeps the cosignatures attached to it (SPEC §11.8).
+        if let Some(stored) = self.checkpoint_at(size)? {
+            if stored.note().text() == signed.note().text() {
+                let origin = signed.checkpoint().origin().to_owned();
+                for line in stored.note().signatures() {
+                    let present = signed
+                        .note()
+                        .signatures()
+                        .iter()
+                        .any(|s| s.name() == line.name() && s.key_hash() == line.key_hash());
+                    if line.name() != origin && !present {
+                        signed
+                            .note_mut()
+                            .push_signature(line.clone())
+                            .map_err(CheckpointError::Note)?;
+                    }
+                }
+            }
+        }
         self.inner
             .store
             .put(&seq_key(CHECKPOINTS, size), &signed.encode())?;
@@ -297,6 +316,67 @@ impl Log {
         };
         let proof = self.inclusion_proof(seq, latest)?;
         Ok(TlogProof::new(seq, proof, checkpoint)?.with_entry_hash(entry.hash))
+    }
+}
+
+/// Why cosignatures could not be attached to a stored checkpoint.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttachError {
+    /// The log has no stored checkpoint of that size.
+    #[error("the log has no checkpoint of size {size}")]
+    NoSuchCheckpoint {
+        /// The size.
+        size: u64,
+    },
+    /// The log's checkpoint of that size has another body: the cosigned one is not this log's.
+    #[error("the log's checkpoint of size {size} is not the one cosigned (the bodies differ)")]
+    BodyMismatch {
+        /// The size.
+        size: u64,
+    },
+    /// No line of the given witnesses verifies over the checkpoint.
+    #[error("no valid cosignature from the given witnesses on the checkpoint of size {size}")]
+    NoValidCosignature {
+        /// The size.
+        size: u64,
+    },
+    /// The note cannot take another line.
+    #[error(transparent)]
+    Note(#[from] crate::note::NoteError),
+    /// A stored checkpoint could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Log {
+    /// Attaches to the stored checkpoint of the same size the cosignatures on `cosigned` from
+    /// `witnesses` that verify over its body (SPEC §11.8), replacing any earlier line of the
+    /// same witness, and stores it. Returns the checkpoint as now stored. Export carries these
+    /// lines in the bundle's anchor.
+    pub fn attach_cosignatures(
+        &self,
+        cosigned: &SignedCheckpoint,
+        witnesses: &[crate::checkpoint::WitnessKey],
+    ) -> Result<SignedCheckpoint, AttachError> {
+        let size = cosigned.checkpoint().size();
+        let mut stored = self
+            .checkpoint_at(size)?
+            .ok_or(AttachError::NoSuchCheckpoint { size })?;
+        if stored.note().text() != cosigned.note().text() {
+            return Err(AttachError::BodyMismatch { size });
+        }
+        if stored.take_cosignatures(cosigned, witnesses)? == 0 {
+            return Err(AttachError::NoValidCosignature { size });
+        }
+        self.inner
+            .store
+            .put(&seq_key(CHECKPOINTS, size), &stored.encode())?;
+        self.inner.store.flush()?;
+        Ok(stored)
     }
 }
 

@@ -99,6 +99,10 @@ pub enum Command {
     /// Print or write the man pages of sealtrail and verify-bundle.
     #[command(long_about = crate::completions::MAN_HELP, after_help = EXIT_STATUS)]
     Man(crate::completions::ManArgs),
+    /// Witness a log's checkpoints: keys, cosigning, attaching cosignatures, a tlog-witness
+    /// HTTP server and client.
+    #[command(subcommand)]
+    Witness(crate::witness::WitnessCommand),
 }
 
 const COMPARE_HELP: &str = "\
@@ -840,6 +844,11 @@ pub struct ExportArgs {
     /// Withhold the payload of this entry (repeatable).
     #[arg(long, value_name = "SEQ")]
     pub withhold_entry: Vec<u64>,
+    /// Fail unless the bundle's checkpoint carries at least N witness cosignatures (attached
+    /// with `sealtrail witness attach` or `witness request`). Without it, the latest cosigned
+    /// checkpoint is used when it covers the selection, and a fresh one otherwise.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub require_witnesses: usize,
     /// Print one JSON object describing what was written.
     #[arg(long)]
     pub json: bool,
@@ -852,8 +861,16 @@ pub struct ProveArgs {
     #[arg(long, value_name = "DIR")]
     pub log: PathBuf,
     /// The entry to prove.
-    #[arg(long, value_name = "N")]
-    pub seq: u64,
+    #[arg(long, value_name = "N", required_unless_present = "consistency_from")]
+    pub seq: Option<u64>,
+    /// Instead of an entry: the consistency proof a witness needs, from the tree SIZE it last
+    /// cosigned to the latest checkpoint (`old SIZE` then one base64 hash per line).
+    #[arg(long, value_name = "SIZE", conflicts_with = "seq")]
+    pub consistency_from: Option<u64>,
+    /// Also write the entry's wire form (SPEC §6.1) to FILE, for `verify-bundle proof --entry`
+    /// (refused if it exists, unless --force).
+    #[arg(long, value_name = "FILE", requires = "seq")]
+    pub entry_out: Option<PathBuf>,
     /// Write the proof to FILE instead of standard output (refused if it exists, unless
     /// --force).
     #[arg(long, value_name = "FILE")]

@@ -22,6 +22,7 @@ mod render;
 mod seal;
 mod setup;
 mod verify;
+mod witness;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Erase(a) => erase::erase(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
+        Command::Witness(w) => witness::run(w),
     }
 }
 

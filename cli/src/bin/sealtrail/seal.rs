@@ -4,7 +4,9 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use sealtrail::checkpoint::SignedCheckpoint;
-use sealtrail::log::{ExportError, ExportOptions, LogProveError, Selection, withholdable_kinds};
+use sealtrail::log::{
+    Anchor, ExportError, ExportOptions, LogProveError, Selection, withholdable_kinds,
+};
 use sealtrail::{Kind, SessionId};
 use serde_json::json;
 
@@ -91,7 +93,9 @@ fn selection(a: &ExportArgs) -> Result<Selection> {
 
 /// `sealtrail export`.
 pub fn export(a: &ExportArgs) -> Result<Status> {
-    let mut options = ExportOptions::new(selection(a)?);
+    let mut options = ExportOptions::new(selection(a)?)
+        .anchor(Anchor::PreferWitnessed)
+        .require_cosignatures(a.require_witnesses);
     for k in &a.withhold_kind {
         let kind = Kind::new(k).map_err(|e| {
             anyhow!(
@@ -148,7 +152,8 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
             "entries": summary.entries,
             "withheld": summary.withheld,
             "controls": summary.controls,
-            "checkpoint": {"size": summary.size, "root": summary.root.to_hex()},
+            "checkpoint": {"size": summary.size, "root": summary.root.to_hex(),
+                "witness_cosignatures": summary.checkpoint.cosignature_lines()},
             "bytes": summary.bytes,
         })))?;
     } else {
@@ -163,23 +168,37 @@ pub fn export(a: &ExportArgs) -> Result<Status> {
             summary.root,
             summary.bytes
         ))?;
-        emit(format!(
-            "verify it with: verify-bundle {} --trusted-key <the owner's .pub file>",
-            a.out.display()
-        ))?;
+        let cosigs = summary.checkpoint.cosignature_lines();
+        if cosigs > 0 {
+            emit(format!(
+                "the checkpoint carries {cosigs} witness cosignature(s): verify-bundle {} \
+                 --trusted-key <LOG.vkey> --witness <W.pub> --witness-quorum 1",
+                a.out.display()
+            ))?;
+        } else {
+            emit(format!(
+                "verify it with: verify-bundle {} --trusted-key <the owner's .pub file>",
+                a.out.display()
+            ))?;
+        }
     }
     Ok(Status::Ok)
 }
 
 /// `sealtrail prove`.
 pub fn prove(a: &ProveArgs) -> Result<Status> {
+    let seq = match (a.seq, a.consistency_from) {
+        (_, Some(old)) => return crate::witness::prove_consistency(a, old),
+        (Some(seq), None) => seq,
+        (None, None) => bail!("give --seq N or --consistency-from SIZE"),
+    };
     let file = a
         .out
         .as_deref()
         .map(|out| Output::create(out, Existing::force(a.force)))
         .transpose()?;
     let log = open_log(&a.log)?;
-    let proof = match log.prove(a.seq) {
+    let proof = match log.prove(seq) {
         Ok(p) => p,
         Err(e @ (LogProveError::NotCheckpointed { .. } | LogProveError::NoSuchEntry(_))) => {
             return Err(invalid(format!("{}: {e}", a.log.display())));
@@ -187,6 +206,13 @@ pub fn prove(a: &ProveArgs) -> Result<Status> {
         Err(e) => return Err(anyhow!("{}: {e}", a.log.display())),
     };
     let text = proof.encode();
+    if let Some(path) = &a.entry_out {
+        let entry = log
+            .read(seq)
+            .map_err(|e| anyhow!("{}: {e}", a.log.display()))?
+            .ok_or_else(|| invalid(format!("{}: no entry {seq}", a.log.display())))?;
+        crate::output::write(path, entry.entry.as_bytes(), Existing::force(a.force))?;
+    }
     match file {
         Some(mut file) => {
             file.write_all(&text)
@@ -196,7 +222,7 @@ pub fn prove(a: &ProveArgs) -> Result<Status> {
             emit(format!(
                 "wrote {}: entry {} included in the checkpoint of size {}",
                 path.display(),
-                a.seq,
+                seq,
                 proof.checkpoint().checkpoint().size()
             ))?;
         }

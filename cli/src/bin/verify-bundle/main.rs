@@ -7,6 +7,7 @@
 #[path = "../sealtrail/answer.rs"]
 mod answer;
 mod cli;
+mod proof;
 mod query;
 #[path = "../sealtrail/render.rs"]
 mod render;
@@ -24,6 +25,10 @@ use sealtrail::checkpoint::{WitnessKey, WitnessPolicy};
 use sealtrail::keys::read_public_keys;
 
 fn main() -> ExitCode {
+    // `verify-bundle proof FILE …`: a tlog proof rather than a bundle.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "proof") {
+        return run_proof();
+    }
     let args = match cli::Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -58,6 +63,24 @@ fn json_error(message: &str, exit: u8) {
     if json {
         let error = serde_json::json!({"error": {"message": message, "exit": exit}});
         println!("{error}");
+    }
+}
+
+fn run_proof() -> ExitCode {
+    let args = match proof::ProofArgs::try_parse_from(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match proof::run(&args) {
+        Ok(valid) => ExitCode::from(if valid { 0 } else { 1 }),
+        Err(e) => {
+            eprintln!("verify-bundle: {e:#}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -141,7 +164,12 @@ fn run(args: &cli::Args) -> Result<bool> {
     let not_a_bundle = |e: BundleError| -> anyhow::Error {
         match e {
             BundleError::NotABundle(why) => {
-                anyhow::anyhow!("{}: not a sealtrail bundle: {why}", bundle_name(args))
+                let hint = if looks_like_a_tlog_proof(args) {
+                    " (it is a tlog proof: verify it with `verify-bundle proof FILE --trusted-key K`)"
+                } else {
+                    ""
+                };
+                anyhow::anyhow!("{}: not a sealtrail bundle: {why}{hint}", bundle_name(args))
             }
             e => anyhow::Error::new(e).context(bundle_name(args)),
         }
@@ -172,6 +200,18 @@ fn run(args: &cli::Args) -> Result<bool> {
             Ok(false)
         }
     }
+}
+
+// Whether the file given as the bundle starts like a C2SP tlog proof (never standard input,
+// which is already consumed).
+fn looks_like_a_tlog_proof(args: &cli::Args) -> bool {
+    if args.bundle.as_os_str() == "-" {
+        return false;
+    }
+    let mut head = Vec::new();
+    let _ = std::fs::File::open(&args.bundle)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 64), &mut head));
+    head.starts_with(sealtrail::checkpoint::TLOG_PROOF_HEADER.as_bytes())
 }
 
 fn print_report(report: &sealtrail::report::Report, json: bool) -> Result<()> {

@@ -708,6 +708,10 @@ pub struct Review {
     /// A comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The entries under review (the session's patchset artifact, say), sorted by sequence
+    /// number, each also a link: no entry a review links may be the reviewer's own work.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "wire::links")]
+    pub entries: Vec<Link>,
 }
 
 /// `merge`: a person merged a change (SPEC §13.4.21).
@@ -957,6 +961,7 @@ impl Event {
                     .checklist
                     .iter()
                     .flat_map(|c| c.evidence.iter().copied())
+                    .chain(r.entries.iter().copied())
                     .collect();
                 all.sort();
                 all.dedup();
@@ -1146,6 +1151,9 @@ impl Event {
             Event::Gap(e) => required("reason", &e.reason)?,
             Event::Review(e) => {
                 e.change.check()?;
+                if e.entries.windows(2).any(|w| w[0].seq >= w[1].seq) {
+                    return Err(("entries", "must be sorted by seq without repeats"));
+                }
                 if e.checklist.windows(2).any(|w| w[0].item >= w[1].item) {
                     return Err(("checklist", "one answer per item, in the items' order"));
                 }

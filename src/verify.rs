@@ -605,11 +605,13 @@ impl ContentChecks {
         let h = entry.header();
         let seq = h.seq;
         let is_approval = h.kind.as_str() == Kind::APPROVAL;
-        // The signers of linked entries, kept for approvals only (SPEC §8.2 step 12).
+        let is_review = h.kind.as_str() == "review";
+        // The signers of linked entries, kept for approvals and reviews only (SPEC §8.2 step
+        // 12).
         let mut signers = Vec::new();
         for (index, link) in h.links.iter().enumerate() {
             if let Some(target) = linked(link.seq) {
-                if is_approval {
+                if is_approval || is_review {
                     signers.push((link.seq, target.signer));
                 }
                 if target.hash != link.hash {
@@ -672,6 +674,13 @@ impl ContentChecks {
                             .map_err(approval)?;
                     }
                 }
+            }
+        }
+        // SPEC §13.4.20: no entry a review links is the reviewer's own work.
+        if is_review {
+            for (subject, signer) in &signers {
+                check_not_own_work(&self.registry, &h.signer, *subject, signer)
+                    .map_err(|problem| VerifyError::Approval { seq, problem })?;
             }
         }
         Ok(())

@@ -396,6 +396,7 @@ fn verification_rejects_a_recorder_signed_review_or_merge() {
             verdict: ReviewVerdict::Approve,
             checklist: Vec::new(),
             comment: None,
+            entries: Vec::new(),
         }),
         Event::Merge(Merge {
             change: change.clone(),
@@ -414,6 +415,45 @@ fn verification_rejects_a_recorder_signed_review_or_merge() {
         forge_kind(&f, &f.k.approver, event.kind(), &payload, Vec::new());
         verify_store(f.store.as_ref()).unwrap();
     }
+}
+
+// A self-review written past the writer's checks (SPEC §13.4.20): the approver reviews an entry
+// its own key signed, and verification fails it on `approval`.
+#[test]
+fn verification_rejects_a_review_of_the_reviewers_own_entry() {
+    use sealtrail::event::{ChangeRef, Event, Review, ReviewVerdict};
+    let f = fixture();
+    let own = f.approved.link();
+    let event = Event::Review(Review {
+        change: ChangeRef {
+            pr: Some("!7".into()),
+            ..ChangeRef::default()
+        },
+        verdict: ReviewVerdict::Approve,
+        checklist: Vec::new(),
+        comment: None,
+        entries: vec![own],
+    });
+    let payload = event.encode().unwrap();
+    let seq = forge_kind(&f, &f.k.approver, event.kind(), &payload, vec![own]);
+    let e = rejected(&f, seq);
+    assert_eq!(e.check(), Check::Approval, "{e}");
+    // The same review of the recorder's work verifies.
+    let f = fixture();
+    let work = f.work.link();
+    let event = Event::Review(Review {
+        change: ChangeRef {
+            pr: Some("!7".into()),
+            ..ChangeRef::default()
+        },
+        verdict: ReviewVerdict::Approve,
+        checklist: Vec::new(),
+        comment: None,
+        entries: vec![work],
+    });
+    let payload = event.encode().unwrap();
+    forge_kind(&f, &f.k.approver, event.kind(), &payload, vec![work]);
+    verify_store(f.store.as_ref()).unwrap();
 }
 
 #[test]

@@ -225,6 +225,10 @@ fn samples() -> Vec<Event> {
                 }],
             }],
             comment: Some("ship it".into()),
+            entries: vec![Link {
+                seq: 5,
+                hash: EntryHash([5; 32]),
+            }],
         }),
         Event::Merge(sealtrail::event::Merge {
             change: sealtrail::event::ChangeRef {

@@ -35,6 +35,7 @@ fn review(evidence: Vec<Link>) -> Event {
             },
         ],
         comment: None,
+        entries: Vec::new(),
     })
 }
 
@@ -116,4 +117,70 @@ fn a_review_links_its_evidence_and_is_checked_at_append() {
         .append_event(&k.approver, &session, &incident, &[])
         .unwrap_err();
     assert!(err.to_string().contains("40 or 64 lower-case hex"), "{err}");
+}
+
+// No self-review (SPEC §13.4.20): a review may not link the reviewer's own work — an entry
+// signed by the reviewer's key, or by any key registered under the same printed name (a
+// developer reviewing the session their own agent key recorded).
+#[test]
+fn a_review_of_ones_own_work_is_refused_by_key_and_by_printed_name() {
+    use sealtrail::registry::Role;
+    let (_s, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+    populate(&log, &k);
+    let session = SessionId::new("review-3").unwrap();
+    // The reviewer's own incident report, then a review that links it.
+    let own = log
+        .append_event(
+            &k.approver,
+            &session,
+            &Event::Incident(Incident {
+                id: "INC-1".into(),
+                severity: "sev3".into(),
+                detected_at: 1,
+                description: "flaky export".into(),
+                ..Incident::default()
+            }),
+            &[],
+        )
+        .unwrap();
+    let mut r = review(Vec::new());
+    if let Event::Review(x) = &mut r {
+        x.entries = vec![own.link()];
+    }
+    let err = log
+        .append_event(&k.approver, &session, &r, &[])
+        .unwrap_err();
+    assert!(matches!(err, AppendError::Approval { .. }), "{err}");
+
+    // An agent key registered under the reviewer's printed name ("Release Approver").
+    let agent = sealtrail::SecretKey::from_seed("own-agent", &[9; 32]).unwrap();
+    log.register_key(
+        &k.owner,
+        agent.key_id(),
+        Role::Recorder,
+        "release  APPROVER",
+    )
+    .unwrap();
+    let work = log
+        .append_event(
+            &agent,
+            &session,
+            &Event::CommandRun(CommandRun {
+                command: "cargo build".into(),
+                exit_code: Some(0),
+                duration_ms: 1,
+                ..CommandRun::default()
+            }),
+            &[],
+        )
+        .unwrap();
+    let mut r = review(Vec::new());
+    if let Event::Review(x) = &mut r {
+        x.entries = vec![work.link()];
+    }
+    let err = log
+        .append_event(&k.approver, &session, &r, &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("printed name"), "{err}");
+    log.verify().unwrap();
 }

@@ -383,6 +383,7 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     ),
                     opt("checklist", Ty::List(&Ty::Obj("answer", CHECKLIST_ANSWER))),
                     opt("comment", Ty::Text),
+                    opt("entries", Ty::RefSet),
                 ]
             }
         }

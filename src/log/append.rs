@@ -345,6 +345,21 @@ impl Log {
         links: &[Link],
         time: Timestamp,
     ) -> Result<Vec<(u64, KeyId)>, AppendError> {
+        // A review: every entry it links is under review or evidence, none the reviewer's own
+        // (SPEC §13.4.20).
+        if kind.as_str() == "review" {
+            let mut out = Vec::with_capacity(links.len());
+            for l in links {
+                if let Some(stored) = self.read(l.seq).map_err(|e| AppendError::Link {
+                    index,
+                    target: l.seq,
+                    reason: e.to_string(),
+                })? {
+                    out.push((l.seq, stored.header().signer));
+                }
+            }
+            return Ok(out);
+        }
         if kind.as_str() != Kind::APPROVAL {
             return Ok(Vec::new());
         }

@@ -71,10 +71,26 @@ pub struct Redaction {
     pub seq: u64,
     /// Its kind.
     pub kind: String,
-    /// `erased` (removed from the log, recorded by an erasure entry) or `withheld` (left out
-    /// of this bundle, with the exporter's reason).
-    pub reason: String,
+    /// Why the payload is absent.
+    pub reason: RedactionReason,
+    /// The same, in words.
+    pub detail: String,
 }
+
+/// Why a payload is absent from what was verified (SPEC §12.6, the report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedactionReason {
+    /// Removed from the log; an erasure entry records who erased it, when and why (§6.5).
+    Erased,
+    /// Left out of this bundle by the exporter, with every payload of its kind.
+    WithheldKind,
+    /// Left out of this bundle by the exporter, this entry's payload alone.
+    WithheldEntry,
+}
+
+/// The version of the report's JSON form: its `schema` member.
+pub const SCHEMA: &str = "sealtrail.report/1";
 
 /// The earliest and latest entry times covered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -203,7 +219,7 @@ impl ReportBuilder {
         &mut self,
         entry: &Entry,
         payload: &Payload,
-        withheld: Option<&str>,
+        withheld: Option<crate::bundle::WithheldReason>,
         registry: &KeyRegistry,
     ) {
         let h = entry.header();
@@ -229,17 +245,27 @@ impl ReportBuilder {
         }
         self.first_time = Some(self.first_time.map_or(h.time, |t| t.min(h.time)));
         self.last_time = Some(self.last_time.map_or(h.time, |t| t.max(h.time)));
+        use crate::bundle::WithheldReason;
         let redaction = match (withheld, payload) {
-            (Some(reason), _) => Some(format!("withheld: {reason}")),
-            (None, Payload::Erased) => Some("erased".to_owned()),
+            (Some(w @ WithheldReason::Kind), _) => {
+                Some((RedactionReason::WithheldKind, w.describe()))
+            }
+            (Some(w @ WithheldReason::Entry), _) => {
+                Some((RedactionReason::WithheldEntry, w.describe()))
+            }
+            (None, Payload::Erased) => Some((
+                RedactionReason::Erased,
+                "erased from the log (an erasure entry records why)",
+            )),
             _ => None,
         };
-        if let Some(reason) = redaction {
+        if let Some((reason, detail)) = redaction {
             if self.redacted.len() < MAX_LISTED_REDACTIONS {
                 self.redacted.push(Redaction {
                     seq: h.seq,
                     kind: h.kind.as_str().to_owned(),
                     reason,
+                    detail: detail.to_owned(),
                 });
             } else {
                 self.redacted_unlisted += 1;
@@ -351,7 +377,11 @@ impl Report {
     /// The report as one JSON object (`verdict`, `entries`, `sessions`, `approvals`, `redacted`,
     /// `checkpoint`, `findings`, …).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("schema".into(), SCHEMA.into());
+        }
+        v
     }
 
     /// Whether every check passed.
@@ -415,7 +445,7 @@ impl Report {
             let total = self.redacted.len() as u64 + self.redacted_unlisted;
             let _ = writeln!(s, "redacted:    {total}");
             for r in &self.redacted {
-                let _ = writeln!(s, "  entry {} ({}): {}", r.seq, r.kind, r.reason);
+                let _ = writeln!(s, "  entry {} ({}): {}", r.seq, r.kind, r.detail);
             }
             if self.redacted_unlisted > 0 {
                 let _ = writeln!(s, "  … and {} more", self.redacted_unlisted);

@@ -544,7 +544,12 @@ fn verify_report_says_what_was_proven() {
         ("Release Approver", "file_write", "approval")
     );
     assert_eq!(report.redacted.len(), 1);
-    assert_eq!(report.redacted[0].reason, "erased");
+    assert_eq!(
+        report.redacted[0].reason,
+        sealtrail::report::RedactionReason::Erased
+    );
+    assert_eq!(report.to_json()["redacted"][0]["reason"], "erased");
+    assert_eq!(report.to_json()["schema"], "sealtrail.report/1");
     assert_eq!(report.sessions.len(), 2);
     let json = report.to_json();
     assert_eq!(json["verdict"], "valid");

@@ -435,12 +435,8 @@ impl Verifier<'_> {
         self.check_approval_time(&entry, &payload);
         self.checks(&entry, &payload, withheld, sig_ok, occurrence);
         if let Some(content) = &self.content {
-            self.report.entry(
-                &entry,
-                &payload,
-                withheld.map(WithheldReason::describe),
-                content.registry(),
-            );
+            self.report
+                .entry(&entry, &payload, withheld, content.registry());
         }
         let Some(signer) = self.known.signers.intern(h.signer) else {
             self.report.finding(

@@ -160,59 +160,24 @@ impl Comparison {
         }
         let _ = writeln!(s, "| | {} | {} |", a.session, b.session);
         let _ = writeln!(s, "|---|---|---|");
-        let row = |s: &mut String, name: &str, x: String, y: String| {
-            let _ = writeln!(s, "| {name} | {x} | {y} |");
-        };
-        row(&mut s, "steps", a.steps.to_string(), b.steps.to_string());
-        row(
-            &mut s,
-            "model calls",
-            a.model_calls.to_string(),
-            b.model_calls.to_string(),
-        );
-        row(
-            &mut s,
-            "input tokens",
-            a.input_tokens.to_string(),
-            b.input_tokens.to_string(),
-        );
-        row(
-            &mut s,
-            "output tokens",
-            a.output_tokens.to_string(),
-            b.output_tokens.to_string(),
-        );
-        row(&mut s, "cost", cost(&a.cost_micros), cost(&b.cost_micros));
-        row(
-            &mut s,
-            "wall time",
-            duration(a.wall_time_ms),
-            duration(b.wall_time_ms),
-        );
-        row(
-            &mut s,
-            "iteration cycles",
-            a.iteration_cycles.to_string(),
-            b.iteration_cycles.to_string(),
-        );
-        row(
-            &mut s,
-            "checks passing on the first try",
-            format!("{} of {}", a.first_try_passes, a.checks),
-            format!("{} of {}", b.first_try_passes, b.checks),
-        );
-        row(
-            &mut s,
-            "files changed",
-            files(&a.files_changed),
-            files(&b.files_changed),
-        );
-        row(
-            &mut s,
-            "patchset",
-            fingerprint(&a.patchset_fingerprint),
-            fingerprint(&b.patchset_fingerprint),
-        );
+        // One row per total, each formatted the same way for both runs.
+        let rows: [(&str, Column); 10] = [
+            ("steps", |t| t.steps.to_string()),
+            ("model calls", |t| t.model_calls.to_string()),
+            ("input tokens", |t| t.input_tokens.to_string()),
+            ("output tokens", |t| t.output_tokens.to_string()),
+            ("cost", |t| cost(&t.cost_micros)),
+            ("wall time", |t| duration(t.wall_time_ms)),
+            ("iteration cycles", |t| t.iteration_cycles.to_string()),
+            ("checks passing on the first try", |t| {
+                format!("{} of {}", t.first_try_passes, t.checks)
+            }),
+            ("files changed", |t| files(&t.files_changed)),
+            ("patchset", |t| fingerprint(&t.patchset_fingerprint)),
+        ];
+        for (name, value) in rows {
+            let _ = writeln!(s, "| {name} | {} | {} |", value(a), value(b));
+        }
         let _ = writeln!(
             s,
             "\nPatchsets: {}.",
@@ -243,6 +208,9 @@ impl Comparison {
         s
     }
 }
+
+// How one total is shown.
+type Column = fn(&RunTotals) -> String;
 
 fn entry(seq: Option<u64>, run: &str) -> String {
     seq.map_or_else(|| format!("not in {run}"), |s| format!("{run}: entry {s}"))

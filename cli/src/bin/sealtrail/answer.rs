@@ -117,12 +117,12 @@ pub fn show(
     Ok((shown, unanswered))
 }
 
-/// How `trace` renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How `trace` renders (the `--format` of both tools' `trace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TraceOutput {
-    /// The Markdown decision trace with git trailers.
+    /// The decision trace for a commit message, ending in git trailers.
     Markdown,
-    /// The JSON run record.
+    /// The run record (JSON).
     Json,
 }
 

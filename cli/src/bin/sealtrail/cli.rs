@@ -589,14 +589,8 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// The output of `trace`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TraceFormat {
-    /// The decision trace for a commit message, ending in git trailers.
-    Markdown,
-    /// The run record (JSON).
-    Json,
-}
+/// The output of `trace`: the renderings both tools share.
+pub use crate::answer::TraceOutput as TraceFormat;
 
 /// `trace`.
 #[derive(Debug, Args)]

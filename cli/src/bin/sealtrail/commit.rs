@@ -290,6 +290,11 @@ pub fn scan(a: &ScanArgs) -> Result<Status> {
     use sealtrail::origin::{Commit, Origin, classify};
     let log = a.log.as_deref().map(open_log).transpose()?;
     let log_id = log.as_ref().map(|l| l.log_id().to_hex());
+    // Read once: the printed names every approval is shown with.
+    let names = log
+        .as_ref()
+        .map(sealtrail::query::printed_names)
+        .unwrap_or_default();
     let mut args = vec![
         "log".to_owned(),
         "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%(trailers:only,unfold)%x1e".to_owned(),
@@ -343,11 +348,14 @@ pub fn scan(a: &ScanArgs) -> Result<Status> {
                 .is_some_and(|l| l.eq_ignore_ascii_case(id))
             {
                 if let Ok(sid) = sealtrail::SessionId::new(s) {
-                    let entries = log.session(&sid).map(|e| e.len()).unwrap_or(0);
-                    let approvers: Vec<String> = sealtrail::query::approvals(log, &sid)
-                        .map(|v| v.into_iter().map(|a| a.printed_name).collect())
-                        .unwrap_or_default();
-                    resolved = json!({"entries": entries, "approved_by": approvers});
+                    // One read of the session: its entries, and the approvals among them.
+                    let events = sealtrail::query::session_events(log, &sid).unwrap_or_default();
+                    let approvers: Vec<String> =
+                        sealtrail::query::signed_approvals(&events, &names)
+                            .into_iter()
+                            .map(|a| a.printed_name)
+                            .collect();
+                    resolved = json!({"entries": events.len(), "approved_by": approvers});
                 }
             }
         }

@@ -10,8 +10,8 @@ use sealtrail::query::QueryError;
 use sealtrail::trace::TraceOptions;
 use sealtrail::{Kind, Log, SessionId};
 
-use crate::answer::{self, ShowFilter, TraceOutput};
-use crate::cli::{CompareArgs, ShowArgs, TraceArgs, TraceFormat, WhyArgs};
+use crate::answer::{self, ShowFilter};
+use crate::cli::{CompareArgs, ShowArgs, TraceArgs, WhyArgs};
 use crate::common::{Status, count, emit, invalid, json_line, open_log};
 use crate::output::{Existing, Output};
 
@@ -100,10 +100,7 @@ pub fn trace(a: &TraceArgs) -> Result<Status> {
         let (size, root) = covering_checkpoint(&log, &session)?;
         options = options.checkpoint(size, root);
     }
-    let output = match a.format {
-        TraceFormat::Markdown => TraceOutput::Markdown,
-        TraceFormat::Json => TraceOutput::Json,
-    };
+    let output = a.format;
     let (text, _) = answer::trace(&log, &session, output, &options).map_err(query_error)?;
     match file {
         Some(mut file) => {
@@ -185,17 +182,24 @@ pub fn compare(a: &CompareArgs) -> Result<Status> {
     let id = |s: &str, which: &str| SessionId::new(s).map_err(|e| anyhow!("{which}: {e}"));
     let (sa, sb) = (id(&a.a, "A")?, id(&a.b, "B")?);
     let log = open_log(&a.log)?;
+    // Each session read once: to check it exists, then to compare.
+    let mut runs = Vec::with_capacity(2);
     for s in [&sa, &sb] {
-        if log.session(s).map_err(read_error)?.is_empty() {
-            return Err(anyhow!(
-                "session {s}: no entries in the log {} (list sessions with `sealtrail show --log \
-                 {} --kind session_started`)",
-                a.log.display(),
-                a.log.display()
-            ));
-        }
+        let events = match sealtrail::query::session_events(&log, s) {
+            Ok(events) if !events.is_empty() => events,
+            Ok(_) | Err(QueryError::NoSuchSession(_)) => {
+                return Err(anyhow!(
+                    "session {s}: no entries in the log {} (list sessions with `sealtrail show \
+                     --log {} --kind session_started`)",
+                    a.log.display(),
+                    a.log.display()
+                ));
+            }
+            Err(e) => return Err(query_error(e)),
+        };
+        runs.push(events);
     }
-    let c = sealtrail::compare::compare_sessions(&log, &sa, &sb).map_err(query_error)?;
+    let c = sealtrail::compare::compare(log.suite(), (&sa, &runs[0]), (&sb, &runs[1]));
     if a.json {
         emit(json_line(&c.to_json()))?;
     } else {

@@ -119,11 +119,7 @@ fn show(bundle: &VerifiedBundle, a: &crate::cli::ShowArgs) -> Result<()> {
 
 fn trace(bundle: &VerifiedBundle, a: &crate::cli::TraceArgs) -> Result<()> {
     let session = SessionId::new(&a.session).map_err(|e| anyhow!("--session: {e}"))?;
-    let output = if a.json || a.format == TraceFormat::Json {
-        TraceOutput::Json
-    } else {
-        TraceOutput::Markdown
-    };
+    let output = if a.json { TraceOutput::Json } else { a.format };
     let (text, unanswered) = answer::trace(
         bundle,
         &session,

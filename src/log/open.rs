@@ -212,11 +212,10 @@ pub(crate) fn open_sled(
     let start = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(2);
     loop {
-        match crate::store::SledStore::open(path) {
-            Err(StoreError::Locked { .. } | StoreError::OpenInThisProcess { .. })
-                if start.elapsed() < wait =>
-            {
-                // Short pauses: hook processes hold a log for tens of milliseconds.
+        // Another process: the store blocks on its lock file for the rest of the wait.
+        match crate::store::SledStore::open_waiting(path, wait.saturating_sub(start.elapsed())) {
+            // Another handle in this process: it has no lock to block on, so poll.
+            Err(StoreError::OpenInThisProcess { .. }) if start.elapsed() < wait => {
                 std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
                 pause = (pause * 2).min(std::time::Duration::from_millis(50));
             }

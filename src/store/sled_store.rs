@@ -44,7 +44,11 @@ const OP_DELETE: u8 = 2;
 /// own periodic flush is off: it would fsync sled's file every 500 ms, competing with group
 /// commits for the disk, and durability does not depend on it.
 ///
-/// Directory layout: `PATH/sled/` (sled's files) and `PATH/wal`.
+/// One process at a time has the store open: an open store holds an exclusive lock (`flock`) on
+/// `PATH/lock`, and [`SledStore::open_waiting`] blocks on it, so a waiting process is woken as
+/// soon as the holder closes (sled's own lock on its files can only be polled).
+///
+/// Directory layout: `PATH/sled/` (sled's files), `PATH/wal` and `PATH/lock`.
 #[derive(Debug, Clone)]
 pub struct SledStore {
     inner: Arc<Inner>,
@@ -58,6 +62,8 @@ struct Inner {
     wal: Mutex<Wal>,
     /// Dropped after `db` (fields drop in order): waits for sled to let go of its file lock.
     _released: LockRelease,
+    /// Dropped after `db`: the next process may open the store once sled has let go of its files.
+    _lock: File,
     /// Dropped last: the directory may be opened again in this process.
     _registered: Registered,
 }
@@ -154,6 +160,64 @@ fn is_lock_conflict(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::Other && e.to_string().starts_with("could not acquire lock")
 }
 
+// Opens sled's database in `PATH/sled`.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path.join("sled"))
+        .mode(sled::Mode::HighThroughput)
+        .flush_every_ms(None)
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(io) if is_lock_conflict(&io) => StoreError::Locked {
+                path: path.to_owned(),
+            },
+            other => backend(other),
+        })
+}
+
+// Takes an exclusive lock (`flock`, as sled's) on `lock_path`, waiting up to `wait` for the
+// process that holds it to let go. The returned file holds the lock until it is closed.
+fn lock_exclusive(lock_path: &Path, store: &Path, wait: Duration) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_path)?;
+    let locked = || StoreError::Locked {
+        path: store.to_owned(),
+    };
+    let held = fs2::lock_contended_error().raw_os_error();
+    match fs2::FileExt::try_lock_exclusive(&file) {
+        Ok(()) => return Ok(file),
+        Err(e) if e.raw_os_error() == held => {}
+        Err(e) => return Err(e.into()),
+    }
+    if wait.is_zero() {
+        return Err(locked());
+    }
+    // A blocking lock wakes as soon as the holder lets go, in whatever order the kernel picks,
+    // with no polling. It has no timeout, so it waits on a thread of its own: if `wait` ends
+    // first, that thread goes on waiting, and closes the file, letting go of the lock, as soon
+    // as it gets it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("sealtrail-lock".into())
+        .spawn(move || {
+            let taken = loop {
+                match fs2::FileExt::lock_exclusive(&file) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other.map(|()| file),
+                }
+            };
+            let _ = tx.send(taken);
+        })?;
+    match rx.recv_timeout(wait) {
+        Ok(taken) => Ok(taken?),
+        Err(_) => Err(locked()),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Critical sections below leave their data consistent, so a poisoned lock is still usable.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -194,21 +258,33 @@ fn header(epoch: &[u8; 8]) -> [u8; HEADER_LEN as usize] {
 }
 
 impl SledStore {
-    /// Opens (creating if needed) a store in directory `path`, replaying its WAL.
+    /// Opens (creating if needed) a store in directory `path`, replaying its WAL. Fails with
+    /// [`StoreError::Locked`] at once if another process has it open.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_waiting(path, Duration::ZERO)
+    }
+
+    /// Opens (creating if needed) a store in directory `path`, replaying its WAL, and waits up
+    /// to `wait` for another process that has it open to close it, then fails with
+    /// [`StoreError::Locked`]. The wait blocks on the store's lock file, so it ends as soon as
+    /// the other process lets go.
+    pub fn open_waiting(path: &Path, wait: Duration) -> Result<SledStore, StoreError> {
+        let start = Instant::now();
         std::fs::create_dir_all(path)?;
         let registered = Registered::take(path)?;
-        let db = sled::Config::new()
-            .path(path.join("sled"))
-            .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if is_lock_conflict(&io) => StoreError::Locked {
-                    path: path.to_owned(),
-                },
-                other => backend(other),
-            })?;
+        let process_lock = lock_exclusive(&path.join("lock"), path, wait)?;
+        // Once the lock is ours, sled's own lock is free, unless a process that does not take
+        // `lock` (an earlier version) has the store open: then poll it for the rest of the wait.
+        let mut pause = Duration::from_millis(2);
+        let db = loop {
+            match open_db(path) {
+                Err(StoreError::Locked { .. }) if start.elapsed() < wait => {
+                    std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        };
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -229,6 +305,7 @@ impl SledStore {
             _released: LockRelease {
                 lock_file: path.join("sled").join("db"),
             },
+            _lock: process_lock,
             _registered: registered,
         };
         inner.restart(&mut lock(&inner.wal), replayed)?;
@@ -479,6 +556,37 @@ mod tests {
 
     fn value(store: &SledStore, key: &[u8]) -> Option<Vec<u8>> {
         store.get(key).unwrap()
+    }
+
+    #[test]
+    fn an_open_store_holds_its_lock_file_and_a_waiting_open_takes_it_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = SledStore::open(&path).unwrap();
+        let lock_file = File::open(path.join("lock")).unwrap();
+        assert!(
+            fs2::FileExt::try_lock_exclusive(&lock_file).is_err(),
+            "the open store holds `lock`"
+        );
+        drop(store);
+        fs2::FileExt::try_lock_exclusive(&lock_file).unwrap();
+        // Whoever holds `lock` keeps the store closed to others, sled's lock or not…
+        assert!(matches!(
+            SledStore::open(&path),
+            Err(StoreError::Locked { .. })
+        ));
+        assert!(matches!(
+            SledStore::open_waiting(&path, Duration::from_millis(50)),
+            Err(StoreError::Locked { .. })
+        ));
+        // …and a waiting open gets the store once it lets go.
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(lock_file);
+        });
+        let store = SledStore::open_waiting(&path, Duration::from_secs(30)).unwrap();
+        holder.join().unwrap();
+        drop(store);
     }
 
     #[test]

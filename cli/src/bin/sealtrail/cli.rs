@@ -690,7 +690,8 @@ check is recorded as not run, with the reason. Nothing is printed on success (th
 output of some hooks becomes Claude's context).
 
 Several hooks may run at once: the log is opened by one process at a time, and this command
-waits up to --wait seconds for it.
+waits up to --wait seconds for it, blocked on the log's lock file until the process before it
+closes the log.
 
 When the event cannot be recorded — the payload cannot be read, is over 64 MiB, is nested more
 than 100 levels deep, is not JSON or lacks a valid session_id or hook_event_name; the log cannot

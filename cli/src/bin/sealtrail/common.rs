@@ -11,8 +11,8 @@ use sealtrail::log::{AppendError, OpenError};
 use sealtrail::store::StoreError;
 use sealtrail::{Durability, Log, SecretKey};
 
-/// How long a command waits for another process to close the log (sled allows one process
-/// per database; Claude Code hooks may run at the same time).
+/// How long a command waits for another process to close the log (one process at a time has it
+/// open; Claude Code hooks may run at the same time). The wait blocks on the log's lock file.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// How a command ended, when it did not fail outright.

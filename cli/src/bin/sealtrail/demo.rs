@@ -168,7 +168,9 @@ fn is_log_dir(p: &Path) -> Result<bool> {
     for e in std::fs::read_dir(p).with_context(|| format!("{}: cannot read", p.display()))? {
         names.push(e?.file_name().to_string_lossy().into_owned());
     }
-    Ok(!names.is_empty() && names.iter().all(|n| n == "sled" || n == "wal"))
+    // SledStore's layout.
+    const LAYOUT: [&str; 3] = ["sled", "wal", "lock"];
+    Ok(!names.is_empty() && names.iter().all(|n| LAYOUT.contains(&n.as_str())))
 }
 
 fn prepare(d: &mut Demo) -> Result<()> {

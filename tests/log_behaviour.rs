@@ -656,3 +656,81 @@ fn malformed_events_and_unknown_kinds_are_refused_and_nothing_is_written() {
             .any(|e| e.seq == ok.seq && matches!(e.event, Some(Event::CommandRun(_))))
     );
 }
+
+/// A store in memory that counts its flushes: each is an fsync on disk.
+#[derive(Debug, Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    flushes: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingStore {
+    fn flushes(&self) -> usize {
+        self.flushes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Store for CountingStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, sealtrail::store::StoreError> {
+        self.inner.get(key)
+    }
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), sealtrail::store::StoreError> {
+        self.inner.put(key, value)
+    }
+    fn delete(&self, key: &[u8]) -> Result<(), sealtrail::store::StoreError> {
+        self.inner.delete(key)
+    }
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<sealtrail::store::Pair>, sealtrail::store::StoreError> {
+        self.inner.scan(start, end, limit)
+    }
+    fn last(
+        &self,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Option<sealtrail::store::Pair>, sealtrail::store::StoreError> {
+        self.inner.last(start, end)
+    }
+    fn flush(&self) -> Result<(), sealtrail::store::StoreError> {
+        self.flushes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.flush()
+    }
+}
+
+// A hook opens the log, appends and closes it while other hooks wait: closing must not sync
+// again what its Immediate appends already made durable, nor a log that was only read.
+#[test]
+fn closing_a_log_with_nothing_unflushed_syncs_nothing() {
+    let k = keys();
+    let store = Arc::new(CountingStore::default());
+    let log = Log::builder()
+        .durability(Durability::Immediate)
+        .create_in(store.clone(), &k.owner, ORIGIN)
+        .unwrap();
+    log.register_key(&k.owner, k.recorder.key_id(), Role::Recorder, "harness")
+        .unwrap();
+    log.append(&k.recorder, note(&1)).unwrap();
+    let after_appends = store.flushes();
+    drop(log);
+    assert_eq!(store.flushes(), after_appends, "closing synced again");
+
+    let log = Log::builder().open_in(store.clone()).unwrap();
+    assert_eq!(log.len(), 2);
+    drop(log);
+    assert_eq!(store.flushes(), after_appends, "a log only read was synced");
+
+    // Buffered appends not yet flushed are flushed on close, as before.
+    let log = Log::builder()
+        .durability(Durability::Buffered)
+        .open_in(store.clone())
+        .unwrap();
+    log.append(&k.recorder, note(&2)).unwrap();
+    drop(log);
+    assert_eq!(store.flushes(), after_appends + 1);
+    assert_eq!(Log::builder().open_in(store).unwrap().len(), 3);
+}

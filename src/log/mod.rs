@@ -234,9 +234,13 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Best effort for Buffered logs; Immediate appends are already durable.
+        // Best effort for Buffered logs; Immediate appends are already durable, and the flush
+        // that made them so wrote the watermark: nothing to write or sync then.
         if self.progress.poisoned().is_none() {
             let len = self.progress.completed();
+            if len == self.progress.durable() {
+                return;
+            }
             let _ = self
                 .store
                 .put(WATERMARK_KEY, &len.to_be_bytes())

@@ -88,6 +88,11 @@ impl Progress {
         self.lock().completed
     }
 
+    /// Entries `0..len` are durable.
+    pub(crate) fn durable(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
     pub(crate) fn poisoned(&self) -> Option<String> {
         if !self.poisoned.load(Ordering::Acquire) {
             return None;

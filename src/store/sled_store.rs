@@ -1,4 +1,4 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -20,6 +20,11 @@ const PENDING_BYTES: usize = 4 * 1024 * 1024;
 /// file metadata: `fdatasync` then writes the frames' pages and nothing else.
 const GROW_MIN: u64 = 64 * 1024;
 const GROW_MAX: u64 = 8 * 1024 * 1024;
+/// WAL bytes up to which closing leaves the frames where they are instead of checkpointing: the
+/// next open replays them (well under a millisecond for this much), which costs less than the
+/// eight or so fsyncs of a checkpoint. A process that opens the log, appends a few entries and
+/// closes it — a Claude Code hook — then syncs only its own appends.
+const CLOSE_CHECKPOINT_BYTES: u64 = 64 * 1024;
 
 /// The WAL's header: magic, then the epoch its frames belong to, then `BLAKE3(magic ‖
 /// epoch)[0..8]`.
@@ -39,10 +44,12 @@ const OP_DELETE: u8 = 2;
 /// place, never truncated while open: a header names the current epoch, every frame's check
 /// covers it, and replay stops at the first frame that fails, so frames left from earlier epochs
 /// are never replayed. When the WAL would pass 64 MiB, when more than 4 MiB were written since
-/// the last flush, and when the store is dropped, a flush checkpoints instead: sled is flushed,
-/// its files fsynced, and the WAL starts a new epoch. Opening replays the WAL into sled. sled's
-/// own periodic flush is off: it would fsync sled's file every 500 ms, competing with group
-/// commits for the disk, and durability does not depend on it.
+/// the last flush, and when the store is dropped holding more than 64 KiB of frames, a flush
+/// checkpoints instead: sled is flushed, its files fsynced, and the WAL starts a new epoch.
+/// Opening replays the WAL into sled, and goes on writing after its last frame when nothing
+/// but zeros follows it (otherwise it checkpoints and starts a new epoch). sled's own periodic
+/// flush is off: it would fsync sled's file every 500 ms, competing with group commits for the
+/// disk, and durability does not depend on it.
 ///
 /// One process at a time has the store open: an open store holds an exclusive lock (`flock`) on
 /// `PATH/lock`, and [`SledStore::open_waiting`] blocks on it, so a waiting process is woken as
@@ -285,12 +292,19 @@ impl SledStore {
                 other => break other?,
             }
         };
+        let wal_path = path.join("wal");
+        let created = !wal_path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(path.join("wal"))?;
+            .open(&wal_path)?;
+        if created {
+            // The directory entries are durable before any header is written: a WAL with a
+            // valid header never needs the directory synced again.
+            sync_dir(path)?;
+        }
         let replayed = replay(&db, &mut file)?;
         let allocated = file.seek(SeekFrom::End(0))?;
         let inner = Inner {
@@ -308,8 +322,14 @@ impl SledStore {
             _lock: process_lock,
             _registered: registered,
         };
-        inner.restart(&mut lock(&inner.wal), replayed)?;
-        sync_dir(path)?;
+        match replayed.resume {
+            // Frames follow on from the last one, in its epoch: nothing to write or sync.
+            Some((epoch, end)) => {
+                lock(&inner.pending).epoch = epoch;
+                lock(&inner.wal).len = end;
+            }
+            None => inner.restart(&mut lock(&inner.wal), replayed.applied)?,
+        }
         Ok(SledStore {
             inner: Arc::new(inner),
         })
@@ -332,40 +352,70 @@ impl SledStore {
     }
 }
 
+/// What opening found in the WAL.
+struct Replayed {
+    /// It held intact frames (applied to sled where sled lacked them): until a checkpoint, only
+    /// the WAL makes them durable.
+    applied: bool,
+    /// The epoch of a valid header and where its last intact frame ends, when nothing but
+    /// zeros follows: new frames can be written from there in the same epoch. Anything else
+    /// after it (a torn frame, a frame written later than one that was lost, frames of an
+    /// earlier epoch) could pass its check once frames are written over it, so the WAL then
+    /// starts a new epoch.
+    resume: Option<([u8; 8], u64)>,
+}
+
 // Applies every complete, intact frame of the WAL in order; a torn tail (a frame cut short or
-// failing its check) or a frame of an earlier epoch ends the replay. Returns whether anything
-// was applied. A WAL written before epochs (no header) is replayed with its own check,
-// `BLAKE3(body)[0..8]`; a header that fails its check was being rewritten after a checkpoint,
-// so sled already holds everything before it.
-fn replay(db: &sled::Db, file: &mut File) -> Result<bool, StoreError> {
+// failing its check) or a frame of an earlier epoch ends the replay. A WAL written before
+// epochs (no header) is replayed with its own check, `BLAKE3(body)[0..8]`; a header that fails
+// its check was being rewritten after a checkpoint, so sled already holds everything before it.
+fn replay(db: &sled::Db, file: &mut File) -> Result<Replayed, StoreError> {
+    let nothing = Replayed {
+        applied: false,
+        resume: None,
+    };
     file.seek(SeekFrom::Start(0))?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
     if bytes.is_empty() {
-        return Ok(false);
+        return Ok(nothing);
     }
     if !bytes.starts_with(MAGIC) {
-        return apply_frames(db, &bytes, |body| check8(blake3::hash(body)));
+        let (applied, _) = apply_frames(db, &bytes, |body| check8(blake3::hash(body)))?;
+        return Ok(Replayed {
+            applied,
+            resume: None,
+        });
     }
     let Some(h) = bytes.get(..HEADER_LEN as usize) else {
-        return Ok(false);
+        return Ok(nothing);
     };
     let epoch: [u8; 8] = h[8..16].try_into().unwrap_or_default();
     if h != header(&epoch) {
-        return Ok(false);
+        return Ok(nothing);
     }
-    apply_frames(db, &bytes[HEADER_LEN as usize..], |body| {
-        frame_check(&epoch, body)
+    let frames = &bytes[HEADER_LEN as usize..];
+    let (applied, used) = apply_frames(db, frames, |body| frame_check(&epoch, body))?;
+    let clean = frames[used..].iter().all(|&b| b == 0);
+    Ok(Replayed {
+        applied,
+        resume: clean.then_some((epoch, HEADER_LEN + used as u64)),
     })
 }
 
+// Applies the intact frames at the start of `bytes` to sled; returns whether there were any and
+// how many bytes they take. Only the last operation on each key counts (the frames hold every
+// write since sled's state was last made durable, in order, so replaying all of them or only
+// the last of each leaves the same state), and only where sled does not hold its result
+// already: after a clean close it holds everything, and writing it again would make sled write
+// and sync it again at the next close.
 fn apply_frames(
     db: &sled::Db,
     bytes: &[u8],
     check_of: impl Fn(&[u8]) -> [u8; 8],
-) -> Result<bool, StoreError> {
+) -> Result<(bool, usize), StoreError> {
+    let mut last: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
     let mut at = 0usize;
-    let mut applied = false;
     while let Some(len_bytes) = bytes.get(at..at + 4) {
         let body_len = u32::from_le_bytes(len_bytes.try_into().unwrap_or([0; 4])) as usize;
         let Some(body) = bytes.get(at + 4..at + 4 + body_len) else {
@@ -383,18 +433,25 @@ fn apply_frames(
         };
         let value = &body[5 + key_len..];
         match body[0] {
-            OP_PUT => {
-                db.insert(key, value).map_err(backend)?;
-            }
-            OP_DELETE => {
-                db.remove(key).map_err(backend)?;
-            }
+            OP_PUT => last.insert(key, Some(value)),
+            OP_DELETE => last.insert(key, None),
             _ => break,
-        }
-        applied = true;
+        };
         at += 4 + body_len + 8;
     }
-    Ok(applied)
+    for (key, value) in &last {
+        let held = db.get(key).map_err(backend)?;
+        match value {
+            Some(v) if held.as_deref() != Some(*v) => {
+                db.insert(*key, *v).map_err(backend)?;
+            }
+            None if held.is_some() => {
+                db.remove(*key).map_err(backend)?;
+            }
+            _ => {}
+        }
+    }
+    Ok((!last.is_empty(), at))
 }
 
 impl Wal {
@@ -457,13 +514,39 @@ impl Inner {
         wal.len = HEADER_LEN;
         Ok(())
     }
+
+    // Writes the pending frames after the last one and syncs them, or checkpoints when due.
+    // The caller holds the WAL lock, which orders flushes; the frames taken include every write
+    // that completed before the call.
+    fn flush(&self, wal: &mut Wal) -> Result<(), StoreError> {
+        let frames = {
+            let mut p = lock(&self.pending);
+            if p.overflowed || wal.len + p.frames.len() as u64 > CHECKPOINT_BYTES {
+                drop(p);
+                return self.restart(wal, true);
+            }
+            std::mem::take(&mut p.frames)
+        };
+        wal.append(&frames)?;
+        wal.file.sync_data()?;
+        Ok(())
+    }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Last handle gone: leave sled durable (which covers every pending frame) and give the
-        // WAL's space back.
+        // Last handle gone: make every write durable. Frames left in the WAL are replayed by
+        // the next open; a WAL past CLOSE_CHECKPOINT_BYTES is checkpointed instead, and its
+        // space given back.
         let mut wal = lock(&self.wal);
+        let dirty = {
+            let p = lock(&self.pending);
+            p.overflowed || !p.frames.is_empty()
+        };
+        let flushed = !dirty || self.flush(&mut wal).is_ok();
+        if flushed && wal.len <= CLOSE_CHECKPOINT_BYTES {
+            return;
+        }
         if self.restart(&mut wal, true).is_ok() && wal.file.set_len(HEADER_LEN).is_ok() {
             wal.allocated = HEADER_LEN;
             let _ = wal.file.sync_all();
@@ -514,20 +597,7 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        // Holding the WAL lock orders flushes; frames taken here include every write that
-        // completed before this call.
-        let mut wal = lock(&self.inner.wal);
-        let frames = {
-            let mut p = lock(&self.inner.pending);
-            if p.overflowed || wal.len + p.frames.len() as u64 > CHECKPOINT_BYTES {
-                drop(p);
-                return self.inner.restart(&mut wal, true);
-            }
-            std::mem::take(&mut p.frames)
-        };
-        wal.append(&frames)?;
-        wal.file.sync_data()?;
-        Ok(())
+        self.inner.flush(&mut lock(&self.inner.wal))
     }
 
     fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
@@ -556,6 +626,10 @@ mod tests {
 
     fn value(store: &SledStore, key: &[u8]) -> Option<Vec<u8>> {
         store.get(key).unwrap()
+    }
+
+    fn wal_header(path: &Path) -> Vec<u8> {
+        std::fs::read(path.join("wal")).unwrap()[..HEADER_LEN as usize].to_vec()
     }
 
     #[test]
@@ -587,6 +661,97 @@ mod tests {
         let store = SledStore::open_waiting(&path, Duration::from_secs(30)).unwrap();
         holder.join().unwrap();
         drop(store);
+    }
+
+    #[test]
+    fn closing_leaves_a_small_wal_and_reopening_writes_on_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = SledStore::open(&path).unwrap();
+        store.put(b"k1", b"one").unwrap();
+        store.flush().unwrap();
+        let header = wal_header(&path);
+        drop(store);
+        // No checkpoint on close: the frame is still there, in the same epoch.
+        let wal = std::fs::read(path.join("wal")).unwrap();
+        assert!(wal.windows(3).any(|w| w == b"one"));
+        let store = SledStore::open(&path).unwrap();
+        assert_eq!(wal_header(&path), header, "reopening kept the epoch");
+        assert_eq!(value(&store, b"k1").as_deref(), Some(&b"one"[..]));
+        store.put(b"k2", b"two").unwrap();
+        store.flush().unwrap();
+        let copy = dir.path().join("copy");
+        crash_copy(&path, &copy);
+        drop(store);
+        let reopened = SledStore::open(&copy).unwrap();
+        assert_eq!(value(&reopened, b"k1").as_deref(), Some(&b"one"[..]));
+        assert_eq!(value(&reopened, b"k2").as_deref(), Some(&b"two"[..]));
+    }
+
+    #[test]
+    fn replaying_writes_only_the_last_operation_on_each_key_and_only_where_sled_lacks_it() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        db.insert(b"held", b"same").unwrap();
+        db.insert(b"stale", b"old").unwrap();
+        db.insert(b"gone", b"x").unwrap();
+        let epoch = [7u8; 8];
+        let mut frames = Vec::new();
+        frame(&epoch, OP_PUT, b"held", b"earlier", &mut frames);
+        frame(&epoch, OP_PUT, b"held", b"same", &mut frames);
+        frame(&epoch, OP_PUT, b"stale", b"new", &mut frames);
+        frame(&epoch, OP_DELETE, b"gone", b"", &mut frames);
+        frame(&epoch, OP_PUT, b"absent", b"y", &mut frames);
+        frame(&epoch, OP_DELETE, b"absent", b"", &mut frames);
+        let mut events = db.watch_prefix(vec![]);
+        let (found, used) = apply_frames(&db, &frames, |b| frame_check(&epoch, b)).unwrap();
+        assert!(found);
+        assert_eq!(used, frames.len());
+        let mut written = Vec::new();
+        while let Ok(e) = events.next_timeout(Duration::from_millis(100)) {
+            written.push(e.key().to_vec());
+        }
+        assert_eq!(written, [b"gone".to_vec(), b"stale".to_vec()]);
+        assert_eq!(db.get(b"held").unwrap().as_deref(), Some(&b"same"[..]));
+        assert_eq!(db.get(b"stale").unwrap().as_deref(), Some(&b"new"[..]));
+        assert_eq!(db.get(b"gone").unwrap(), None);
+        assert_eq!(db.get(b"absent").unwrap(), None);
+    }
+
+    #[test]
+    fn a_wal_with_anything_but_zeros_after_its_last_frame_starts_a_new_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = SledStore::open(&path).unwrap();
+        store.put(b"k", b"first").unwrap();
+        store.flush().unwrap();
+        let end = lock(&store.inner.wal).len;
+        let epoch = lock(&store.inner.pending).epoch;
+        drop(store);
+        // What a crash can leave: a torn frame, and after it an intact frame of the same epoch
+        // that was written but never acknowledged.
+        let mut stale = Vec::new();
+        frame(&epoch, OP_PUT, b"k", b"stale", &mut stale);
+        let mut torn = vec![0xa5u8; stale.len()];
+        torn[..4].copy_from_slice(&((stale.len() - 12) as u32).to_le_bytes());
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path.join("wal"))
+            .unwrap();
+        file.write_all_at(&torn, end).unwrap();
+        file.write_all_at(&stale, end + torn.len() as u64).unwrap();
+        drop(file);
+
+        let store = SledStore::open(&path).unwrap();
+        assert_eq!(value(&store, b"k").as_deref(), Some(&b"first"[..]));
+        // A frame as long as the torn one, where it was: in the old epoch the stale frame
+        // would follow it intact and be replayed after it.
+        store.put(b"k", b"fresh").unwrap();
+        store.flush().unwrap();
+        let copy = dir.path().join("copy");
+        crash_copy(&path, &copy);
+        drop(store);
+        let reopened = SledStore::open(&copy).unwrap();
+        assert_eq!(value(&reopened, b"k").as_deref(), Some(&b"fresh"[..]));
     }
 
     #[test]

@@ -1339,6 +1339,37 @@ fn concurrent_hooks_wait_for_each_other() {
     expect(&run(&["verify", "--log", &l], None), 0, &["VALID"]);
 }
 
+// The PreToolUse record is looked for newest first, a chunk of entries at a time: one far
+// back in the window is still found.
+#[test]
+fn a_tool_call_links_its_pre_tool_use_record_from_far_back() {
+    let fx = Fx::new();
+    let input = json!({"command": "cargo build --release"});
+    let pre = hook(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": input, "tool_use_id": "toolu_far"}),
+    );
+    expect(&fx.ingest(&pre), 0, &[]);
+    let pre_seq = fx.show(&["--kind", "custom"]).last().unwrap()["seq"].clone();
+    // Other sessions' entries in between: more than a chunk of them.
+    let others = format!("{TESTS_PASS}\n").repeat(150);
+    expect(&fx.append(&others, &["--session", "other"]), 0, &[]);
+    let post = hook(
+        "PostToolUse",
+        json!({"tool_name": "Bash", "tool_input": input, "tool_use_id": "toolu_far",
+               "tool_response": {"stdout": "", "stderr": "", "interrupted": false}}),
+    );
+    expect(&fx.ingest(&post), 0, &[]);
+    let calls = fx.show(&["--kind", "tool_call"]);
+    let links: Vec<_> = calls[0]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["seq"].clone())
+        .collect();
+    assert!(links.contains(&pre_seq), "{links:?} lacks {pre_seq}");
+}
+
 #[test]
 fn the_demo_runs_twice_and_its_log_verifies() {
     let dir = tempfile::tempdir().unwrap();

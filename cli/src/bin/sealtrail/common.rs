@@ -81,6 +81,19 @@ pub fn open_log_waiting(dir: &Path, wait: Duration) -> Result<Log> {
         .map_err(|e| open_error(dir, e, wait))
 }
 
+/// Opens the log in `dir` for appends that the caller makes durable together with
+/// [`Log::flush`] before it reports them (Buffered durability: one fsync for all of them
+/// instead of one each, while other processes wait for the log), waiting up to `wait` for
+/// another process to close it.
+pub fn open_log_batched(dir: &Path, wait: Duration) -> Result<Log> {
+    check_log_dir(dir)?;
+    Log::builder()
+        .durability(Durability::Buffered)
+        .lock_wait(wait)
+        .open(dir)
+        .map_err(|e| open_error(dir, e, wait))
+}
+
 /// Opens the log in `dir`, waiting up to [`LOCK_WAIT`] for another process to close it.
 pub fn open_log(dir: &Path) -> Result<Log> {
     open_log_waiting(dir, LOCK_WAIT)

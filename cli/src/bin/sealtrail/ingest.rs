@@ -8,7 +8,7 @@
 //! or parsed, a log that cannot be opened or written, a key the log refuses, a bug — ends the
 //! same way: a `gap` entry saying what was not recorded and why (when the log can be opened and
 //! the key may sign), one line on standard error, and exit 2 (`--on-failure block`: Claude Code
-//! blocks the action) or 1 (`allow`). Exit 0 means every record was made.
+//! blocks the action) or 1 (`allow`). Exit 0 means every record was made and is durable.
 
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,12 +20,12 @@ use anyhow::{Result, anyhow};
 use ciborium::value::Value;
 use sealtrail::approval::Namespaced;
 use sealtrail::event::{Custom, Event, Gap, content_digest};
-use sealtrail::log::AppendError;
+use sealtrail::log::{AppendError, StoredEntry};
 use sealtrail::{Digest, Link, Log, Receipt, Record, SecretKey, SessionId, Suite, Timestamp};
 use serde_json::{Map, Value as Json};
 
 use crate::cli::{IngestArgs, OnFailure, Prompts};
-use crate::common::{Status, invalid, load_secret, open_log_waiting, refused};
+use crate::common::{Status, invalid, load_secret, open_log_batched, refused};
 
 mod checks;
 mod events;
@@ -57,6 +57,8 @@ const BLOCKING: [&str; 5] = [
 ];
 /// How many of the log's latest entries are searched for a tool call's `PreToolUse` record.
 const PAIR_WINDOW: u64 = 1024;
+/// How many entries of that window are read at a time, newest first.
+const PAIR_CHUNK: u64 = 64;
 /// Strings up to this many bytes, on one line, are kept inline in the hook record.
 const MAX_INLINE: usize = 256;
 /// Members whose content is kept by digest whatever its size: what the developer, the model or
@@ -347,12 +349,23 @@ struct Opened {
 impl Opened {
     fn open(a: &IngestArgs) -> Result<Opened, Failure> {
         let unwritable = |e: anyhow::Error| Failure::new(Stage::Unwritable, format!("{e:#}"));
-        let log = open_log_waiting(&a.log, Duration::from_secs(a.wait)).map_err(unwritable)?;
+        // A hook's entries are made durable together by `flush`, before it exits 0.
+        let log = open_log_batched(&a.log, Duration::from_secs(a.wait)).map_err(unwritable)?;
         let key = load_secret(&a.key).map_err(unwritable)?;
         Ok(Opened {
             log,
             key,
             key_file: a.key.clone(),
+        })
+    }
+
+    // Makes every entry appended so far durable: one fsync for all of them.
+    fn flush(&self) -> Result<(), Failure> {
+        self.log.flush().map_err(|e| {
+            Failure::new(
+                Stage::Record,
+                format!("the entries could not be made durable: {e}"),
+            )
         })
     }
 
@@ -381,7 +394,8 @@ fn attempt(
     let (obj, hook, session) =
         hook_payload(value).map_err(|reason| Failure::new(Stage::Input, reason))?;
     let o = opened.insert(Opened::open(a)?);
-    record(o, a, obj, &input.bytes, hook, &session)
+    record(o, a, obj, &input.bytes, hook, &session)?;
+    o.flush()
 }
 
 // Records a `gap` for an event that was not recorded, in its session when the payload names a
@@ -413,7 +427,9 @@ fn write_gap(
     if let Some(s) = session {
         record = record.session(s);
     }
-    o.append(record)
+    let receipt = o.append(record)?;
+    o.flush()?;
+    Ok(receipt)
 }
 
 fn str_of(v: Option<&Json>) -> Option<&str> {
@@ -578,15 +594,29 @@ impl Recorder<'_> {
         self.o.append(record)
     }
 
-    // The PreToolUse record of a tool call, among the latest entries of the session.
+    // The PreToolUse record of a tool call, among the latest entries of the session: read
+    // newest first, PAIR_CHUNK entries at a time, since it is usually a few entries back and
+    // every entry read is time the log is held from other hooks.
     fn pre_tool_use(&self, call_id: &str) -> Option<(Link, Timestamp)> {
-        let len = self.o.log.len();
-        let entries: Vec<_> = self
-            .o
-            .log
-            .range(len.saturating_sub(PAIR_WINDOW)..len)
-            .collect::<Result<_, _>>()
-            .ok()?;
+        let floor = self.o.log.len().saturating_sub(PAIR_WINDOW);
+        let mut end = self.o.log.len();
+        while end > floor {
+            let start = end.saturating_sub(PAIR_CHUNK).max(floor);
+            let entries: Vec<_> = self
+                .o
+                .log
+                .range(start..end)
+                .collect::<Result<_, _>>()
+                .ok()?;
+            if let Some(found) = self.pre_tool_use_in(&entries, call_id) {
+                return Some(found);
+            }
+            end = start;
+        }
+        None
+    }
+
+    fn pre_tool_use_in(&self, entries: &[StoredEntry], call_id: &str) -> Option<(Link, Timestamp)> {
         let want = hook_type("PreToolUse");
         entries.iter().rev().find_map(|e| {
             let h = e.header();

@@ -1346,3 +1346,177 @@ fn init_sets_up_a_git_repository_in_one_step() {
     );
     assert!(!config.join("sealtrail/plain").exists());
 }
+
+/// A hook started in the background, its payload written and its standard input closed.
+fn spawn_hook(fx: &Fx, extra: &[&str], payload: &Json) -> std::process::Child {
+    let (l, k) = (d(&fx.log()), d(&fx.key()));
+    let mut args = vec![
+        "ingest",
+        "claude-code",
+        "--log",
+        &l,
+        "--key",
+        &k,
+        "--wait",
+        "60",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealtrail"))
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.to_string().as_bytes())
+        .unwrap();
+    child
+}
+
+fn finished(child: std::process::Child) -> Out {
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The names in the log's spool directory ending in `.ext`.
+fn spooled(fx: &Fx, ext: &str) -> Vec<String> {
+    let Ok(read) = std::fs::read_dir(fx.log().join("spool")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = read
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(&format!(".{ext}")))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits (for at most a minute: a hang, not a timing) until `f` holds.
+#[track_caller]
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig}");
+}
+
+fn sessions(fx: &Fx) -> Vec<String> {
+    fx.entries()
+        .iter()
+        .filter_map(|e| e["session"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn notification(session: &str) -> Json {
+    hook(
+        "Notification",
+        json!({"session_id": session, "message": "waiting for input"}),
+    )
+}
+
+#[test]
+fn a_hook_that_finds_the_log_held_hands_its_event_to_the_holder() {
+    let fx = Fx::new();
+    let held = Log::open(&fx.log()).unwrap();
+    // B hands its event over, then stops: only another process can record it now.
+    let b = spawn_hook(&fx, &[], &notification("cc-b"));
+    eventually("B's request", || spooled(&fx, "req").len() == 1);
+    signal(&b, "STOP");
+    let a = spawn_hook(&fx, &[], &notification("cc-a"));
+    eventually("A's request", || spooled(&fx, "req").len() == 2);
+    drop(held);
+    // A takes the log, records its own event and B's, and answers B.
+    let out = finished(a);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "A");
+    let s = sessions(&fx);
+    assert!(
+        s.iter().any(|x| x == "cc-a") && s.iter().any(|x| x == "cc-b"),
+        "{s:?}"
+    );
+    assert_eq!(spooled(&fx, "res").len(), 1, "B's answer waits for it");
+    assert!(spooled(&fx, "req").is_empty() && spooled(&fx, "work").is_empty());
+    signal(&b, "CONT");
+    let out = finished(b);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "B");
+    assert!(
+        spooled(&fx, "res").is_empty(),
+        "B read its answer and removed it"
+    );
+    assert_eq!(sessions(&fx).iter().filter(|x| *x == "cc-b").count(), 1);
+}
+
+#[test]
+fn a_request_with_other_recording_options_is_left_for_its_own_hook() {
+    let fx = Fx::new();
+    let held = Log::open(&fx.log()).unwrap();
+    let b = spawn_hook(&fx, &["--prompts", "digest"], &notification("cc-b"));
+    eventually("B's request", || spooled(&fx, "req").len() == 1);
+    signal(&b, "STOP");
+    let a = spawn_hook(&fx, &[], &notification("cc-a"));
+    eventually("A's request", || spooled(&fx, "req").len() == 2);
+    drop(held);
+    let out = finished(a);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "A");
+    assert!(
+        !sessions(&fx).iter().any(|x| x == "cc-b"),
+        "not recorded by A"
+    );
+    assert_eq!(spooled(&fx, "req").len(), 1, "B's request is given back");
+    signal(&b, "CONT");
+    let out = finished(b);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "B");
+    assert!(sessions(&fx).iter().any(|x| x == "cc-b"));
+    assert!(spooled(&fx, "req").is_empty());
+}
+
+#[test]
+fn a_request_claimed_by_a_holder_that_died_is_recorded_as_a_gap() {
+    let fx = Fx::new();
+    let held = Log::open(&fx.log()).unwrap();
+    let b = spawn_hook(&fx, &[], &notification("cc-b"));
+    eventually("B's request", || spooled(&fx, "req").len() == 1);
+    signal(&b, "STOP");
+    // A holder claims it, and dies before answering.
+    let req = fx.log().join("spool").join(&spooled(&fx, "req")[0]);
+    std::fs::rename(&req, req.with_extension("work")).unwrap();
+    drop(held);
+    signal(&b, "CONT");
+    let out = finished(b);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("ended before confirming"),
+        "{}",
+        out.stderr
+    );
+    let entries = fx.entries();
+    let last = entries.last().unwrap();
+    assert_eq!(kind(last), "gap");
+    assert!(
+        last["payload"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ended before confirming"),
+        "{last}"
+    );
+    assert!(spooled(&fx, "work").is_empty());
+}

@@ -689,9 +689,10 @@ only where the shell makes it so: after `| tail`, `|| true`, `; echo` or in the 
 check is recorded as not run, with the reason. Nothing is printed on success (the standard
 output of some hooks becomes Claude's context).
 
-Several hooks may run at once: the log is opened by one process at a time, and this command
-waits up to --wait seconds for it, blocked on the log's lock file until the process before it
-closes the log.
+Several hooks may run at once: the log is opened by one process at a time. A hook that finds it
+open hands its event to the process holding it (through the log's spool/ directory), which
+records it with its own and answers once it is durable; if that process is gone, the hook waits
+up to --wait seconds to open the log itself.
 
 When the event cannot be recorded — the payload cannot be read, is over 64 MiB, is nested more
 than 100 levels deep, is not JSON or lacks a valid session_id or hook_event_name; the log cannot

@@ -94,6 +94,23 @@ pub fn open_log_batched(dir: &Path, wait: Duration) -> Result<Log> {
         .map_err(|e| open_error(dir, e, wait))
 }
 
+/// Opens the log in `dir` like [`open_log_batched`] if no other process has it open, without
+/// waiting: `None` if one has.
+pub fn try_open_log_batched(dir: &Path) -> Result<Option<Log>> {
+    check_log_dir(dir)?;
+    match Log::builder()
+        .durability(Durability::Buffered)
+        .lock_wait(Duration::ZERO)
+        .open(dir)
+    {
+        Ok(log) => Ok(Some(log)),
+        Err(OpenError::Store(StoreError::Locked { .. } | StoreError::OpenInThisProcess { .. })) => {
+            Ok(None)
+        }
+        Err(e) => Err(open_error(dir, e, Duration::ZERO)),
+    }
+}
+
 /// Opens the log in `dir`, waiting up to [`LOCK_WAIT`] for another process to close it.
 pub fn open_log(dir: &Path) -> Result<Log> {
     open_log_waiting(dir, LOCK_WAIT)

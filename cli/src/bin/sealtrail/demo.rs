@@ -169,7 +169,7 @@ fn is_log_dir(p: &Path) -> Result<bool> {
         names.push(e?.file_name().to_string_lossy().into_owned());
     }
     // SledStore's layout.
-    const LAYOUT: [&str; 3] = ["sled", "wal", "lock"];
+    const LAYOUT: [&str; 4] = ["sled", "wal", "lock", "spool"];
     Ok(!names.is_empty() && names.iter().all(|n| LAYOUT.contains(&n.as_str())))
 }
 

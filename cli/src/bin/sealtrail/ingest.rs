@@ -31,6 +31,7 @@ mod checks;
 mod events;
 mod patch;
 pub mod settings;
+mod spool;
 
 pub use settings::base_command;
 
@@ -351,6 +352,11 @@ impl Opened {
         let unwritable = |e: anyhow::Error| Failure::new(Stage::Unwritable, format!("{e:#}"));
         // A hook's entries are made durable together by `flush`, before it exits 0.
         let log = open_log_batched(&a.log, Duration::from_secs(a.wait)).map_err(unwritable)?;
+        Opened::with(a, log)
+    }
+
+    fn with(a: &IngestArgs, log: Log) -> Result<Opened, Failure> {
+        let unwritable = |e: anyhow::Error| Failure::new(Stage::Unwritable, format!("{e:#}"));
         let key = load_secret(&a.key).map_err(unwritable)?;
         Ok(Opened {
             log,
@@ -393,9 +399,23 @@ fn attempt(
         .map_err(|reason| Failure::new(Stage::Input, reason))?;
     let (obj, hook, session) =
         hook_payload(value).map_err(|reason| Failure::new(Stage::Input, reason))?;
-    let o = opened.insert(Opened::open(a)?);
-    record(o, a, obj, &input.bytes, hook, &session)?;
-    o.flush()
+    match spool::take_or_hand_over(a, &input.bytes)? {
+        spool::Turn::Answered(answer) => answer,
+        spool::Turn::Orphaned(log, failure) => {
+            *opened = Some(Opened::with(a, log)?);
+            Err(failure)
+        }
+        spool::Turn::Holder(log) => {
+            let o = opened.insert(Opened::with(a, log)?);
+            let own = record(o, a, obj, &input.bytes, hook, &session);
+            // The events other hooks handed over while this one held the log: one fsync for
+            // all of them, and each answered only after it.
+            let others = spool::drain(o, a);
+            let flushed = o.flush();
+            spool::answer(others, &flushed);
+            own.and(flushed)
+        }
+    }
 }
 
 // Records a `gap` for an event that was not recorded, in its session when the payload names a

@@ -334,8 +334,9 @@ Record the XBRL export session (an agent adds XBRL output beside a PDF renderer:
 calls, a library-versus-hand-built-XML decision, a dead end, two human approvals, a pull request)
 into a log on disk, verify it, write its decision trace, and print the commands to run next.
 
-DIR keeps keys/{owner,recorder,approver}.key (with .key.pub), log/ and trace.md. Run again, it
-keeps keys/ (so the same keys sign) and replaces log/ and trace.md.";
+DIR keeps keys/{owner,recorder,approver}.key (with .key.pub), log/, log.vkey, checkpoint.txt,
+demo.bundle, trace.md and report.html (the auditor's page, from the verified bundle). Run again,
+it keeps keys/ (so the same keys sign) and replaces the rest.";
 
 /// `keygen`.
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@
 //! keeps a browser from fetching anything even if a future change slipped a reference in, and
 //! every link is to an anchor on the page: each entry is `#seq-N`, so an approval links to what
 //! it approves, a correction to what it corrected, an erasure to what it erased. Every text an
-//! entry carries is escaped ([`escape`]). A print style sheet lays it out for paper.
+//! entry carries is escaped. A print style sheet lays it out for paper.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -15,6 +15,7 @@ pub mod codec;
 pub mod descriptor;
 pub mod entry;
 pub mod hash;
+pub mod html;
 pub mod keys;
 pub mod merkle;
 pub mod note;

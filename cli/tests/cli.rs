@@ -1410,6 +1410,7 @@ fn the_demo_runs_twice_and_its_log_verifies() {
     for f in [
         "log/wal",
         "trace.md",
+        "report.html",
         "demo.bundle",
         "checkpoint.txt",
         "log.vkey",
@@ -1432,8 +1433,8 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         &out,
         0,
         &[
-            "exists from an earlier run: replacing log/, log.vkey, demo.bundle, checkpoint.txt and trace.md, \
-             keeping keys/",
+            "exists from an earlier run: replacing log/, log.vkey, demo.bundle, checkpoint.txt, trace.md and \
+             report.html, keeping keys/",
             "kept    ",
             "verdict:     VALID",
         ],
@@ -1449,6 +1450,11 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         "Sealtrail-Log: {}",
         report["log"]["log_id"].as_str().unwrap()
     )));
+    // The auditor's page, from the new bundle.
+    let page = std::fs::read_to_string(demo.join("report.html")).unwrap();
+    assert!(page.contains("<strong>VALID</strong>"));
+    assert!(page.contains("Release Approver"));
+    assert!(page.contains(report["log"]["log_id"].as_str().unwrap()));
 
     // Anything else in the way of log/ is never removed.
     let other = dir.path().join("other");

@@ -75,6 +75,9 @@ pub enum Command {
     /// Verify the whole local log: signatures, roles, chain, payload commitments, approvals.
     #[command(long_about = VERIFY_HELP, after_help = EXIT_STATUS)]
     Verify(VerifyArgs),
+    /// Verify the local log and write the auditor's page (--html): a self-contained HTML file.
+    #[command(long_about = REPORT_HELP, after_help = EXIT_STATUS)]
+    Report(ReportArgs),
     /// Record events from an agent harness's hooks.
     #[command(subcommand)]
     Ingest(IngestCommand),
@@ -306,13 +309,34 @@ A damaged log that cannot be opened for appends is still examined.
 
 Exit status: 0 valid; 1 invalid; 2 the log cannot be opened or read.";
 
+const REPORT_HELP: &str = "\
+Verify the local log as `sealtrail verify` does, print the report, and write the auditor's page
+with --html FILE: one self-contained HTML file (no script, no fonts, nothing fetched) with the
+verdict, what was proven, each session as a timeline (goal, context, files read, model calls
+with tokens, tool calls and commands with results, failures, decisions with the alternatives
+rejected, corrections, artifacts with digests, checks, handoff), the approvals with the
+approver's printed name, date and time of signing and meaning (21 CFR 11.50) linked to what they
+approve, erasures with reason, signer and time, keys and checkpoint. Every entry has an anchor
+(#seq-N). A print style sheet lays it out for paper.
+
+The page is written whatever the verdict: when the log does not verify it shows the verdict and
+the findings only, never a timeline or an approval. For an export bundle, use
+`verify-bundle BUNDLE --trusted-key K --html FILE`.
+
+Exit status: 0 valid; 1 invalid (the page is still written); 2 the log cannot be opened or read,
+or FILE cannot be written.
+
+Example:
+  sealtrail report --log log --html evidence.html";
+
 const DEMO_HELP: &str = "\
 Record the XBRL export session (an agent adds XBRL output beside a PDF renderer: 47 model
 calls, a library-versus-hand-built-XML decision, a dead end, two human approvals, a pull request)
 into a log on disk, verify it, write its decision trace, and print the commands to run next.
 
-DIR keeps keys/{owner,recorder,approver}.key (with .key.pub), log/ and trace.md. Run again, it
-keeps keys/ (so the same keys sign) and replaces log/ and trace.md.";
+DIR keeps keys/{owner,recorder,approver}.key (with .key.pub), log/, log.vkey, checkpoint.txt,
+demo.bundle, trace.md and report.html (the auditor's page, from the verified bundle). Run again,
+it keeps keys/ (so the same keys sign) and replaces the rest.";
 
 /// `keygen`.
 #[derive(Debug, Args)]
@@ -649,6 +673,33 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `report`: a verification's report in other forms. Its options write the auditor's page; a
+/// subcommand (none yet) asks another question of the log instead.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ReportArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR", default_value = ".sealtrail/log")]
+    pub log: PathBuf,
+    /// Write the auditor's page to FILE (refused if it exists, unless --force).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub html: Option<PathBuf>,
+    /// Replace FILE if it exists (a symlink there is replaced, never followed; a secret key file
+    /// is never replaced).
+    #[arg(long, requires = "html")]
+    pub force: bool,
+    /// Print the verification report as one JSON object (as `sealtrail verify --json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Another report on the log.
+    #[command(subcommand)]
+    pub command: Option<ReportCommand>,
+}
+
+/// `report …`: the reports that are not the auditor's page.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {}
 
 /// `ingest …`.
 #[derive(Debug, Subcommand)]

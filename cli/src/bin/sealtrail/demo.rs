@@ -29,7 +29,13 @@ pub const SESSION: &str = "sess-xbrl-0001";
 /// The files the demo writes in its directory besides keys/ and log/. It owns them: each run
 /// replaces them ([`Existing::Replace`]), a symlink there itself, never its target, and never a
 /// secret key file.
-pub const OUTPUTS: [&str; 4] = ["checkpoint.txt", "demo.bundle", "trace.md", "log.vkey"];
+pub const OUTPUTS: [&str; 5] = [
+    "checkpoint.txt",
+    "demo.bundle",
+    "trace.md",
+    "log.vkey",
+    "report.html",
+];
 
 /// The demo's keys.
 pub struct DemoKeys {
@@ -126,7 +132,7 @@ pub const STEPS: &[Step] = &[
         run: export,
     },
     Step {
-        title: "Verify the bundle exactly as verify-bundle does (trusting only the log's verifier key)",
+        title: "Verify the bundle exactly as verify-bundle does (trusting only the log's verifier key), and write the auditor's page",
         run: verify_bundle,
     },
     Step {
@@ -202,7 +208,7 @@ fn prepare(d: &mut Demo) -> Result<()> {
             }
         }
         emit(format!(
-            "{dir} exists from an earlier run: replacing log/, log.vkey, demo.bundle, checkpoint.txt and trace.md, keeping keys/ (the \
+            "{dir} exists from an earlier run: replacing log/, log.vkey, demo.bundle, checkpoint.txt, trace.md and report.html, keeping keys/ (the \
              same keys sign the new log)"
         ))?;
     } else if d.dir.exists() {
@@ -419,13 +425,27 @@ fn verify_bundle(d: &mut Demo) -> Result<()> {
     let policy = TrustPolicy::new(pinned)?;
     let file =
         std::fs::File::open(&path).with_context(|| format!("{}: cannot open", d.show(&path)))?;
-    let report = sealtrail::bundle::verify_bundle(file, &policy)?;
+    let reading = sealtrail::bundle::verify_bundle_entries(file, &policy)?;
+    let report = reading.report();
     for line in report.render().trim_end().lines() {
         emit(format!("  {line}"))?;
     }
     if !report.is_valid() {
         return Err(invalid("the demo bundle does not verify"));
     }
+    // The auditor's page, from the bundle's verified entries.
+    let page_path = d.dir.join("report.html");
+    let subject = format!("bundle {}", d.show(&path));
+    let page = sealtrail::html::Page::from_reading(&reading)
+        .subject(&subject)
+        .rendered_at(sealtrail::Timestamp::now())
+        .render()?;
+    output::write(&page_path, page.as_bytes(), Existing::Replace)?;
+    emit(format!(
+        "  wrote {}: the auditor's page — verdict, what was proven, the session as a timeline, \
+         approvals with printed name, time and meaning; open it in a browser or print it",
+        d.show(&page_path)
+    ))?;
     d.next.insert(
         0,
         (
@@ -449,6 +469,18 @@ fn verify_bundle(d: &mut Demo) -> Result<()> {
                 d.show(&d.dir.join("checkpoint.txt"))
             ),
             "the same, proving the log only grew since the checkpoint you saw, as JSON".into(),
+        ),
+    );
+    d.next.insert(
+        2,
+        (
+            format!(
+                "verify-bundle {} --trusted-key {} --html {} --force",
+                d.show(&path),
+                d.show(&d.vkey_path()),
+                d.show(&page_path)
+            ),
+            "the auditor's page again, written by the auditor's own tool".into(),
         ),
     );
     Ok(())

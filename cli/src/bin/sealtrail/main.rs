@@ -48,6 +48,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Export(a) => seal::export(a),
         Command::Prove(a) => seal::prove(a),
         Command::Verify(a) => verify::verify(a),
+        Command::Report(a) => verify::report(a),
         Command::Ingest(IngestCommand::ClaudeCode(a)) => ingest::claude_code(a),
         Command::Demo(a) => demo::demo(a),
         Command::VerifyCommit(a) => commit::verify_commit(a),

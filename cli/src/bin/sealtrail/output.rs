@@ -208,6 +208,12 @@ pub fn write(path: &Path, bytes: &[u8], existing: Existing) -> Result<()> {
 /// file is never replaced). Never follows a symlink at `path`: a symlink is an existing entry
 /// like any other. [`Output::create`] checks this itself; call it to refuse before other work.
 pub fn refuse_existing(path: &Path, existing: Existing) -> Result<()> {
+    refuse_existing_for(path, existing, "--out")
+}
+
+/// [`refuse_existing`] for a file named by another option than `--out` (`--html`, say): the
+/// refusal names that option.
+pub fn refuse_existing_for(path: &Path, existing: Existing, option: &str) -> Result<()> {
     let shown = path.display();
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -230,7 +236,7 @@ pub fn refuse_existing(path: &Path, existing: Existing) -> Result<()> {
         _ => {}
     }
     if existing == Existing::Refuse {
-        bail!("{shown}: exists; choose another --out or pass --force to replace it");
+        bail!("{shown}: exists; choose another {option} or pass --force to replace it");
     }
     Ok(())
 }

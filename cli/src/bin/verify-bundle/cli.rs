@@ -36,6 +36,11 @@ Examples:
   verify-bundle new.bundle --trusted-key log.vkey --checkpoint last-month.checkpoint
   verify-bundle b.bundle --trusted-key log.vkey --witness w1.pub --witness w2.pub --witness-quorum 1
 
+The auditor's page, for a browser or a printer (written whatever the verdict; the exit status
+is the verdict's):
+  verify-bundle demo.bundle --trusted-key log.vkey --html demo.html
+  verify-bundle - --trusted-key log.vkey --html demo.html --json < demo.bundle > demo.json
+
 Reading a bundle that verified (as `sealtrail show`, `trace` and `why` read a log):
   verify-bundle demo.bundle --trusted-key log.vkey show --session sess-0001
   verify-bundle demo.bundle --trusted-key log.vkey trace --session sess-0001 --json
@@ -79,6 +84,19 @@ pub struct Args {
     /// findings, …) instead of the report.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write the auditor's page to FILE: one self-contained HTML file (no script, nothing
+    /// fetched) with the verdict, what was proven, each session as a timeline, the approvals
+    /// with printed name, time of signing and meaning, erasures, withheld payloads, checkpoint
+    /// and witnesses. An invalid bundle's page shows the verdict and findings only. Refused if
+    /// FILE exists, unless --force.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Replace the --html FILE if it exists (a symlink there is replaced, never followed; a
+    /// secret key file is never replaced).
+    #[arg(long, requires = "html")]
+    pub force: bool,
 
     /// Read the bundle's entries once it verified.
     #[command(subcommand)]

@@ -7,6 +7,11 @@
 #[path = "../sealtrail/answer.rs"]
 mod answer;
 mod cli;
+// Every file the command line writes goes through it (no silent overwrite, no symlink followed).
+// Key files are the writer's business only.
+#[allow(dead_code)]
+#[path = "../sealtrail/output.rs"]
+mod output;
 mod proof;
 mod query;
 #[path = "../sealtrail/render.rs"]
@@ -174,7 +179,30 @@ fn run(args: &cli::Args) -> Result<bool> {
             e => anyhow::Error::new(e).context(bundle_name(args)),
         }
     };
+    if let (Some(html), Some(_)) = (&args.html, &args.query) {
+        bail!(
+            "--html {}: the page is written by a verification, not by a query: run it without \
+             show, trace or why",
+            html.display()
+        );
+    }
+    // Refused before any work, as every command that writes a file does.
+    if let Some(html) = &args.html {
+        output::refuse_existing_for(html, output::Existing::force(args.force), "--html")?;
+    }
     let Some(q) = &args.query else {
+        if let Some(html) = &args.html {
+            // The page needs the entries: keep them while verifying.
+            let result = verify_bundle_entries_with(file, &policy, &mut progress);
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            let reading = result.map_err(not_a_bundle)?;
+            // The page first: it is the file asked for, whatever happens to standard output.
+            write_page(args, html, &reading)?;
+            print_report(reading.report(), args.json)?;
+            return Ok(reading.report().is_valid());
+        }
         let result = verify_bundle_with(file, &policy, &mut progress);
         if let Some(bar) = &bar {
             bar.finish_and_clear();
@@ -200,6 +228,29 @@ fn run(args: &cli::Args) -> Result<bool> {
             Ok(false)
         }
     }
+}
+
+// The auditor's page: written whatever the verdict (an invalid bundle's page shows the verdict
+// and findings only); said on standard error, so that standard output stays the report.
+fn write_page(args: &cli::Args, path: &std::path::Path, reading: &BundleReading) -> Result<()> {
+    let subject = format!("bundle {}", bundle_name(args));
+    let page = sealtrail::html::Page::from_reading(reading)
+        .subject(&subject)
+        .rendered_at(sealtrail::time::Timestamp::now())
+        .render()
+        .with_context(|| format!("--html {}", path.display()))?;
+    output::write(path, page.as_bytes(), output::Existing::force(args.force))?;
+    eprintln!(
+        "verify-bundle: wrote {} ({}, {} bytes): the auditor's page, for a browser or a printer",
+        path.display(),
+        if reading.report().is_valid() {
+            "VALID: the verdict, sessions, approvals, erasures and withheld payloads"
+        } else {
+            "INVALID: the verdict and findings only"
+        },
+        page.len()
+    );
+    Ok(())
 }
 
 // Whether the file given as the bundle starts like a C2SP tlog proof (never standard input,

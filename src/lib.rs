@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod approval;
+pub mod archive;
 pub mod bundle;
 pub mod checkpoint;
 pub mod codec;

@@ -96,6 +96,9 @@ pub enum Command {
     /// Erase one entry's payload (signed by an owner key); the chain and proofs stay valid.
     #[command(long_about = crate::erase::ERASE_HELP, after_help = EXIT_STATUS)]
     Erase(crate::erase::EraseArgs),
+    /// Archive the log to an S3 bucket with Object Lock: write-once, locked, verifiable objects.
+    #[command(long_about = crate::archive::ARCHIVE_HELP, after_help = EXIT_STATUS)]
+    Archive(crate::archive::ArchiveArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(long_about = crate::completions::COMPLETIONS_HELP, after_help = EXIT_STATUS)]
     Completions(crate::completions::CompletionsArgs),

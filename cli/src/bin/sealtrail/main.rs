@@ -8,6 +8,9 @@
 mod answer;
 mod append;
 mod approve;
+mod archive;
+#[cfg(feature = "s3")]
+mod archive_upload;
 mod cli;
 mod commit;
 mod common;
@@ -19,6 +22,8 @@ mod inspect;
 mod keys;
 mod output;
 mod render;
+#[cfg(feature = "s3")]
+mod s3;
 mod seal;
 mod setup;
 mod verify;
@@ -56,6 +61,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Git(GitCommand::Scan(a)) => commit::scan(a),
         Command::Compare(a) => inspect::compare(a),
         Command::Erase(a) => erase::erase(a),
+        Command::Archive(a) => archive::archive(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
         Command::Witness(w) => witness::run(w),

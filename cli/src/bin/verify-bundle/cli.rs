@@ -35,6 +35,7 @@ Examples:
   verify-bundle demo.bundle --trusted-key 'example.com/log#blake3+3f9a1c2e+AQ...' --json
   verify-bundle new.bundle --trusted-key log.vkey --checkpoint last-month.checkpoint
   verify-bundle b.bundle --trusted-key log.vkey --witness w1.pub --witness w2.pub --witness-quorum 1
+  verify-bundle --archive s3://audit-archive/agent-log --trusted-key log.vkey   (the s3 feature)
 
 The auditor's page, for a browser or a printer (written whatever the verdict; the exit status
 is the verdict's):
@@ -58,7 +59,18 @@ checkpoints are signed under. C2SP verifiers match keys by name and key hash, so
 under another name verifies the descriptor and the bundle's signature but not its checkpoints.")]
 pub struct Args {
     /// The bundle file to verify, or - to read it from standard input.
-    pub bundle: PathBuf,
+    #[arg(required_unless_present = "archive")]
+    pub bundle: Option<PathBuf>,
+
+    /// Verify an archive in S3 instead (s3://BUCKET/PREFIX, written by `sealtrail archive`):
+    /// every segment of its latest manifest, streamed from the bucket, as one report.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX", conflicts_with = "bundle")]
+    pub archive: Option<String>,
+
+    /// The S3 endpoint of --archive, for MinIO or another S3-compatible store (default:
+    /// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS S3 in AWS_REGION).
+    #[arg(long, value_name = "URL", requires = "archive")]
+    pub endpoint: Option<String>,
 
     /// A pinned public key: a C2SP verifier key string (name+hash+base64) or a file of them, one
     /// per line (the LOG.vkey file `sealtrail init` writes). Repeat for several keys. At least

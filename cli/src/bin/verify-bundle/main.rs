@@ -6,6 +6,7 @@
 // file needs the writer side (sled).
 #[path = "../sealtrail/answer.rs"]
 mod answer;
+mod archive;
 mod cli;
 // Every file the command line writes goes through it (no silent overwrite, no symlink followed).
 // Key files are the writer's business only.
@@ -16,6 +17,11 @@ mod proof;
 mod query;
 #[path = "../sealtrail/render.rs"]
 mod render;
+// The S3 transport `sealtrail archive` writes with; this tool only reads (the writes go unused).
+#[cfg(feature = "s3")]
+#[allow(dead_code)]
+#[path = "../sealtrail/s3.rs"]
+mod s3;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -98,7 +104,8 @@ fn read_witness(arg: &str) -> Result<WitnessKey> {
     WitnessKey::from_vkey(text.trim()).with_context(|| format!("--witness {arg}"))
 }
 
-fn policy(args: &cli::Args) -> Result<TrustPolicy> {
+// The auditor's trust policy; with `Earlier::Include`, the --checkpoint too.
+fn policy(args: &cli::Args, earlier: Earlier) -> Result<TrustPolicy> {
     let mut keys = Vec::new();
     for k in &args.trusted_keys {
         keys.extend(read_public_keys(k).with_context(|| format!("--trusted-key {k}"))?);
@@ -115,19 +122,36 @@ fn policy(args: &cli::Args) -> Result<TrustPolicy> {
             WitnessPolicy::new(witnesses, quorum).context("--witness / --witness-quorum")?,
         );
     }
-    if let Some(path) = &args.checkpoint {
-        let note = std::fs::read(path)
-            .with_context(|| format!("--checkpoint {}: cannot read", path.display()))?;
+    if let (Earlier::Include, Some(note)) = (earlier, earlier_checkpoint(args)?) {
         policy = policy.with_previous_checkpoint(note);
     }
     Ok(policy)
 }
 
+/// Whether [`policy`] includes the --checkpoint (an archive applies it to one segment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Earlier {
+    Include,
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    Leave,
+}
+
+/// The --checkpoint file's bytes, if one was given.
+fn earlier_checkpoint(args: &cli::Args) -> Result<Option<Vec<u8>>> {
+    args.checkpoint
+        .as_ref()
+        .map(|path| {
+            std::fs::read(path)
+                .with_context(|| format!("--checkpoint {}: cannot read", path.display()))
+        })
+        .transpose()
+}
+
 fn bundle_name(args: &cli::Args) -> String {
-    if args.bundle.as_os_str() == "-" {
-        "standard input".into()
-    } else {
-        args.bundle.display().to_string()
+    match (&args.bundle, &args.archive) {
+        (_, Some(archive)) => archive.clone(),
+        (Some(b), None) if b.as_os_str() != "-" => b.display().to_string(),
+        _ => "standard input".into(),
     }
 }
 
@@ -139,13 +163,16 @@ fn run(args: &cli::Args) -> Result<bool> {
              keys it carries."
         );
     }
-    let policy = policy(args)?;
+    let Some(bundle) = &args.bundle else {
+        return archive::verify(args);
+    };
+    let policy = policy(args, Earlier::Include)?;
     // `-` is standard input (a pipe's size is unknown: no progress bar).
-    let (file, size): (Box<dyn std::io::Read>, u64) = if args.bundle.as_os_str() == "-" {
+    let (file, size): (Box<dyn std::io::Read>, u64) = if bundle.as_os_str() == "-" {
         (Box::new(std::io::stdin().lock()), 0)
     } else {
-        let file = std::fs::File::open(&args.bundle)
-            .with_context(|| format!("{}: cannot open", args.bundle.display()))?;
+        let file = std::fs::File::open(bundle)
+            .with_context(|| format!("{}: cannot open", bundle.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         (Box::new(file), size)
     };
@@ -256,16 +283,16 @@ fn write_page(args: &cli::Args, path: &std::path::Path, reading: &BundleReading)
 // Whether the file given as the bundle starts like a C2SP tlog proof (never standard input,
 // which is already consumed).
 fn looks_like_a_tlog_proof(args: &cli::Args) -> bool {
-    if args.bundle.as_os_str() == "-" {
+    let Some(bundle) = args.bundle.as_ref().filter(|b| b.as_os_str() != "-") else {
         return false;
-    }
+    };
     let mut head = Vec::new();
-    let _ = std::fs::File::open(&args.bundle)
+    let _ = std::fs::File::open(bundle)
         .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 64), &mut head));
     head.starts_with(sealtrail::checkpoint::TLOG_PROOF_HEADER.as_bytes())
 }
 
-fn print_report(report: &sealtrail::report::Report, json: bool) -> Result<()> {
+pub(crate) fn print_report(report: &sealtrail::report::Report, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {

@@ -1,0 +1,312 @@
+//! The `s3` half of `sealtrail archive`: plan, export, upload, manifest (SPEC §15.3).
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use chrono::{DateTime, Months, NaiveDate, SecondsFormat, TimeDelta, Utc};
+use sealtrail::archive::{
+    MANIFEST_SCHEMA, MAX_MANIFEST_LEN, Manifest, SegmentRecord, checkpoint_key, manifest_key,
+    parse_manifest_key, parse_segment_key, plan, segment_key,
+};
+use sealtrail::log::{ExportOptions, Selection};
+use serde_json::json;
+use sha2::Digest as _;
+
+use crate::archive::ArchiveArgs;
+use crate::common::{Status, count, emit, invalid, json_line, load_secret, open_log};
+use crate::s3::{Put, S3, S3Location};
+
+// When the lock of each new object ends.
+fn retain_until(a: &ArchiveArgs, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let until = match (&a.retain_until, &a.retention) {
+        (Some(date), _) => parse_date(date).with_context(|| format!("--retain-until {date}"))?,
+        (None, Some(d)) => add_duration(now, d).with_context(|| format!("--retention {d}"))?,
+        (None, None) => add_duration(now, "6m")?,
+    };
+    if until <= now {
+        bail!(
+            "--retain-until {}: in the past; the lock must end after now",
+            until.to_rfc3339_opts(SecondsFormat::Secs, true)
+        );
+    }
+    Ok(until)
+}
+
+fn parse_date(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| anyhow!("not a date"));
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| anyhow!("not a date: use YYYY-MM-DD or RFC 3339 (2032-12-31T00:00:00Z)"))
+}
+
+fn add_duration(now: DateTime<Utc>, s: &str) -> Result<DateTime<Utc>> {
+    let unit_at = s.len().saturating_sub(1);
+    let (n, unit) = (
+        s.get(..unit_at).unwrap_or(""),
+        s.get(unit_at..).unwrap_or(""),
+    );
+    let n: u32 = n
+        .parse()
+        .map_err(|_| anyhow!("not a duration: use N followed by d, m or y (e.g. 6y, 18m, 200d)"))?;
+    let later = match unit {
+        "d" => now.checked_add_signed(TimeDelta::days(i64::from(n))),
+        "m" => now.checked_add_months(Months::new(n)),
+        "y" => n
+            .checked_mul(12)
+            .and_then(|m| now.checked_add_months(Months::new(m))),
+        _ => bail!("unknown unit {unit:?}: use d (days), m (months) or y (years)"),
+    };
+    later.ok_or_else(|| anyhow!("too far in the future"))
+}
+
+// The headers every new object carries: its lock, legal hold and checksum (signed).
+fn object_headers(
+    body: &[u8],
+    until: &str,
+    legal_hold: bool,
+) -> (Vec<(&'static str, String)>, String) {
+    let digest = sha2::Sha256::digest(body);
+    let mut headers = vec![
+        ("x-amz-object-lock-mode", "COMPLIANCE".to_owned()),
+        ("x-amz-object-lock-retain-until-date", until.to_owned()),
+        // With the checksum, what S3 requires of an upload with an Object Lock retention
+        // (instead of Content-MD5), as the AWS SDKs send it.
+        ("x-amz-sdk-checksum-algorithm", "SHA256".to_owned()),
+        (
+            "x-amz-checksum-sha256",
+            base64::engine::general_purpose::STANDARD.encode(digest),
+        ),
+    ];
+    if legal_hold {
+        headers.push(("x-amz-object-lock-legal-hold", "ON".to_owned()));
+    }
+    (headers, hex::encode(digest))
+}
+
+/// `sealtrail archive`.
+pub fn archive(a: &ArchiveArgs) -> Result<Status> {
+    let location = S3Location::parse(&a.to).context("--to")?;
+    let now = Utc::now();
+    let until = retain_until(a, now)?.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let log = open_log(&a.log)?;
+    let owner = load_secret(&a.owner_key)?;
+    let s3 = S3::connect(&location, a.endpoint.as_deref())?;
+    let log_id = log.log_id().to_hex();
+    let size = log.len();
+
+    // What the bucket holds already.
+    let listing = s3.list(&location.prefix)?;
+    let names = listing
+        .iter()
+        .filter_map(|(k, _)| k.strip_prefix(&location.prefix));
+    let latest = names.clone().filter_map(parse_manifest_key).max();
+    let existing: Vec<_> = names.filter_map(parse_segment_key).collect();
+    let previous = match latest {
+        Some(m) => {
+            let key = location.key(&manifest_key(m));
+            let bytes = s3
+                .get_bytes(&key, MAX_MANIFEST_LEN)?
+                .ok_or_else(|| anyhow!("{key}: listed but not found"))?;
+            let manifest = Manifest::parse(&bytes).with_context(|| key.clone())?;
+            if manifest.log_id != log_id {
+                return Err(invalid(format!(
+                    "{location} holds the archive of log {} ({}), not of {} ({log_id}): archive \
+                     each log under its own prefix",
+                    manifest.log_id,
+                    manifest.origin,
+                    a.log.display()
+                )));
+            }
+            if manifest.size > size {
+                return Err(invalid(format!(
+                    "{location} archived {} of this log, and the log has only {}: the log \
+                     was rolled back or replaced",
+                    count(manifest.size, "entry", "entries"),
+                    size
+                )));
+            }
+            Some(manifest)
+        }
+        None => None,
+    };
+    let archived = previous.as_ref().map_or(0, Manifest::end);
+    if previous.is_some() && archived == size {
+        report(a, &location, size, &[], 0, 0, &until, None)?;
+        return Ok(Status::Ok);
+    }
+    let work = plan(archived, &existing, size, a.segment_entries);
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(size - archived);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} archiving {pos}/{len} entries [{bar:40}] {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut segments = previous.map(|m| m.segments).unwrap_or_default();
+    // Segments an interrupted run left: listed as they are, after reading them back whole.
+    for r in &work.reuse {
+        let key = location.key(&segment_key(r.start, r.end));
+        let mut reader = s3
+            .get(&key)?
+            .ok_or_else(|| anyhow!("{key}: listed but not found"))?;
+        let mut hasher = sha2::Sha256::new();
+        let mut bytes = 0u64;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .with_context(|| format!("GET {key}"))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(buf.get(..n).unwrap_or_default());
+            bytes += n as u64;
+        }
+        segments.push(SegmentRecord {
+            key: segment_key(r.start, r.end),
+            start: r.start,
+            end: r.end,
+            bytes,
+            sha256: hex::encode(hasher.finalize()),
+        });
+        if let Some(bar) = &bar {
+            bar.inc(r.end - r.start);
+        }
+    }
+    // The run's checkpoint: what every new segment is anchored on.
+    let checkpoint = log
+        .checkpoint(&owner)
+        .map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    let mut uploaded: Vec<String> = Vec::new();
+    let mut uploaded_bytes = 0u64;
+    for r in &work.upload {
+        let mut body = Vec::new();
+        let options = ExportOptions::new(Selection::Range(r.clone()));
+        log.export(&owner, &options, &mut body, &mut |_, _| {})
+            .map_err(|e| invalid(format!("export of entries {}..{}: {e}", r.start, r.end)))?;
+        let name = segment_key(r.start, r.end);
+        let (headers, sha256) = object_headers(&body, &until, a.legal_hold);
+        match s3.put_once(&location.key(&name), &body, &headers)? {
+            Put::Written(_) => {}
+            Put::Exists => bail!(
+                "{}: written meanwhile by another archive run: run again when it has finished",
+                location.key(&name)
+            ),
+        }
+        uploaded_bytes += body.len() as u64;
+        segments.push(SegmentRecord {
+            key: name.clone(),
+            start: r.start,
+            end: r.end,
+            bytes: body.len() as u64,
+            sha256,
+        });
+        uploaded.push(name);
+        if let Some(bar) = &bar {
+            bar.inc(r.end - r.start);
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let note = checkpoint.encode();
+    let cp_name = checkpoint_key(size);
+    let (headers, _) = object_headers(&note, &until, a.legal_hold);
+    // A run interrupted after its checkpoint left one of the same size: a checkpoint of the
+    // same log at the same size, which the segments' own checkpoints are checked against.
+    if let Put::Written(_) = s3.put_once(&location.key(&cp_name), &note, &headers)? {
+        uploaded_bytes += note.len() as u64;
+        uploaded.push(cp_name.clone());
+    }
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.into(),
+        log_id,
+        origin: log.descriptor().descriptor().origin.clone(),
+        size,
+        checkpoint: cp_name,
+        created: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        segments,
+    };
+    let bytes = manifest.to_bytes();
+    let m_name = manifest_key(size);
+    let (headers, _) = object_headers(&bytes, &until, a.legal_hold);
+    if s3.put_once(&location.key(&m_name), &bytes, &headers)? == Put::Exists {
+        bail!(
+            "{}: written meanwhile by another archive run",
+            location.key(&m_name)
+        );
+    }
+    uploaded_bytes += bytes.len() as u64;
+    uploaded.push(m_name.clone());
+    report(
+        a,
+        &location,
+        size,
+        &uploaded,
+        work.reuse.len(),
+        uploaded_bytes,
+        &until,
+        Some(&m_name),
+    )?;
+    Ok(Status::Ok)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    a: &ArchiveArgs,
+    location: &S3Location,
+    size: u64,
+    uploaded: &[String],
+    reused: usize,
+    bytes: u64,
+    until: &str,
+    manifest: Option<&str>,
+) -> Result<()> {
+    if a.json {
+        return emit(json_line(&json!({
+            "to": location.to_string(),
+            "size": size,
+            "uploaded": uploaded,
+            "reused_segments": reused,
+            "bytes": bytes,
+            "retain_until": until,
+            "mode": "COMPLIANCE",
+            "legal_hold": a.legal_hold,
+            "manifest": manifest,
+        })));
+    }
+    match manifest {
+        None => emit(format!(
+            "{location}: up to date ({} archived); nothing uploaded",
+            count(size, "entry", "entries")
+        )),
+        Some(m) => emit(format!(
+            "{location}: archived {} in {} ({bytes} bytes{}), locked in COMPLIANCE mode until \
+             {until}{}; manifest {m}",
+            count(size, "entry", "entries"),
+            count(uploaded.len() as u64, "new object", "new objects"),
+            if reused > 0 {
+                format!(
+                    "; {} of an interrupted run reused",
+                    count(reused as u64, "segment", "segments")
+                )
+            } else {
+                String::new()
+            },
+            if a.legal_hold {
+                ", with a legal hold"
+            } else {
+                ""
+            },
+        )),
+    }
+}

@@ -1,0 +1,565 @@
+//! Archives in object storage: a log as a chain of contiguous bundles, and their verification
+//! (SPEC §15).
+//!
+//! An archive is a set of write-once objects under a prefix: **segments**, each a contiguous
+//! bundle (SPEC §12.2) of entries `start..end`; the **checkpoint** each archive run signed; and
+//! one **manifest** per run, written last, listing every segment from entry 0 to the run's size.
+//! Object names carry zero-padded numbers so that a listing sorts them in log order.
+//!
+//! This module knows nothing of any storage service: it names objects, plans what a run must
+//! upload, and verifies a manifest's segments read from any [`Read`] — the S3 transport lives in
+//! the command line. Nothing in a manifest is trusted: it only says where the segments are, and
+//! every segment is verified against the pinned keys, each tied to the one before it.
+
+use std::io::Read;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{BundleError, Progress, TrustPolicy, verify_bundle_with};
+use crate::checkpoint::SignedCheckpoint;
+use crate::hash::RootHash;
+use crate::report::{Finding, Report, SessionSummary, TimeSpan, Validity};
+use crate::verify::Check;
+
+/// The `schema` of a manifest this crate writes and reads.
+pub const MANIFEST_SCHEMA: &str = "sealtrail.archive/1";
+/// The largest manifest a reader accepts (a segment record is about 200 bytes).
+pub const MAX_MANIFEST_LEN: u64 = 64 * 1024 * 1024;
+/// Entries per segment unless asked otherwise: a resumed run redoes at most one segment.
+pub const DEFAULT_SEGMENT_ENTRIES: u64 = 65_536;
+
+const SEGMENTS: &str = "segments/";
+const CHECKPOINTS: &str = "checkpoints/";
+const MANIFESTS: &str = "manifests/";
+
+/// The object name (under the archive's prefix) of the segment of entries `start..end`.
+pub fn segment_key(start: u64, end: u64) -> String {
+    format!("{SEGMENTS}{start:020}-{end:020}.bundle")
+}
+
+/// The object name of the checkpoint an archive run signed at `size`.
+pub fn checkpoint_key(size: u64) -> String {
+    format!("{CHECKPOINTS}{size:020}.checkpoint")
+}
+
+/// The object name of the manifest of the archive run that reached `size`.
+pub fn manifest_key(size: u64) -> String {
+    format!("{MANIFESTS}{size:020}.json")
+}
+
+/// The entries of a segment object name, or `None` if it names no segment.
+pub fn parse_segment_key(key: &str) -> Option<Range<u64>> {
+    let rest = key.strip_prefix(SEGMENTS)?.strip_suffix(".bundle")?;
+    let (a, b) = rest.split_once('-')?;
+    let (start, end) = (parse_padded(a)?, parse_padded(b)?);
+    (start < end).then_some(start..end)
+}
+
+/// The size of a manifest object name, or `None` if it names no manifest.
+pub fn parse_manifest_key(key: &str) -> Option<u64> {
+    parse_padded(key.strip_prefix(MANIFESTS)?.strip_suffix(".json")?)
+}
+
+fn parse_padded(s: &str) -> Option<u64> {
+    if s.len() != 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// One segment as a manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentRecord {
+    /// Its object name under the prefix ([`segment_key`]).
+    pub key: String,
+    /// Its first entry.
+    pub start: u64,
+    /// One past its last entry.
+    pub end: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The SHA-256 of its bytes, hex (what the object's `x-amz-checksum-sha256` says in base64).
+    pub sha256: String,
+}
+
+/// The index an archive run writes last (SPEC §15.2): where the segments are. Untrusted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// [`MANIFEST_SCHEMA`].
+    pub schema: String,
+    /// The log's id, hex.
+    pub log_id: String,
+    /// The log's origin line.
+    pub origin: String,
+    /// The log's size when the run signed its checkpoint: every segment ends at or below it.
+    pub size: u64,
+    /// The object name of that checkpoint ([`checkpoint_key`]).
+    pub checkpoint: String,
+    /// When the run wrote the manifest (RFC 3339, UTC).
+    pub created: String,
+    /// Every segment from entry 0 to `size`, in order.
+    pub segments: Vec<SegmentRecord>,
+}
+
+/// A manifest that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// Not JSON of the manifest's shape.
+    #[error("not a sealtrail archive manifest: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Another schema.
+    #[error("manifest schema {found:?}; this verifier reads {MANIFEST_SCHEMA:?}")]
+    Schema {
+        /// The schema found.
+        found: String,
+    },
+}
+
+impl Manifest {
+    /// Parses a manifest's bytes (JSON).
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        let m: Manifest = serde_json::from_slice(bytes)?;
+        if m.schema != MANIFEST_SCHEMA {
+            return Err(ManifestError::Schema { found: m.schema });
+        }
+        Ok(m)
+    }
+
+    /// The manifest as pretty JSON, newline-terminated.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    /// One past the last entry its segments hold (0 without segments).
+    pub fn end(&self) -> u64 {
+        self.segments.last().map_or(0, |s| s.end)
+    }
+}
+
+/// What one archive run does to reach `size` (SPEC §15.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Segments already in the bucket from an interrupted run that the new manifest lists as
+    /// they are (in order, starting where the last manifest ended).
+    pub reuse: Vec<Range<u64>>,
+    /// Segments to write, in order, after those.
+    pub upload: Vec<Range<u64>>,
+}
+
+/// Plans a run: from `archived` (the end of the latest manifest's segments), follow the segment
+/// objects already present (`existing`, any order) that an interrupted run left, then cut the
+/// rest up to `size` into segments of at most `per_segment` entries. A segment that reaches
+/// beyond `size` is never reused (it belongs to another history, or to a longer log).
+pub fn plan(archived: u64, existing: &[Range<u64>], size: u64, per_segment: u64) -> Plan {
+    let per_segment = per_segment.max(1);
+    let mut at = archived;
+    let mut reuse = Vec::new();
+    // The longest segment starting at `at` that fits: a resumed run never splits old work.
+    while let Some(r) = existing
+        .iter()
+        .filter(|r| r.start == at && r.end <= size)
+        .max_by_key(|r| r.end)
+    {
+        reuse.push(r.clone());
+        at = r.end;
+    }
+    let mut upload = Vec::new();
+    while at < size {
+        let end = size.min(at.saturating_add(per_segment));
+        upload.push(at..end);
+        at = end;
+    }
+    Plan { reuse, upload }
+}
+
+/// The archive could not be read at all (a segment object missing, the service failing). Every
+/// failed check is a finding in the report instead.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveError {
+    /// A segment could not be fetched.
+    #[error("{key}: cannot read: {source}")]
+    Fetch {
+        /// The segment's object name.
+        key: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A segment is not a bundle, or could not be read to its end.
+    #[error("{key}: {source}")]
+    Bundle {
+        /// The segment's object name.
+        key: String,
+        /// Why.
+        source: BundleError,
+    },
+}
+
+/// Where verification of an archive has got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveProgress {
+    /// Segments verified so far (the current one not included).
+    pub segment: usize,
+    /// Segments the manifest lists.
+    pub segments: usize,
+    /// Entries of the current segment checked so far.
+    pub done: u64,
+    /// Entries of the current segment.
+    pub total: u64,
+}
+
+/// Verifies an archive (SPEC §15.4): each segment the manifest lists, read with `fetch` and
+/// streamed through the bundle verifier under `policy`, each segment's anchor tied to the one
+/// before it, and the segments contiguous from entry 0 to the manifest's size. `earlier` is a
+/// checkpoint the auditor saw before (signed note bytes): the segment that reaches its size must
+/// prove the log grew from it. The result is one report, as for a bundle, whose findings name
+/// the segment.
+pub fn verify_archive(
+    manifest: &Manifest,
+    policy: &TrustPolicy,
+    earlier: Option<&[u8]>,
+    fetch: &mut dyn FnMut(&SegmentRecord) -> std::io::Result<Box<dyn Read>>,
+    progress: &mut dyn FnMut(ArchiveProgress),
+) -> Result<Report, ArchiveError> {
+    let mut merged: Option<Report> = None;
+    let mut extra: Vec<Finding> = Vec::new();
+    let mut expected = 0u64;
+    let mut previous: Option<(u64, RootHash)> = None;
+    let segments = manifest.segments.len();
+    // The earlier checkpoint goes to the first segment that reaches its size, or the last.
+    let earlier_size = earlier.and_then(|n| {
+        SignedCheckpoint::parse(n)
+            .ok()
+            .map(|c| c.checkpoint().size())
+    });
+    let earlier_at = earlier.map(|_| {
+        manifest
+            .segments
+            .iter()
+            .position(|s| earlier_size.is_some_and(|e| s.start <= e && e <= s.end))
+            .unwrap_or(segments.saturating_sub(1))
+    });
+    if segments == 0 {
+        extra.push(finding(
+            None,
+            Check::Sequence,
+            "the manifest lists no segment".into(),
+        ));
+    }
+    for (i, seg) in manifest.segments.iter().enumerate() {
+        if parse_segment_key(&seg.key) != Some(seg.start..seg.end) {
+            extra.push(finding(
+                None,
+                Check::Decode,
+                format!(
+                    "{}: the manifest says entries {}..{}, its name does not",
+                    seg.key, seg.start, seg.end
+                ),
+            ));
+        }
+        if seg.start != expected {
+            extra.push(finding(
+                Some(expected),
+                Check::Sequence,
+                format!(
+                    "{}: starts at entry {}, the segment before ended at {expected}: entries \
+                     are missing or repeated",
+                    seg.key, seg.start
+                ),
+            ));
+        }
+        expected = seg.end;
+        let mut p = policy.clone();
+        if let Some((size, root)) = previous {
+            p = p.with_claimed_root(size, root, "the previous segment's checkpoint");
+        }
+        if let (true, Some(note)) = (earlier_at == Some(i), earlier) {
+            p = p.with_previous_checkpoint(note.to_vec());
+        }
+        let reader = fetch(seg).map_err(|source| ArchiveError::Fetch {
+            key: seg.key.clone(),
+            source,
+        })?;
+        let mut hashing = Sha256Reader::new(reader);
+        let report = verify_bundle_with(&mut hashing, &p, &mut |pr: Progress| {
+            progress(ArchiveProgress {
+                segment: i,
+                segments,
+                done: pr.done,
+                total: pr.total,
+            })
+        });
+        let report = match report {
+            Ok(r) => r,
+            // Not a bundle (replaced by a later version, say): a finding on this segment; the
+            // next one cannot be tied to it.
+            Err(BundleError::NotABundle(why)) => {
+                extra.push(finding(
+                    None,
+                    Check::Decode,
+                    format!("{}: not a sealtrail bundle: {why}", seg.key),
+                ));
+                previous = None;
+                continue;
+            }
+            Err(source) => {
+                return Err(ArchiveError::Bundle {
+                    key: seg.key.clone(),
+                    source,
+                });
+            }
+        };
+        // Whatever the verifier left unread (nothing, for a valid bundle) counts as well.
+        std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|source| {
+            ArchiveError::Fetch {
+                key: seg.key.clone(),
+                source,
+            }
+        })?;
+        let (digest, bytes) = hashing.finish();
+        if hex::encode(digest) != seg.sha256.to_ascii_lowercase() || bytes != seg.bytes {
+            extra.push(finding(
+                None,
+                Check::Decode,
+                format!(
+                    "{}: {bytes} bytes with SHA-256 {}, the manifest says {} bytes with {}",
+                    seg.key,
+                    hex::encode(digest),
+                    seg.bytes,
+                    seg.sha256
+                ),
+            ));
+        }
+        match (&report.range, seg.start < seg.end) {
+            (Some(r), true) if r.first == seg.start && r.last + 1 == seg.end => {}
+            _ => extra.push(finding(
+                None,
+                Check::Sequence,
+                format!(
+                    "{}: does not hold exactly entries {}..{}",
+                    seg.key, seg.start, seg.end
+                ),
+            )),
+        }
+        previous = report
+            .checkpoint
+            .as_ref()
+            .and_then(|c| Some((c.size, c.root.parse().ok()?)));
+        merged = Some(match merged {
+            None => prefix(report, &seg.key),
+            Some(m) => merge(m, prefix(report, &seg.key)),
+        });
+    }
+    if expected != manifest.size {
+        extra.push(finding(
+            None,
+            Check::Sequence,
+            format!(
+                "the segments end at entry {expected}, the manifest's checkpoint is of size {}",
+                manifest.size
+            ),
+        ));
+    }
+    let mut report = match merged {
+        Some(r) => r,
+        None => empty_report(manifest),
+    };
+    if let Some(c) = report
+        .checkpoint
+        .as_ref()
+        .filter(|c| c.size != manifest.size)
+    {
+        extra.push(finding(
+            None,
+            Check::Checkpoint,
+            format!(
+                "the last segment is anchored at size {}, the manifest says {}",
+                c.size, manifest.size
+            ),
+        ));
+    }
+    report.findings.extend(extra);
+    if !report.findings.is_empty() || report.findings_unlisted > 0 {
+        report.verdict = Validity::Invalid;
+        report.proven.clear();
+    } else {
+        report.proven.insert(
+            0,
+            format!(
+                "the archive's {segments} segments hold entries 0..{} without a gap, each \
+                 anchored on an owner-signed checkpoint that extends the one before it",
+                manifest.size
+            ),
+        );
+    }
+    Ok(report)
+}
+
+/// A reader that hashes what passes through it with SHA-256 (the objects' checksum algorithm).
+struct Sha256Reader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Sha256Reader<R> {
+    fn new(inner: R) -> Self {
+        Sha256Reader {
+            inner,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+            bytes: 0,
+        }
+    }
+
+    fn finish(self) -> ([u8; 32], u64) {
+        (sha2::Digest::finalize(self.hasher).into(), self.bytes)
+    }
+}
+
+impl<R: Read> Read for Sha256Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = buf.get(..n).unwrap_or_default();
+        sha2::Digest::update(&mut self.hasher, read);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+fn finding(seq: Option<u64>, check: Check, message: String) -> Finding {
+    Finding {
+        seq,
+        check,
+        message,
+    }
+}
+
+// A segment's report, its findings and statements naming the segment.
+fn prefix(mut r: Report, key: &str) -> Report {
+    for f in &mut r.findings {
+        f.message = format!("{key}: {}", f.message);
+    }
+    for p in &mut r.proven {
+        *p = format!("{key}: {p}");
+    }
+    r
+}
+
+// Two consecutive segments' reports as one: counts added, lists joined, the later checkpoint.
+fn merge(mut a: Report, b: Report) -> Report {
+    a.entries += b.entries;
+    a.range = match (a.range, b.range) {
+        (Some(x), Some(y)) => Some(crate::report::SeqRange {
+            first: x.first.min(y.first),
+            last: x.last.max(y.last),
+        }),
+        (x, y) => x.or(y),
+    };
+    for s in b.sessions {
+        match a.sessions.iter_mut().find(|t| t.id == s.id) {
+            Some(t) => t.entries += s.entries,
+            None => a.sessions.push(SessionSummary {
+                id: s.id,
+                entries: s.entries,
+            }),
+        }
+    }
+    a.sessions.sort_by(|x, y| x.id.cmp(&y.id));
+    a.sessions_unlisted += b.sessions_unlisted;
+    a.approvals.extend(b.approvals);
+    a.redacted.extend(b.redacted);
+    a.redacted_unlisted += b.redacted_unlisted;
+    a.time_span = match (a.time_span, b.time_span) {
+        (Some(x), Some(y)) => Some(TimeSpan {
+            first: x.first,
+            last: y.last,
+        }),
+        (x, y) => x.or(y),
+    };
+    a.checkpoint = b.checkpoint.or(a.checkpoint);
+    a.witnesses = b.witnesses.or(a.witnesses);
+    a.proven.extend(b.proven);
+    a.findings.extend(b.findings);
+    a.findings_unlisted += b.findings_unlisted;
+    if a.findings.is_empty() && a.findings_unlisted == 0 {
+        a.verdict = Validity::Valid;
+    } else {
+        a.verdict = Validity::Invalid;
+    }
+    a
+}
+
+fn empty_report(manifest: &Manifest) -> Report {
+    Report {
+        verdict: Validity::Invalid,
+        log: crate::report::LogInfo {
+            origin: manifest.origin.clone(),
+            suite: String::new(),
+            log_id: manifest.log_id.clone(),
+        },
+        entries: 0,
+        range: None,
+        sessions: Vec::new(),
+        sessions_unlisted: 0,
+        approvals: Vec::new(),
+        redacted: Vec::new(),
+        redacted_unlisted: 0,
+        time_span: None,
+        checkpoint: None,
+        witnesses: None,
+        proven: Vec::new(),
+        findings: Vec::new(),
+        findings_unlisted: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_sort_in_log_order() {
+        assert_eq!(parse_segment_key(&segment_key(7, 4096)), Some(7..4096));
+        assert_eq!(parse_manifest_key(&manifest_key(12)), Some(12));
+        assert!(segment_key(9, 10) < segment_key(10, 11));
+        assert_eq!(parse_segment_key("segments/5-6.bundle"), None);
+        assert_eq!(
+            parse_segment_key(&segment_key(6, 6)),
+            None,
+            "an empty segment is no segment"
+        );
+        assert_eq!(
+            parse_manifest_key("manifests/+0000000000000000012.json"),
+            None
+        );
+    }
+
+    #[test]
+    fn plan_resumes_from_what_an_interrupted_run_left() {
+        // Nothing archived, nothing left over: cut 0..10 into segments of 4.
+        let p = plan(0, &[], 10, 4);
+        assert_eq!(p.reuse, Vec::<Range<u64>>::new());
+        assert_eq!(p.upload, vec![0..4, 4..8, 8..10]);
+        // A run that stopped after two segments (its manifest never written): reuse them.
+        let p = plan(0, &[4..8, 0..4, 20..24], 12, 4);
+        assert_eq!(p.reuse, vec![0..4, 4..8]);
+        assert_eq!(p.upload, vec![8..12]);
+        // Up to date: nothing to do.
+        assert_eq!(
+            plan(12, std::slice::from_ref(&(0..12)), 12, 4),
+            Plan {
+                reuse: vec![],
+                upload: vec![]
+            }
+        );
+        // A left-over segment beyond the log's size is never reused.
+        let p = plan(0, std::slice::from_ref(&(0..30)), 12, 100);
+        assert_eq!(p.upload, vec![0..12]);
+    }
+}

@@ -500,6 +500,9 @@ pub enum RunnerMessage {
 /// The task a replay hands the harness.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Task {
+    /// The log's hash suite (`blake3` or `sha256`): content digests the harness names (gate
+    /// artifacts) are computed with it.
+    pub suite: String,
     /// What the developer asked for.
     pub objective: String,
     /// Path patterns the session may touch.

@@ -13,12 +13,15 @@ mod commit;
 mod common;
 mod completions;
 mod demo;
+mod demo_replay;
 mod erase;
+mod harness;
 mod ingest;
 mod inspect;
 mod keys;
 mod output;
 mod render;
+mod replay;
 mod seal;
 mod setup;
 mod verify;
@@ -58,6 +61,8 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
         Command::Witness(w) => witness::run(w),
+        Command::Replay(a) => replay::replay(a),
+        Command::ReplayHarness(a) => harness::harness(a),
     }
 }
 

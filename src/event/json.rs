@@ -1026,6 +1026,7 @@ mod tests {
             "commits" | "fix_commits" => json!(["a".repeat(40)]),
             "gate" => json!("file_write"),
             "type" => json!("example.com/x"),
+            "overrides" => json!(["model=m"]),
             _ => sample(f.ty),
         };
         Json::Object(

@@ -654,6 +654,21 @@ pub(crate) mod wire {
         }
     }
 
+    pub(crate) mod opt_link {
+        use super::*;
+        pub(crate) fn serialize<S: Serializer>(l: &Option<Link>, s: S) -> Result<S::Ok, S::Error> {
+            match l {
+                Some(l) => LinkForm::from(l).serialize(s),
+                None => s.serialize_none(),
+            }
+        }
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Link>, D::Error> {
+            Ok(Some(LinkForm::deserialize(d)?.into()))
+        }
+    }
+
     pub(crate) mod link {
         use super::*;
         pub(crate) fn serialize<S: Serializer>(l: &Link, s: S) -> Result<S::Ok, S::Error> {

@@ -261,10 +261,22 @@ pub fn compare(
     a: (&SessionId, &[SessionEvent]),
     b: (&SessionId, &[SessionEvent]),
 ) -> Comparison {
-    let ta = totals(suite, a.0, a.1);
-    let tb = totals(suite, b.0, b.1);
-    let sa: Vec<Step> = a.1.iter().map(Step::of).collect();
-    let sb: Vec<Step> = b.1.iter().map(Step::of).collect();
+    let mut ta = totals(suite, a.0, a.1);
+    let mut tb = totals(suite, b.0, b.1);
+    // Approvals are the results of the gates they answer (SPEC §13.12), in either run: a
+    // replay's gate names the original approval it reuses.
+    let verdicts: BTreeMap<u64, String> =
+        a.1.iter()
+            .chain(b.1)
+            .filter_map(|e| match &e.event {
+                Some(Event::Approval(ap)) => Some((e.seq, ap.decision().as_str().to_owned())),
+                _ => None,
+            })
+            .collect();
+    let sa = steps(a.1, &verdicts);
+    let sb = steps(b.1, &verdicts);
+    ta.steps = sa.len() as u64;
+    tb.steps = sb.len() as u64;
     let by_identity = sa.len() <= MAX_ALIGNED_STEPS && sb.len() <= MAX_ALIGNED_STEPS;
     let pairs = if by_identity {
         align(&sa, &sb)
@@ -320,6 +332,45 @@ pub fn compare(
         divergences_unlisted: unlisted,
         identical_patchsets,
     }
+}
+
+// A run's steps: every event except the approvals that answer one of its gates, whose verdict
+// becomes that gate's result; a gate no approval of the run answers takes the verdict of an
+// approval it links (a replay reusing the original's approval).
+fn steps(events: &[SessionEvent], verdicts: &BTreeMap<u64, String>) -> Vec<Step> {
+    let gates: std::collections::BTreeSet<u64> = events
+        .iter()
+        .filter(|e| matches!(e.event, Some(Event::GateRequested(_))))
+        .map(|e| e.seq)
+        .collect();
+    let mut answered: BTreeMap<u64, String> = BTreeMap::new();
+    let mut folded = std::collections::BTreeSet::new();
+    for e in events {
+        if let (Some(v), Some(gate)) = (
+            verdicts.get(&e.seq),
+            e.links.iter().find(|l| gates.contains(&l.seq)),
+        ) {
+            answered.entry(gate.seq).or_insert_with(|| v.clone());
+            folded.insert(e.seq);
+        }
+    }
+    events
+        .iter()
+        .filter(|e| !folded.contains(&e.seq))
+        .map(|e| {
+            let mut step = Step::of(e);
+            if let Some(Event::GateRequested(g)) = &e.event {
+                step.identity = g.gate.as_str().to_owned();
+                step.aspect = "gate";
+                step.result = answered
+                    .get(&e.seq)
+                    .or_else(|| e.links.iter().find_map(|l| verdicts.get(&l.seq)))
+                    .cloned()
+                    .unwrap_or_else(|| "no approval".to_owned());
+            }
+            step
+        })
+        .collect()
 }
 
 // One step: what it is (identity), what came of it (result) and what that result is about.

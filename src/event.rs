@@ -79,6 +79,16 @@ pub struct SessionStarted {
     /// `gen_ai.agent.id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// A replay (SPEC §13.13): the `session_started` entry of the session this one replays.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "wire::opt_link"
+    )]
+    pub replay_of: Option<Link>,
+    /// A replay's overrides, each `KEY=VALUE` (e.g. `model=claude-sonnet-4`), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 /// `context_loaded`: a document or other context given to the agent, and why.
@@ -176,6 +186,13 @@ pub struct ModelCall {
     /// What the call was for, in a few words (e.g. `analyse code`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// The request as sent, when the operator keeps content (its digest is `prompt_digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub prompt: Option<Vec<u8>>,
+    /// The response as received, when the operator keeps content (its digest is
+    /// `response_digest`, which is then required).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub response: Option<Vec<u8>>,
 }
 
 /// How a tool call ended.
@@ -219,6 +236,14 @@ pub struct ToolCall {
     /// Files the call read or wrote, relative to the repository root (for the scope query).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<String>,
+    /// The arguments as sent, when the operator keeps content (their digest is
+    /// `arguments_digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub arguments: Option<Vec<u8>>,
+    /// The result as received, when the operator keeps content (its digest is `result_digest`,
+    /// which is then required).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub result: Option<Vec<u8>>,
 }
 
 /// `command_run`: a command the agent ran and how it ended.
@@ -956,6 +981,7 @@ impl Event {
             Event::GateRequested(g) => g.entries.clone(),
             Event::Correction(c) => vec![c.corrects],
             Event::Supersession(s) => vec![s.supersedes, s.replacement],
+            Event::SessionStarted(s) => s.replay_of.into_iter().collect(),
             Event::Review(r) => {
                 let mut all: Vec<Link> = r
                     .checklist
@@ -1071,6 +1097,28 @@ impl Event {
         Ok(event)
     }
 
+    /// The first kept content (SPEC §13.4.4, §13.4.5) whose digest under `suite` is not the
+    /// digest the payload gives for it, by field name: a reader that uses kept content checks
+    /// it first.
+    pub fn content_mismatch(&self, suite: Suite) -> Option<&'static str> {
+        let differs = |content: &Option<Vec<u8>>, digest: Option<&Digest>| {
+            content
+                .as_ref()
+                .is_some_and(|c| digest != Some(&content_digest(suite, c)))
+        };
+        match self {
+            Event::ModelCall(m) if differs(&m.prompt, Some(&m.prompt_digest)) => Some("prompt"),
+            Event::ModelCall(m) if differs(&m.response, m.response_digest.as_ref()) => {
+                Some("response")
+            }
+            Event::ToolCall(t) if differs(&t.arguments, Some(&t.arguments_digest)) => {
+                Some("arguments")
+            }
+            Event::ToolCall(t) if differs(&t.result, t.result_digest.as_ref()) => Some("result"),
+            _ => None,
+        }
+    }
+
     // The rules of SPEC §13.4 beyond the payload's shape.
     fn check(&self) -> Result<(), Broken> {
         match self {
@@ -1079,6 +1127,11 @@ impl Event {
                 required("agent_name", &e.agent_name)?;
                 for p in e.scope.iter().chain(&e.exclusions) {
                     required("scope", p)?;
+                }
+                for o in &e.overrides {
+                    if o.split_once('=').is_none_or(|(k, _)| k.trim().is_empty()) {
+                        return Err(("overrides", "each override is KEY=VALUE"));
+                    }
                 }
             }
             Event::ContextLoaded(e) => {
@@ -1095,10 +1148,19 @@ impl Event {
                         return Err(("cost", "currency must be three upper-case letters"));
                     }
                 }
+                if e.response.is_some() && e.response_digest.is_none() {
+                    return Err((
+                        "response",
+                        "kept response content needs its response_digest",
+                    ));
+                }
             }
             Event::ToolCall(e) => {
                 required("name", &e.name)?;
                 required("call_id", &e.call_id)?;
+                if e.result.is_some() && e.result_digest.is_none() {
+                    return Err(("result", "kept result content needs its result_digest"));
+                }
             }
             Event::CommandRun(e) => required("command", &e.command)?,
             Event::FailureSeen(e) => required("error", &e.error)?,

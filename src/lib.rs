@@ -38,6 +38,7 @@ pub mod compare;
 pub mod event;
 pub mod origin;
 pub mod query;
+pub mod replay;
 pub mod trace;
 
 pub use approval::{Approval, Gate, Meaning, Subjects, Verdict};

@@ -36,6 +36,7 @@ fn samples() -> Vec<Event> {
             agent_name: "xbrl-agent".into(),
             agent_version: Some("1.4.0".into()),
             agent_id: Some("agent-7".into()),
+            ..Default::default()
         }),
         Event::SessionStarted(SessionStarted {
             objective: "o".into(),
@@ -79,6 +80,8 @@ fn samples() -> Vec<Event> {
             response_digest: Some(d(4)),
             duration_ms: Some(2_100),
             purpose: Some("analyse code".into()),
+            prompt: Some(b"the request".to_vec()),
+            response: Some(b"the response".to_vec()),
         }),
         Event::ModelCall(ModelCall {
             provider: "p".into(),
@@ -95,6 +98,8 @@ fn samples() -> Vec<Event> {
             outcome: Some(ToolOutcome::Error),
             duration_ms: Some(10),
             paths: vec!["src/a.rs".into()],
+            arguments: Some(b"{}".to_vec()),
+            result: Some(b"done".to_vec()),
         }),
         Event::CommandRun(CommandRun {
             command: "cargo test".into(),
@@ -252,6 +257,14 @@ fn samples() -> Vec<Event> {
             resolution: Some("period written as a duration".into()),
             fix_commits: vec!["5d".repeat(20)],
         }),
+        // A replay (SPEC §13.13): its reference must be a link, so not appended on its own.
+        Event::SessionStarted(SessionStarted {
+            objective: "o".into(),
+            agent_name: "a".into(),
+            replay_of: Some(link(2)),
+            overrides: vec!["model=claude-sonnet-4".into()],
+            ..Default::default()
+        }),
     ]
 }
 
@@ -304,7 +317,8 @@ fn events_round_trip_through_a_log() {
                 | Event::GateRequested(_)
                 | Event::Review(_)
                 | Event::Merge(_)
-        ) {
+        ) || matches!(&e, Event::SessionStarted(s) if s.replay_of.is_some())
+        {
             continue;
         }
         let r = log

@@ -477,6 +477,9 @@ fn the_demo_replaces_its_own_outputs_but_follows_no_symlink_and_keeps_keys() {
             "demo.bundle.partial",
             "trace.md",
             "report.html",
+            "compare.md",
+            "compare.json",
+            "replay-work",
         ],
     );
 }

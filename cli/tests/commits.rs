@@ -83,7 +83,9 @@ impl Fixture {
             "trace",
             "--log",
             &self.path("log"),
-            "--latest",
+            // The recorded session, not the demo's later replays of it.
+            "--session",
+            "sess-xbrl-0001",
             "--checkpoint",
             "--evidence",
             "evidence/demo.bundle",

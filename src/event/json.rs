@@ -106,6 +106,8 @@ enum Ty {
     UInt,
     Int,
     Digest,
+    // Kept content (SPEC §13.4.4): hexadecimal, or {"text": …} for the UTF-8 bytes of a text.
+    Bytes,
     Ref,
     // Entry references or digests that form a set: sorted and deduplicated, as SPEC §13 wants.
     RefSet,
@@ -176,6 +178,8 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     req("agent_name", Ty::Text),
                     opt("agent_version", Ty::Text),
                     opt("agent_id", Ty::Text),
+                    opt("replay_of", Ty::Ref),
+                    opt("overrides", TEXTS),
                 ]
             }
         }
@@ -218,6 +222,8 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     opt("response_digest", Ty::Digest),
                     opt("duration_ms", Ty::UInt),
                     opt("purpose", Ty::Text),
+                    opt("prompt", Ty::Bytes),
+                    opt("response", Ty::Bytes),
                 ]
             }
         }
@@ -232,6 +238,8 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     opt("outcome", Ty::Enum(&["ok", "error"])),
                     opt("duration_ms", Ty::UInt),
                     opt("paths", TEXTS),
+                    opt("arguments", Ty::Bytes),
+                    opt("result", Ty::Bytes),
                 ]
             }
         }
@@ -420,6 +428,20 @@ fn fields(kind: &str) -> Option<&'static [F]> {
         }
         _ => return None,
     })
+}
+
+// Kept content: lower-case or upper-case hexadecimal (as payloads are displayed), or
+// {"text": T} for the UTF-8 bytes of T.
+fn content_bytes(v: &Json, field: &str) -> Result<Vec<u8>, JsonEventError> {
+    const EXPECTED: &str = "content: hexadecimal, or {\"text\": \"…\"} for a text's UTF-8 bytes";
+    match v {
+        Json::String(s) => hex::decode(s).map_err(|_| wrong(field, EXPECTED)),
+        Json::Object(o) if o.len() == 1 => match o.get("text") {
+            Some(Json::String(t)) => Ok(t.as_bytes().to_vec()),
+            _ => Err(wrong(field, EXPECTED)),
+        },
+        _ => Err(wrong(field, EXPECTED)),
+    }
 }
 
 /// The members of a JSON event object that are not payload fields.
@@ -622,6 +644,7 @@ impl Cx<'_> {
             ),
             Ty::Int => Value::Integer(v.as_i64().ok_or_else(|| wrong(field, "an integer"))?.into()),
             Ty::Digest => Value::Bytes(self.digest(v, field)?.to_vec()),
+            Ty::Bytes => Value::Bytes(content_bytes(v, field)?),
             Ty::Ref => link_value(self.link(v, field)?),
             Ty::Enum(allowed) => {
                 let s = v.as_str().filter(|s| allowed.contains(s));
@@ -984,6 +1007,7 @@ mod tests {
             Ty::Text => json!("a"),
             Ty::UInt | Ty::Int => json!(1),
             Ty::Digest => json!("ab".repeat(32)),
+            Ty::Bytes => json!({"text": "content"}),
             Ty::Ref => json!(3),
             Ty::RefSet => json!([3]),
             Ty::DigestSet => json!(["ab".repeat(32)]),
@@ -1002,6 +1026,7 @@ mod tests {
             "commits" | "fix_commits" => json!(["a".repeat(40)]),
             "gate" => json!("file_write"),
             "type" => json!("example.com/x"),
+            "overrides" => json!(["model=m"]),
             _ => sample(f.ty),
         };
         Json::Object(

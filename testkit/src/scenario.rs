@@ -147,9 +147,26 @@ struct Session<'a> {
     session: &'a SessionId,
     calls: u32,
     artifacts: u32,
+    // Keep prompts, responses, tool arguments and results as content (SPEC §13.4.4).
+    content: Content,
+}
+
+/// Whether a scenario keeps the content of model and tool calls in their payloads, or only
+/// their digests (the default, and what most harnesses record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Digests only.
+    DigestOnly,
+    /// The content too (`prompt`, `response`, `arguments`, `result`), so that a replay from
+    /// record can answer every call.
+    Kept,
 }
 
 impl Session<'_> {
+    fn kept(&self, content: &str) -> Option<Vec<u8>> {
+        (self.content == Content::Kept).then(|| content.as_bytes().to_vec())
+    }
+
     fn digest(&self, content: &str) -> Digest {
         content_digest(self.log.suite(), content.as_bytes())
     }
@@ -195,6 +212,8 @@ impl Session<'_> {
             response_digest: Some(self.digest(&format!("response {n}: {purpose}"))),
             duration_ms: Some(2_000 + (137 * n) % 5_000),
             purpose: Some(purpose.into()),
+            prompt: self.kept(&format!("prompt {n}: {purpose}")),
+            response: self.kept(&format!("response {n}: {purpose}")),
         });
         self.put(event, links)
     }
@@ -284,6 +303,8 @@ impl Session<'_> {
             outcome: Some(ToolOutcome::Ok),
             duration_ms: Some(120),
             paths: paths.iter().map(|p| p.to_string()).collect(),
+            arguments: self.kept(&format!("arguments of {call_id}")),
+            result: self.kept(&format!("result of {call_id}")),
         });
         self.put(event, links)
     }
@@ -342,6 +363,17 @@ pub fn record_xbrl_session(
     keys: &ScenarioKeys<'_>,
     session: &SessionId,
 ) -> Result<XbrlReceipts, ScenarioError> {
+    record_xbrl_session_with(log, keys, session, Content::DigestOnly)
+}
+
+/// [`record_xbrl_session`], keeping the content of model and tool calls as `content` says:
+/// with [`Content::Kept`], a replay from record (SPEC §13.13) can answer every model call.
+pub fn record_xbrl_session_with(
+    log: &Log,
+    keys: &ScenarioKeys<'_>,
+    session: &SessionId,
+    content: Content,
+) -> Result<XbrlReceipts, ScenarioError> {
     ensure_registered(log, keys)?;
     let mut s = Session {
         log,
@@ -349,6 +381,7 @@ pub fn record_xbrl_session(
         session,
         calls: 0,
         artifacts: 0,
+        content,
     };
     let session_started = s.put(
         Event::SessionStarted(SessionStarted {
@@ -360,6 +393,7 @@ pub fn record_xbrl_session(
             agent_name: "xbrl-agent".into(),
             agent_version: Some("1.4.0".into()),
             agent_id: None,
+            ..SessionStarted::default()
         }),
         &[],
     )?;
@@ -670,6 +704,7 @@ pub fn record_hidden_failure_session(
         session,
         calls: 0,
         artifacts: 0,
+        content: Content::DigestOnly,
     };
     let session_started = s.put(
         Event::SessionStarted(SessionStarted {
@@ -681,6 +716,7 @@ pub fn record_hidden_failure_session(
             agent_name: "xbrl-agent".into(),
             agent_version: Some("1.4.0".into()),
             agent_id: None,
+            ..SessionStarted::default()
         }),
         &[],
     )?;

@@ -109,6 +109,14 @@ pub enum Command {
     /// HTTP server and client.
     #[command(subcommand)]
     Witness(crate::witness::WitnessCommand),
+    /// Replay a recorded session through an agent harness, with overrides (e.g. another model),
+    /// as a session of its own (SPEC §13.13).
+    #[command(long_about = crate::replay::REPLAY_HELP, after_help = EXIT_STATUS)]
+    Replay(crate::replay::ReplayArgs),
+    /// The scripted XBRL harness that `sealtrail demo` and the tests replay through (speaks the
+    /// replay protocol on standard input and output).
+    #[command(hide = true)]
+    ReplayHarness(crate::harness::HarnessArgs),
 }
 
 const COMPARE_HELP: &str = "\

@@ -12,7 +12,7 @@ use sealtrail::keys::public_key_path;
 use sealtrail::log::{ExportOptions, Selection};
 use sealtrail::trace::{DecisionTrace, TraceOptions};
 use sealtrail::{Log, SecretKey, SessionId, Suite};
-use sealtrail_testkit::scenario::{ScenarioKeys, XbrlReceipts, record_xbrl_session};
+use sealtrail_testkit::scenario::{Content, ScenarioKeys, XbrlReceipts, record_xbrl_session_with};
 
 use crate::cli::DemoArgs;
 use crate::common::{Status, emit, invalid, load_secret};
@@ -29,12 +29,14 @@ pub const SESSION: &str = "sess-xbrl-0001";
 /// The files the demo writes in its directory besides keys/ and log/. It owns them: each run
 /// replaces them ([`Existing::Replace`]), a symlink there itself, never its target, and never a
 /// secret key file.
-pub const OUTPUTS: [&str; 5] = [
+pub const OUTPUTS: [&str; 7] = [
     "checkpoint.txt",
     "demo.bundle",
     "trace.md",
     "log.vkey",
     "report.html",
+    "compare.md",
+    "compare.json",
 ];
 
 /// The demo's keys.
@@ -138,6 +140,10 @@ pub const STEPS: &[Step] = &[
     Step {
         title: "Write the decision trace (for the commit message)",
         run: trace,
+    },
+    Step {
+        title: "Replay the session with another model, and from record; compare the runs",
+        run: crate::demo_replay::replay,
     },
     Step {
         title: "Next",
@@ -299,7 +305,8 @@ fn record(d: &mut Demo) -> Result<()> {
     let k = d.keys()?;
     let log = d.log()?;
     let sk = ScenarioKeys::new(&k.owner, &k.recorder, &k.approver, APPROVER_NAME);
-    let r = record_xbrl_session(log, &sk, &d.session)?;
+    // Content kept, so that a replay from record can answer every model call (SPEC §13.13).
+    let r = record_xbrl_session_with(log, &sk, &d.session, Content::Kept)?;
     emit(format!(
         "  {} entries: the recorder and approver keys registered by the owner, then session {} \
          — {} model calls, {} artifacts, 2 approvals signed by {APPROVER_NAME}",

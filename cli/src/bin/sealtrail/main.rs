@@ -16,12 +16,15 @@ mod commit;
 mod common;
 mod completions;
 mod demo;
+mod demo_replay;
 mod erase;
+mod harness;
 mod ingest;
 mod inspect;
 mod keys;
 mod output;
 mod render;
+mod replay;
 #[cfg(feature = "s3")]
 mod s3;
 mod seal;
@@ -65,6 +68,8 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
         Command::Witness(w) => witness::run(w),
+        Command::Replay(a) => replay::replay(a),
+        Command::ReplayHarness(a) => harness::harness(a),
     }
 }
 

@@ -332,6 +332,7 @@ fn tool_events(
                 }),
                 duration_ms: c.duration_ms,
                 paths: c.path.iter().cloned().collect(),
+                ..ToolCall::default()
             }),
             &links,
         )?

@@ -728,6 +728,10 @@ pub struct Merge {
     /// The merge commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit: Option<String>,
+    /// The paths the change touches, as the person merging states them (e.g. from
+    /// `git diff --name-only`): what a review policy is judged on (SPEC §13.13).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
 }
 
 /// `incident`: something broke, and what is implicated (SPEC §13.4.22).
@@ -1171,6 +1175,9 @@ impl Event {
                 required("into", &e.into)?;
                 if let Some(c) = &e.merge_commit {
                     commit_id("merge_commit", c)?;
+                }
+                for p in &e.paths {
+                    required("paths", p)?;
                 }
             }
             Event::Incident(e) => {

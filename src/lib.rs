@@ -35,6 +35,7 @@ pub use checkpoint::{
 pub mod compare;
 pub mod event;
 pub mod origin;
+pub mod policy;
 pub mod query;
 pub mod trace;
 

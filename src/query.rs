@@ -460,7 +460,7 @@ fn normal_path(path: &str) -> bool {
 }
 
 // Whether `pattern` matches `path` or a run of its leading whole components.
-fn pattern_covers(pattern: &str, path: &str) -> bool {
+pub(crate) fn pattern_covers(pattern: &str, path: &str) -> bool {
     if !normal_path(path) {
         return false;
     }

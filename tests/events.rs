@@ -238,6 +238,7 @@ fn samples() -> Vec<Event> {
             into: "main".into(),
             repository: Some("https://git.example.com/app".into()),
             merge_commit: Some("4e".repeat(20)),
+            paths: vec!["src/report/xbrl.rs".into()],
         }),
         Event::Incident(sealtrail::event::Incident {
             id: "INC-2041".into(),

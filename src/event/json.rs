@@ -394,6 +394,7 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     req("into", Ty::Text),
                     opt("repository", Ty::Text),
                     opt("merge_commit", Ty::Text),
+                    opt("paths", TEXTS),
                 ]
             }
         }

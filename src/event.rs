@@ -79,6 +79,10 @@ pub struct SessionStarted {
     /// `gen_ai.agent.id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// Tags naming the kind of prompt or task (e.g. `refactor`, `new-feature`), for analytics
+    /// by prompt pattern (SPEC §13.15).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// `context_loaded`: a document or other context given to the agent, and why.
@@ -1083,6 +1087,9 @@ impl Event {
                 required("agent_name", &e.agent_name)?;
                 for p in e.scope.iter().chain(&e.exclusions) {
                     required("scope", p)?;
+                }
+                for t in &e.tags {
+                    required("tags", t)?;
                 }
             }
             Event::ContextLoaded(e) => {

@@ -12,6 +12,7 @@ pub mod approval;
 pub mod bundle;
 pub mod checkpoint;
 pub mod codec;
+pub mod defects;
 pub mod descriptor;
 pub mod entry;
 pub mod hash;
@@ -34,6 +35,7 @@ pub use checkpoint::{
 };
 pub mod compare;
 pub mod event;
+pub mod lineage;
 pub mod origin;
 pub mod policy;
 pub mod query;

@@ -705,6 +705,8 @@ pub fn verification_status_at<S: EntrySource + ?Sized>(
     Ok(verification_report(&events))
 }
 
+pub use crate::lineage::{lineage, owner};
+
 /// The printed name of every key the log knows.
 pub fn printed_names<S: EntrySource + ?Sized>(log: &S) -> HashMap<KeyId, String> {
     log.printed_names()

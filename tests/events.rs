@@ -36,6 +36,7 @@ fn samples() -> Vec<Event> {
             agent_name: "xbrl-agent".into(),
             agent_version: Some("1.4.0".into()),
             agent_id: Some("agent-7".into()),
+            tags: vec!["new-feature".into()],
         }),
         Event::SessionStarted(SessionStarted {
             objective: "o".into(),

@@ -176,6 +176,7 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     req("agent_name", Ty::Text),
                     opt("agent_version", Ty::Text),
                     opt("agent_id", Ty::Text),
+                    opt("tags", TEXTS),
                 ]
             }
         }

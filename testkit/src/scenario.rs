@@ -360,6 +360,7 @@ pub fn record_xbrl_session(
             agent_name: "xbrl-agent".into(),
             agent_version: Some("1.4.0".into()),
             agent_id: None,
+            tags: vec!["new-feature".into()],
         }),
         &[],
     )?;
@@ -681,6 +682,7 @@ pub fn record_hidden_failure_session(
             agent_name: "xbrl-agent".into(),
             agent_version: Some("1.4.0".into()),
             agent_id: None,
+            tags: Vec::new(),
         }),
         &[],
     )?;

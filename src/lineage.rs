@@ -72,7 +72,7 @@ pub struct CommitFacts {
 pub enum SessionLink {
     /// The commit's `Sealtrail-Session` trailer names it.
     Trailer,
-    /// A review of the commit links entries of the session.
+    /// A review of the commit names entries of the session among those under review.
     Review,
     /// The incident names the session.
     Incident,
@@ -260,7 +260,9 @@ impl Index {
             let h = e.header();
             match decode_event(&e)? {
                 Some(Event::Review(r)) => {
-                    let linked: Vec<u64> = h.links.iter().map(|l| l.seq).collect();
+                    // The entries under review (not the checklist's evidence, which may be the
+                    // reviewer's own runs) say which sessions wrote the change.
+                    let linked: Vec<u64> = r.entries.iter().map(|l| l.seq).collect();
                     review_targets.extend(linked.iter().copied());
                     ix.reviews.push((e.seq(), h.time, h.signer, r, linked));
                 }

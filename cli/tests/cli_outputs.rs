@@ -476,6 +476,7 @@ fn the_demo_replaces_its_own_outputs_but_follows_no_symlink_and_keeps_keys() {
             "demo.bundle",
             "demo.bundle.partial",
             "trace.md",
+            "repo",
         ],
     );
 }

@@ -13,6 +13,7 @@ mod commit;
 mod common;
 mod completions;
 mod demo;
+mod demo_ownership;
 mod erase;
 mod ingest;
 mod inspect;

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use sealtrail::policy::ReviewPolicy;
-//! let policy = ReviewPolicy::new(vec![[7; 32].into()], vec!["auth/**".into()]).unwrap();
+//! let policy = ReviewPolicy::new(vec![sealtrail::KeyId([7; 32])], vec!["auth/**".into()]).unwrap();
 //! assert!(policy.covers("auth/session/token.rs").is_some());
 //! assert!(policy.covers("docs/auth.md").is_none());
 //! let bytes = policy.encode().unwrap();

@@ -72,11 +72,13 @@ impl Kind {
         )
     }
 
-    /// Whether entries of this kind are control entries (SPEC §7.5): key management and
-    /// erasure, signed by an owner key, chained to one another by the header's `control` field
-    /// and carried by every bundle.
+    /// Whether entries of this kind are control entries (SPEC §7.5): key management, erasure
+    /// and review policy, signed by an owner key, chained to one another by the header's
+    /// `control` field and carried by every bundle.
     pub fn is_control(&self) -> bool {
-        self.is_key_management() || self.0 == Kind::ERASURE
+        self.is_key_management()
+            || self.0 == Kind::ERASURE
+            || self.0 == crate::policy::REVIEW_POLICY
     }
 }
 
@@ -205,7 +207,7 @@ pub struct EntryHeader {
     pub payload: PayloadCommitment,
     /// Earlier entries this one depended on.
     pub links: Vec<Link>,
-    /// The latest control entry (key management or erasure) before this one, or `None` when
+    /// The latest control entry (key management, erasure or review policy) before this one, or `None` when
     /// there is none (SPEC §6.2 field 11, §7.5). Binds the entry to the key history it was
     /// signed under, so a bundle cannot leave a revocation out.
     pub control: Option<Link>,

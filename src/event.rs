@@ -89,6 +89,10 @@ pub struct SessionStarted {
     /// A replay's overrides, each `KEY=VALUE` (e.g. `model=claude-sonnet-4`), in the order given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
+    /// Tags naming the kind of prompt or task (e.g. `refactor`, `new-feature`), for analytics
+    /// by prompt pattern (SPEC §13.16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// `context_loaded`: a document or other context given to the agent, and why.
@@ -753,6 +757,10 @@ pub struct Merge {
     /// The merge commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_commit: Option<String>,
+    /// The paths the change touches, as the person merging states them (e.g. from
+    /// `git diff --name-only`): what a review policy is judged on (SPEC §13.14).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
 }
 
 /// `incident`: something broke, and what is implicated (SPEC §13.4.22).
@@ -1133,6 +1141,9 @@ impl Event {
                         return Err(("overrides", "each override is KEY=VALUE"));
                     }
                 }
+                for t in &e.tags {
+                    required("tags", t)?;
+                }
             }
             Event::ContextLoaded(e) => {
                 required("source", &e.source)?;
@@ -1233,6 +1244,9 @@ impl Event {
                 required("into", &e.into)?;
                 if let Some(c) = &e.merge_commit {
                     commit_id("merge_commit", c)?;
+                }
+                for p in &e.paths {
+                    required("paths", p)?;
                 }
             }
             Event::Incident(e) => {

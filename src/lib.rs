@@ -13,6 +13,7 @@ pub mod archive;
 pub mod bundle;
 pub mod checkpoint;
 pub mod codec;
+pub mod defects;
 pub mod descriptor;
 pub mod entry;
 pub mod hash;
@@ -36,7 +37,9 @@ pub use checkpoint::{
 };
 pub mod compare;
 pub mod event;
+pub mod lineage;
 pub mod origin;
+pub mod policy;
 pub mod query;
 pub mod replay;
 pub mod trace;

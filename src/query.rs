@@ -460,7 +460,7 @@ fn normal_path(path: &str) -> bool {
 }
 
 // Whether `pattern` matches `path` or a run of its leading whole components.
-fn pattern_covers(pattern: &str, path: &str) -> bool {
+pub(crate) fn pattern_covers(pattern: &str, path: &str) -> bool {
     if !normal_path(path) {
         return false;
     }
@@ -704,6 +704,8 @@ pub fn verification_status_at<S: EntrySource + ?Sized>(
         .collect();
     Ok(verification_report(&events))
 }
+
+pub use crate::lineage::{lineage, owner};
 
 /// The printed name of every key the log knows.
 pub fn printed_names<S: EntrySource + ?Sized>(log: &S) -> HashMap<KeyId, String> {

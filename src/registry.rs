@@ -58,7 +58,7 @@ impl Role {
     /// Whether a key with this role may sign an entry of this kind (SPEC §7.2).
     pub fn may_sign(self, kind: &Kind) -> bool {
         match self {
-            Role::Owner => kind.is_key_management() || kind.as_str() == Kind::ERASURE,
+            Role::Owner => kind.is_control(),
             Role::Approver => matches!(
                 kind.as_str(),
                 Kind::APPROVAL | "review" | "merge" | "incident" | "incident_resolved"
@@ -66,10 +66,8 @@ impl Role {
             // An agent never signs a person's statement: no approval, review or merge.
             Role::Recorder => {
                 !kind.is_key_management()
-                    && !matches!(
-                        kind.as_str(),
-                        Kind::APPROVAL | Kind::ERASURE | "review" | "merge"
-                    )
+                    && !matches!(kind.as_str(), Kind::APPROVAL | "review" | "merge")
+                    && !kind.is_control()
             }
             Role::Witness => false,
         }

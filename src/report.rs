@@ -185,6 +185,7 @@ pub struct ReportBuilder {
     proven: Vec<String>,
     findings: Vec<Finding>,
     findings_unlisted: u64,
+    senior: crate::policy::SeniorReviews,
 }
 
 impl ReportBuilder {
@@ -210,6 +211,7 @@ impl ReportBuilder {
             proven: Vec::new(),
             findings: Vec::new(),
             findings_unlisted: 0,
+            senior: crate::policy::SeniorReviews::new(),
         }
     }
 
@@ -223,6 +225,7 @@ impl ReportBuilder {
         registry: &KeyRegistry,
     ) {
         let h = entry.header();
+        self.senior.observe(entry, payload, registry);
         self.entries += 1;
         self.range = Some(match self.range {
             None => SeqRange {
@@ -290,6 +293,12 @@ impl ReportBuilder {
         }
     }
 
+    /// Notes a control entry checked outside the entries covered (a bundle's control items,
+    /// SPEC §12.4): a review policy among them is in force for the entries after it.
+    pub fn control_item(&mut self, entry: &Entry, payload: &Payload, registry: &KeyRegistry) {
+        self.senior.observe(entry, payload, registry);
+    }
+
     /// Records a failed check.
     pub fn finding(&mut self, seq: Option<u64>, check: Check, message: impl Into<String>) {
         if self.findings.len() >= MAX_FINDINGS {
@@ -333,7 +342,11 @@ impl ReportBuilder {
     }
 
     /// The finished report.
-    pub fn finish(self) -> Report {
+    pub fn finish(mut self) -> Report {
+        // SPEC §13.14: judged once every entry has been seen.
+        for f in self.senior.findings() {
+            self.finding(Some(f.merge), Check::SeniorReview, f.message());
+        }
         let verdict = if self.findings.is_empty() && self.findings_unlisted == 0 {
             Validity::Valid
         } else {

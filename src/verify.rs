@@ -54,6 +54,9 @@ pub enum Check {
     /// An approval is well-formed, covers what it links to, and is not the approver's own work
     /// (SPEC §13.5).
     Approval,
+    /// A merge of a change touching paths a review policy declares senior was not approved by
+    /// a review signed by a senior key (SPEC §13.14).
+    SeniorReview,
     /// Merkle tree hashes match the entries: stored nodes, roots, inclusion and consistency
     /// proofs (SPEC §10, §12).
     Merkle,
@@ -80,6 +83,7 @@ impl Check {
             Check::Registry => "registry",
             Check::Erasure => "erasure",
             Check::Approval => "approval",
+            Check::SeniorReview => "senior_review",
             Check::Merkle => "merkle",
             Check::Checkpoint => "checkpoint",
         }
@@ -111,6 +115,9 @@ pub enum PayloadProblem {
         crate::text::AKind(.0)
     )]
     Required(String),
+    /// A `review_policy` payload is malformed (SPEC §13.14).
+    #[error(transparent)]
+    ReviewPolicy(crate::policy::PolicyProblem),
 }
 
 /// What is wrong with a causal link.
@@ -407,7 +414,7 @@ pub fn check_payload(suite: Suite, entry: &Entry, payload: &Payload) -> Result<(
 /// Whether a kind's payload must always be present: key management (the registry is built from
 /// it), approvals (the signature's meaning is in it) and erasures (the reason is in it).
 pub fn payload_required(kind: &Kind) -> bool {
-    kind.is_key_management() || matches!(kind.as_str(), Kind::APPROVAL | Kind::ERASURE)
+    kind.is_control() || kind.as_str() == Kind::APPROVAL
 }
 
 /// Verifies a log entry by entry, in order, from entry 0 (SPEC §8.2).
@@ -651,6 +658,14 @@ impl ContentChecks {
             && !self.recorded_erasures.contains(&seq)
         {
             self.unrecorded_erasures.insert(seq);
+        }
+        if h.kind.as_str() == crate::policy::REVIEW_POLICY {
+            if let Some(data) = payload.data() {
+                crate::policy::ReviewPolicy::decode(data).map_err(|p| VerifyError::Payload {
+                    seq,
+                    problem: PayloadProblem::ReviewPolicy(p),
+                })?;
+            }
         }
         if let Some(change) = payload.data().and_then(|d| KeyChange::decode(&h.kind, d)) {
             let change = change.map_err(|source| VerifyError::Registry { seq, source })?;

@@ -403,6 +403,7 @@ fn verification_rejects_a_recorder_signed_review_or_merge() {
             into: "main".into(),
             repository: None,
             merge_commit: None,
+            paths: Vec::new(),
         }),
     ] {
         let f = fixture();

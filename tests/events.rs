@@ -36,6 +36,7 @@ fn samples() -> Vec<Event> {
             agent_name: "xbrl-agent".into(),
             agent_version: Some("1.4.0".into()),
             agent_id: Some("agent-7".into()),
+            tags: vec!["new-feature".into()],
             ..Default::default()
         }),
         Event::SessionStarted(SessionStarted {
@@ -243,6 +244,7 @@ fn samples() -> Vec<Event> {
             into: "main".into(),
             repository: Some("https://git.example.com/app".into()),
             merge_commit: Some("4e".repeat(20)),
+            paths: vec!["src/report/xbrl.rs".into()],
         }),
         Event::Incident(sealtrail::event::Incident {
             id: "INC-2041".into(),

@@ -50,6 +50,7 @@ fn an_agent_key_cannot_sign_a_review_or_a_merge_and_nothing_is_written() {
         into: "main".into(),
         repository: None,
         merge_commit: None,
+        paths: Vec::new(),
     });
     for event in [review(Vec::new()), merge.clone()] {
         let err = log
@@ -100,6 +101,7 @@ fn a_review_links_its_evidence_and_is_checked_at_append() {
         into: "main".into(),
         repository: None,
         merge_commit: None,
+        paths: Vec::new(),
     });
     let err = log
         .append_event(&k.approver, &session, &nothing, &[])
@@ -183,4 +185,270 @@ fn a_review_of_ones_own_work_is_refused_by_key_and_by_printed_name() {
         .unwrap_err();
     assert!(err.to_string().contains("printed name"), "{err}");
     log.verify().unwrap();
+}
+
+// ---- Senior review for declared paths (SPEC §13.14) ----
+
+mod senior {
+    use super::*;
+    use sealtrail::bundle::{TrustPolicy, verify_bundle};
+    use sealtrail::log::{ExportOptions, Selection};
+    use sealtrail::policy::ReviewPolicy;
+    use sealtrail::registry::Role;
+    use sealtrail::report::Report;
+    use sealtrail::{Log, SecretKey};
+
+    pub(super) struct World {
+        pub log: Log,
+        pub k: Keys,
+        pub senior: SecretKey,
+        pub session: SessionId,
+    }
+
+    pub(super) fn world() -> World {
+        let (_s, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
+        populate(&log, &k);
+        let senior = SecretKey::from_seed("senior", &[11; 32]).unwrap();
+        log.register_key(&k.owner, senior.key_id(), Role::Approver, "Security Lead")
+            .unwrap();
+        World {
+            log,
+            k,
+            senior,
+            session: SessionId::new("merge-1").unwrap(),
+        }
+    }
+
+    pub(super) fn declare(w: &World, paths: &[&str]) -> u64 {
+        let policy = ReviewPolicy::new(
+            vec![w.senior.key_id()],
+            paths.iter().map(|p| (*p).to_owned()).collect(),
+        )
+        .unwrap();
+        w.log
+            .declare_review_policy(&w.k.owner, &policy)
+            .unwrap()
+            .seq
+    }
+
+    pub(super) fn review_by(w: &World, key: &SecretKey, verdict: ReviewVerdict) -> u64 {
+        let mut r = review(Vec::new());
+        if let Event::Review(x) = &mut r {
+            x.verdict = verdict;
+        }
+        w.log.append_event(key, &w.session, &r, &[]).unwrap().seq
+    }
+
+    pub(super) fn merge(w: &World, paths: &[&str]) -> u64 {
+        let m = Event::Merge(Merge {
+            change: change(),
+            into: "main".into(),
+            repository: None,
+            merge_commit: None,
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        });
+        w.log
+            .append_event(&w.k.approver, &w.session, &m, &[])
+            .unwrap()
+            .seq
+    }
+
+    fn bundle_report(w: &World) -> Report {
+        let mut out = Vec::new();
+        w.log
+            .export(
+                &w.k.owner,
+                &ExportOptions::new(Selection::Log),
+                &mut out,
+                &mut |_, _| {},
+            )
+            .unwrap();
+        verify_bundle(&out[..], &TrustPolicy::new(owner_vkeys(&w.k)).unwrap()).unwrap()
+    }
+
+    // The `senior_review` findings of the local log's report and of a bundle's: always the
+    // same, since one rule drives both.
+    pub(super) fn findings(w: &World) -> Vec<(u64, String)> {
+        let local = w.log.verify_report().unwrap();
+        let bundle = bundle_report(w);
+        let pick = |r: &Report| -> Vec<(u64, String)> {
+            r.findings
+                .iter()
+                .filter(|f| f.check.as_str() == "senior_review")
+                .map(|f| (f.seq.unwrap(), f.message.clone()))
+                .collect()
+        };
+        assert_eq!(pick(&local), pick(&bundle), "local log and bundle agree");
+        // A senior-review finding is the only one: the log itself is intact.
+        assert!(
+            local
+                .findings
+                .iter()
+                .all(|f| f.check.as_str() == "senior_review")
+        );
+        assert_eq!(local.is_valid(), pick(&local).is_empty());
+        assert_eq!(
+            bundle.is_valid(),
+            pick(&bundle).is_empty(),
+            "{}",
+            bundle.render()
+        );
+        w.log.verify().unwrap();
+        pick(&local)
+    }
+
+    #[test]
+    fn a_senior_path_merged_without_any_review_is_a_finding() {
+        let w = world();
+        let policy = declare(&w, &["auth/**", "crypto/"]);
+        let m = merge(
+            &w,
+            &[
+                "src/report/xbrl.rs",
+                "auth/session/token.rs",
+                "crypto/kdf.rs",
+            ],
+        );
+        let found = findings(&w);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, m, "names the merge entry");
+        assert_eq!(
+            found[0].1,
+            format!(
+                "merge touches auth/session/token.rs (auth/**), crypto/kdf.rs (crypto/) under the \
+                 senior-review requirement of entry {policy}, but no review of the change is \
+                 among the entries verified"
+            )
+        );
+    }
+
+    #[test]
+    fn a_review_by_a_key_that_is_not_senior_does_not_count() {
+        let w = world();
+        declare(&w, &["auth/**"]);
+        let r = review_by(&w, &w.k.approver, ReviewVerdict::Approve);
+        // A senior who only commented does not count either.
+        let c = review_by(&w, &w.senior, ReviewVerdict::Comment);
+        let m = merge(&w, &["auth/login.rs"]);
+        let found = findings(&w);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, m);
+        assert!(
+            found[0].1.ends_with(&format!(
+                "no approving review by a senior key; reviews seen: entry {r} by Release \
+                 Approver (not senior, approve); entry {c} by Security Lead (senior, comment)"
+            )),
+            "{}",
+            found[0].1
+        );
+    }
+
+    #[test]
+    fn an_approving_senior_review_satisfies_the_requirement() {
+        let w = world();
+        declare(&w, &["auth/**"]);
+        review_by(&w, &w.senior, ReviewVerdict::Approve);
+        merge(&w, &["auth/login.rs"]);
+        // Paths outside the policy need nothing.
+        merge(&w, &["docs/auth.md"]);
+        assert_eq!(findings(&w), Vec::new());
+    }
+
+    #[test]
+    fn a_senior_review_of_another_change_or_after_the_merge_does_not_count() {
+        let w = world();
+        declare(&w, &["auth/**"]);
+        let other = Event::Review(Review {
+            change: ChangeRef {
+                commit: Some("aa".repeat(20)),
+                ..ChangeRef::default()
+            },
+            verdict: ReviewVerdict::Approve,
+            checklist: Vec::new(),
+            comment: None,
+            entries: Vec::new(),
+        });
+        w.log
+            .append_event(&w.senior, &w.session, &other, &[])
+            .unwrap();
+        let m = merge(&w, &["auth/login.rs"]);
+        review_by(&w, &w.senior, ReviewVerdict::Approve);
+        let found = findings(&w);
+        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), vec![m]);
+    }
+
+    // Insider: the owner holds the key that declares the policy. A policy is in force from its
+    // own entry on: declaring it after a merge does not make that merge a finding (a rule cannot
+    // be broken before it existed), and withdrawing it after a merge does not excuse a merge
+    // made while it was in force.
+    #[test]
+    fn the_policy_in_force_at_the_merge_decides_not_a_later_one() {
+        let w = world();
+        merge(&w, &["auth/login.rs"]);
+        declare(&w, &["auth/**"]);
+        assert_eq!(findings(&w), Vec::new(), "not retroactive");
+
+        let m = merge(&w, &["auth/login.rs"]);
+        let withdrawn = ReviewPolicy::new(Vec::new(), Vec::new()).unwrap();
+        w.log.declare_review_policy(&w.k.owner, &withdrawn).unwrap();
+        let found = findings(&w);
+        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), vec![m]);
+        // After the withdrawal, nothing is required.
+        merge(&w, &["auth/login.rs"]);
+        assert_eq!(findings(&w).len(), 1);
+    }
+
+    #[test]
+    fn only_an_owner_key_declares_a_policy_and_a_malformed_one_is_refused() {
+        let w = world();
+        let policy = ReviewPolicy::new(vec![w.senior.key_id()], vec!["auth/**".into()]).unwrap();
+        for key in [&w.k.recorder, &w.k.approver, &w.senior] {
+            let err = w.log.declare_review_policy(key, &policy).unwrap_err();
+            assert!(matches!(err, AppendError::Signer { .. }), "{err}");
+        }
+        // Paths without a senior key, and an unsorted raw payload: refused, nothing written.
+        assert!(ReviewPolicy::new(Vec::new(), vec!["auth/**".into()]).is_err());
+        let before = w.log.len();
+        let raw = sealtrail::Record::new(
+            kind(sealtrail::policy::REVIEW_POLICY),
+            payload(&std::collections::BTreeMap::from([(
+                "senior_paths",
+                vec!["auth/**"],
+            )])),
+        );
+        let err = w.log.append(&w.k.owner, raw).unwrap_err();
+        assert!(matches!(err, AppendError::ReviewPolicy { .. }), "{err}");
+        assert_eq!(w.log.len(), before);
+        // A policy is a control entry: it cannot be erased, and every bundle carries it.
+        let seq = declare(&w, &["auth/**"]);
+        assert!(w.log.erase_payload(&w.k.owner, seq, "test").is_err());
+        assert!(w.log.read(seq).unwrap().unwrap().header().kind.is_control());
+    }
+
+    // A bundle of one session still carries the policy (a control item), so the exporter cannot
+    // leave the requirement out.
+    #[test]
+    fn a_session_bundle_carries_the_policy() {
+        let w = world();
+        declare(&w, &["auth/**"]);
+        let m = merge(&w, &["auth/login.rs"]);
+        let mut out = Vec::new();
+        w.log
+            .export(
+                &w.k.owner,
+                &ExportOptions::new(Selection::Session(w.session.clone())),
+                &mut out,
+                &mut |_, _| {},
+            )
+            .unwrap();
+        let report =
+            verify_bundle(&out[..], &TrustPolicy::new(owner_vkeys(&w.k)).unwrap()).unwrap();
+        assert!(!report.is_valid());
+        let f: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| (f.seq, f.check.as_str()))
+            .collect();
+        assert_eq!(f, vec![(Some(m), "senior_review")], "{}", report.render());
+    }
 }

@@ -1388,6 +1388,14 @@ fn the_demo_runs_twice_and_its_log_verifies() {
             "the bundle is complete and unaltered",
             "Sealtrail-Checkpoint: 84 ",
             &format!("verify-bundle {d}/demo.bundle --trusted-key {d}/log.vkey"),
+            // Ownership and incidents: the review, merge and incident, the lineage, the table.
+            "# Incident INC-2041 (sev2)",
+            "- owner: Release Approver — merge entry",
+            "- time to incident: 21d 4h (from the merge)",
+            "  - tests_fail_without_change: yes (evidence: entry",
+            "### Session sess-xbrl-0001 (found by trailer, review, incident)",
+            "| period | origin | commits | changed lines | incidents |",
+            &format!("sealtrail why --log {d}/log --incident INC-2041 --repo {d}/repo"),
         ],
     );
     // The command the demo prints verifies with the real verify-bundle binary.

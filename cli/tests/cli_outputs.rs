@@ -480,6 +480,7 @@ fn the_demo_replaces_its_own_outputs_but_follows_no_symlink_and_keeps_keys() {
             "compare.md",
             "compare.json",
             "replay-work",
+            "repo",
         ],
     );
 }

@@ -180,6 +180,7 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     opt("agent_id", Ty::Text),
                     opt("replay_of", Ty::Ref),
                     opt("overrides", TEXTS),
+                    opt("tags", TEXTS),
                 ]
             }
         }
@@ -402,6 +403,7 @@ fn fields(kind: &str) -> Option<&'static [F]> {
                     req("into", Ty::Text),
                     opt("repository", Ty::Text),
                     opt("merge_commit", Ty::Text),
+                    opt("paths", TEXTS),
                 ]
             }
         }

@@ -17,6 +17,11 @@ pub(super) fn check_schema(
     if kind.is_key_management() || kind.as_str() == Kind::APPROVAL {
         return Ok(());
     }
+    if kind.as_str() == crate::policy::REVIEW_POLICY {
+        return crate::policy::ReviewPolicy::decode(payload)
+            .map(|_| ())
+            .map_err(|problem| AppendError::ReviewPolicy { index, problem });
+    }
     if kind.as_str() == Kind::ERASURE {
         let erasure = |problem| AppendError::Erasure { index, problem };
         if payload.len() > crate::registry::MAX_CONTROL_PAYLOAD_LEN {

@@ -1,7 +1,7 @@
 //! The control chain (SPEC §7.5): the log's key registry and erasure record, derived from the
 //! signed control entries alone.
 //!
-//! Every entry header names the latest control entry (key management or erasure) before it, and
+//! Every entry header names the latest control entry (key management, erasure or review policy) before it, and
 //! each control entry names the one before it, so the last entry of the log leads, link by link,
 //! to every control entry ever appended. The writer rebuilds its registry by walking that chain
 //! (never from an index that could be edited), and `export` and `checkpoint` walk it again to
@@ -156,7 +156,7 @@ pub(crate) struct ControlChain {
 }
 
 impl super::Log {
-    /// The control entries (key management and erasure, SPEC §7.5) of the first `size` entries,
+    /// The control entries (key management, erasure and review policy, SPEC §7.5) of the first `size` entries,
     /// oldest first, found by following the signed control links back from entry `size − 1`,
     /// each checked as it would be verified.
     pub fn control_chain(&self, size: u64) -> Result<Vec<StoredEntry>, ControlChainError> {

@@ -100,6 +100,14 @@ pub enum AppendError {
         /// What is wrong.
         problem: crate::verify::ErasureProblem,
     },
+    /// A `review_policy` record that is not one (SPEC §13.14).
+    #[error("record {index}: {problem}")]
+    ReviewPolicy {
+        /// Index of the record in the call.
+        index: usize,
+        /// What is wrong.
+        problem: crate::policy::PolicyProblem,
+    },
     /// A causal link is malformed or names an entry that is not in the log with that hash.
     #[error("record {index}: link to entry {target}: {reason}")]
     Link {

@@ -30,6 +30,21 @@ impl Log {
         self.append(signer, record)
     }
 
+    /// Declares the log's review policy (SPEC §13.14), signed by an owner key: the paths whose
+    /// merge needs an approving review by one of the senior keys. It replaces any earlier
+    /// policy from this entry on; it does not apply to merges recorded before it.
+    pub fn declare_review_policy(
+        &self,
+        owner: &SecretKey,
+        policy: &crate::policy::ReviewPolicy,
+    ) -> Result<Receipt, AppendError> {
+        let payload = policy
+            .encode()
+            .map_err(|problem| AppendError::ReviewPolicy { index: 0, problem })?;
+        let kind = crate::entry::Kind::new(crate::policy::REVIEW_POLICY).expect("built-in kind");
+        self.append(owner, super::Record::new(kind, payload))
+    }
+
     /// A writer of one session's events, all signed by `signer`.
     ///
     /// ```

@@ -393,6 +393,7 @@ pub fn record_xbrl_session_with(
             agent_name: "xbrl-agent".into(),
             agent_version: Some("1.4.0".into()),
             agent_id: None,
+            tags: vec!["new-feature".into()],
             ..SessionStarted::default()
         }),
         &[],

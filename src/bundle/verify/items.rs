@@ -187,7 +187,7 @@ impl Verifier<'_> {
                 Some(seq),
                 Check::Control,
                 format!(
-                    "a control item must be a key-management or erasure entry, not `{}`",
+                    "a control item must be a key-management, erasure or review-policy entry, not `{}`",
                     h.kind
                 ),
             );
@@ -236,6 +236,10 @@ impl Verifier<'_> {
         let (payload, withheld) = payload.into_payload();
         let sig_ok = verify_one(&entry);
         self.checks(&entry, &payload, withheld, sig_ok, Occurrence::First);
+        if let Some(content) = &self.content {
+            self.report
+                .control_item(&entry, &payload, content.registry());
+        }
         for l in &h.links {
             self.known
                 .control_links

@@ -60,9 +60,16 @@ pub enum Command {
     /// Render a session's decision trace (Markdown for a commit message, or a JSON run record).
     #[command(after_help = EXIT_STATUS)]
     Trace(TraceArgs),
-    /// Explain an entry: what informed it (its causal inputs) and what depended on it.
-    #[command(after_help = EXIT_STATUS)]
+    /// Explain an entry: what informed it (its causal inputs) and what depended on it; or an
+    /// incident: the commits, sessions, reviews and merge behind it.
+    #[command(long_about = WHY_HELP, after_help = EXIT_STATUS)]
     Why(WhyArgs),
+    /// Who owns a change: the person who merged (approved) it, and the evidence for that.
+    #[command(long_about = OWNER_HELP, after_help = EXIT_STATUS)]
+    Owner(OwnerArgs),
+    /// Reports over a log and its repository: defect rates by code origin and prompt tag.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Sign a checkpoint of the log (C2SP signed note): its size and Merkle root.
     #[command(long_about = CHECKPOINT_HELP, after_help = EXIT_STATUS)]
     Checkpoint(CheckpointArgs),
@@ -660,6 +667,17 @@ pub struct TraceArgs {
     pub force: bool,
 }
 
+const WHY_HELP: &str = "\
+Explain an entry (--seq): what informed it (its causal inputs) and what depended on it.
+
+Or explain an incident (--incident ID, SPEC §13.15): the commits it implicates; for each, its
+origin and commit time (with --repo), the sessions that wrote it (its Sealtrail-Session trailer,
+the entries its reviews link, the sessions the incident names) with each session's prompt,
+decisions and the alternatives they rejected, verification evidence and what was missing, and
+approvals; the reviews with their checklists; the merge and its owner (the person who merged);
+and the time from merge (else commit) to the incident's detection. Markdown by default; --json
+for tools (schema sealtrail.lineage/1).";
+
 /// `why`.
 #[derive(Debug, Args)]
 pub struct WhyArgs {
@@ -667,8 +685,113 @@ pub struct WhyArgs {
     #[arg(long, value_name = "DIR")]
     pub log: PathBuf,
     /// The entry to explain.
-    #[arg(long, value_name = "N")]
-    pub seq: u64,
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "incident",
+        conflicts_with = "incident"
+    )]
+    pub seq: Option<u64>,
+    /// The incident to explain, by its id (as in its `incident` entry).
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// With --incident: the git repository whose commits the incident names (for each commit's
+    /// origin, time and Sealtrail-Session trailer).
+    #[arg(long, value_name = "DIR", requires = "incident")]
+    pub repo: Option<PathBuf>,
+    /// Another name or address that marks an agent in commit authors and trailers (repeatable).
+    #[arg(long = "agent", value_name = "NAME", requires = "repo")]
+    pub agents: Vec<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Defect rate per period by code origin (human, agent, mixed) or by prompt tag.
+    #[command(long_about = DEFECTS_HELP, after_help = EXIT_STATUS)]
+    Defects(DefectsArgs),
+}
+
+const DEFECTS_HELP: &str = "\
+Defect rate by code origin and by prompt pattern (SPEC §13.16). Reads the repository's history
+with git (each commit's time, changed lines from --numstat, origin from its author and trailers
+as `git scan` does, and its Sealtrail-Session trailer) and the log's `incident`, `merge` and
+`session_started` entries. Per period (by commit time, UTC) and group: commits, changed lines,
+distinct incidents implicating them, incidents per commit and per thousand changed lines, and the
+median and 90th-percentile time to incident (nearest rank; from the merge entry, else the commit).
+--by prompt-tag groups commits by the tags of their session's session_started (a commit counts
+under each tag; `(untagged)` without any). Each period ends with an `all` row. A Markdown table
+by default; --json for tools (schema sealtrail.defects/1).";
+
+/// A period for `report defects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeriodArg {
+    /// Calendar quarters (2026-Q1).
+    Quarter,
+    /// Calendar months (2026-03).
+    Month,
+}
+
+/// A grouping for `report defects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ByArg {
+    /// human, agent, mixed.
+    Origin,
+    /// The session's tags.
+    PromptTag,
+}
+
+/// `report defects`.
+#[derive(Debug, Args)]
+pub struct DefectsArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The git repository (default: the current directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// The revision range to read (default: HEAD).
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub rev: String,
+    /// Only commits after this date (anything `git log --since` takes).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// The period.
+    #[arg(long, value_enum, default_value = "quarter")]
+    pub period: PeriodArg,
+    /// The grouping within a period.
+    #[arg(long, value_enum, default_value = "origin")]
+    pub by: ByArg,
+    /// Another name or address that marks an agent (repeatable).
+    #[arg(long = "agent", value_name = "NAME")]
+    pub agents: Vec<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const OWNER_HELP: &str = "\
+Who owns a change (SPEC §13.15): the developer who approved the pull request owns it. The
+answer is the signer of the first `merge` entry of the commit (a person's own approver key;
+agents cannot sign merges), else the signer of the first approving `review` of it; the entry it
+rests on is named. When the log holds neither, the answer says so: no owner on record.
+COMMIT is resolved by git in --repo (any revision: HEAD, a branch, a short id).";
+
+/// `owner`.
+#[derive(Debug, Args)]
+pub struct OwnerArgs {
+    /// The log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The commit (any revision git understands, or a full commit id).
+    #[arg(value_name = "COMMIT")]
+    pub commit: String,
+    /// The git repository (default: the current directory).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

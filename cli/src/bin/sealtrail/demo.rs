@@ -146,6 +146,10 @@ pub const STEPS: &[Step] = &[
         run: crate::demo_replay::replay,
     },
     Step {
+        title: "Review, merge, an incident three weeks later: its lineage, and defect rates by origin",
+        run: crate::demo_ownership::ownership,
+    },
+    Step {
         title: "Next",
         run: next,
     },

@@ -158,8 +158,21 @@ fn covering_checkpoint(log: &Log, session: &SessionId) -> Result<(u64, sealtrail
 
 /// `sealtrail why`.
 pub fn why(a: &WhyArgs) -> Result<Status> {
+    let seq = match (&a.incident, a.seq) {
+        (Some(id), _) => {
+            return crate::ownership::why_incident(
+                &a.log,
+                id,
+                a.repo.as_deref(),
+                &a.agents,
+                a.json,
+            );
+        }
+        (None, Some(seq)) => seq,
+        (None, None) => return Err(anyhow!("give --seq N or --incident ID")),
+    };
     let log = open_log(&a.log)?;
-    let x = answer::why(&log, a.seq).map_err(|e| match e {
+    let x = answer::why(&log, seq).map_err(|e| match e {
         QueryError::NoSuchEntry(seq) => anyhow!(
             "--seq {seq}: no entry {seq} in the log {} (it has {})",
             a.log.display(),

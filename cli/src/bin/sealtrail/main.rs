@@ -16,6 +16,7 @@ mod commit;
 mod common;
 mod completions;
 mod demo;
+mod demo_ownership;
 mod demo_replay;
 mod erase;
 mod harness;
@@ -23,6 +24,7 @@ mod ingest;
 mod inspect;
 mod keys;
 mod output;
+mod ownership;
 mod render;
 mod replay;
 #[cfg(feature = "s3")]
@@ -36,7 +38,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, GitCommand, IngestCommand, KeysCommand};
+use cli::{Cli, Command, GitCommand, IngestCommand, KeysCommand, ReportCommand};
 use common::{Status, emit, is_broken_pipe, is_invalid, json_error, json_requested};
 
 fn run(command: &Command) -> anyhow::Result<Status> {
@@ -52,6 +54,8 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Show(a) => inspect::show(a),
         Command::Trace(a) => inspect::trace(a),
         Command::Why(a) => inspect::why(a),
+        Command::Owner(a) => ownership::owner_of(a),
+        Command::Report(ReportCommand::Defects(a)) => ownership::defects(a),
         Command::Checkpoint(a) => seal::checkpoint(a),
         Command::Export(a) => seal::export(a),
         Command::Prove(a) => seal::prove(a),
@@ -80,6 +84,8 @@ fn reads_only(command: &Command) -> bool {
         Command::Show(_)
             | Command::Trace(_)
             | Command::Why(_)
+            | Command::Owner(_)
+            | Command::Report(_)
             | Command::Compare(_)
             | Command::Keys(KeysCommand::List(_))
             | Command::Keys(KeysCommand::Vkey(_))

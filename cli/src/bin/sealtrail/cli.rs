@@ -67,9 +67,6 @@ pub enum Command {
     /// Who owns a change: the person who merged (approved) it, and the evidence for that.
     #[command(long_about = OWNER_HELP, after_help = EXIT_STATUS)]
     Owner(OwnerArgs),
-    /// Reports over a log and its repository: defect rates by code origin and prompt tag.
-    #[command(subcommand)]
-    Report(ReportCommand),
     /// Sign a checkpoint of the log (C2SP signed note): its size and Merkle root.
     #[command(long_about = CHECKPOINT_HELP, after_help = EXIT_STATUS)]
     Checkpoint(CheckpointArgs),
@@ -82,7 +79,8 @@ pub enum Command {
     /// Verify the whole local log: signatures, roles, chain, payload commitments, approvals.
     #[command(long_about = VERIFY_HELP, after_help = EXIT_STATUS)]
     Verify(VerifyArgs),
-    /// Verify the local log and write the auditor's page (--html): a self-contained HTML file.
+    /// Verify the local log and write the auditor's page (--html); `report defects`: defect
+    /// rates by code origin and prompt tag.
     #[command(long_about = REPORT_HELP, after_help = EXIT_STATUS)]
     Report(ReportArgs),
     /// Record events from an agent harness's hooks.
@@ -340,6 +338,9 @@ approve, erasures with reason, signer and time, keys and checkpoint. Every entry
 The page is written whatever the verdict: when the log does not verify it shows the verdict and
 the findings only, never a timeline or an approval. For an export bundle, use
 `verify-bundle BUNDLE --trusted-key K --html FILE`.
+
+`sealtrail report defects` (see its --help) reports defect rates by code origin and prompt tag
+instead.
 
 Exit status: 0 valid; 1 invalid (the page is still written); 2 the log cannot be opened or read,
 or FILE cannot be written.
@@ -707,7 +708,7 @@ pub struct WhyArgs {
     pub json: bool,
 }
 
-/// `report …`.
+/// `report …`: the reports that are not the auditor's page.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Defect rate per period by code origin (human, agent, mixed) or by prompt tag.
@@ -809,7 +810,7 @@ pub struct VerifyArgs {
 }
 
 /// `report`: a verification's report in other forms. Its options write the auditor's page; a
-/// subcommand (none yet) asks another question of the log instead.
+/// subcommand (`defects`) asks another question of the log and its repository instead.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ReportArgs {
@@ -830,10 +831,6 @@ pub struct ReportArgs {
     #[command(subcommand)]
     pub command: Option<ReportCommand>,
 }
-
-/// `report …`: the reports that are not the auditor's page.
-#[derive(Debug, Subcommand)]
-pub enum ReportCommand {}
 
 /// `ingest …`.
 #[derive(Debug, Subcommand)]

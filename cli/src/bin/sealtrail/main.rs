@@ -38,7 +38,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, GitCommand, IngestCommand, KeysCommand, ReportCommand};
+use cli::{Cli, Command, GitCommand, IngestCommand, KeysCommand};
 use common::{Status, emit, is_broken_pipe, is_invalid, json_error, json_requested};
 
 fn run(command: &Command) -> anyhow::Result<Status> {
@@ -55,7 +55,6 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Trace(a) => inspect::trace(a),
         Command::Why(a) => inspect::why(a),
         Command::Owner(a) => ownership::owner_of(a),
-        Command::Report(ReportCommand::Defects(a)) => ownership::defects(a),
         Command::Checkpoint(a) => seal::checkpoint(a),
         Command::Export(a) => seal::export(a),
         Command::Prove(a) => seal::prove(a),

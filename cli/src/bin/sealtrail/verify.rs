@@ -78,8 +78,8 @@ fn print(result: &Result<Report, String>, json: bool) -> Result<Status> {
 /// `sealtrail report --html FILE`: verifies the log as `verify` does, prints the same report, and
 /// writes the auditor's page — with the log's entries only when every check passed.
 pub fn report(a: &ReportArgs) -> Result<Status> {
-    if let Some(command) = &a.command {
-        match *command {}
+    if let Some(crate::cli::ReportCommand::Defects(d)) = &a.command {
+        return crate::ownership::defects(d);
     }
     let html = a
         .html

@@ -236,6 +236,9 @@ impl Verifier<'_> {
         let (payload, withheld) = payload.into_payload();
         let sig_ok = verify_one(&entry);
         self.checks(&entry, &payload, withheld, sig_ok, Occurrence::First);
+        if let Some(content) = &self.content {
+            self.report.erasure(&entry, &payload, content.registry());
+        }
         for l in &h.links {
             self.known
                 .control_links

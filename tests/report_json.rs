@@ -386,6 +386,20 @@ fn approvals_and_erasures_carry_their_facts() {
             assert!(text.contains(want), "{want:?} missing from:\n{text}");
         }
     }
+    // A selection without the erasure entry: the bundle carries it as a control item only, and
+    // the erased payload is still listed with it.
+    let chosen = verify(
+        &export(&log, &k, ExportOptions::new(Selection::Entries(vec![2, 3]))),
+        &pinned(&k),
+    );
+    assert_eq!(chosen.entries, 2);
+    let erased = chosen.redacted.iter().find(|x| x.seq == r[3].seq).unwrap();
+    let e = erased
+        .erasure
+        .as_ref()
+        .expect("the control item's erasure record");
+    assert_eq!((e.seq, e.reason.as_str()), (r[10].seq, "test erasure"));
+    assert_report_schema(&chosen.to_json());
     // A withheld payload has no erasure record.
     let withheld = verify(
         &export(

@@ -700,9 +700,11 @@ pub(crate) mod wire {
 /// the date and time of signing, and the meaning. Its `Display` shows all three.
 ///
 /// The one summary of an approval that queries, decision traces and verification reports share.
-/// As JSON (a [`Report`](crate::report::Report)'s `approvals`, SPEC §12.6) it is `{seq, name,
-/// signer, gate, meaning, decision, time, signed_at, subjects}`: `time` is when the log recorded
-/// it, `signed_at` the approver's own time of signing, `subjects` the entries approved.
+/// As JSON (a [`Report`](crate::report::Report)'s `approvals`, SPEC §12.6) it is `{seq,
+/// printed_name, signer, gate, meaning, decision, time, signed_at, comment, subjects}`: `time` is
+/// when the log recorded it, `signed_at` the approver's own time of signing, `comment` the
+/// approver's comment or `null`, and `subjects` `{entries: [{seq, hash}], artifacts: [digest]}`
+/// what was approved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedApproval {
     /// The approval entry.
@@ -733,32 +735,54 @@ impl fmt::Display for SignedApproval {
     }
 }
 
-// The report's JSON form of an approval (SPEC §12.6), unchanged since it had a type of its own.
+// The report's JSON form of an approval (SPEC §12.6, `schemas/report.schema.json`).
 impl Serialize for SignedApproval {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct Json<'a> {
             seq: u64,
-            name: &'a str,
+            printed_name: &'a str,
             signer: String,
             gate: &'a str,
             meaning: &'static str,
             decision: &'static str,
             time: String,
             signed_at: String,
-            subjects: Vec<u64>,
+            comment: Option<&'a str>,
+            subjects: SubjectsJson,
+        }
+        #[derive(Serialize)]
+        struct SubjectsJson {
+            entries: Vec<EntryJson>,
+            artifacts: Vec<String>,
+        }
+        #[derive(Serialize)]
+        struct EntryJson {
+            seq: u64,
+            hash: String,
         }
         let a = &self.approval;
         Json {
             seq: self.seq,
-            name: &self.printed_name,
+            printed_name: &self.printed_name,
             signer: self.signer.to_string(),
             gate: a.gate().as_str(),
             meaning: a.meaning().as_str(),
             decision: a.decision().as_str(),
             time: self.time.to_rfc3339(),
             signed_at: a.signed_at().to_rfc3339(),
-            subjects: a.entries().iter().map(|l| l.seq).collect(),
+            comment: a.comment(),
+            subjects: SubjectsJson {
+                entries: a
+                    .entries()
+                    .iter()
+                    .map(|l| EntryJson {
+                        seq: l.seq,
+                        hash: l.hash.to_hex(),
+                    })
+                    .collect(),
+                artifacts: a.artifacts().iter().map(|d| d.to_hex()).collect(),
+            },
         }
         .serialize(s)
     }

@@ -473,6 +473,7 @@ fn merge(mut a: Report, b: Report) -> Report {
     a.sessions.sort_by(|x, y| x.id.cmp(&y.id));
     a.sessions_unlisted += b.sessions_unlisted;
     a.approvals.extend(b.approvals);
+    a.claimed_approvals.extend(b.claimed_approvals);
     a.redacted.extend(b.redacted);
     a.redacted_unlisted += b.redacted_unlisted;
     a.time_span = match (a.time_span, b.time_span) {
@@ -484,13 +485,18 @@ fn merge(mut a: Report, b: Report) -> Report {
     };
     a.checkpoint = b.checkpoint.or(a.checkpoint);
     a.witnesses = b.witnesses.or(a.witnesses);
+    // The sentences are made from the items (SPEC §12.6), so they stay together.
     a.proven.extend(b.proven);
+    a.proven_items.extend(b.proven_items);
     a.findings.extend(b.findings);
     a.findings_unlisted += b.findings_unlisted;
     if a.findings.is_empty() && a.findings_unlisted == 0 {
         a.verdict = Validity::Valid;
     } else {
         a.verdict = Validity::Invalid;
+        // An invalid report lists no approval as established (SPEC §12.6).
+        let claimed = std::mem::take(&mut a.approvals);
+        a.claimed_approvals.extend(claimed);
     }
     a
 }
@@ -508,12 +514,14 @@ fn empty_report(manifest: &Manifest) -> Report {
         sessions: Vec::new(),
         sessions_unlisted: 0,
         approvals: Vec::new(),
+        claimed_approvals: Vec::new(),
         redacted: Vec::new(),
         redacted_unlisted: 0,
         time_span: None,
         checkpoint: None,
         witnesses: None,
         proven: Vec::new(),
+        proven_items: Vec::new(),
         findings: Vec::new(),
         findings_unlisted: 0,
     }

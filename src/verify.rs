@@ -65,29 +65,42 @@ pub enum Check {
     Checkpoint,
 }
 
-impl Check {
-    /// The check's name in reports and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Check::Descriptor => "descriptor",
-            Check::Decode => "decode",
-            Check::Sequence => "sequence",
-            Check::LogId => "log_id",
-            Check::Chain => "chain",
-            Check::Control => "control",
-            Check::Time => "time",
-            Check::Signer => "signer",
-            Check::Signature => "signature",
-            Check::Link => "link",
-            Check::Payload => "payload",
-            Check::Registry => "registry",
-            Check::Erasure => "erasure",
-            Check::Approval => "approval",
-            Check::SeniorReview => "senior_review",
-            Check::Merkle => "merkle",
-            Check::Checkpoint => "checkpoint",
+// `Check::ALL` and `Check::as_str` from one list: `as_str`'s match is exhaustive, so a new check
+// does not compile until it is listed here, and then it is in `ALL` too.
+macro_rules! checks {
+    ($($variant:ident => $name:literal,)*) => {
+        impl Check {
+            /// Every check, in the order of SPEC §8.3 (the report schema's enumeration).
+            pub const ALL: &'static [Check] = &[$(Check::$variant,)*];
+
+            /// The check's name in reports and JSON.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Check::$variant => $name,)*
+                }
+            }
         }
-    }
+    };
+}
+
+checks! {
+    Descriptor => "descriptor",
+    Decode => "decode",
+    Sequence => "sequence",
+    LogId => "log_id",
+    Chain => "chain",
+    Control => "control",
+    Time => "time",
+    Signer => "signer",
+    Signature => "signature",
+    Link => "link",
+    Payload => "payload",
+    Registry => "registry",
+    Erasure => "erasure",
+    Approval => "approval",
+    SeniorReview => "senior_review",
+    Merkle => "merkle",
+    Checkpoint => "checkpoint",
 }
 
 impl fmt::Display for Check {

@@ -21,8 +21,11 @@ fn pinned(k: &Keys) -> TrustPolicy {
     TrustPolicy::new(owner_vkeys(k)).unwrap()
 }
 
+// Every report is also checked against schemas/report.schema.json.
 fn verify(bytes: &[u8], policy: &TrustPolicy) -> Report {
-    verify_bundle(bytes, policy).unwrap()
+    let report = verify_bundle(bytes, policy).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
+    report
 }
 
 fn assert_valid(report: &Report) {
@@ -122,7 +125,10 @@ fn every_byte_flip_is_caught() {
         let mut bad = bundle.clone();
         bad[i] ^= 0x01;
         match verify_bundle(&bad[..], &policy) {
-            Ok(report) => assert!(!report.is_valid(), "flip at byte {i} verified"),
+            Ok(report) => {
+                sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
+                assert!(!report.is_valid(), "flip at byte {i} verified");
+            }
             Err(BundleError::NotABundle(_)) => assert!(i < magic_len, "byte {i}: not a bundle"),
             Err(e) => panic!("byte {i}: {e}"),
         }
@@ -136,7 +142,10 @@ fn truncation_at_any_point_is_caught() {
     let policy = pinned(&k);
     for cut in 0..bundle.len() {
         match verify_bundle(&bundle[..cut], &policy) {
-            Ok(report) => assert!(!report.is_valid(), "cut at {cut} verified"),
+            Ok(report) => {
+                sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
+                assert!(!report.is_valid(), "cut at {cut} verified");
+            }
             Err(BundleError::NotABundle(_)) => assert!(cut < 17, "cut at {cut}"),
             Err(e) => panic!("cut at {cut}: {e}"),
         }

@@ -25,7 +25,9 @@ fn verify_claim(bundle: &[u8], k: &Keys, size: u64, root: RootHash) -> Report {
     let policy = TrustPolicy::new(owner_vkeys(k))
         .unwrap()
         .with_claimed_root(size, root, WHAT);
-    verify_bundle(bundle, &policy).unwrap()
+    let report = verify_bundle(bundle, &policy).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
+    report
 }
 
 fn has_finding(r: &Report, says: &str) -> bool {
@@ -100,6 +102,7 @@ fn a_fork_made_after_the_claim_was_published_fails_it() {
         .unwrap();
     let bundle = export(&fork, &k2, Selection::Log);
     let plain = verify_bundle(&bundle[..], &TrustPolicy::new(owner_vkeys(&k2)).unwrap()).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&plain.to_json());
     assert!(plain.is_valid(), "the fork on its own verifies");
     let r = verify_claim(&bundle, &k, size, claimed);
     assert!(!r.is_valid());

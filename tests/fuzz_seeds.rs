@@ -729,7 +729,10 @@ fn accepted(target: &str, bytes: &[u8]) -> bool {
                 || TlogProof::parse(bytes).is_ok()
                 || std::str::from_utf8(bytes).is_ok_and(|s| Checkpoint::parse(s).is_ok())
         }
-        "bundle_verify" => verify_bundle(bytes, &policy()).is_ok_and(|r| r.is_valid()),
+        "bundle_verify" => verify_bundle(bytes, &policy()).is_ok_and(|r| {
+            sealtrail_testkit::report_schema::assert_report_schema(&r.to_json());
+            r.is_valid()
+        }),
         "event_json" => serde_json::from_slice::<Json>(bytes)
             .is_ok_and(|j| from_json(&j, Suite::Blake3, &fuzz_resolver).is_ok()),
         "roundtrip" => decode_value(bytes).is_ok(),

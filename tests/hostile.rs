@@ -410,6 +410,7 @@ fn a_bundle_of_large_items_is_verified_in_bounded_memory() {
     }
     let policy = TrustPolicy::new(vec![owner.public_key()]).unwrap();
     let report = within(96 * 1024 * 1024, || verify_bundle(s, &policy).unwrap());
+    sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
     assert!(!report.is_valid());
     // Every item was read and checked (each entry repeats entry 0 at the wrong position).
     assert_eq!(report.entries, ITEMS, "{}", report.render());

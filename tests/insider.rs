@@ -107,8 +107,11 @@ fn export(log: &Log, options: ExportOptions) -> Vec<u8> {
     out
 }
 
+// Every report is also checked against schemas/report.schema.json.
 fn verify(bundle: &[u8], policy: &TrustPolicy) -> Report {
-    verify_bundle(bundle, policy).unwrap()
+    let report = verify_bundle(bundle, policy).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
+    report
 }
 
 fn assert_valid(r: &Report) {

@@ -531,6 +531,7 @@ fn verify_report_says_what_was_proven() {
     let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
     let r = populate(&log, &k);
     let report = log.verify_report().unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
     assert!(report.is_valid(), "{}", report.render());
     assert_eq!(report.entries, r.len() as u64);
     assert_eq!(report.approvals.len(), 1);
@@ -549,7 +550,7 @@ fn verify_report_says_what_was_proven() {
         sealtrail::report::RedactionReason::Erased
     );
     assert_eq!(report.to_json()["redacted"][0]["reason"], "erased");
-    assert_eq!(report.to_json()["schema"], "sealtrail.report/1");
+    assert_eq!(report.to_json()["schema"], "sealtrail.report/2");
     assert_eq!(report.sessions.len(), 2);
     let json = report.to_json();
     assert_eq!(json["verdict"], "valid");
@@ -566,6 +567,7 @@ fn verify_report_says_what_was_proven() {
     bad[last] ^= 1;
     store.put(&key, &bad).unwrap();
     let report = log.verify_report().unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
     assert!(!report.is_valid());
     assert!(report.proven.is_empty());
     assert_eq!(report.findings[0].seq, Some(r[4].seq));

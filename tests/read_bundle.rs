@@ -48,7 +48,9 @@ fn pinned(k: &Keys) -> TrustPolicy {
 }
 
 fn read(bundle: &[u8], policy: &TrustPolicy) -> VerifiedBundle {
-    match verify_bundle_entries(bundle, policy).unwrap() {
+    let reading = verify_bundle_entries(bundle, policy).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&reading.report().to_json());
+    match reading {
         BundleReading::Valid(b) => b,
         other => panic!("{}", other.report().render()),
     }
@@ -125,6 +127,7 @@ fn an_invalid_bundle_yields_no_entries() {
     cases.push(("an unpinned owner", bundle.clone(), other));
     for (what, bytes, policy) in cases {
         let reading = verify_bundle_entries(&bytes[..], &policy).unwrap();
+        sealtrail_testkit::report_schema::assert_report_schema(&reading.report().to_json());
         assert!(!reading.report().is_valid(), "{what}");
         assert!(matches!(reading, BundleReading::Invalid(_)), "{what}");
         assert!(reading.verified().is_none(), "{what}");

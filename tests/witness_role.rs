@@ -309,6 +309,7 @@ fn bundle_with_witness(bytes: &[u8]) -> bool {
         .unwrap()
         .with_witnesses(WitnessPolicy::new(vec![wkey()], 1).unwrap());
     let report = verify_bundle(bytes, &policy).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&report.to_json());
     if !report.is_valid() {
         eprintln!("{}", report.render());
     }

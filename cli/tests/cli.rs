@@ -856,6 +856,7 @@ fn verify_reports_what_was_proven_or_the_entry_at_fault() {
     );
     let out = run(&["verify", "--log", &l, "--json"], None);
     expect(&out, 0, &[]);
+    sealtrail_testkit::report_schema::assert_report_schema(&out.json_lines()[0]);
     assert_eq!(out.json_lines()[0]["verdict"], "valid");
 
     // A flipped byte in the middle of the log: it opens, and verification names the entry.
@@ -872,6 +873,7 @@ fn verify_reports_what_was_proven_or_the_entry_at_fault() {
     let out = run(&["verify", "--log", &l, "--json"], None);
     expect(&out, 1, &[]);
     let v = &out.json_lines()[0];
+    sealtrail_testkit::report_schema::assert_report_schema(v);
     assert_eq!(v["verdict"], "invalid");
     assert_eq!(v["findings"][0]["seq"], 3);
 
@@ -1432,9 +1434,10 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         assert!(demo.join(f).exists(), "{f}");
     }
     let owner = std::fs::read(demo.join("keys/owner.key")).unwrap();
-    let first_log = run(&["verify", "--log", &format!("{d}/log"), "--json"], None).json_lines()[0]
-        ["log"]["log_id"]
-        .clone();
+    let first =
+        run(&["verify", "--log", &format!("{d}/log"), "--json"], None).json_lines()[0].clone();
+    sealtrail_testkit::report_schema::assert_report_schema(&first);
+    let first_log = first["log"]["log_id"].clone();
 
     let out = run(&["demo", "--dir", &d], None);
     expect(
@@ -1451,6 +1454,7 @@ fn the_demo_runs_twice_and_its_log_verifies() {
     let verified = run(&["verify", "--log", &format!("{d}/log"), "--json"], None);
     expect(&verified, 0, &[]);
     let report = &verified.json_lines()[0];
+    sealtrail_testkit::report_schema::assert_report_schema(report);
     assert_ne!(report["log"]["log_id"], first_log);
     assert_eq!(report["approvals"].as_array().unwrap().len(), 2);
     let trace = std::fs::read_to_string(demo.join("trace.md")).unwrap();
@@ -1607,6 +1611,7 @@ fn checkpoint_export_and_prove_seal_the_log_for_an_auditor() {
     let v = vb(&session, &["--json"]);
     assert_eq!(v.status.code(), Some(0));
     let report: Json = serde_json::from_slice(&v.stdout).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&report);
     assert_eq!(report["redacted"].as_array().unwrap().len(), 1);
     // An existing file is not overwritten; a bad range is named.
     expect(

@@ -135,6 +135,7 @@ fn a_commit_with_the_trace_verifies_against_its_bundle() {
 
     let out = f.verify_commit(&["--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&v["report"]);
     assert_eq!(v["verdict"], "valid");
     assert_eq!(v["report"]["verdict"], "valid");
     assert!(v["trailers"]["checkpoint"].is_string());

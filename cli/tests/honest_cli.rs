@@ -91,6 +91,7 @@ fn verify_bundle_reads_the_bundle_from_standard_input() {
     let o = verify_bundle(&["-", "--trusted-key", &vkey, "--json"], Some(&bundle));
     expect(&o, 0, &[]);
     let v: Json = serde_json::from_str(&o.stdout).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&v);
     assert_eq!(v["verdict"], "valid");
     // Tampered on the way in: exit 1, as for a file.
     let mut bad = bundle.clone();

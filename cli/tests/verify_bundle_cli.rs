@@ -77,6 +77,7 @@ fn valid_bundle_exits_0_and_reports_what_was_proven() {
     let o = run(&[&p(d, "b.bundle"), "--trusted-key", &vkey, "--json"]);
     assert_eq!(code(&o), 0);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&json);
     assert_eq!(json["verdict"], "valid");
     assert_eq!(json["entries"], f.log.len());
     assert!(json["findings"].as_array().unwrap().is_empty());
@@ -120,6 +121,7 @@ fn unpinned_key_and_tampering_exit_1() {
     ]);
     assert_eq!(code(&o), 1);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&json);
     assert_eq!(json["verdict"], "invalid");
     // Byte flips across the file (every third byte, and all of the magic): never exit 0; exit 2
     // only while the magic is damaged.

@@ -199,24 +199,26 @@ fn the_report_without_a_query_is_unchanged() {
     assert!(err(&plain).is_empty(), "{}", err(&plain));
     let json = ask(&f, "all.bundle", &["--json"]);
     let j: serde_json::Value = serde_json::from_str(&out(&json)).unwrap();
+    sealtrail_testkit::report_schema::assert_report_schema(&j);
     assert_eq!(j["verdict"], "valid");
     // The approvals keep their JSON form (SPEC §12.6).
     let a = &j["approvals"][0];
     for key in [
         "seq",
-        "name",
+        "printed_name",
         "signer",
         "gate",
         "meaning",
         "decision",
         "time",
         "signed_at",
+        "comment",
         "subjects",
     ] {
         assert!(a.get(key).is_some(), "{key} missing from {a}");
     }
-    assert_eq!(a.as_object().unwrap().len(), 9, "{a}");
-    assert_eq!(a["name"], "Release Approver");
+    assert_eq!(a.as_object().unwrap().len(), 10, "{a}");
+    assert_eq!(a["printed_name"], "Release Approver");
 }
 
 #[test]
@@ -240,6 +242,7 @@ fn an_invalid_bundle_answers_nothing() {
         let stdout = out(&o);
         if query.contains(&"--json") {
             let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            sealtrail_testkit::report_schema::assert_report_schema(&j);
             assert_eq!(j["verdict"], "invalid", "{query:?}");
         } else {
             assert!(stdout.starts_with("verdict:     INVALID\n"), "{stdout}");

@@ -121,7 +121,7 @@ pub(super) fn facts(w: &mut String, r: &Report, valid: bool) {
             } else {
                 wi.cosigned
                     .iter()
-                    .map(|n| Esc(n).to_string())
+                    .map(|c| Esc(&c.name).to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             };

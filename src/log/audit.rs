@@ -1,6 +1,7 @@
 //! Verifying a stored log from its first entry to its last (SPEC §8), checkpoints included (SPEC §11.6).
 
 use super::*;
+use crate::report::Proven;
 
 /// What `verify()` established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,22 +85,18 @@ pub(super) fn report_records(
     match result {
         Ok(summary) => {
             if summary.entries > 0 {
-                b.proven(format!(
-                    "entries 0..={} are each signed (strict Ed25519) by a key registered with \
-                         a role allowed to sign their kind, and not revoked",
-                    summary.entries - 1
-                ));
-                b.proven(format!(
-                    "the hash chain links every entry to the one before it, from the \
-                         descriptor to entry {} (hash {})",
-                    summary.entries - 1,
-                    summary.tip
-                ));
+                b.proven(Proven::LogEntriesSigned {
+                    first: 0,
+                    last: summary.entries - 1,
+                });
+                b.proven(Proven::LogChain {
+                    last: summary.entries - 1,
+                    tip: summary.tip,
+                });
             }
-            b.proven(
-                "every payload present matches its salted commitment, and every erased \
-                     payload is recorded by an owner-signed erasure entry",
-            );
+            b.proven(Proven::LogPayloads {
+                erased: summary.erased,
+            });
         }
         Err(LogVerifyError::Invalid(e)) => b.finding_from(&e),
         Err(LogVerifyError::Store(e)) => return Err(e),

@@ -13,6 +13,7 @@ use crate::checkpoint::{
 use crate::descriptor::Descriptor;
 use crate::hash::RootHash;
 use crate::merkle::{self, Frontier};
+use crate::report::{Cosigner, Proven, RootRelation};
 use crate::time::Timestamp;
 use crate::verify::{Check, describe_control};
 
@@ -211,10 +212,14 @@ impl Verifier<'_> {
                 report
             }
         };
-        let mut names = Vec::new();
+        let mut cosigned = Vec::new();
         for (k, time) in report.cosigners() {
-            names.push(format!("{} (at {time})", k.name()));
             let nanos = time.saturating_mul(1_000_000_000);
+            cosigned.push(Cosigner {
+                name: k.name().to_owned(),
+                key: k.key_id().to_string(),
+                time: Timestamp(nanos).to_rfc3339(),
+            });
             self.time_bounds.add(
                 Timestamp(nanos),
                 format!(
@@ -224,7 +229,7 @@ impl Verifier<'_> {
                 ),
             );
         }
-        self.report.witnesses(report.needed(), names);
+        self.report.witnesses(report.needed() as u64, cosigned);
     }
 
     // Step 4: the auditor's earlier checkpoint. Settled here when the bundle's checkpoints
@@ -305,14 +310,12 @@ impl Verifier<'_> {
     fn settle_previous(&mut self, prev: VerifiedCheckpoint, root: RootHash, from: &str) {
         if root == prev.root() {
             if let Some(anchor) = &self.anchor {
-                self.report.proven(format!(
-                    "the log only grew since the checkpoint you supplied: size {} (root {}) is a \
-                     prefix of size {} (root {})",
-                    prev.size(),
-                    prev.root().short(),
-                    anchor.size(),
-                    anchor.root().short()
-                ));
+                self.report.proven(Proven::PreviousCheckpointExtended {
+                    previous_size: prev.size(),
+                    previous_root: prev.root(),
+                    size: anchor.size(),
+                    root: anchor.root(),
+                });
             }
         } else {
             self.fork(
@@ -494,15 +497,18 @@ impl Verifier<'_> {
                         (ok, "proven a prefix of".to_owned())
                     };
                     if ok {
-                        self.report.proven(format!(
-                            "entries {}..{end} are exactly the log's entries at those positions: \
-                             with the frontier before them they give root {} at size {end}, {how} \
-                             checkpoint size {} (root {})",
-                            h.start,
-                            root.short(),
-                            anchor.size(),
-                            anchor.root().short()
-                        ));
+                        self.report.proven(Proven::EntriesMatchCheckpoint {
+                            start: h.start,
+                            end,
+                            root,
+                            relation: if end == anchor.size() || end == 0 {
+                                RootRelation::Equal
+                            } else {
+                                RootRelation::Prefix
+                            },
+                            checkpoint_size: anchor.size(),
+                            checkpoint_root: anchor.root(),
+                        });
                     } else {
                         let tail_note = if (end == anchor.size() || end == 0) && !tail.is_empty() {
                             " (the tail proof must be empty when nothing is to be proven)"
@@ -529,12 +535,10 @@ impl Verifier<'_> {
                 ),
             }
         } else if let Some(anchor) = &self.anchor {
-            self.report.proven(format!(
-                "each entry is included at its position in the log's Merkle tree of checkpoint \
-                 size {} (root {})",
-                anchor.size(),
-                anchor.root().short()
-            ));
+            self.report.proven(Proven::EntriesIncluded {
+                checkpoint_size: anchor.size(),
+                checkpoint_root: anchor.root(),
+            });
         }
         if let Some(content) = &self.content {
             if let Err(e) = content.finish() {

@@ -8,6 +8,7 @@ use super::Verifier;
 use super::anchor::RootSource;
 use crate::bundle::Shape;
 use crate::hash::RootHash;
+use crate::report::Proven;
 use crate::verify::Check;
 
 /// A root claimed for a size of the log, and who claims it (for the report).
@@ -105,12 +106,12 @@ impl Verifier<'_> {
 
     fn settle_claim(&mut self, claim: &RootClaim, root: RootHash, from: &str) {
         if root == claim.root {
-            self.report.proven(format!(
-                "{}: the log's root at size {} is {}, as claimed ({from})",
-                claim.what,
-                claim.size,
-                root.short()
-            ));
+            self.report.proven(Proven::ClaimedRoot {
+                claim: claim.what.clone(),
+                size: claim.size,
+                root,
+                source: from.to_owned(),
+            });
         } else {
             self.report.finding(
                 None,

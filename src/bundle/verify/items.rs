@@ -237,6 +237,7 @@ impl Verifier<'_> {
         let sig_ok = verify_one(&entry);
         self.checks(&entry, &payload, withheld, sig_ok, Occurrence::First);
         if let Some(content) = &self.content {
+            self.report.erasure(&entry, &payload, content.registry());
             self.report
                 .control_item(&entry, &payload, content.registry());
         }

@@ -22,7 +22,7 @@ use crate::hash::{Domain, LogId, RootHash, Suite};
 use crate::keys::{KeyId, PublicKey, verify_strict, verifying_key};
 use crate::merkle::Frontier;
 use crate::registry::KeyRegistry;
-use crate::report::{Report, ReportBuilder};
+use crate::report::{Proven, Report, ReportBuilder};
 use crate::time::Timestamp;
 use crate::verify::{Check, ContentChecks};
 
@@ -568,11 +568,9 @@ impl<'p> Verifier<'p> {
         let ok = verifying_key(&t.signer)
             .is_ok_and(|k| verify_strict(&k, &Trailer::signing_input(&t.digest), &t.signature));
         if ok && *t.digest == digest {
-            self.report.proven(format!(
-                "the bundle is complete and unaltered: every byte before the trailer is signed by \
-                 the pinned key {}",
-                self.policy.describe(&signer)
-            ));
+            self.report.proven(Proven::BundleSigned {
+                key: self.policy.describe(&signer),
+            });
         } else if !ok {
             self.report.finding(
                 None,
@@ -586,25 +584,16 @@ impl<'p> Verifier<'p> {
         if !self.report.has_findings() {
             let h = &self.header;
             if h.count > 0 {
-                self.report.proven(format!(
-                    "{}, each signed (strict Ed25519) by a key the log registered with a \
-                     role allowed to sign its kind and not revoked as of that entry; each names \
-                     the latest control entry before it, and the {} the bundle \
-                     carries are the log's whole key and erasure history below the checkpoint",
-                    crate::text::entries(h.count),
-                    crate::text::Count(
-                        self.known.control_count() as u64,
-                        "control entry",
-                        "control entries"
-                    )
-                ));
+                self.report.proven(Proven::BundleEntriesSigned {
+                    count: h.count,
+                    control_entries: self.known.control_count() as u64,
+                });
             }
             if h.shape == Shape::Contiguous && h.count > 0 {
-                self.report.proven(format!(
-                    "entries {}..{} form an unbroken hash chain",
-                    h.start,
-                    h.start.saturating_add(h.count)
-                ));
+                self.report.proven(Proven::BundleChain {
+                    start: h.start,
+                    end: h.start.saturating_add(h.count),
+                });
             }
         }
         let kept = match (self.kept, &self.content) {

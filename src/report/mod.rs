@@ -11,9 +11,15 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+mod proven;
+
+pub use proven::{Proven, RootRelation};
+
 use crate::approval::{Approval, SignedApproval};
-use crate::entry::{Entry, Kind, Payload};
-use crate::hash::{LogId, RootHash, Suite};
+use crate::codec::from_canonical;
+use crate::entry::{Entry, Erasure, Kind, Payload};
+use crate::hash::{LogId, Suite};
+use crate::keys::KeyId;
 use crate::registry::KeyRegistry;
 use crate::time::Timestamp;
 use crate::verify::Check;
@@ -75,11 +81,30 @@ pub struct Redaction {
     pub reason: RedactionReason,
     /// The same, in words.
     pub detail: String,
+    /// For an erased payload, the erasure entry that records it; `None` when the payload was
+    /// withheld, or when no erasure entry records it (an `erasure` finding).
+    pub erasure: Option<ErasureRecord>,
+}
+
+/// The erasure entry that records why a payload was erased, who erased it and when (SPEC §6.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErasureRecord {
+    /// The erasure entry.
+    pub seq: u64,
+    /// The reason its payload gives.
+    pub reason: String,
+    /// The owner key that signed it, hex.
+    pub signer: String,
+    /// The printed name that key is registered under.
+    pub printed_name: String,
+    /// When the log recorded it (UTC, RFC 3339).
+    pub time: String,
 }
 
 /// Why a payload is absent from what was verified (SPEC §12.6, the report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RedactionReason {
     /// Removed from the log; an erasure entry records who erased it, when and why (§6.5).
     Erased,
@@ -90,7 +115,25 @@ pub enum RedactionReason {
 }
 
 /// The version of the report's JSON form: its `schema` member.
-pub const SCHEMA: &str = "sealtrail.report/1";
+pub const SCHEMA: &str = "sealtrail.report/2";
+
+impl RedactionReason {
+    /// Every reason, as written in JSON (the schema's enumeration).
+    pub const ALL: [RedactionReason; 3] = [
+        RedactionReason::Erased,
+        RedactionReason::WithheldKind,
+        RedactionReason::WithheldEntry,
+    ];
+
+    /// The reason as written in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedactionReason::Erased => "erased",
+            RedactionReason::WithheldKind => "withheld_kind",
+            RedactionReason::WithheldEntry => "withheld_entry",
+        }
+    }
+}
 
 /// The earliest and latest entry times covered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -116,9 +159,20 @@ pub struct CheckpointSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WitnessSummary {
     /// Cosignatures required.
-    pub quorum: usize,
-    /// Witnesses whose cosignature verified, by name.
-    pub cosigned: Vec<String>,
+    pub quorum: u64,
+    /// Witnesses whose cosignature verified.
+    pub cosigned: Vec<Cosigner>,
+}
+
+/// A witness whose cosignature on the checkpoint verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cosigner {
+    /// The witness's name (its key name in the auditor's policy).
+    pub name: String,
+    /// Its key id, hex.
+    pub key: String,
+    /// The time its cosignature states (UTC, RFC 3339).
+    pub time: String,
 }
 
 /// One failed check.
@@ -145,10 +199,15 @@ pub struct Report {
     pub range: Option<SeqRange>,
     /// Sessions covered (at most [`MAX_LISTED_SESSIONS`] listed).
     pub sessions: Vec<SessionSummary>,
-    /// Sessions not listed because there were too many.
+    /// Entries of sessions not listed because there were too many sessions (a count of
+    /// entries, not of sessions: telling the sessions apart would take memory without bound).
     pub sessions_unlisted: u64,
-    /// Approvals, each with printed name, time and meaning.
+    /// Approvals established by a valid verification, each with printed name, time, meaning,
+    /// subjects and comment. Empty when the verdict is invalid.
     pub approvals: Vec<SignedApproval>,
+    /// Approvals the evidence holds that were not established because the verdict is invalid.
+    /// Empty when the verdict is valid.
+    pub claimed_approvals: Vec<SignedApproval>,
     /// Payloads erased or withheld (at most [`MAX_LISTED_REDACTIONS`] listed).
     pub redacted: Vec<Redaction>,
     /// Redacted payloads not listed because there were too many.
@@ -159,12 +218,22 @@ pub struct Report {
     pub checkpoint: Option<CheckpointSummary>,
     /// Witness cosignatures, when a policy was given.
     pub witnesses: Option<WitnessSummary>,
-    /// What was proven, in sentences.
+    /// What was proven, in sentences (only when the verdict is valid): the sentence of each of
+    /// `proven_items`, in the same order.
     pub proven: Vec<String>,
+    /// What was proven, as structured items with a stable code (only when the verdict is valid).
+    pub proven_items: Vec<Proven>,
     /// Every failed check (at most [`MAX_FINDINGS`]).
     pub findings: Vec<Finding>,
     /// Failed checks not listed because there were too many.
     pub findings_unlisted: u64,
+}
+
+// The printed name a key is registered under, as reports show it.
+fn printed_name(registry: &KeyRegistry, key: &KeyId) -> String {
+    registry
+        .get(key)
+        .map_or_else(|| "(unknown signer)".to_owned(), |r| r.name.clone())
 }
 
 /// Collects a report while entries are verified.
@@ -182,10 +251,13 @@ pub struct ReportBuilder {
     last_time: Option<Timestamp>,
     checkpoint: Option<CheckpointSummary>,
     witnesses: Option<WitnessSummary>,
-    proven: Vec<String>,
+    proven: Vec<Proven>,
     findings: Vec<Finding>,
     findings_unlisted: u64,
     senior: crate::policy::SeniorReviews,
+    /// Erasure entries not yet matched to an erased payload listed in `redacted`, by the entry
+    /// they erase (a bundle carries them before its entries).
+    erasures: BTreeMap<u64, ErasureRecord>,
 }
 
 impl ReportBuilder {
@@ -212,6 +284,7 @@ impl ReportBuilder {
             findings: Vec::new(),
             findings_unlisted: 0,
             senior: crate::policy::SeniorReviews::new(),
+            erasures: BTreeMap::new(),
         }
     }
 
@@ -269,6 +342,7 @@ impl ReportBuilder {
                     kind: h.kind.as_str().to_owned(),
                     reason,
                     detail: detail.to_owned(),
+                    erasure: None,
                 });
             } else {
                 self.redacted_unlisted += 1;
@@ -277,20 +351,48 @@ impl ReportBuilder {
         match (withheld, payload) {
             (None, Payload::Present { data, .. }) if h.kind.as_str() == Kind::APPROVAL => {
                 if let Ok(a) = Approval::decode(data) {
-                    let name = registry
-                        .get(&h.signer)
-                        .map_or_else(|| "(unknown signer)".to_owned(), |r| r.name.clone());
                     self.approvals.push(SignedApproval {
                         seq: h.seq,
                         time: h.time,
                         signer: h.signer,
-                        printed_name: name,
+                        printed_name: printed_name(registry, &h.signer),
                         approval: a,
                     });
                 }
             }
             _ => {}
         }
+        self.erasure(entry, payload, registry);
+    }
+
+    /// Notes an erasure entry (SPEC §6.5), so the erased payload it names is listed with its
+    /// reason, signer and time. Bundle verification calls it for control items, which are not
+    /// entries of the selection; [`ReportBuilder::entry`] calls it for every entry. Anything
+    /// else, or an erasure payload that does not decode (a finding of its own), is ignored.
+    pub fn erasure(&mut self, entry: &Entry, payload: &Payload, registry: &KeyRegistry) {
+        let h = entry.header();
+        if h.kind.as_str() != Kind::ERASURE {
+            return;
+        }
+        let ([target], Some(data)) = (h.links.as_slice(), payload.data()) else {
+            return;
+        };
+        if data.len() > crate::registry::MAX_CONTROL_PAYLOAD_LEN {
+            return;
+        }
+        let Ok(e) = from_canonical::<Erasure>(data) else {
+            return;
+        };
+        self.erasures.insert(
+            target.seq,
+            ErasureRecord {
+                seq: h.seq,
+                reason: e.reason,
+                signer: h.signer.to_string(),
+                printed_name: printed_name(registry, &h.signer),
+                time: h.time.to_rfc3339(),
+            },
+        );
     }
 
     /// Notes a control entry checked outside the entries covered (a bundle's control items,
@@ -322,23 +424,35 @@ impl ReportBuilder {
         !self.findings.is_empty()
     }
 
-    /// Records the checkpoint the evidence was tied to.
-    pub fn checkpoint(&mut self, size: u64, root: RootHash, key: &str) {
+    /// Records the checkpoint the evidence was tied to, verified by the pinned key `key`; what
+    /// was proven says so.
+    pub fn checkpoint(&mut self, size: u64, root: crate::hash::RootHash, key: &str) {
         self.checkpoint = Some(CheckpointSummary {
             size,
             root: root.to_hex(),
             key: key.to_owned(),
         });
+        self.proven(Proven::CheckpointSigned {
+            size,
+            root,
+            key: key.to_owned(),
+        });
     }
 
-    /// Records the witness outcome.
-    pub fn witnesses(&mut self, quorum: usize, cosigned: Vec<String>) {
+    /// Records the witness outcome; when `cosigned` meets `quorum`, what was proven says so.
+    pub fn witnesses(&mut self, quorum: u64, cosigned: Vec<Cosigner>) {
+        if cosigned.len() as u64 >= quorum {
+            self.proven(Proven::WitnessQuorum {
+                quorum,
+                cosigned: cosigned.clone(),
+            });
+        }
         self.witnesses = Some(WitnessSummary { quorum, cosigned });
     }
 
-    /// Adds a sentence to what was proven (only kept when the verdict is valid).
-    pub fn proven(&mut self, sentence: impl Into<String>) {
-        self.proven.push(sentence.into());
+    /// Adds a statement to what was proven (only kept when the verdict is valid).
+    pub fn proven(&mut self, item: Proven) {
+        self.proven.push(item);
     }
 
     /// The finished report.
@@ -352,6 +466,19 @@ impl ReportBuilder {
         } else {
             Validity::Invalid
         };
+        for r in &mut self.redacted {
+            if r.reason == RedactionReason::Erased {
+                r.erasure = self.erasures.remove(&r.seq);
+            }
+        }
+        let (approvals, claimed_approvals) = match verdict {
+            Validity::Valid => (self.approvals, Vec::new()),
+            Validity::Invalid => (Vec::new(), self.approvals),
+        };
+        let proven_items = match verdict {
+            Validity::Valid => self.proven,
+            Validity::Invalid => Vec::new(),
+        };
         Report {
             verdict,
             log: self.log,
@@ -363,7 +490,8 @@ impl ReportBuilder {
                 .map(|(id, entries)| SessionSummary { id, entries })
                 .collect(),
             sessions_unlisted: self.sessions_unlisted,
-            approvals: self.approvals,
+            approvals,
+            claimed_approvals,
             redacted: self.redacted,
             redacted_unlisted: self.redacted_unlisted,
             time_span: match (self.first_time, self.last_time) {
@@ -375,11 +503,8 @@ impl ReportBuilder {
             },
             checkpoint: self.checkpoint,
             witnesses: self.witnesses,
-            proven: if verdict == Validity::Valid {
-                self.proven
-            } else {
-                Vec::new()
-            },
+            proven: proven_items.iter().map(Proven::sentence).collect(),
+            proven_items,
             findings: self.findings,
             findings_unlisted: self.findings_unlisted,
         }
@@ -435,30 +560,39 @@ impl Report {
             for sess in self.sessions.iter().take(20) {
                 let _ = writeln!(s, "  {} ({})", sess.id, crate::text::entries(sess.entries));
             }
-            if self.sessions.len() > 20 || self.sessions_unlisted > 0 {
-                let more = self.sessions.len().saturating_sub(20) as u64 + self.sessions_unlisted;
-                let _ = writeln!(s, "  … and {more} more");
+            if self.sessions.len() > 20 {
+                let _ = writeln!(s, "  … and {} more", self.sessions.len() - 20);
+            }
+            if self.sessions_unlisted > 0 {
+                let _ = writeln!(
+                    s,
+                    "  … and {} of sessions not listed",
+                    crate::text::entries(self.sessions_unlisted)
+                );
             }
         }
-        let _ = writeln!(s, "approvals:   {}", self.approvals.len());
-        for a in &self.approvals {
-            let _ = writeln!(
-                s,
-                "  entry {}: {} {} by {} ({}), signed at {}, recorded at {}",
-                a.seq,
-                a.approval.gate(),
-                a.approval.decision().past(),
-                a.printed_name,
-                a.approval.meaning(),
-                a.approval.signed_at().to_rfc3339(),
-                a.time.to_rfc3339()
-            );
-        }
+        render_approvals(&mut s, self);
         if !self.redacted.is_empty() {
             let total = self.redacted.len() as u64 + self.redacted_unlisted;
             let _ = writeln!(s, "redacted:    {total}");
             for r in &self.redacted {
                 let _ = writeln!(s, "  entry {} ({}): {}", r.seq, r.kind, r.detail);
+                if let Some(e) = &r.erasure {
+                    let _ = writeln!(
+                        s,
+                        "    erasure entry {}{}: {:?}, signed by {} (key {}) at {}",
+                        e.seq,
+                        if self.is_valid() {
+                            ""
+                        } else {
+                            " (not established: the verdict is INVALID)"
+                        },
+                        e.reason,
+                        e.printed_name,
+                        short_hex(&e.signer),
+                        e.time
+                    );
+                }
             }
             if self.redacted_unlisted > 0 {
                 let _ = writeln!(s, "  … and {} more", self.redacted_unlisted);
@@ -480,7 +614,11 @@ impl Report {
                 if w.cosigned.is_empty() {
                     "none".to_owned()
                 } else {
-                    w.cosigned.join(", ")
+                    w.cosigned
+                        .iter()
+                        .map(|c| format!("{} (at {})", c.name, c.time))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             );
         }
@@ -508,5 +646,67 @@ impl Report {
             }
         }
         s
+    }
+}
+
+// The first eight hex digits of a key id or hash written as hex.
+fn short_hex(hex: &str) -> &str {
+    hex.get(..8).unwrap_or(hex)
+}
+
+// The approvals: established ones with "approved by", the others as claims that were not
+// established (SPEC §12.6, the report).
+fn render_approvals(s: &mut String, report: &Report) {
+    let _ = writeln!(s, "approvals:   {}", report.approvals.len());
+    for a in &report.approvals {
+        let _ = writeln!(
+            s,
+            "  entry {}: {} {} by {} ({}), key {}, signed at {}, recorded at {}",
+            a.seq,
+            a.approval.gate(),
+            a.approval.decision().past(),
+            a.printed_name,
+            a.approval.meaning(),
+            a.signer.short(),
+            a.approval.signed_at().to_rfc3339(),
+            a.time.to_rfc3339()
+        );
+        render_approval_details(s, a);
+    }
+    if report.claimed_approvals.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "claimed approvals, NOT established (the verdict is INVALID): {}",
+        report.claimed_approvals.len()
+    );
+    for a in &report.claimed_approvals {
+        let _ = writeln!(
+            s,
+            "  entry {}: claims decision `{}` at gate {} ({}), in the name of {}, key {}, \
+             signing time {}, recording time {}",
+            a.seq,
+            a.approval.decision(),
+            a.approval.gate(),
+            a.approval.meaning(),
+            a.printed_name,
+            a.signer.short(),
+            a.approval.signed_at().to_rfc3339(),
+            a.time.to_rfc3339()
+        );
+        render_approval_details(s, a);
+    }
+}
+
+fn render_approval_details(s: &mut String, a: &SignedApproval) {
+    for l in a.approval.entries() {
+        let _ = writeln!(s, "    subject: entry {} (hash {})", l.seq, l.hash.short());
+    }
+    for d in a.approval.artifacts() {
+        let _ = writeln!(s, "    subject: artifact {d}");
+    }
+    if let Some(c) = a.approval.comment() {
+        let _ = writeln!(s, "    comment: {c:?}");
     }
 }

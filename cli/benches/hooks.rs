@@ -282,6 +282,7 @@ fn in_process(fx: &Fixture, n: u64) -> Duration {
         outcome: Some(ToolOutcome::Ok),
         duration_ms: None,
         paths: Vec::new(),
+        ..ToolCall::default()
     });
     let c = log
         .append(

@@ -270,7 +270,8 @@ fn every_object_is_locked_and_the_archive_verifies_and_grows() {
     assert_eq!(report["verdict"], "valid", "{report}");
     assert_eq!(report["entries"], 6);
     assert_eq!(report["checkpoint"]["size"], 6);
-    assert_eq!(report["schema"], "sealtrail.report/1");
+    assert_eq!(report["schema"], "sealtrail.report/2");
+    sealtrail_testkit::report_schema::assert_report_schema(&report);
 
     // A second run has nothing to upload.
     let again = archive(d, &to, &["--retention", "6y"]);

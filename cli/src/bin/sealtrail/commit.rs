@@ -3,8 +3,7 @@
 //! each commit message.
 
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
 use sealtrail::RootHash;
@@ -15,28 +14,10 @@ use crate::cli::{InstallHookArgs, ScanArgs, VerifyCommitArgs};
 use crate::common::{Status, check_log_dir, emit, invalid, json_line, load_public, open_log};
 use crate::ingest::settings::shell_word;
 use crate::output::{Existing, Output};
+use crate::ownership::git;
 
 /// What the commit's trailer claims a checkpoint is, as the report names it.
 const CLAIM: &str = "the commit's Sealtrail-Checkpoint trailer";
-
-/// Runs git in `repo` and returns its standard output.
-fn git(repo: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .map_err(|e| anyhow!("cannot run git (is it installed and on PATH?): {e}"))?;
-    if !out.status.success() {
-        return Err(anyhow!(
-            "git {} in {}: {}",
-            args.join(" "),
-            repo.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    String::from_utf8(out.stdout).map_err(|_| anyhow!("git {}: output is not UTF-8", args[0]))
-}
 
 /// The `Sealtrail-*` trailers of a commit message, as git parses them.
 #[derive(Debug, Default)]

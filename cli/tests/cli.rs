@@ -1389,7 +1389,12 @@ fn the_demo_runs_twice_and_its_log_verifies() {
             &format!("sealtrail why --log {d}/log --seq 15"),
             "the bundle is complete and unaltered",
             "Sealtrail-Checkpoint: 84 ",
-            &format!("verify-bundle {d}/demo.bundle --trusted-key {d}/log.vkey"),
+            &format!(
+                "verify-bundle {d}/demo.bundle --trusted-key {d}/log.vkey --witness \
+                 {d}/keys/witness.key.pub --witness-quorum 1"
+            ),
+            "witnesses:   1 of 1 required: witness (at ",
+            "the checkpoint is cosigned by 1 of the 1 witnesses required: witness",
             // Ownership and incidents: the review, merge and incident, the lineage, the table.
             "# Incident INC-2041 (sev2)",
             "- owner: Release Approver — merge entry",
@@ -1400,20 +1405,45 @@ fn the_demo_runs_twice_and_its_log_verifies() {
             &format!("sealtrail why --log {d}/log --incident INC-2041 --repo {d}/repo"),
         ],
     );
-    // The command the demo prints verifies with the real verify-bundle binary.
-    let vb = Command::new(env!("CARGO_BIN_EXE_verify-bundle"))
-        .args([
-            &format!("{d}/demo.bundle"),
-            "--trusted-key",
-            &format!("{d}/log.vkey"),
-            "--checkpoint",
-            &format!("{d}/checkpoint.txt"),
-        ])
-        .output()
-        .unwrap();
+    // The command the demo prints verifies with the real verify-bundle binary: the bundle
+    // carries the witness's cosignature, and extends the (cosigned) checkpoint it wrote.
+    let verify_bundle = |witness: &str| {
+        Command::new(env!("CARGO_BIN_EXE_verify-bundle"))
+            .args([
+                &format!("{d}/demo.bundle"),
+                "--trusted-key",
+                &format!("{d}/log.vkey"),
+                "--checkpoint",
+                &format!("{d}/checkpoint.txt"),
+                "--witness",
+                witness,
+                "--witness-quorum",
+                "1",
+            ])
+            .output()
+            .unwrap()
+    };
+    let vb = verify_bundle(&format!("{d}/keys/witness.key.pub"));
     assert_eq!(
         vb.status.code(),
         Some(0),
+        "{}",
+        String::from_utf8_lossy(&vb.stdout)
+    );
+    // Another witness's key: the quorum is not met, so the cosignature is what passed above.
+    let other = dir.path().join("other-witness.key");
+    expect(
+        &run(
+            &["witness", "keygen", "--out", other.to_str().unwrap()],
+            None,
+        ),
+        0,
+        &[],
+    );
+    let vb = verify_bundle(&format!("{}.pub", other.display()));
+    assert_eq!(
+        vb.status.code(),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&vb.stdout)
     );
@@ -1430,6 +1460,8 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         "keys/recorder.key.pub",
         "keys/approver.key",
         "keys/approver.key.pub",
+        "keys/witness.key",
+        "keys/witness.key.pub",
     ] {
         assert!(demo.join(f).exists(), "{f}");
     }

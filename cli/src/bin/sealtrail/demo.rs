@@ -8,15 +8,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
 use sealtrail::bundle::TrustPolicy;
+use sealtrail::checkpoint::{AddCheckpoint, Witness, WitnessKey, WitnessPolicy};
 use sealtrail::keys::public_key_path;
-use sealtrail::log::{ExportOptions, Selection};
+use sealtrail::log::{Anchor, ExportOptions, Selection};
 use sealtrail::trace::{DecisionTrace, TraceOptions};
 use sealtrail::{Log, SecretKey, SessionId, Suite};
 use sealtrail_testkit::scenario::{Content, ScenarioKeys, XbrlReceipts, record_xbrl_session_with};
 
 use crate::cli::DemoArgs;
 use crate::common::{Status, emit, invalid, load_secret};
-use crate::keys::{create_log, key_name_for, write_key_pair};
+use crate::keys::{create_log, key_name_for, write_key_pair_with};
 use crate::output::{self, Existing, Output};
 use crate::render::entry_line;
 
@@ -47,6 +48,8 @@ pub struct DemoKeys {
     pub recorder: SecretKey,
     /// A person: signs the approvals.
     pub approver: SecretKey,
+    /// An independent witness: cosigns the log's checkpoint.
+    pub witness: SecretKey,
 }
 
 /// What the steps share.
@@ -75,6 +78,10 @@ impl Demo {
     // The auditors' verifier key, where `sealtrail init` would write it: beside the log.
     fn vkey_path(&self) -> PathBuf {
         self.dir.join("log.vkey")
+    }
+
+    fn witness_vkey_path(&self) -> PathBuf {
+        public_key_path(&self.key_path("witness"))
     }
 
     fn key_path(&self, role: &str) -> PathBuf {
@@ -110,7 +117,7 @@ pub const STEPS: &[Step] = &[
         run: prepare,
     },
     Step {
-        title: "Keys: the log's owner, the agent's recorder, a human approver",
+        title: "Keys: the log's owner, the agent's recorder, a human approver, a witness",
         run: keys,
     },
     Step {
@@ -126,7 +133,7 @@ pub const STEPS: &[Step] = &[
         run: verify,
     },
     Step {
-        title: "Checkpoint: the owner signs the log's size and Merkle root",
+        title: "Checkpoint: the owner signs the log's size and Merkle root; a witness cosigns it",
         run: checkpoint,
     },
     Step {
@@ -134,7 +141,7 @@ pub const STEPS: &[Step] = &[
         run: export,
     },
     Step {
-        title: "Verify the bundle exactly as verify-bundle does (trusting only the log's verifier key), and write the auditor's page",
+        title: "Verify the bundle exactly as verify-bundle does (trusting only the log's verifier key and the witness's), and write the auditor's page",
         run: verify_bundle,
     },
     Step {
@@ -234,6 +241,16 @@ fn prepare(d: &mut Demo) -> Result<()> {
 
 // Loads the key at `path`, or creates it; makes sure its .pub file is there.
 fn key(d: &Demo, role: &str, does: &str) -> Result<SecretKey> {
+    key_with(d, role, does, |k| k.public_key().to_vkey())
+}
+
+// `vkey` makes the public file's verifier key (a witness's has its own type).
+fn key_with(
+    d: &Demo,
+    role: &str,
+    does: &str,
+    vkey: impl Fn(&SecretKey) -> String,
+) -> Result<SecretKey> {
     let path = d.key_path(role);
     let shown = d.show(&path);
     if path.exists() {
@@ -242,14 +259,14 @@ fn key(d: &Demo, role: &str, does: &str) -> Result<SecretKey> {
         if !public.exists() {
             output::write(
                 &public,
-                format!("{}\n", key.public_key().to_vkey()).as_bytes(),
+                format!("{}\n", vkey(&key)).as_bytes(),
                 Existing::Key,
             )?;
         }
         emit(format!("  kept    {role:<9} {shown}: {does}"))?;
         Ok(key)
     } else {
-        let key = write_key_pair(&path, &key_name_for(&path, None)?)?;
+        let key = write_key_pair_with(&path, &key_name_for(&path, None)?, vkey)?;
         emit(format!("  created {role:<9} {shown}: {does}"))?;
         Ok(key)
     }
@@ -267,11 +284,18 @@ fn keys(d: &mut Demo) -> Result<()> {
         "approver",
         &format!("a person, {APPROVER_NAME:?}: signs the approvals"),
     )?;
+    let witness = key_with(
+        d,
+        "witness",
+        "an independent witness: cosigns a checkpoint only if it extends the last one it saw",
+        |k| WitnessKey::new(k.public_key()).to_vkey(),
+    )?;
     emit("  each secret key has mode 0600; its public key is beside it in .key.pub")?;
     d.keys = Some(DemoKeys {
         owner,
         recorder,
         approver,
+        witness,
     });
     Ok(())
 }
@@ -386,14 +410,31 @@ fn verify(d: &mut Demo) -> Result<()> {
 }
 
 fn checkpoint(d: &mut Demo) -> Result<()> {
-    let signed = d.log()?.checkpoint(&d.keys()?.owner)?;
+    let log = d.log()?;
+    let keys = d.keys()?;
+    let signed = log.checkpoint(&keys.owner)?;
+    // The witness checks the owner's signature (it trusts the log's verifier key) and that the
+    // checkpoint extends the last one it cosigned for this log: here, the first.
+    let witness = Witness::new(keys.witness.clone(), log.verifier_keys());
+    let request = AddCheckpoint {
+        old: 0,
+        proof: Vec::new(),
+        checkpoint: signed,
+    };
+    let time = sealtrail::Timestamp::now().as_nanos() / 1_000_000_000;
+    let cosigned = witness
+        .add_checkpoint(None, &request, time)
+        .map_err(|r| anyhow!("the witness refused to cosign: {r}"))?;
+    let signed = log.attach_cosignatures(&cosigned.checkpoint, &[witness.public_key()])?;
     let c = signed.checkpoint();
     let path = d.dir.join("checkpoint.txt");
     output::write(&path, &signed.encode(), Existing::Replace)?;
     emit(format!(
-        "  size {}, root {}; wrote {} (a C2SP signed note):",
+        "  size {}, root {}; the witness {} cosigned it; wrote {} (a C2SP signed note, the \
+         owner's signature then the witness's cosignature):",
         c.size(),
         c.root(),
+        d.show(&d.witness_vkey_path()),
         d.show(&path)
     ))?;
     for line in String::from_utf8_lossy(&signed.encode()).trim_end().lines() {
@@ -410,9 +451,12 @@ fn bundle_path(d: &Demo) -> PathBuf {
 fn export(d: &mut Demo) -> Result<()> {
     let path = bundle_path(d);
     let mut out = std::io::BufWriter::new(Output::create(&path, Existing::Replace)?);
+    // Anchored on the cosigned checkpoint, and refused if it lost its cosignature.
     let summary = d.log()?.export(
         &d.keys()?.owner,
-        &ExportOptions::new(Selection::Log),
+        &ExportOptions::new(Selection::Log)
+            .anchor(Anchor::PreferWitnessed)
+            .require_cosignatures(1),
         &mut out,
         &mut |_, _| {},
     )?;
@@ -420,8 +464,8 @@ fn export(d: &mut Demo) -> Result<()> {
         .map_err(|e| anyhow!("{}: cannot write: {}", d.show(&path), e.error()))?
         .commit()?;
     emit(format!(
-        "  wrote {}: {} entries with payloads, the checkpoint of size {} (signed for the export), \
-         and a trailer signing every byte — {} bytes",
+        "  wrote {}: {} entries with payloads, the witnessed checkpoint of size {}, and a \
+         trailer signing every byte — {} bytes",
         d.show(&path),
         summary.entries,
         summary.size,
@@ -433,7 +477,9 @@ fn export(d: &mut Demo) -> Result<()> {
 fn verify_bundle(d: &mut Demo) -> Result<()> {
     let path = bundle_path(d);
     let pinned = sealtrail::keys::read_public_keys(&d.vkey_path().display().to_string())?;
-    let policy = TrustPolicy::new(pinned)?;
+    // The auditor also requires the witness's cosignature (a quorum of one).
+    let witness = WitnessKey::new(d.keys()?.witness.public_key());
+    let policy = TrustPolicy::new(pinned)?.with_witnesses(WitnessPolicy::new(vec![witness], 1)?);
     let file =
         std::fs::File::open(&path).with_context(|| format!("{}: cannot open", d.show(&path)))?;
     let reading = sealtrail::bundle::verify_bundle_entries(file, &policy)?;
@@ -461,12 +507,14 @@ fn verify_bundle(d: &mut Demo) -> Result<()> {
         0,
         (
             format!(
-                "verify-bundle {} --trusted-key {}",
+                "verify-bundle {} --trusted-key {} --witness {} --witness-quorum 1",
                 d.show(&path),
-                d.show(&d.vkey_path())
+                d.show(&d.vkey_path()),
+                d.show(&d.witness_vkey_path())
             ),
-            "verify the bundle yourself, trusting only the log's verifier key (from a checkout: \
-             cargo run --release -p sealtrail-cli --bin verify-bundle -- …)"
+            "verify the bundle yourself, trusting only the log's verifier key and requiring the \
+             witness's cosignature (from a checkout: cargo run --release -p sealtrail-cli --bin \
+             verify-bundle -- …)"
                 .into(),
         ),
     );

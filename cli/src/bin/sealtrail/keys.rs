@@ -49,6 +49,16 @@ pub fn key_name_for(out: &Path, printed: Option<&str>) -> Result<String> {
 /// `out`'s directory if needed. Never overwrites either file, nor writes through a symlink; a
 /// crash leaves either file whole or absent.
 pub fn write_key_pair(out: &Path, name: &str) -> Result<SecretKey> {
+    write_key_pair_with(out, name, |k| k.public_key().to_vkey())
+}
+
+/// [`write_key_pair`] with the public file's verifier key made by `vkey` (a witness's has its
+/// own type, `sealtrail::checkpoint::WitnessKey::to_vkey`).
+pub fn write_key_pair_with(
+    out: &Path,
+    name: &str,
+    vkey: impl Fn(&SecretKey) -> String,
+) -> Result<SecretKey> {
     let public = public_key_path(out);
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
@@ -64,7 +74,7 @@ pub fn write_key_pair(out: &Path, name: &str) -> Result<SecretKey> {
         .and_then(|()| secret_file.write_all(b"\n"))
         .map_err(|e| anyhow!("{}: cannot write: {e}", out.display()))?;
     public_file
-        .write_all(format!("{}\n", key.public_key().to_vkey()).as_bytes())
+        .write_all(format!("{}\n", vkey(&key)).as_bytes())
         .map_err(|e| anyhow!("{}: cannot write: {e}", public.display()))?;
     secret_file.commit()?;
     if let Err(e) = public_file.commit() {

@@ -11,18 +11,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Subcommand};
+use sealtrail::Suite;
 use sealtrail::checkpoint::{
     AddCheckpoint, MAX_ADD_CHECKPOINT_SIZE, SignedCheckpoint, Witness, WitnessKey, WitnessRefusal,
     parse_proof_lines, proof_lines,
 };
 use sealtrail::keys::{PublicKey, read_public_keys};
 use sealtrail::note::MAX_NOTE_SIZE;
-use sealtrail::{SecretKey, Suite};
 use serde_json::json;
 
 use crate::cli::ProveArgs;
 use crate::common::{Status, emit, invalid, json_line, load_secret, open_log};
-use crate::keys::key_name_for;
+use crate::keys::{key_name_for, write_key_pair_with};
 use crate::output::{self, Existing, Output};
 
 const WITNESS_HELP: &str = "\
@@ -163,26 +163,8 @@ pub fn run(command: &WitnessCommand) -> Result<Status> {
 fn keygen(a: &KeygenArgs) -> Result<Status> {
     let name = key_name_for(&a.out, a.name.as_deref())?;
     let public = sealtrail::keys::public_key_path(&a.out);
-    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("{}: cannot create the directory", parent.display()))?;
-    }
-    let mut secret_file = Output::create_secret(&a.out)?;
-    let mut public_file = Output::create(&public, Existing::Key)?;
-    let key = SecretKey::generate(&name)?;
+    let key = write_key_pair_with(&a.out, &name, |k| WitnessKey::new(k.public_key()).to_vkey())?;
     let vkey = WitnessKey::new(key.public_key()).to_vkey();
-    secret_file
-        .write_all(key.to_skey().as_bytes())
-        .and_then(|()| secret_file.write_all(b"\n"))
-        .with_context(|| format!("{}: cannot write", a.out.display()))?;
-    public_file
-        .write_all(format!("{vkey}\n").as_bytes())
-        .with_context(|| format!("{}: cannot write", public.display()))?;
-    secret_file.commit()?;
-    if let Err(e) = public_file.commit() {
-        let _ = std::fs::remove_file(&a.out);
-        return Err(e);
-    }
     emit(format!(
         "wrote {} (witness secret key, mode 0600) and {} (witness verifier key)",
         a.out.display(),

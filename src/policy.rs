@@ -168,7 +168,8 @@ pub struct SeniorReviewFinding {
     pub merge: u64,
     /// The `review_policy` entry in force at the merge.
     pub policy: u64,
-    /// Each touched path that needs a senior's review, with the pattern that covers it.
+    /// Each touched path that needs a senior's review, with the pattern that covers it; empty
+    /// when the merge lists no paths at all (it cannot be shown to avoid the senior paths).
     pub paths: Vec<(String, String)>,
     /// The reviews of the change recorded before the merge, none of which counts.
     pub reviews: Vec<ReviewSeen>,
@@ -203,6 +204,13 @@ impl SeniorReviewFinding {
                 seen.join("; ")
             )
         };
+        if paths.is_empty() {
+            return format!(
+                "merge lists no paths while the senior-review requirement of entry {} is in \
+                 force, so what it touched cannot be judged, and {missing}",
+                self.policy
+            );
+        }
         format!(
             "merge touches {} under the senior-review requirement of entry {}, but {missing}",
             paths.join(", "),
@@ -307,7 +315,10 @@ impl SeniorReviews {
                 }
             }
         }
-        if hits.is_empty() {
+        // A merge that states no paths cannot show that it touched none of the senior paths: it
+        // is judged as touching them all (SPEC §13.14).
+        let unlisted = paths.is_empty() && !policy.senior_paths().is_empty();
+        if hits.is_empty() && !unlisted {
             return None;
         }
         let reviews: Vec<ReviewSeen> = self

@@ -322,6 +322,37 @@ mod senior {
         );
     }
 
+    // Insider: the person merging signs the merge, and with it the paths it lists. Leaving
+    // `paths` out must not take a change around the rule: under a policy with senior paths, a
+    // merge that lists none is judged as if it touched them, and a senior's approval clears it.
+    #[test]
+    fn a_merge_listing_no_paths_under_a_policy_needs_a_senior_review() {
+        let w = world();
+        // Without a policy, a merge with no paths is judged on nothing.
+        merge(&w, &[]);
+        assert_eq!(findings(&w), Vec::new());
+        let policy = declare(&w, &["auth/**"]);
+        let m = merge(&w, &[]);
+        let found = findings(&w);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, m, "names the merge entry");
+        assert_eq!(
+            found[0].1,
+            format!(
+                "merge lists no paths while the senior-review requirement of entry {policy} is \
+                 in force, so what it touched cannot be judged, and no review of the change is \
+                 among the entries verified"
+            )
+        );
+        // The senior's approving review of the change clears a later merge that lists no paths.
+        review_by(&w, &w.senior, ReviewVerdict::Approve);
+        merge(&w, &[]);
+        assert_eq!(
+            findings(&w).iter().map(|f| f.0).collect::<Vec<_>>(),
+            vec![m]
+        );
+    }
+
     #[test]
     fn a_review_by_a_key_that_is_not_senior_does_not_count() {
         let w = world();

@@ -676,3 +676,209 @@ fn report_defects_matches_a_hand_computed_table() {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
 }
+
+// Writes a secret key file (mode 0600) for the CLI.
+fn key_file(dir: &Path, name: &str, key: &sealtrail::SecretKey) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{}\n", key.to_skey().as_str())).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path.display().to_string()
+}
+
+fn senior_findings(log: &str) -> Vec<serde_json::Value> {
+    let o = sealtrail(&["verify", "--log", log, "--json"]);
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "senior_review")
+        .cloned()
+        .collect()
+}
+
+// `review-policy set|show`: the owner declares the policy from the CLI; only an owner key may,
+// senior keys must be the log's active approvers, and the verifier then judges merges by it —
+// including a merge that lists no paths.
+#[test]
+fn review_policy_is_declared_and_shown_from_the_cli_and_judges_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_dir = dir.path().join("log");
+    let l = log_dir.to_str().unwrap();
+    let (log, k, senior) = new_log(&log_dir, START);
+    drop(log);
+    let owner = key_file(dir.path(), "owner.key", &k.owner);
+    let approver = key_file(dir.path(), "approver.key", &k.approver);
+
+    // Nothing declared yet.
+    let shown: serde_json::Value = serde_json::from_str(&ok(sealtrail(&[
+        "review-policy",
+        "show",
+        "--log",
+        l,
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(shown["policy"], serde_json::Value::Null);
+
+    // Not an owner key: refused by the log (exit 1), nothing written.
+    let o = sealtrail(&[
+        "review-policy",
+        "set",
+        "--log",
+        l,
+        "--owner-key",
+        &approver,
+        "--senior-name",
+        "Security Lead",
+        "--path",
+        "auth/**",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A name no approver key has: a usage error that lists the approvers.
+    let o = sealtrail(&[
+        "review-policy",
+        "set",
+        "--log",
+        l,
+        "--owner-key",
+        &owner,
+        "--senior-name",
+        "Nobody",
+        "--path",
+        "auth/**",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--senior-name \"Nobody\": no active approver key has that printed name"),
+        "{err}"
+    );
+    assert!(err.contains("Release Approver ("), "{err}");
+    assert!(err.contains("Security Lead ("), "{err}");
+    // The recorder's key is not an approver key.
+    let recorder_pub = dir.path().join("recorder.key.pub");
+    std::fs::write(
+        &recorder_pub,
+        format!("{}\n", k.recorder.public_key().to_vkey()),
+    )
+    .unwrap();
+    let o = sealtrail(&[
+        "review-policy",
+        "set",
+        "--log",
+        l,
+        "--owner-key",
+        &owner,
+        "--senior",
+        recorder_pub.to_str().unwrap(),
+        "--path",
+        "auth/**",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not an active approver key of this log")
+    );
+
+    let set: serde_json::Value = serde_json::from_str(&ok(sealtrail(&[
+        "review-policy",
+        "set",
+        "--log",
+        l,
+        "--owner-key",
+        &owner,
+        "--senior-name",
+        "Security Lead",
+        "--path",
+        "auth/**",
+        "--path",
+        "crypto/**",
+        "--json",
+    ])))
+    .unwrap();
+    let policy_seq = set["seq"].as_u64().unwrap();
+    let shown: serde_json::Value = serde_json::from_str(&ok(sealtrail(&[
+        "review-policy",
+        "show",
+        "--log",
+        l,
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(shown["seq"], policy_seq);
+    assert_eq!(
+        shown["policy"]["senior_paths"],
+        serde_json::json!(["auth/**", "crypto/**"])
+    );
+    assert_eq!(
+        shown["policy"]["senior_keys"],
+        serde_json::json!([{"key": senior.key_id().to_string(), "name": "Security Lead"}])
+    );
+    let text = ok(sealtrail(&["review-policy", "show", "--log", l]));
+    assert!(
+        text.contains(&format!("entry {policy_seq}: merges touching these paths")),
+        "{text}"
+    );
+    assert!(text.contains("  path:   crypto/**"), "{text}");
+    assert!(text.contains("  senior: Security Lead ("), "{text}");
+
+    // Merges after it: one on a senior path, one listing no paths, one elsewhere.
+    let log = Log::open(&log_dir).unwrap();
+    let session = SessionId::new("merge-1").unwrap();
+    let merge = |paths: &[&str]| {
+        let m = Event::Merge(Merge {
+            change: change(&"ab".repeat(20)),
+            into: "main".into(),
+            repository: None,
+            merge_commit: None,
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        });
+        log.append_event(&k.approver, &session, &m, &[])
+            .unwrap()
+            .seq
+    };
+    let on_senior = merge(&["auth/login.rs"]);
+    let unlisted = merge(&[]);
+    merge(&["docs/readme.md"]);
+    drop(log);
+    let found: Vec<u64> = senior_findings(l)
+        .iter()
+        .map(|f| f["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(found, vec![on_senior, unlisted]);
+
+    // Withdrawn: merges after it need nothing; the earlier findings stay.
+    ok(sealtrail(&[
+        "review-policy",
+        "set",
+        "--log",
+        l,
+        "--owner-key",
+        &owner,
+        "--withdraw",
+    ]));
+    let text = ok(sealtrail(&["review-policy", "show", "--log", l]));
+    assert!(text.contains("review policy withdrawn"), "{text}");
+    let log = Log::open(&log_dir).unwrap();
+    merge_after(&log, &k.approver, &session);
+    drop(log);
+    assert_eq!(senior_findings(l).len(), 2);
+}
+
+fn merge_after(log: &Log, key: &sealtrail::SecretKey, session: &SessionId) {
+    let m = Event::Merge(Merge {
+        change: change(&"cd".repeat(20)),
+        into: "main".into(),
+        repository: None,
+        merge_commit: None,
+        paths: vec!["auth/login.rs".into()],
+    });
+    log.append_event(key, session, &m, &[]).unwrap();
+}

@@ -101,6 +101,9 @@ pub enum Command {
     /// Erase one entry's payload (signed by an owner key); the chain and proofs stay valid.
     #[command(long_about = crate::erase::ERASE_HELP, after_help = EXIT_STATUS)]
     Erase(crate::erase::EraseArgs),
+    /// Declare or show which paths need a senior's review before a merge (owner-signed).
+    #[command(subcommand, after_help = EXIT_STATUS)]
+    ReviewPolicy(crate::review_policy::ReviewPolicyCommand),
     /// Archive the log to an S3 bucket with Object Lock: write-once, locked, verifiable objects.
     #[command(long_about = crate::archive::ARCHIVE_HELP, after_help = EXIT_STATUS)]
     Archive(crate::archive::ArchiveArgs),

@@ -27,6 +27,7 @@ mod output;
 mod ownership;
 mod render;
 mod replay;
+mod review_policy;
 #[cfg(feature = "s3")]
 mod s3;
 mod seal;
@@ -67,6 +68,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Git(GitCommand::Scan(a)) => commit::scan(a),
         Command::Compare(a) => inspect::compare(a),
         Command::Erase(a) => erase::erase(a),
+        Command::ReviewPolicy(c) => review_policy::run(c),
         Command::Archive(a) => archive::archive(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),

@@ -206,7 +206,7 @@ pub fn defect_report<S: EntrySource + ?Sized>(
     Ok(DefectReport { period, by, rows })
 }
 
-fn days(ns: Option<u64>) -> String {
+pub(crate) fn days(ns: Option<u64>) -> String {
     match ns {
         Some(ns) => format!("{:.1}", ns as f64 / 86_400e9),
         None => "—".to_owned(),

@@ -461,3 +461,93 @@ fn sealtrail_report_html_for_the_local_log() {
     assert_eq!(code(&o), 2);
     assert!(err(&o).contains("--html"), "{}", err(&o));
 }
+
+// Makes a commit in `repo` by `author` at `seconds` and returns its id.
+fn commit(repo: &Path, file: &str, author: (&str, &str), seconds: u64) -> String {
+    let git = |args: &[&str]| {
+        let date = format!("@{seconds} +0000");
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", author.0)
+            .env("GIT_AUTHOR_EMAIL", author.1)
+            .env("GIT_COMMITTER_NAME", author.0)
+            .env("GIT_COMMITTER_EMAIL", author.1)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .unwrap_or_else(|e| panic!("git is needed for this test (apt-get install git): {e}"));
+        assert!(o.status.success(), "git {args:?}: {}", err(&o));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    std::fs::write(repo.join(file), format!("{file}\n")).unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", file]);
+    git(&["rev-parse", "HEAD"])
+}
+
+// `sealtrail report --html --repo`: the defect-rate charts are inline SVG that the browser
+// draws, with no request, beside the verified record.
+#[test]
+fn the_defect_rate_chart_renders_in_a_browser_without_a_request() {
+    let f = fixture();
+    let repo = f.dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let init = Command::new("git")
+        .args(["init", "-q"])
+        .arg(&repo)
+        .output()
+        .expect("git is needed for this test (apt-get install git)");
+    assert!(init.status.success());
+    let t0 = 1_767_571_200u64; // 2026-01-05T00:00:00Z
+    commit(&repo, "human.txt", ("Dev", "dev@example.com"), t0);
+    let agent = commit(
+        &repo,
+        "agent.txt",
+        ("Claude", "noreply@anthropic.com"),
+        t0 + 86_400,
+    );
+    let k = keys();
+    f.log
+        .append_event(
+            &k.approver,
+            &SessionId::new("ops").unwrap(),
+            &Event::Incident(sealtrail::event::Incident {
+                id: "INC-7".into(),
+                severity: "sev2".into(),
+                detected_at: (t0 + 10 * 86_400) * 1_000_000_000,
+                description: "exports broke".into(),
+                commits: vec![agent],
+                sessions: Vec::new(),
+            }),
+            &[],
+        )
+        .unwrap();
+    let log_dir: PathBuf = f.dir.path().join("log");
+    let page = f.path("defects.html");
+    drop(f.log);
+    let o = sealtrail(&[
+        "report",
+        "--log",
+        log_dir.to_str().unwrap(),
+        "--html",
+        &page,
+        "--repo",
+        repo.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_inert(&html);
+    let dom = render(Path::new(&page), &f.dir.path().join("defects.png"));
+    assert!(dom.contains("<strong>VALID</strong>"));
+    assert!(dom.contains("Defect rate by code origin"));
+    assert!(
+        dom.contains("<svg id=\"defects-chart-0\""),
+        "the chart is in the DOM"
+    );
+    // The agent's commit carries the one incident: a full-height bar, and its table row.
+    assert!(dom.contains("data-period=\"2026-Q1\" data-group=\"agent\" data-rate=\"1.000\""));
+    assert!(dom.contains("data-period=\"2026-Q1\" data-group=\"human\" data-rate=\"0.000\""));
+    assert!(dom.contains("<td>2026-Q1</td><td>agent</td><td>1</td>"));
+}

@@ -675,6 +675,72 @@ fn report_defects_matches_a_hand_computed_table() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+
+    // The auditor's page with the same tables, drawn: one bar per row, its height the rate on a
+    // scale from 0 to the highest rate rounded up to a quarter (1.00 here: 160 units).
+    let page = dir.path().join("page.html");
+    let out = sealtrail(&[
+        "report",
+        "--log",
+        l,
+        "--html",
+        page.to_str().unwrap(),
+        "--repo",
+        repo.arg(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let bars: Vec<(String, String, String)> = html
+        .match_indices("data-period=\"")
+        .map(|(i, _)| {
+            let attr = |name: &str| {
+                let rest = &html[i..];
+                let start = rest.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                rest[start..start + rest[start..].find('"').unwrap()].to_owned()
+            };
+            (attr("data-period"), attr("data-group"), attr("data-rate"))
+        })
+        .collect();
+    let bar = |p: &str, g: &str, r: &str| (p.to_owned(), g.to_owned(), r.to_owned());
+    assert_eq!(
+        bars,
+        vec![
+            // By origin.
+            bar("2026-Q1", "agent", "1.000"),
+            bar("2026-Q1", "human", "0.000"),
+            bar("2026-Q1", "mixed", "0.500"),
+            bar("2026-Q1", "all", "0.333"),
+            bar("2026-Q2", "agent", "1.000"),
+            bar("2026-Q2", "human", "0.000"),
+            bar("2026-Q2", "all", "0.500"),
+            // By prompt tag.
+            bar("2026-Q1", "(untagged)", "0.500"),
+            bar("2026-Q1", "new-feature", "1.000"),
+            bar("2026-Q1", "refactor", "0.000"),
+            bar("2026-Q1", "all", "0.333"),
+            bar("2026-Q2", "(untagged)", "0.000"),
+            bar("2026-Q2", "new-feature", "1.000"),
+            bar("2026-Q2", "xbrl", "1.000"),
+            bar("2026-Q2", "all", "0.500"),
+        ]
+    );
+    assert!(html.contains(
+        "height=\"160\" fill=\"#e65100\" stroke=\"#333\" data-period=\"2026-Q1\" \
+         data-group=\"agent\""
+    ));
+    assert!(html.contains(
+        "height=\"80\" fill=\"#6a1b9a\" stroke=\"#333\" data-period=\"2026-Q1\" \
+         data-group=\"mixed\""
+    ));
+    assert!(html.contains(
+        "<tr><td>2026-Q1</td><td>agent</td><td>2</td><td>200</td><td>2</td><td>1.000</td>\
+         <td>10.000</td><td>4.0</td><td>10.0</td></tr>"
+    ));
+    assert!(html.contains("<a href=\"#defects\">Defect rate by code origin</a>"));
 }
 
 // Writes a secret key file (mode 0600) for the CLI.

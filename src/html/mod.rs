@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+mod defects;
 mod escape;
 mod sections;
 mod timeline;
@@ -40,6 +41,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use crate::bundle::BundleReading;
+use crate::defects::DefectReport;
 use crate::entry::{Erasure, Kind, SessionId};
 use crate::event::Event;
 use crate::hash::Digest;
@@ -72,6 +74,7 @@ pub struct Page<'a> {
     source: Option<&'a dyn EntrySource>,
     subject: Option<&'a str>,
     rendered_at: Option<Timestamp>,
+    defects: &'a [DefectReport],
 }
 
 impl std::fmt::Debug for Page<'_> {
@@ -93,6 +96,7 @@ impl<'a> Page<'a> {
             source: Some(source),
             subject: None,
             rendered_at: None,
+            defects: &[],
         }
     }
 
@@ -104,6 +108,7 @@ impl<'a> Page<'a> {
             source: None,
             subject: None,
             rendered_at: None,
+            defects: &[],
         }
     }
 
@@ -125,6 +130,13 @@ impl<'a> Page<'a> {
     /// When the page was made, printed in its header.
     pub fn rendered_at(mut self, time: Timestamp) -> Page<'a> {
         self.rendered_at = Some(time);
+        self
+    }
+
+    /// Adds defect-rate tables (SPEC §13.16), each drawn as a chart and a table. They are shown
+    /// only when the report is valid: their incidents and merges come from the entries.
+    pub fn defects(mut self, tables: &'a [DefectReport]) -> Page<'a> {
+        self.defects = tables;
         self
     }
 
@@ -154,7 +166,7 @@ impl<'a> Page<'a> {
         }
         w.push_str(".</p></header>\n");
         if let Some(h) = &held {
-            sections::toc(&mut w, h);
+            sections::toc(&mut w, h, !self.defects.is_empty());
         }
         w.push_str("<main>\n");
         sections::verdict(&mut w, r, held.is_some(), self.source.is_some());
@@ -165,6 +177,9 @@ impl<'a> Page<'a> {
             sections::redactions(&mut w, r, h);
             sections::sessions(&mut w, h);
             sections::others(&mut w, h);
+            if !self.defects.is_empty() {
+                defects::section(&mut w, self.defects);
+            }
         }
         sections::footer(&mut w, r);
         w.push_str("</main>\n</body>\n</html>\n");
@@ -444,6 +459,7 @@ li.entry:target { background: #fff8c4; }
   body { font-size: 10pt; max-width: none; padding: 0; } nav { display: none; }
   a { color: inherit; text-decoration: none; } li.entry { break-inside: avoid; }
   h2, h3 { break-after: avoid; } table, .verdict { break-inside: avoid; }
-  pre { background: none; border: 1px solid var(--line); }
+  pre { background: none; border: 1px solid var(--line); } figure.chart { break-inside: avoid; }
 }
+figure.chart { margin: .6rem 0; overflow-x: auto; } figure.chart figcaption { color: #555; font-size: .9em; }
 ";

@@ -9,7 +9,7 @@ use crate::keys::KeyId;
 use crate::registry::KeyChange;
 use crate::report::{RedactionReason, Report, Validity};
 
-pub(super) fn toc(w: &mut String, h: &Held) {
+pub(super) fn toc(w: &mut String, h: &Held, defects: bool) {
     w.push_str("<nav><h2>Contents</h2><ol>");
     w.push_str("<li><a href=\"#verdict\">Verdict and what was proven</a></li>");
     w.push_str("<li><a href=\"#facts\">The log, checkpoint and witnesses</a></li>");
@@ -24,6 +24,9 @@ pub(super) fn toc(w: &mut String, h: &Held) {
         );
     }
     w.push_str("<li><a href=\"#log-entries\">Keys and other log entries</a></li>");
+    if defects {
+        w.push_str("<li><a href=\"#defects\">Defect rate by code origin</a></li>");
+    }
     w.push_str("</ol></nav>\n");
 }
 

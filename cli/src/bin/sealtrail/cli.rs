@@ -830,6 +830,16 @@ pub struct ReportArgs {
     /// Print the verification report as one JSON object (as `sealtrail verify --json`).
     #[arg(long)]
     pub json: bool,
+    /// Add the defect rate by code origin and by prompt tag (as `report defects`) to the page,
+    /// as charts and tables, from this git repository's history (HEAD).
+    #[arg(long, value_name = "DIR", requires = "html")]
+    pub repo: Option<PathBuf>,
+    /// The period of the defect-rate charts.
+    #[arg(long, value_enum, default_value = "quarter", requires = "repo")]
+    pub period: PeriodArg,
+    /// Another name or address that marks an agent in the repository (repeatable).
+    #[arg(long = "agent", value_name = "NAME", requires = "repo")]
+    pub agents: Vec<String>,
     /// Another report on the log.
     #[command(subcommand)]
     pub command: Option<ReportCommand>,

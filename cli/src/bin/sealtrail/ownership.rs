@@ -188,18 +188,41 @@ pub fn owner_of(a: &OwnerArgs) -> Result<Status> {
 }
 
 /// `report defects`.
+/// The defect-rate tables of the auditor's page (`report --html --repo`): by origin and by
+/// prompt tag, per `period`, from the repository's history at HEAD.
+pub fn defect_tables(
+    log: &sealtrail::Log,
+    repo: &Path,
+    period: crate::cli::PeriodArg,
+    agents: &[String],
+) -> Result<Vec<sealtrail::defects::DefectReport>> {
+    use sealtrail::defects::{GroupBy, defect_report};
+    let facts: Vec<CommitFacts> = history(repo, "HEAD", None, agents)?
+        .into_iter()
+        .map(|c| c.facts)
+        .collect();
+    [GroupBy::Origin, GroupBy::PromptTag]
+        .into_iter()
+        .map(|by| defect_report(log, &facts, period_of(period), by).map_err(|e| anyhow!("{e}")))
+        .collect()
+}
+
+fn period_of(p: crate::cli::PeriodArg) -> sealtrail::defects::Period {
+    match p {
+        crate::cli::PeriodArg::Quarter => sealtrail::defects::Period::Quarter,
+        crate::cli::PeriodArg::Month => sealtrail::defects::Period::Month,
+    }
+}
+
 pub fn defects(a: &crate::cli::DefectsArgs) -> Result<Status> {
-    use crate::cli::{ByArg, PeriodArg};
-    use sealtrail::defects::{GroupBy, Period, defect_report};
+    use crate::cli::ByArg;
+    use sealtrail::defects::{GroupBy, defect_report};
     let log = open_log(&a.log)?;
     let facts: Vec<CommitFacts> = history(&a.repo, &a.rev, a.since.as_deref(), &a.agents)?
         .into_iter()
         .map(|c| c.facts)
         .collect();
-    let period = match a.period {
-        PeriodArg::Quarter => Period::Quarter,
-        PeriodArg::Month => Period::Month,
-    };
+    let period = period_of(a.period);
     let by = match a.by {
         ByArg::Origin => GroupBy::Origin,
         ByArg::PromptTag => GroupBy::PromptTag,

@@ -95,14 +95,19 @@ pub fn report(a: &ReportArgs) -> Result<Status> {
     };
     let subject = format!("log {}", a.log.display());
     let log;
+    let mut tables = Vec::new();
     let page = if report.is_valid() {
         // Opened once verified; the page draws the entries the report covers, no later ones.
         log = open_log(&a.log)?;
+        if let Some(repo) = &a.repo {
+            tables = crate::ownership::defect_tables(&log, repo, a.period, &a.agents)?;
+        }
         Page::verified(&report, &log)
     } else {
         Page::report_only(&report)
     };
     let page = page
+        .defects(&tables)
         .subject(&subject)
         .rendered_at(Timestamp::now())
         .render()

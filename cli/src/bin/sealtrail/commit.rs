@@ -268,7 +268,7 @@ exit 0
 
 /// `sealtrail git scan`.
 pub fn scan(a: &ScanArgs) -> Result<Status> {
-    use sealtrail::origin::{Commit, Origin, classify};
+    use sealtrail::origin::Origin;
     let log = a.log.as_deref().map(open_log).transpose()?;
     let log_id = log.as_ref().map(|l| l.log_id().to_hex());
     // Read once: the printed names every approval is shown with.
@@ -276,58 +276,27 @@ pub fn scan(a: &ScanArgs) -> Result<Status> {
         .as_ref()
         .map(sealtrail::query::printed_names)
         .unwrap_or_default();
-    let mut args = vec![
-        "log".to_owned(),
-        "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%(trailers:only,unfold)%x1e".to_owned(),
-    ];
-    if let Some(since) = &a.since {
-        args.push(format!("--since={since}"));
-    }
-    args.push(a.rev.clone());
-    args.push("--".to_owned());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let text = git(&a.repo, &args)?;
+    let commits = crate::ownership::history(&a.repo, &a.rev, a.since.as_deref(), &a.agents)?;
     let mut totals = std::collections::BTreeMap::from([
         (Origin::Human, 0u64),
         (Origin::Agent, 0),
         (Origin::Mixed, 0),
     ]);
     let mut rows = Vec::new();
-    for record in text.split('\x1e') {
-        let record = record.trim_start_matches('\n');
-        if record.is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = record.splitn(5, '\x1f').collect();
-        let [hash, name, email, time, trailer_text] = fields[..] else {
-            return Err(anyhow!("git log printed a record this version cannot read"));
-        };
-        let trailers: Vec<(String, String)> = trailer_text
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-            .collect();
-        let find = |key: &str| {
-            trailers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v.clone())
-        };
-        let (session, trailer_log) = (find("Sealtrail-Session"), find("Sealtrail-Log"));
-        let commit = Commit {
-            author_name: name.to_owned(),
-            author_email: email.to_owned(),
-            trailers: trailers.clone(),
-        };
-        let found = classify(&commit, &a.agents);
+    for c in &commits {
+        let (hash, name, email, time) = (
+            &c.facts.commit,
+            &c.author_name,
+            &c.author_email,
+            &c.author_date,
+        );
+        let (session, trailer_log) = (c.trailer("Sealtrail-Session"), c.trailer("Sealtrail-Log"));
+        let found = &c.classified;
         *totals.entry(found.origin).or_default() += 1;
         // The session, in the log the commit names, when that is the log given.
         let mut resolved = serde_json::Value::Null;
-        if let (Some(log), Some(s), Some(id)) = (&log, &session, &log_id) {
-            if trailer_log
-                .as_deref()
-                .is_some_and(|l| l.eq_ignore_ascii_case(id))
-            {
+        if let (Some(log), Some(s), Some(id)) = (&log, session, &log_id) {
+            if trailer_log.is_some_and(|l| l.eq_ignore_ascii_case(id)) {
                 if let Ok(sid) = sealtrail::SessionId::new(s) {
                     // One read of the session: its entries, and the approvals among them.
                     let events = sealtrail::query::session_events(log, &sid).unwrap_or_default();

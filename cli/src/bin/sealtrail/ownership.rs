@@ -36,6 +36,26 @@ pub fn git(repo: &Path, args: &[&str]) -> Result<String> {
 pub struct HistoryCommit {
     /// What the lineage and analytics use.
     pub facts: CommitFacts,
+    /// The author's name.
+    pub author_name: String,
+    /// The author's e-mail address.
+    pub author_email: String,
+    /// The author date, as git prints it (ISO 8601 with the author's offset).
+    pub author_date: String,
+    /// The commit's trailers, unfolded, in order.
+    pub trailers: Vec<(String, String)>,
+    /// Its origin and the evidence for it.
+    pub classified: sealtrail::origin::Classified,
+}
+
+impl HistoryCommit {
+    /// The value of the first trailer named `key` (case-insensitively).
+    pub fn trailer(&self, key: &str) -> Option<&str> {
+        self.trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Reads `rev` (and `--since`) of the repository: each commit's id, author, commit time,
@@ -49,7 +69,7 @@ pub fn history(
     let mut args = vec![
         "log".to_owned(),
         "--numstat".to_owned(),
-        "--format=%x1e%H%x1f%an%x1f%ae%x1f%ct%x1f%(trailers:only,unfold)%x1d".to_owned(),
+        "--format=%x1e%H%x1f%an%x1f%ae%x1f%ct%x1f%aI%x1f%(trailers:only,unfold)%x1d".to_owned(),
     ];
     if let Some(since) = since {
         args.push(format!("--since={since}"));
@@ -63,8 +83,8 @@ pub fn history(
         let (head, numstat) = record
             .split_once('\x1d')
             .ok_or_else(|| anyhow!("git log printed a record this version cannot read"))?;
-        let fields: Vec<&str> = head.splitn(5, '\x1f').collect();
-        let [hash, name, email, time, trailer_text] = fields[..] else {
+        let fields: Vec<&str> = head.splitn(6, '\x1f').collect();
+        let [hash, name, email, time, author_date, trailer_text] = fields[..] else {
             return Err(anyhow!("git log printed a record this version cannot read"));
         };
         let trailers: Vec<(String, String)> = trailer_text
@@ -89,23 +109,25 @@ pub fn history(
                 Some(added + deleted)
             })
             .sum();
-        let origin = classify(
-            &sealtrail::origin::Commit {
-                author_name: name.to_owned(),
-                author_email: email.to_owned(),
-                trailers,
-            },
-            agents,
-        )
-        .origin;
+        let commit = sealtrail::origin::Commit {
+            author_name: name.to_owned(),
+            author_email: email.to_owned(),
+            trailers,
+        };
+        let classified = classify(&commit, agents);
         out.push(HistoryCommit {
             facts: CommitFacts {
                 commit: hash.to_owned(),
                 time: Some(Timestamp(seconds.saturating_mul(1_000_000_000))),
-                origin: Some(origin),
+                origin: Some(classified.origin),
                 session,
                 changed_lines: Some(changed),
             },
+            author_name: commit.author_name,
+            author_email: commit.author_email,
+            author_date: author_date.to_owned(),
+            trailers: commit.trailers,
+            classified,
         });
     }
     Ok(out)

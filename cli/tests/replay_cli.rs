@@ -498,6 +498,50 @@ fn broken_or_dying_harnesses_end_the_replay_with_a_recorded_failure_and_lose_not
     assert!(out.status.success(), "{}", text(&out.stdout));
 }
 
+// A harness that hangs (says hello, reports one step, then neither answers nor exits) does not
+// hang the replay: after --harness-timeout seconds of silence it stops, records the failure,
+// and ends the session, keeping what the harness reported.
+#[test]
+fn a_silent_harness_is_stopped_after_the_harness_timeout() {
+    let d = Demo::new();
+    let model_call = r#"{"type":"model_call","id":1,"provider":"p","request_model":"m","input_tokens":1,"output_tokens":2,"prompt":"q","response":"r"}"#;
+    let agent = d.script(
+        "hangs.sh",
+        &format!("{HELLO}echo '{model_call}'\nread -r x\nexec sleep 600\n"),
+    );
+    let started = std::time::Instant::now();
+    let out = d.replay(ORIGINAL, &["--harness-timeout", "1"], &agent);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // Not a timing assertion: a hang guard (the harness would sleep ten minutes).
+    assert!(started.elapsed() < std::time::Duration::from_secs(300));
+    let s = summary(&out);
+    assert_eq!(s["outcome"], "failed");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap()
+            .contains("the harness sent nothing for 1 s (--harness-timeout)"),
+        "{s}"
+    );
+    let entries = d.entries(s["session"].as_str().unwrap(), None);
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "session_started",
+            "model_call",
+            "failure_seen",
+            "session_ended"
+        ]
+    );
+    // Zero is refused: it would stop every replay at once.
+    let out = d.replay(ORIGINAL, &["--harness-timeout", "0"], &agent);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn regate_stops_at_the_gate_until_a_person_approves_with_sealtrail_approve() {
     let d = Demo::new();

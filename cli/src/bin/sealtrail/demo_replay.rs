@@ -65,6 +65,7 @@ pub fn replay(d: &mut Demo) -> Result<()> {
         from_record: false,
         workdir: Some(workdir.clone()),
         agent: agent.clone(),
+        harness_timeout: std::time::Duration::from_secs(600),
     };
     let a = run(&mut slot, recorder, &with_model)?;
     if let Some(e) = &a.error {

@@ -6,8 +6,10 @@
 //! for approvals and writes the entries.
 
 use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
@@ -89,6 +91,11 @@ pub struct ReplayArgs {
     /// The harness command line, run with `sh -c`.
     #[arg(long, value_name = "'CMD ARGS…'")]
     pub agent: String,
+    /// Stop the replay (a recorded failure) when the harness sends nothing for this many
+    /// seconds while the replay waits for it. Time spent executing a step or waiting at a gate
+    /// does not count.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub harness_timeout: u64,
     /// Print the summary as one JSON object (schema sealtrail.replay/1).
     #[arg(long)]
     pub json: bool,
@@ -116,6 +123,8 @@ pub struct ReplayOptions {
     pub workdir: Option<PathBuf>,
     /// The harness command line (run with `sh -c`).
     pub agent: String,
+    /// How long the harness may stay silent while the replay waits for its next line.
+    pub harness_timeout: Duration,
 }
 
 /// The log a replay writes to: borrowed from a caller that holds it open (the demo), or owned
@@ -257,6 +266,7 @@ pub fn replay(a: &ReplayArgs) -> Result<Status> {
         from_record: a.from_record,
         workdir: a.workdir.clone(),
         agent: a.agent.clone(),
+        harness_timeout: Duration::from_secs(a.harness_timeout),
     };
     let summary = run(&mut slot, &key, &opts)?;
     if a.json {
@@ -377,9 +387,13 @@ pub fn run(slot: &mut LogSlot<'_>, key: &SecretKey, opts: &ReplayOptions) -> Res
             list.join(", ")
         );
     }
+    // In a process group of its own, so that stopping it stops whatever it started (`sh -c`
+    // runs the harness as a grandchild, which would otherwise outlive a kill of the shell and
+    // keep our standard error open).
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&opts.agent)
+        .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -407,7 +421,8 @@ pub fn run(slot: &mut LogSlot<'_>, key: &SecretKey, opts: &ReplayOptions) -> Res
     };
     let mut io = HarnessIo {
         stdin: Some(stdin),
-        stdout: BufReader::new(stdout),
+        lines: read_lines(stdout),
+        timeout: opts.harness_timeout,
     };
     let result = runner.start().and_then(|()| runner.converse(&mut io));
     if let Err(stop) = result {
@@ -419,9 +434,48 @@ pub fn run(slot: &mut LogSlot<'_>, key: &SecretKey, opts: &ReplayOptions) -> Res
     Ok(runner.summary)
 }
 
+// Kills the harness's process group (its id is the harness's pid: `process_group(0)`), then
+// the harness itself should the group be gone already.
+fn kill_group(child: &mut Child) {
+    // The shell's own `kill` (the harness runs under `sh` already; a `kill` binary may not be
+    // installed).
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -KILL -{}", child.id()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+}
+
 struct HarnessIo {
     stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+    // Lines of the harness's output, read by their own thread so that waiting for one can time
+    // out: each at most MAX_LINE + 2 bytes (a longer one is cut there and refused below).
+    lines: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    timeout: Duration,
+}
+
+// Reads the harness's output line by line on a thread of its own, until the end of the output,
+// an error, or the receiver is gone. The thread ends when the harness's output closes (the
+// harness exits or is killed).
+fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        let mut stdout = BufReader::new(stdout);
+        loop {
+            let mut buf = Vec::new();
+            let read = (&mut stdout)
+                .take(MAX_LINE as u64 + 2)
+                .read_until(b'\n', &mut buf);
+            let done = !matches!(read, Ok(n) if n > 0);
+            if tx.send(read.map(|_| buf)).is_err() || done {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 impl HarnessIo {
@@ -438,12 +492,20 @@ impl HarnessIo {
 
     // One line, at most MAX_LINE bytes; `None` at end of output.
     fn receive(&mut self) -> Result<Option<Vec<u8>>, Stop> {
-        let mut buf = Vec::new();
-        let n = (&mut self.stdout)
-            .take(MAX_LINE as u64 + 2)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Stop::Harness(format!("reading the harness's output: {e}")))?;
-        if n == 0 {
+        let mut buf = match self.lines.recv_timeout(self.timeout) {
+            Ok(read) => {
+                read.map_err(|e| Stop::Harness(format!("reading the harness's output: {e}")))?
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(Stop::Harness(format!(
+                    "the harness sent nothing for {} s (--harness-timeout)",
+                    self.timeout.as_secs()
+                )));
+            }
+            // The reader ended after the end of the output: still the end.
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(None),
+        };
+        if buf.is_empty() {
             return Ok(None);
         }
         if buf.last() == Some(&b'\n') {
@@ -639,7 +701,7 @@ impl Runner<'_, '_> {
                 Ok(Some(s)) => break Some(s),
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(GATE_POLL / 4),
                 _ => {
-                    let _ = child.kill();
+                    kill_group(child);
                     break child.wait().ok();
                 }
             }

@@ -358,6 +358,23 @@ fn a_purge_removes_expired_payloads_and_every_proof_stays_valid() {
         assert_eq!(r.redacted[0].erasure.as_ref().unwrap().seq, tombstone);
         assert!(r.render().contains("purged at end of retention"));
     }
+    // The auditor's page says it too, in the redactions and at each purged entry; a purged
+    // payload is not listed as withheld.
+    let local = f.log.verify_report().unwrap();
+    let html = sealtrail::html::Page::verified(&local, &f.log)
+        .render()
+        .unwrap();
+    assert!(
+        html.contains("<h3>Purged at end of retention</h3>"),
+        "{html}"
+    );
+    assert_eq!(
+        html.matches("Payload purged at end of retention").count(),
+        3,
+        "{html}"
+    );
+    let withheld = html.split("<h3>Withheld payloads</h3>").nth(1).unwrap();
+    assert!(withheld.starts_with("<p class=\"note\">") && withheld.contains("<p>None.</p>"));
     // A session-less selection bundle of one purged entry carries the purge as a control item.
     let one = f.bundle(Selection::Entries(vec![old[1]]));
     let r = verify_bundle(&one[..], &f.policy()).unwrap();

@@ -225,6 +225,48 @@ fn retention_hold_and_purge_from_the_command_line() {
         0,
         &["purged at end of retention"],
     );
+    // An exported bundle marks the payloads erased; verify-bundle reports them as purged, with
+    // the purge entry that records them.
+    let (vkey, bundle) = (fx.p("log.vkey"), fx.p("log.bundle"));
+    expect(
+        &run(&["keys", "vkey", "--log", &log, "--out", &vkey]),
+        0,
+        &[],
+    );
+    expect(
+        &run(&[
+            "export",
+            "--log",
+            &log,
+            "--owner-key",
+            &owner,
+            "--out",
+            &bundle,
+        ]),
+        0,
+        &[],
+    );
+    let vb = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_verify-bundle"))
+            .args([bundle.as_str(), "--trusted-key", vkey.as_str()])
+            .args(extra)
+            .output()
+            .unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let out = vb(&["--json"]);
+    expect(&out, 0, &[]);
+    let report = out.json();
+    assert_eq!(report["verdict"], "valid");
+    for r in report["redacted"].as_array().unwrap() {
+        assert_eq!(r["reason"], "purged", "{r}");
+        assert_eq!(r["erasure"]["seq"], len, "{r}");
+    }
+    expect(&vb(&[]), 0, &["purged at end of retention", "purge entry"]);
 }
 
 #[test]

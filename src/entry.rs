@@ -72,12 +72,13 @@ impl Kind {
         )
     }
 
-    /// Whether entries of this kind are control entries (SPEC §7.5): key management, erasure
-    /// and review policy, signed by an owner key, chained to one another by the header's
+    /// Whether entries of this kind are control entries (SPEC §7.5): key management, erasure,
+    /// retention, legal holds, purges and review policy, signed by an owner key, chained to one another by the header's
     /// `control` field and carried by every bundle.
     pub fn is_control(&self) -> bool {
         self.is_key_management()
             || self.0 == Kind::ERASURE
+            || crate::retention::is_lifecycle_kind(&self.0)
             || self.0 == crate::policy::REVIEW_POLICY
     }
 }

@@ -42,6 +42,7 @@ pub mod origin;
 pub mod policy;
 pub mod query;
 pub mod replay;
+pub mod retention;
 pub mod trace;
 
 pub use approval::{Approval, Gate, Meaning, Subjects, Verdict};

@@ -4,7 +4,7 @@
 //! never the entries, so memory does not grow with the log. Both the local log's `verify()` and
 //! bundle verification drive it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::approval::{Approval, check_not_own_work};
@@ -57,6 +57,13 @@ pub enum Check {
     /// A merge of a change touching paths a review policy declares senior was not approved by
     /// a review signed by a senior key (SPEC §13.14).
     SeniorReview,
+    /// A retention declaration or purge breaks a rule: a retention under six months without
+    /// acknowledgement, a malformed purge, or a purge of a payload whose retention had not ended
+    /// (SPEC §7.6, §7.8).
+    Retention,
+    /// A legal hold or release breaks a rule, or a purge was written while a hold was active
+    /// (SPEC §7.7, §7.8).
+    LegalHold,
     /// Merkle tree hashes match the entries: stored nodes, roots, inclusion and consistency
     /// proofs (SPEC §10, §12).
     Merkle,
@@ -99,6 +106,8 @@ checks! {
     Erasure => "erasure",
     Approval => "approval",
     SeniorReview => "senior_review",
+    Retention => "retention",
+    LegalHold => "legal_hold",
     Merkle => "merkle",
     Checkpoint => "checkpoint",
 }
@@ -324,6 +333,24 @@ pub enum VerifyError {
         /// What is wrong.
         problem: ApprovalProblem,
     },
+    /// A retention, legal-hold or release entry is malformed or does not apply (SPEC §7.6,
+    /// §7.7).
+    #[error("entry {seq}: {problem}")]
+    Lifecycle {
+        /// The position.
+        seq: u64,
+        /// What is wrong.
+        problem: crate::retention::LifecycleProblem,
+    },
+    /// A purge breaks a rule of SPEC §7.8: written under a legal hold, or removing a payload
+    /// whose retention had not ended. `seq` is the purge entry.
+    #[error("entry {seq}: {problem}")]
+    Purge {
+        /// The purge entry.
+        seq: u64,
+        /// What is wrong.
+        problem: crate::retention::PurgeProblem,
+    },
     /// The Merkle nodes stored with the entry are not the ones its leaf completes.
     #[error("entry {seq}: stored Merkle nodes do not match the tree computed from the entries")]
     StoredNodes {
@@ -359,6 +386,8 @@ impl VerifyError {
             | VerifyError::Registry { seq, .. }
             | VerifyError::Erasure { seq, .. }
             | VerifyError::Approval { seq, .. }
+            | VerifyError::Lifecycle { seq, .. }
+            | VerifyError::Purge { seq, .. }
             | VerifyError::StoredNodes { seq } => Some(*seq),
         }
     }
@@ -382,6 +411,13 @@ impl VerifyError {
             VerifyError::StoredNodes { .. } => Check::Merkle,
             VerifyError::Checkpoint { .. } => Check::Checkpoint,
             VerifyError::Approval { .. } => Check::Approval,
+            VerifyError::Lifecycle { problem, .. } if problem.is_hold() => Check::LegalHold,
+            VerifyError::Lifecycle { .. } => Check::Retention,
+            VerifyError::Purge {
+                problem: crate::retention::PurgeProblem::UnderHold { .. },
+                ..
+            } => Check::LegalHold,
+            VerifyError::Purge { .. } => Check::Retention,
         }
     }
 }
@@ -574,10 +610,14 @@ pub enum Occurrence {
 pub struct ContentChecks {
     suite: Suite,
     registry: KeyRegistry,
-    unrecorded_erasures: BTreeSet<u64>,
+    /// Absent payloads no erasure entry has recorded yet, with their entry's time: at the end,
+    /// each must be accounted for by an erasure or a purge (SPEC §6.5, §7.8).
+    unrecorded_erasures: BTreeMap<u64, Timestamp>,
     /// Entries an erasure entry was seen for before the entry itself (a bundle's control
     /// entries come first).
     recorded_erasures: BTreeSet<u64>,
+    /// Retentions, legal holds and purges so far (SPEC §7.6–§7.8).
+    lifecycle: crate::retention::Lifecycle,
 }
 
 impl ContentChecks {
@@ -586,8 +626,9 @@ impl ContentChecks {
         ContentChecks {
             suite,
             registry,
-            unrecorded_erasures: BTreeSet::new(),
+            unrecorded_erasures: BTreeMap::new(),
             recorded_erasures: BTreeSet::new(),
+            lifecycle: crate::retention::Lifecycle::new(),
         }
     }
 
@@ -670,7 +711,12 @@ impl ContentChecks {
             && absence == Absence::Erased
             && !self.recorded_erasures.contains(&seq)
         {
-            self.unrecorded_erasures.insert(seq);
+            self.unrecorded_erasures.insert(seq, h.time);
+        }
+        if crate::retention::is_lifecycle_kind(h.kind.as_str()) {
+            if let Some(data) = payload.data() {
+                self.check_lifecycle(entry, data, occurrence)?;
+            }
         }
         if h.kind.as_str() == crate::policy::REVIEW_POLICY {
             if let Some(data) = payload.data() {
@@ -714,14 +760,53 @@ impl ContentChecks {
         Ok(())
     }
 
-    /// Step 3: fails if an erased payload was never accounted for by an erasure entry.
-    pub fn finish(&self) -> Result<(), VerifyError> {
-        match self.unrecorded_erasures.first() {
-            Some(&seq) => Err(VerifyError::Erasure {
-                seq,
-                problem: ErasureProblem::Unrecorded,
-            }),
-            None => Ok(()),
+    // SPEC §7.6–§7.8: the payload of a retention, hold, release or purge entry, applied on its
+    // first occurrence.
+    fn check_lifecycle(
+        &mut self,
+        entry: &Entry,
+        data: &[u8],
+        occurrence: Occurrence,
+    ) -> Result<(), VerifyError> {
+        let h = entry.header();
+        let seq = h.seq;
+        let lifecycle = |problem| VerifyError::Lifecycle { seq, problem };
+        if occurrence == Occurrence::Repeat {
+            return crate::retention::Lifecycle::check_payload(h.kind.as_str(), data)
+                .map_err(lifecycle);
         }
+        match self.lifecycle.apply(seq, h.time, h.kind.as_str(), data) {
+            Ok(None) => Ok(()),
+            Ok(Some(problem)) => Err(VerifyError::Purge { seq, problem }),
+            Err(problem) => Err(lifecycle(problem)),
+        }
+    }
+
+    /// The retentions, legal holds and purges verified so far (SPEC §7.6–§7.8).
+    pub fn lifecycle(&self) -> &crate::retention::Lifecycle {
+        &self.lifecycle
+    }
+
+    /// Step 3: fails if an erased payload was never accounted for by an erasure entry or a
+    /// purge, or was purged before its retention ended (SPEC §7.8).
+    pub fn finish(&self) -> Result<(), VerifyError> {
+        for (&seq, &time) in &self.unrecorded_erasures {
+            if self.recorded_erasures.contains(&seq) {
+                continue;
+            }
+            let Some((purge, _)) = self.lifecycle.covering_purge(seq) else {
+                return Err(VerifyError::Erasure {
+                    seq,
+                    problem: ErasureProblem::Unrecorded,
+                });
+            };
+            self.lifecycle
+                .judge_purged(seq, time, purge)
+                .map_err(|problem| VerifyError::Purge {
+                    seq: purge,
+                    problem,
+                })?;
+        }
+        Ok(())
     }
 }

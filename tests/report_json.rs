@@ -180,6 +180,11 @@ fn every_kind_of_report_matches_the_schema() {
     damaged[last] ^= 1;
     store.put(&key, &damaged).unwrap();
     reports.push(("a damaged local log".into(), log.verify_report().unwrap()));
+    // A purge at the end of retention (SPEC §7.8), in the log and in a bundle.
+    let purged = purged_log(&k);
+    reports.push(("a purged log".into(), purged.verify_report().unwrap()));
+    let bundle = export(&purged, &k, ExportOptions::new(Selection::Log));
+    reports.push(("a purged log's bundle".into(), verify(&bundle, &policy)));
 
     let mut reasons = BTreeSet::new();
     let mut checks = BTreeSet::new();
@@ -486,4 +491,45 @@ fn an_invalid_report_presents_no_approval_as_given() {
     let report = verify(&bundle, &pinned(&k));
     assert_eq!(report.approvals.len(), 2);
     assert!(report.claimed_approvals.is_empty());
+}
+
+// A log whose clock jumps a year: one note, a six-month retention, then a purge of the note.
+fn purged_log(k: &Keys) -> Log {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let t0 = 1_773_482_400_000_000_000u64;
+    let now = Arc::new(AtomicU64::new(t0));
+    let clock = {
+        let now = now.clone();
+        sealtrail::Clock::Fixed(Arc::new(move || {
+            sealtrail::Timestamp(now.load(Ordering::Relaxed))
+        }))
+    };
+    let log = Log::builder()
+        .clock(clock)
+        .create_in(
+            Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+            &k.owner,
+            ORIGIN,
+        )
+        .unwrap();
+    log.register_key(
+        &k.owner,
+        k.recorder.key_id(),
+        sealtrail::registry::Role::Recorder,
+        "harness",
+    )
+    .unwrap();
+    log.set_retention(
+        &k.owner,
+        &sealtrail::retention::RetentionSet::new(6, None).unwrap(),
+    )
+    .unwrap();
+    log.append(&k.recorder, note("kept six months")).unwrap();
+    let year = 365 * 86_400 * 1_000_000_000u64;
+    now.store(t0 + year, Ordering::Relaxed);
+    let done = log
+        .purge(&k.owner, sealtrail::Timestamp(t0 + year))
+        .unwrap();
+    assert_eq!(done.plan.entries, vec![2]);
+    log
 }

@@ -444,3 +444,106 @@ fn b64_of_hex(hex: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(hex::decode(hex).unwrap())
 }
+
+/// Without --retain-until or --retention the archive follows the log (SPEC §15.5): each object
+/// is locked until the newest entry it covers plus the log's retention, and carries a legal
+/// hold while the log has an active one; after the hold's release the next run turns the
+/// objects' holds off.
+#[test]
+fn lock_dates_and_legal_holds_follow_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    new_log(d, 3);
+    let owner = ["--log", "log", "--owner-key", "owner.key"];
+    let with = |head: &[&'static str], tail: &[&'static str]| -> Vec<&'static str> {
+        head.iter().chain(&owner).chain(tail).copied().collect()
+    };
+    ok(sealtrail(
+        d,
+        &with(&["retention", "set"], &["--duration", "6y"]),
+    ));
+    let b = bucket("follow");
+    let to = format!("s3://{b}/agent-log");
+    let first = archive(d, &to, &["--segment-entries", "3"]);
+    assert_eq!(first["lock"], "log_retention", "{first}");
+    assert_eq!(first["legal_hold"], false, "{first}");
+
+    // Each object's lock: the newest entry it covers, plus 72 months (to the second).
+    let times = entry_times(d);
+    let lock_after = |seq: usize| {
+        let t: sealtrail::Timestamp = times[seq].parse().unwrap();
+        let end = sealtrail::retention::retention_end(t, 72).unwrap();
+        sealtrail::Timestamp(end.0 - end.0 % 1_000_000_000)
+            .to_rfc3339()
+            .replace('Z', "+00:00")
+    };
+    let objects = s3_check(&["objects", &b, "agent-log/"]);
+    let objects = objects["objects"].as_array().unwrap().clone();
+    assert_eq!(objects.len(), 4, "{objects:?}");
+    for o in &objects {
+        let key = o["key"].as_str().unwrap();
+        let newest = if key.ends_with("00000000000000000000-00000000000000000003.bundle") {
+            2
+        } else {
+            4
+        };
+        assert_eq!(o["mode"], "COMPLIANCE", "{o}");
+        assert_eq!(
+            o["retain_until"].as_str().unwrap(),
+            lock_after(newest),
+            "{o}"
+        );
+        assert!(o["legal_hold"] != "ON", "{o}");
+    }
+
+    // A hold: the next run puts every object, old and new, under legal hold.
+    ok(sealtrail(
+        d,
+        &with(
+            &["hold", "place"],
+            &["--matter", "CASE-2026-17", "--reason", "litigation"],
+        ),
+    ));
+    let held = archive(d, &to, &[]);
+    assert_eq!(held["legal_hold"], true, "{held}");
+    assert_eq!(held["log_holds"][0], "CASE-2026-17", "{held}");
+    let objects = s3_check(&["objects", &b, "agent-log/"]);
+    let objects = objects["objects"].as_array().unwrap().clone();
+    assert_eq!(objects.len(), 7, "{objects:?}");
+    for o in &objects {
+        assert_eq!(o["legal_hold"], "ON", "{o}");
+    }
+    // Released: the next run turns them off.
+    ok(sealtrail(
+        d,
+        &with(
+            &["hold", "release"],
+            &["--matter", "CASE-2026-17", "--reason", "settled"],
+        ),
+    ));
+    let released = archive(d, &to, &[]);
+    assert_eq!(released["legal_hold"], false, "{released}");
+    assert_eq!(
+        released["existing_legal_hold"]["status"], "OFF",
+        "{released}"
+    );
+    let objects = s3_check(&["objects", &b, "agent-log/"]);
+    for o in objects["objects"].as_array().unwrap() {
+        assert!(o["legal_hold"] != "ON", "{o}");
+    }
+    let report = json(&ok(verify_archive(d, &to)));
+    assert_eq!(report["verdict"], "valid", "{report}");
+}
+
+/// Each entry's time, by position, from `sealtrail show --json`.
+fn entry_times(dir: &Path) -> Vec<String> {
+    let o = ok(sealtrail(dir, &["show", "--log", "log", "--json"]));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["time"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}

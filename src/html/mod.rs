@@ -242,6 +242,8 @@ struct Held {
     erasures: Vec<ErasureNote>,
     /// Erased entry → its erasure entry.
     erased_by: BTreeMap<u64, usize>,
+    /// Purged entry → the purge entry that records it (SPEC §7.8), from the report.
+    purged_by: BTreeMap<u64, crate::report::ErasureRecord>,
     /// Entry → the corrections that correct it.
     corrected_by: BTreeMap<u64, Vec<u64>>,
     /// Entry → (supersession entry, replacement).
@@ -264,6 +266,12 @@ impl Held {
             approvals: Vec::new(),
             erasures: Vec::new(),
             erased_by: BTreeMap::new(),
+            purged_by: report
+                .redacted
+                .iter()
+                .filter(|x| x.reason == crate::report::RedactionReason::Purged)
+                .filter_map(|x| Some((x.seq, x.erasure.clone()?)))
+                .collect(),
             corrected_by: BTreeMap::new(),
             superseded_by: BTreeMap::new(),
             approved_in: BTreeMap::new(),

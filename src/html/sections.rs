@@ -253,6 +253,37 @@ pub(super) fn redactions(w: &mut String, r: &Report, h: &Held) {
             h.entry_refs(orphans)
         );
     }
+    let purged: Vec<_> = r
+        .redacted
+        .iter()
+        .filter(|x| x.reason == RedactionReason::Purged)
+        .collect();
+    if !purged.is_empty() {
+        w.push_str(
+            "<h3>Purged at end of retention</h3><p class=\"note\">Payloads removed because \
+             their retention ended (SPEC §7.8): the entries, signatures and commitments stay; \
+             one owner-signed purge entry records each purge.</p><table><thead><tr><th>Entry\
+             </th><th>Kind</th><th>Purge entry</th><th>Purged by</th><th>When</th></tr>\
+             </thead><tbody>",
+        );
+        for x in purged {
+            let (entry, by, when) = match &x.erasure {
+                Some(p) => (
+                    h.entry_ref(p.seq),
+                    Esc(&p.printed_name).to_string(),
+                    Esc(&p.time).to_string(),
+                ),
+                None => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
+            };
+            let _ = write!(
+                w,
+                "<tr><td>{}</td><td>{}</td><td>{entry}</td><td>{by}</td><td>{when}</td></tr>",
+                h.entry_ref(x.seq),
+                Esc(&x.kind)
+            );
+        }
+        w.push_str("</tbody></table>");
+    }
     w.push_str(
         "<h3>Withheld payloads</h3><p class=\"note\">Payloads the log holds but the exporter \
          left out of this bundle; the entries themselves are verified.</p>",
@@ -260,7 +291,12 @@ pub(super) fn redactions(w: &mut String, r: &Report, h: &Held) {
     let withheld: Vec<_> = r
         .redacted
         .iter()
-        .filter(|x| x.reason != RedactionReason::Erased)
+        .filter(|x| {
+            matches!(
+                x.reason,
+                RedactionReason::WithheldKind | RedactionReason::WithheldEntry
+            )
+        })
         .collect();
     if withheld.is_empty() {
         w.push_str("<p>None.</p>");

@@ -261,6 +261,18 @@ pub(super) fn entry(w: &mut String, h: &Held, item: &Item) {
 }
 
 fn erased(w: &mut String, h: &Held, seq: u64) {
+    if let Some(p) = h.purged_by.get(&seq) {
+        let _ = write!(
+            w,
+            "<div class=\"absent\">Payload purged at end of retention by {} on {} ({}): <span \
+             class=\"text\">{}</span></div>",
+            Esc(&p.printed_name),
+            Esc(&p.time),
+            h.entry_ref(p.seq),
+            Esc(&p.reason)
+        );
+        return;
+    }
     match h.erased_by.get(&seq).and_then(|i| h.erasures.get(*i)) {
         Some(e) => {
             let _ = write!(

@@ -17,6 +17,10 @@ pub(super) fn check_schema(
     if kind.is_key_management() || kind.as_str() == Kind::APPROVAL {
         return Ok(());
     }
+    if crate::retention::is_lifecycle_kind(kind.as_str()) {
+        return crate::retention::Lifecycle::check_payload(kind.as_str(), payload)
+            .map_err(|problem| AppendError::Lifecycle { index, problem });
+    }
     if kind.as_str() == crate::policy::REVIEW_POLICY {
         return crate::policy::ReviewPolicy::decode(payload)
             .map(|_| ())

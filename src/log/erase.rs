@@ -65,16 +65,26 @@ impl Log {
         )?;
         // The erasure is recorded (and durable with Immediate) before the payload goes.
         self.flush()?;
-        let raw = self
-            .inner
-            .store
-            .get(&seq_key(ENTRY, seq))?
-            .ok_or(EraseError::NoSuchEntry(seq))?;
-        let (_, _, nodes) = decode_record(&raw)
-            .map_err(|source| EraseError::Read(ReadError::Corrupt { seq, source }))?;
-        let record = encode_record(stored.entry.as_bytes(), &Payload::Erased, nodes);
-        self.inner.store.put(&seq_key(ENTRY, seq), &record)?;
-        self.inner.store.flush()?;
+        self.remove_payloads(&[seq])?;
         Ok(receipt)
+    }
+
+    // Deletes the payloads and salts of `seqs`, keeping each entry and its Merkle nodes, then
+    // flushes once. The caller has recorded why (an erasure or a purge entry, SPEC §6.5, §7.8)
+    // and made that record durable first.
+    pub(super) fn remove_payloads(&self, seqs: &[u64]) -> Result<(), EraseError> {
+        for &seq in seqs {
+            let raw = self
+                .inner
+                .store
+                .get(&seq_key(ENTRY, seq))?
+                .ok_or(EraseError::NoSuchEntry(seq))?;
+            let (entry, _, nodes) = decode_record(&raw)
+                .map_err(|source| EraseError::Read(ReadError::Corrupt { seq, source }))?;
+            let record = encode_record(entry, &Payload::Erased, nodes);
+            self.inner.store.put(&seq_key(ENTRY, seq), &record)?;
+        }
+        self.inner.store.flush()?;
+        Ok(())
     }
 }

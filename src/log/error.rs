@@ -108,6 +108,15 @@ pub enum AppendError {
         /// What is wrong.
         problem: crate::policy::PolicyProblem,
     },
+    /// A retention, legal-hold, release or purge record that is not one, or does not apply to
+    /// the log as it is (SPEC §7.6–§7.8).
+    #[error("record {index}: {problem}")]
+    Lifecycle {
+        /// Index of the record in the call.
+        index: usize,
+        /// What is wrong.
+        problem: crate::retention::LifecycleProblem,
+    },
     /// A causal link is malformed or names an entry that is not in the log with that hash.
     #[error("record {index}: link to entry {target}: {reason}")]
     Link {

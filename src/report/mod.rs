@@ -81,8 +81,9 @@ pub struct Redaction {
     pub reason: RedactionReason,
     /// The same, in words.
     pub detail: String,
-    /// For an erased payload, the erasure entry that records it; `None` when the payload was
-    /// withheld, or when no erasure entry records it (an `erasure` finding).
+    /// For an erased payload, the erasure entry that records it; for a purged one, the purge
+    /// entry; `None` when the payload was withheld, or when no erasure or purge entry records
+    /// it (an `erasure` finding).
     pub erasure: Option<ErasureRecord>,
 }
 
@@ -108,6 +109,9 @@ pub struct ErasureRecord {
 pub enum RedactionReason {
     /// Removed from the log; an erasure entry records who erased it, when and why (§6.5).
     Erased,
+    /// Removed from the log at the end of its retention; a purge entry records who purged it,
+    /// when, and the date its retention ended by (§7.8).
+    Purged,
     /// Left out of this bundle by the exporter, with every payload of its kind.
     WithheldKind,
     /// Left out of this bundle by the exporter, this entry's payload alone.
@@ -119,8 +123,9 @@ pub const SCHEMA: &str = "sealtrail.report/2";
 
 impl RedactionReason {
     /// Every reason, as written in JSON (the schema's enumeration).
-    pub const ALL: [RedactionReason; 3] = [
+    pub const ALL: [RedactionReason; 4] = [
         RedactionReason::Erased,
+        RedactionReason::Purged,
         RedactionReason::WithheldKind,
         RedactionReason::WithheldEntry,
     ];
@@ -129,6 +134,7 @@ impl RedactionReason {
     pub fn as_str(self) -> &'static str {
         match self {
             RedactionReason::Erased => "erased",
+            RedactionReason::Purged => "purged",
             RedactionReason::WithheldKind => "withheld_kind",
             RedactionReason::WithheldEntry => "withheld_entry",
         }
@@ -258,6 +264,8 @@ pub struct ReportBuilder {
     /// Erasure entries not yet matched to an erased payload listed in `redacted`, by the entry
     /// they erase (a bundle carries them before its entries).
     erasures: BTreeMap<u64, ErasureRecord>,
+    /// Purge entries (SPEC §7.8) by position, with the range they cover.
+    purges: BTreeMap<u64, (crate::retention::Purge, ErasureRecord)>,
 }
 
 impl ReportBuilder {
@@ -285,6 +293,7 @@ impl ReportBuilder {
             findings_unlisted: 0,
             senior: crate::policy::SeniorReviews::new(),
             erasures: BTreeMap::new(),
+            purges: BTreeMap::new(),
         }
     }
 
@@ -371,6 +380,24 @@ impl ReportBuilder {
     /// else, or an erasure payload that does not decode (a finding of its own), is ignored.
     pub fn erasure(&mut self, entry: &Entry, payload: &Payload, registry: &KeyRegistry) {
         let h = entry.header();
+        if h.kind.as_str() == crate::retention::PURGE {
+            let Some(Ok(p)) = payload.data().map(crate::retention::Purge::decode) else {
+                return;
+            };
+            let record = ErasureRecord {
+                seq: h.seq,
+                reason: format!(
+                    "purged at end of retention: retention of {} months ended by {}",
+                    p.months,
+                    Timestamp(p.before).to_rfc3339()
+                ),
+                signer: h.signer.to_string(),
+                printed_name: printed_name(registry, &h.signer),
+                time: h.time.to_rfc3339(),
+            };
+            self.purges.insert(h.seq, (p, record));
+            return;
+        }
         if h.kind.as_str() != Kind::ERASURE {
             return;
         }
@@ -469,6 +496,18 @@ impl ReportBuilder {
         for r in &mut self.redacted {
             if r.reason == RedactionReason::Erased {
                 r.erasure = self.erasures.remove(&r.seq);
+                // SPEC §7.8: no erasure entry, but a later purge whose range covers it.
+                if r.erasure.is_none() {
+                    let purge = self
+                        .purges
+                        .range(r.seq.saturating_add(1)..)
+                        .find(|(_, (p, _))| p.covers(r.seq));
+                    if let Some((_, (_, record))) = purge {
+                        r.reason = RedactionReason::Purged;
+                        r.detail = "purged at end of retention (a purge entry records it)".into();
+                        r.erasure = Some(record.clone());
+                    }
+                }
             }
         }
         let (approvals, claimed_approvals) = match verdict {
@@ -580,7 +619,12 @@ impl Report {
                 if let Some(e) = &r.erasure {
                     let _ = writeln!(
                         s,
-                        "    erasure entry {}{}: {:?}, signed by {} (key {}) at {}",
+                        "    {} entry {}{}: {:?}, signed by {} (key {}) at {}",
+                        if r.reason == RedactionReason::Purged {
+                            "purge"
+                        } else {
+                            "erasure"
+                        },
                         e.seq,
                         if self.is_valid() {
                             ""

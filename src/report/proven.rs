@@ -29,7 +29,7 @@ pub enum Proven {
         tip: EntryHash,
     },
     /// Local log: every payload present matches its salted commitment, and each of the `erased`
-    /// erased payloads is recorded by an owner-signed erasure entry.
+    /// erased payloads is recorded by an owner-signed erasure or purge entry (SPEC §6.5, §7.8).
     LogPayloads {
         /// Entries whose payload is erased.
         erased: u64,
@@ -188,7 +188,7 @@ impl Proven {
             ),
             Proven::LogPayloads { erased } => format!(
                 "every payload present matches its salted commitment, and every erased payload \
-                 ({erased}) is recorded by an owner-signed erasure entry"
+                 ({erased}) is recorded by an owner-signed erasure or purge entry"
             ),
             Proven::BundleSigned { key } => format!(
                 "the bundle is complete and unaltered: every byte before the trailer is signed by \

@@ -187,7 +187,7 @@ impl Verifier<'_> {
                 Some(seq),
                 Check::Control,
                 format!(
-                    "a control item must be a key-management, erasure or review-policy entry, not `{}`",
+                    "a control item must be a control entry (key management, erasure, review policy, retention, legal hold or purge), not `{}`",
                     h.kind
                 ),
             );

@@ -21,7 +21,15 @@ Every object is written once (If-None-Match: *), locked in COMPLIANCE mode until
 date (nobody, not even the account's root user, can delete or overwrite it before then), with
 an x-amz-checksum-sha256 the store checks on arrival, and with a legal hold if asked. A second
 run uploads only the entries added since; a run that was interrupted leaves segments but no
-manifest, and the next run reuses them. The bucket must have Object Lock enabled (created with
+manifest, and the next run reuses them.
+
+Without --retain-until or --retention, the locks follow the log (SPEC §15.5): each object is
+locked until the newest entry it covers plus the log's retention (`sealtrail retention set`),
+or six months from now when the log declares none. While the log has an active legal hold
+(`sealtrail hold place`), every object, old and new, is put under an S3 legal hold; after the
+last hold is released, the next run turns the objects' legal holds off.
+
+The bucket must have Object Lock enabled (created with
 it: `aws s3api create-bucket --bucket NAME --object-lock-enabled-for-bucket`).
 
 Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or AWS_PROFILE's
@@ -51,11 +59,13 @@ pub struct ArchiveArgs {
     #[arg(long, value_name = "DATE", conflicts_with = "retention")]
     pub retain_until: Option<String>,
     /// Lock each new object for this long from now: N followed by d (days), m (months) or y
-    /// (years), e.g. 6y. Default, without --retain-until: 6m (EU AI Act Art. 19's minimum).
+    /// (years), e.g. 6y. Default, without --retain-until: the log's retention from each
+    /// object's newest entry, or 6m from now if the log declares none (SPEC §15.5).
     #[arg(long, value_name = "DURATION")]
     pub retention: Option<String>,
     /// Also put a legal hold on each new object (it stays until released in the bucket, even
-    /// past the retention date).
+    /// past the retention date). Without it, objects are held while the log has an active
+    /// legal hold.
     #[arg(long)]
     pub legal_hold: bool,
     /// At most this many entries per segment object (an interrupted run redoes at most one).

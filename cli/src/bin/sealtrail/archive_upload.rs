@@ -17,11 +17,17 @@ use crate::archive::ArchiveArgs;
 use crate::common::{Status, count, emit, invalid, json_line, load_secret, open_log};
 use crate::s3::{Put, S3, S3Location};
 
-// When the lock of each new object ends.
-fn retain_until(a: &ArchiveArgs, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+// When the lock of each new object ends, by the options: `None` when neither option is given
+// and the log declares a retention (then each object's lock follows the log, `Lock::Log`).
+fn retain_until(
+    a: &ArchiveArgs,
+    now: DateTime<Utc>,
+    log_declares: bool,
+) -> Result<Option<DateTime<Utc>>> {
     let until = match (&a.retain_until, &a.retention) {
         (Some(date), _) => parse_date(date).with_context(|| format!("--retain-until {date}"))?,
         (None, Some(d)) => add_duration(now, d).with_context(|| format!("--retention {d}"))?,
+        (None, None) if log_declares => return Ok(None),
         (None, None) => add_duration(now, "6m")?,
     };
     if until <= now {
@@ -30,7 +36,55 @@ fn retain_until(a: &ArchiveArgs, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
             until.to_rfc3339_opts(SecondsFormat::Secs, true)
         );
     }
-    Ok(until)
+    Ok(Some(until))
+}
+
+// How long each new object is locked (SPEC §15.5).
+enum Lock {
+    // One date for every object (--retain-until, --retention, or the 6-month default).
+    Fixed(String),
+    // The log's retention: the newest entry an object covers plus the retention that applies
+    // to the first (the longest from it on, §7.6), and never less than a day from now.
+    Log {
+        lifecycle: sealtrail::retention::Lifecycle,
+        size: u64,
+        now: DateTime<Utc>,
+    },
+}
+
+impl Lock {
+    // The retain-until date of an object covering entries `first..end` (`end > first`).
+    fn until(&self, log: &sealtrail::Log, first: u64, end: u64) -> Result<String> {
+        let (lifecycle, size, now) = match self {
+            Lock::Fixed(until) => return Ok(until.clone()),
+            Lock::Log {
+                lifecycle,
+                size,
+                now,
+            } => (lifecycle, *size, *now),
+        };
+        let floor = now + TimeDelta::days(1);
+        let newest = end
+            .checked_sub(1)
+            .map(|last| log.read(last))
+            .transpose()?
+            .flatten()
+            .map(|e| e.header().time);
+        let date = match (newest, lifecycle.retention_for(first, size)) {
+            (Some(t), Some(months)) => sealtrail::retention::retention_end(t, months)
+                .map(|end| end.to_datetime())
+                .unwrap_or_else(|| sealtrail::Timestamp(i64::MAX as u64).to_datetime()),
+            _ => floor,
+        };
+        Ok(date.max(floor).to_rfc3339_opts(SecondsFormat::Secs, true))
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Lock::Fixed(_) => "fixed",
+            Lock::Log { .. } => "log_retention",
+        }
+    }
 }
 
 fn parse_date(s: &str) -> Result<DateTime<Utc>> {
@@ -93,15 +147,56 @@ fn object_headers(
 pub fn archive(a: &ArchiveArgs) -> Result<Status> {
     let location = S3Location::parse(&a.to).context("--to")?;
     let now = Utc::now();
-    let until = retain_until(a, now)?.to_rfc3339_opts(SecondsFormat::Secs, true);
     let log = open_log(&a.log)?;
+    let size = log.len();
+    // The log's retention and holds decide the locks unless the options say otherwise.
+    let lifecycle = log
+        .lifecycle()
+        .map_err(|e| anyhow!("{}: {e}", a.log.display()))?;
+    let held: Vec<String> = lifecycle
+        .active_holds(size)
+        .iter()
+        .map(|h| h.matter.clone())
+        .collect();
+    let ever_held = !lifecycle.holds().is_empty();
+    let lock = match retain_until(a, now, lifecycle.in_force(size).is_some())? {
+        Some(until) => Lock::Fixed(until.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        None => Lock::Log {
+            lifecycle,
+            size,
+            now,
+        },
+    };
+    let legal_hold = a.legal_hold || !held.is_empty();
     let owner = load_secret(&a.owner_key)?;
     let s3 = S3::connect(&location, a.endpoint.as_deref())?;
     let log_id = log.log_id().to_hex();
-    let size = log.len();
+    let until = lock.until(&log, 0, size)?;
 
     // What the bucket holds already.
     let listing = s3.list(&location.prefix)?;
+    // The objects already there follow the log's holds: ON while one is active, OFF once every
+    // hold is released (unless --legal-hold keeps them).
+    let hold_state = if !held.is_empty() {
+        Some(true)
+    } else if ever_held && !a.legal_hold {
+        Some(false)
+    } else {
+        None
+    };
+    let mut holds_set = 0u64;
+    if let Some(on) = hold_state {
+        for (key, _) in &listing {
+            s3.put_legal_hold(key, on)?;
+            holds_set += 1;
+        }
+    }
+    let held_report = HoldReport {
+        legal_hold,
+        matters: &held,
+        existing: hold_state.map(|on| (on, holds_set)),
+        lock: lock.describe(),
+    };
     let names = listing
         .iter()
         .filter_map(|(k, _)| k.strip_prefix(&location.prefix));
@@ -137,7 +232,7 @@ pub fn archive(a: &ArchiveArgs) -> Result<Status> {
     };
     let archived = previous.as_ref().map_or(0, Manifest::end);
     if previous.is_some() && archived == size {
-        report(a, &location, size, &[], 0, 0, &until, None)?;
+        report(a, &location, size, &[], 0, 0, &until, None, &held_report)?;
         return Ok(Status::Ok);
     }
     let work = plan(archived, &existing, size, a.segment_entries);
@@ -194,7 +289,8 @@ pub fn archive(a: &ArchiveArgs) -> Result<Status> {
         log.export(&owner, &options, &mut body, &mut |_, _| {})
             .map_err(|e| invalid(format!("export of entries {}..{}: {e}", r.start, r.end)))?;
         let name = segment_key(r.start, r.end);
-        let (headers, sha256) = object_headers(&body, &until, a.legal_hold);
+        let segment_until = lock.until(&log, r.start, r.end)?;
+        let (headers, sha256) = object_headers(&body, &segment_until, legal_hold);
         match s3.put_once(&location.key(&name), &body, &headers)? {
             Put::Written(_) => {}
             Put::Exists => bail!(
@@ -220,7 +316,7 @@ pub fn archive(a: &ArchiveArgs) -> Result<Status> {
     }
     let note = checkpoint.encode();
     let cp_name = checkpoint_key(size);
-    let (headers, _) = object_headers(&note, &until, a.legal_hold);
+    let (headers, _) = object_headers(&note, &until, legal_hold);
     // A run interrupted after its checkpoint left one of the same size: a checkpoint of the
     // same log at the same size, which the segments' own checkpoints are checked against.
     if let Put::Written(_) = s3.put_once(&location.key(&cp_name), &note, &headers)? {
@@ -238,7 +334,7 @@ pub fn archive(a: &ArchiveArgs) -> Result<Status> {
     };
     let bytes = manifest.to_bytes();
     let m_name = manifest_key(size);
-    let (headers, _) = object_headers(&bytes, &until, a.legal_hold);
+    let (headers, _) = object_headers(&bytes, &until, legal_hold);
     if s3.put_once(&location.key(&m_name), &bytes, &headers)? == Put::Exists {
         bail!(
             "{}: written meanwhile by another archive run",
@@ -256,8 +352,21 @@ pub fn archive(a: &ArchiveArgs) -> Result<Status> {
         uploaded_bytes,
         &until,
         Some(&m_name),
+        &held_report,
     )?;
     Ok(Status::Ok)
+}
+
+// What the run did about legal holds and lock dates, for the report.
+struct HoldReport<'a> {
+    // Whether new objects carry a legal hold.
+    legal_hold: bool,
+    // The log's active holds.
+    matters: &'a [String],
+    // The legal hold set on the objects already there (ON or OFF), and on how many.
+    existing: Option<(bool, u64)>,
+    // How lock dates were chosen: `fixed` or `log_retention`.
+    lock: &'static str,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -270,6 +379,7 @@ fn report(
     bytes: u64,
     until: &str,
     manifest: Option<&str>,
+    holds: &HoldReport,
 ) -> Result<()> {
     if a.json {
         return emit(json_line(&json!({
@@ -280,7 +390,13 @@ fn report(
             "bytes": bytes,
             "retain_until": until,
             "mode": "COMPLIANCE",
-            "legal_hold": a.legal_hold,
+            "legal_hold": holds.legal_hold,
+            "log_holds": holds.matters,
+            "existing_legal_hold": holds.existing.map(|(on, n)| json!({
+                "status": if on { "ON" } else { "OFF" },
+                "objects": n,
+            })),
+            "lock": holds.lock,
             "manifest": manifest,
         })));
     }
@@ -302,7 +418,7 @@ fn report(
             } else {
                 String::new()
             },
-            if a.legal_hold {
+            if holds.legal_hold {
                 ", with a legal hold"
             } else {
                 ""

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const EXIT_STATUS: &str = "\
+pub(crate) const EXIT_STATUS: &str = "\
 Exit status:
   0  success
   1  the log or an input record is invalid: verification failed, a bad event line, a record
@@ -104,6 +104,15 @@ pub enum Command {
     /// Declare or show which paths need a senior's review before a merge (owner-signed).
     #[command(subcommand, after_help = EXIT_STATUS)]
     ReviewPolicy(crate::review_policy::ReviewPolicyCommand),
+    /// How long payloads are kept: declare a retention (owner-signed), show it.
+    #[command(subcommand)]
+    Retention(crate::retention::RetentionCommand),
+    /// Legal holds: place, release, list (owner-signed; a hold stops every purge).
+    #[command(subcommand)]
+    Hold(crate::retention::HoldCommand),
+    /// Purge the payloads whose retention ended (one owner-signed purge entry); proofs stay valid.
+    #[command(long_about = crate::retention::PURGE_HELP, after_help = EXIT_STATUS)]
+    Purge(crate::retention::PurgeArgs),
     /// Archive the log to an S3 bucket with Object Lock: write-once, locked, verifiable objects.
     #[command(long_about = crate::archive::ARCHIVE_HELP, after_help = EXIT_STATUS)]
     Archive(crate::archive::ArchiveArgs),

@@ -27,6 +27,7 @@ mod output;
 mod ownership;
 mod render;
 mod replay;
+mod retention;
 mod review_policy;
 #[cfg(feature = "s3")]
 mod s3;
@@ -69,6 +70,12 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Compare(a) => inspect::compare(a),
         Command::Erase(a) => erase::erase(a),
         Command::ReviewPolicy(c) => review_policy::run(c),
+        Command::Retention(retention::RetentionCommand::Set(a)) => retention::set(a),
+        Command::Retention(retention::RetentionCommand::Show(a)) => retention::status(a),
+        Command::Hold(retention::HoldCommand::Place(a)) => retention::place(a),
+        Command::Hold(retention::HoldCommand::Release(a)) => retention::release(a),
+        Command::Hold(retention::HoldCommand::List(a)) => retention::status(a),
+        Command::Purge(a) => retention::purge(a),
         Command::Archive(a) => archive::archive(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
@@ -90,6 +97,8 @@ fn reads_only(command: &Command) -> bool {
             | Command::Compare(_)
             | Command::Keys(KeysCommand::List(_))
             | Command::Keys(KeysCommand::Vkey(_))
+            | Command::Retention(retention::RetentionCommand::Show(_))
+            | Command::Hold(retention::HoldCommand::List(_))
             | Command::Completions(_)
     ) || matches!(command, Command::Ingest(IngestCommand::ClaudeCode(a)) if a.print_settings)
 }

@@ -138,6 +138,39 @@ impl S3 {
         }
     }
 
+    /// Sets the legal hold of `key` (its latest version) ON or OFF (PutObjectLegalHold).
+    pub fn put_legal_hold(&self, key: &str, on: bool) -> Result<()> {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let body = format!(
+            "<LegalHold xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>{}</Status></LegalHold>",
+            if on { "ON" } else { "OFF" }
+        );
+        let checksum =
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body.as_bytes()));
+        let headers = [
+            ("x-amz-sdk-checksum-algorithm", "SHA256".to_owned()),
+            ("x-amz-checksum-sha256", checksum),
+        ];
+        let mut action = PutObject::new(&self.bucket, Some(&self.credentials), key);
+        action.query_mut().insert("legal-hold", "");
+        for (name, value) in &headers {
+            action.headers_mut().insert(*name, value.clone());
+        }
+        let url = action.sign(SIGNED_FOR);
+        let mut request = self.agent.put(url.as_str());
+        for (name, value) in &headers {
+            request = request.header(*name, value.as_str());
+        }
+        let mut response = request
+            .send(body.as_bytes())
+            .map_err(|e| anyhow!("PUT {key}?legal-hold at {}: {e}", self.endpoint))?;
+        match response.status().as_u16() {
+            200 | 204 => Ok(()),
+            status => Err(self.failure("PUT legal hold of", key, status, &mut response)),
+        }
+    }
+
     /// GET `key` as a stream, or `None` if there is no such object.
     pub fn get(&self, key: &str) -> Result<Option<Box<dyn Read + Send>>> {
         let url = GetObject::new(&self.bucket, Some(&self.credentials), key).sign(SIGNED_FOR);

@@ -42,6 +42,7 @@ mod open;
 mod progress;
 mod proofs;
 mod read;
+mod timestamps;
 mod writer;
 
 #[cfg(feature = "tokio")]
@@ -60,6 +61,7 @@ pub use nodes::NodeReadError;
 pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, LogBuilder};
 pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
 pub use read::Entries;
+pub use timestamps::{StoredTimestamp, TimestampStoreError};
 pub use writer::SessionWriter;
 
 // What the parts share with one another.

@@ -118,7 +118,9 @@ impl Pki {
     /// A TSA certificate `tsa_name` issued by this CA, with its key and an `openssl ts` config.
     pub fn tsa(&self, tsa_name: &str, usage: Usage, key: KeyType) -> Tsa {
         let d = &self.dir;
-        let keyfile = format!("{tsa_name}.key");
+        // File names without spaces: `openssl ts -verify -untrusted` splits at them.
+        let file = tsa_name.replace(' ', "-");
+        let keyfile = format!("{file}.key");
         let newkey: Vec<&str> = match key {
             KeyType::Rsa => vec!["-newkey", "rsa:2048"],
             KeyType::P256 => vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
@@ -126,7 +128,7 @@ impl Pki {
         let mut args = vec!["req"];
         args.extend(newkey);
         let subj = format!("/O=sealtrail tests/CN={tsa_name}");
-        let csr = format!("{tsa_name}.csr");
+        let csr = format!("{file}.csr");
         args.extend(["-nodes", "-keyout", &keyfile, "-out", &csr, "-subj", &subj]);
         openssl(d, &args);
         let ext = match usage {
@@ -139,9 +141,9 @@ impl Pki {
                  subjectKeyIdentifier=hash\n"
             }
         };
-        let extfile = format!("{tsa_name}.ext");
+        let extfile = format!("{file}.ext");
         std::fs::write(d.join(&extfile), ext).expect("write ext");
-        let crt = format!("{tsa_name}.crt");
+        let crt = format!("{file}.crt");
         openssl(
             d,
             &[
@@ -162,15 +164,18 @@ impl Pki {
                 &extfile,
             ],
         );
-        let serial = format!("{tsa_name}.serial");
+        let serial = format!("{file}.serial");
         std::fs::write(d.join(&serial), "01\n").expect("write serial");
+        // Absolute: `--tsa-cmd` runs openssl in the caller's directory, not this one.
+        let serial_path = d.join(&serial);
         let cnf = format!(
-            "[ tsa ]\ndefault_tsa = tsa_config\n\n[ tsa_config ]\ndir = .\nserial = ./{serial}\n\
+            "[ tsa ]\ndefault_tsa = tsa_config\n\n[ tsa_config ]\ndir = .\nserial = {}\n\
              crypto_device = builtin\nsigner_digest = sha256\ndefault_policy = 1.3.6.1.4.1.99999.1\n\
              digests = sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = yes\n\
-             ess_cert_id_chain = no\ness_cert_id_alg = sha256\n"
+             ess_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+            serial_path.display()
         );
-        let cnf_name = format!("{tsa_name}.cnf");
+        let cnf_name = format!("{file}.cnf");
         std::fs::write(d.join(&cnf_name), cnf).expect("write ts config");
         Tsa {
             dir: d.clone(),
@@ -238,8 +243,9 @@ impl Tsa {
     }
 
     /// Verifies a DER timestamp token over `data` with `openssl ts -verify` against the CA:
-    /// an implementation nobody here wrote. Returns whether it printed "Verification: OK".
-    pub fn openssl_verifies(&self, token: &[u8], data: &[u8]) -> bool {
+    /// an implementation nobody here wrote. `Err` holds what openssl printed unless it said
+    /// "Verification: OK".
+    pub fn openssl_verify(&self, token: &[u8], data: &[u8]) -> Result<(), String> {
         let n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -264,7 +270,12 @@ impl Tsa {
             .current_dir(&self.dir)
             .output()
             .expect("openssl runs");
-        String::from_utf8_lossy(&out.stdout).contains("Verification: OK")
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if stdout.contains("Verification: OK") {
+            Ok(())
+        } else {
+            Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+        }
     }
 
     /// Re-signs the TSTInfo of `token` (as is) with this TSA's certificate and key through

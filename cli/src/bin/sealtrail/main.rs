@@ -31,6 +31,7 @@ mod replay;
 mod s3;
 mod seal;
 mod setup;
+mod timestamp;
 mod verify;
 mod witness;
 
@@ -68,6 +69,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Compare(a) => inspect::compare(a),
         Command::Erase(a) => erase::erase(a),
         Command::Archive(a) => archive::archive(a),
+        Command::Timestamp(a) => timestamp::timestamp(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
         Command::Witness(w) => witness::run(w),

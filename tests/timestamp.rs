@@ -225,6 +225,15 @@ fn a_verified_token_bounds_the_entries_it_covers() {
         .find(|p| p["code"] == "entries_timestamped")
         .expect("an entries_timestamped item");
     assert_eq!(item["size"], size);
+    // The auditor's page shows it among the facts.
+    let html = sealtrail::html::Page::report_only(&r).render().unwrap();
+    assert!(
+        html.contains(&format!(
+            "<dt>Trusted time</dt><dd>checkpoint of size {size}: entries 0..{size} existed no \
+             later than"
+        )),
+        "{html}"
+    );
 
     // Without a trusted TSA certificate: valid, the token not checked, nothing claimed.
     let r = verify(&bundle, &policy(None));

@@ -295,7 +295,9 @@ impl Proven {
                 tsa,
                 serial: _,
             } => format!(
-                "entries 0..{size} existed no later than {time} (TSA {tsa}): an RFC 3161 token                  over the checkpoint of size {size} (root {}) verified against the trusted TSA                  certificate",
+                "entries 0..{size} existed no later than {time} (TSA {tsa}): an RFC 3161 token \
+                 over the checkpoint of size {size} (root {}) verified against the trusted TSA \
+                 certificate",
                 root.short()
             ),
         }

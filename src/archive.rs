@@ -485,6 +485,7 @@ fn merge(mut a: Report, b: Report) -> Report {
     };
     a.checkpoint = b.checkpoint.or(a.checkpoint);
     a.witnesses = b.witnesses.or(a.witnesses);
+    a.timestamps.extend(b.timestamps);
     // The sentences are made from the items (SPEC §12.6), so they stay together.
     a.proven.extend(b.proven);
     a.proven_items.extend(b.proven_items);
@@ -520,6 +521,7 @@ fn empty_report(manifest: &Manifest) -> Report {
         time_span: None,
         checkpoint: None,
         witnesses: None,
+        timestamps: Vec::new(),
         proven: Vec::new(),
         proven_items: Vec::new(),
         findings: Vec::new(),

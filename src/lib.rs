@@ -26,6 +26,8 @@ pub mod report;
 pub mod source;
 mod text;
 pub mod time;
+#[cfg(feature = "tsa")]
+pub mod timestamp;
 pub mod verify;
 
 pub mod log;

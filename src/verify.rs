@@ -70,6 +70,9 @@ pub enum Check {
     /// A checkpoint is signed by an owner key and its root matches the entries it covers
     /// (SPEC §11).
     Checkpoint,
+    /// An RFC 3161 timestamp token a bundle carries does not verify against the trusted TSA
+    /// certificate, or does not timestamp one of the bundle's checkpoints (SPEC §12.7).
+    Timestamp,
 }
 
 // `Check::ALL` and `Check::as_str` from one list: `as_str`'s match is exhaustive, so a new check
@@ -110,6 +113,7 @@ checks! {
     LegalHold => "legal_hold",
     Merkle => "merkle",
     Checkpoint => "checkpoint",
+    Timestamp => "timestamp",
 }
 
 impl fmt::Display for Check {

@@ -310,6 +310,13 @@ fn schema_enumerations_are_the_codes_lists() {
         .collect();
     assert_eq!(branches, Proven::CODES);
     assert_eq!(
+        strings(&defs["timestamp"]["properties"]["status"]["enum"]),
+        sealtrail::report::TimestampStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
         schema["properties"]["schema"]["const"],
         sealtrail::report::SCHEMA
     );

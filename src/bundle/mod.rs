@@ -44,6 +44,10 @@ pub const MAX_HEADER_LEN: usize = 16 * 1024 * 1024;
 pub const MAX_ITEM_LEN: usize = MAX_PAYLOAD_LEN + 64 * 1024;
 /// The most checkpoints a header may carry.
 pub const MAX_CHECKPOINTS: usize = 1024;
+/// The most timestamp tokens a header may carry (SPEC §12.7).
+pub const MAX_TIMESTAMPS: usize = 16;
+/// The largest timestamp token, and the largest checkpoint note one is carried with, in bytes.
+pub const MAX_TIMESTAMP_LEN: usize = 64 * 1024;
 /// The most hashes an item's inclusion proof may have: no tree of fewer than 2^64 entries needs
 /// more.
 pub const MAX_PROOF_HASHES: usize = 64;
@@ -74,6 +78,17 @@ pub struct CheckpointItem {
     pub note: ByteBuf,
 }
 
+/// An RFC 3161 timestamp token with the exact checkpoint note it timestamps (SPEC §12.7): the
+/// note's body is that of a checkpoint the bundle carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampItem {
+    /// The signed checkpoint note whose SHA-256 is the token's message imprint, verbatim.
+    pub note: ByteBuf,
+    /// The DER `TimeStampToken` (CMS ContentInfo), verbatim.
+    pub token: ByteBuf,
+}
+
 /// The header item (SPEC §12.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,6 +113,10 @@ pub struct BundleHeader {
     pub start: u64,
     /// Contiguous only: the consistency proof from `start+count` to the anchor's size.
     pub tail: Vec<ByteArray<32>>,
+    /// RFC 3161 timestamp tokens over carried checkpoints (SPEC §12.7); the key is absent when
+    /// there are none, so a bundle without tokens has the bytes it had before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timestamps: Vec<TimestampItem>,
 }
 
 impl BundleHeader {
@@ -114,6 +133,23 @@ impl BundleHeader {
                 offset: 0,
                 field: "checkpoints",
                 reason: "more than 1024 checkpoints",
+            });
+        }
+        if h.timestamps.len() > MAX_TIMESTAMPS {
+            return Err(DecodeError::InvalidField {
+                offset: 0,
+                field: "timestamps",
+                reason: "more than 16 timestamp tokens",
+            });
+        }
+        if h.timestamps
+            .iter()
+            .any(|t| t.note.len() > MAX_TIMESTAMP_LEN || t.token.len() > MAX_TIMESTAMP_LEN)
+        {
+            return Err(DecodeError::InvalidField {
+                offset: 0,
+                field: "timestamps",
+                reason: "a timestamp token or its note is over 64 KiB",
             });
         }
         Ok(h)
@@ -399,8 +435,55 @@ mod tests {
             shape: Shape::Contiguous,
             start: 0,
             tail: vec![],
+            timestamps: vec![],
         };
         let b = h.encode();
         assert_eq!(BundleHeader::decode(&b).unwrap(), h);
+        // No tokens: no `timestamps` key at all, so older bundles keep their bytes.
+        assert!(!b.windows(10).any(|w| w == b"timestamps"));
+    }
+
+    // SPEC §12.7: the `timestamps` member is absent or non-empty, at most 16 tokens.
+    #[test]
+    fn timestamps_are_strictly_decoded() {
+        let item = TimestampItem {
+            note: ByteBuf::from(b"note".to_vec()),
+            token: ByteBuf::from(vec![0x30, 0x00]),
+        };
+        let mut h = BundleHeader {
+            checkpoints: vec![],
+            controls: 0,
+            count: 0,
+            descriptor: ByteBuf::from(vec![1]),
+            exported: 0,
+            frontier: vec![],
+            selection: String::new(),
+            shape: Shape::Selection,
+            start: 0,
+            tail: vec![],
+            timestamps: vec![item.clone()],
+        };
+        assert_eq!(BundleHeader::decode(&h.encode()).unwrap(), h);
+        h.timestamps = vec![item.clone(); MAX_TIMESTAMPS + 1];
+        assert!(BundleHeader::decode(&h.encode()).is_err());
+        h.timestamps = vec![TimestampItem {
+            note: item.note.clone(),
+            token: ByteBuf::from(vec![0; MAX_TIMESTAMP_LEN + 1]),
+        }];
+        assert!(BundleHeader::decode(&h.encode()).is_err());
+        // An explicit empty list, keys otherwise canonical, is not the canonical form.
+        let mut v: ciborium::Value = ciborium::Value::serialized(&BundleHeader {
+            timestamps: vec![],
+            ..h.clone()
+        })
+        .unwrap();
+        if let ciborium::Value::Map(m) = &mut v {
+            m.push((
+                ciborium::Value::Text("timestamps".into()),
+                ciborium::Value::Array(vec![]),
+            ));
+        }
+        let b = to_canonical(&v).unwrap();
+        assert_eq!(BundleHeader::decode(&b), Err(DecodeError::NotCanonical));
     }
 }

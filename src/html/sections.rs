@@ -135,6 +135,15 @@ pub(super) fn facts(w: &mut String, r: &Report, valid: bool) {
                 wi.quorum
             );
         }
+        // RFC 3161 tokens (SPEC §12.7): what each established, or that it was not checked.
+        for t in &r.timestamps {
+            let _ = write!(
+                w,
+                "<dt>Trusted time</dt><dd>checkpoint of size {}: {}</dd>",
+                t.size,
+                Esc(&t.detail)
+            );
+        }
     }
     w.push_str("</dl></section>\n");
 }

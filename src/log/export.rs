@@ -6,8 +6,8 @@ use std::ops::Range;
 use serde_bytes::ByteBuf;
 
 use crate::bundle::{
-    BundleHeader, BundlePayload, CheckpointItem, EntryItem, Shape, Trailer, WithheldReason, arrays,
-    preamble,
+    BundleHeader, BundlePayload, CheckpointItem, EntryItem, MAX_TIMESTAMPS, Shape, TimestampItem,
+    Trailer, WithheldReason, arrays, preamble,
 };
 use crate::checkpoint::SignedCheckpoint;
 use crate::entry::{Kind, Payload, SessionId};
@@ -379,6 +379,25 @@ impl Log {
             });
             prev_size = Some(size);
         }
+        // Timestamp tokens over a carried checkpoint's body, the latest ones (SPEC §12.7).
+        let mut timestamps: Vec<TimestampItem> = Vec::new();
+        for t in self.timestamps()? {
+            let Ok(note) = SignedCheckpoint::parse(&t.note) else {
+                continue;
+            };
+            let carried = earlier
+                .iter()
+                .any(|c| c.checkpoint().size() == t.size && c.note().text() == note.note().text());
+            if carried {
+                timestamps.push(TimestampItem {
+                    note: ByteBuf::from(t.note),
+                    token: ByteBuf::from(t.token),
+                });
+            }
+        }
+        if timestamps.len() > MAX_TIMESTAMPS {
+            timestamps.drain(..timestamps.len() - MAX_TIMESTAMPS);
+        }
         let header = BundleHeader {
             checkpoints,
             controls: controls.len() as u64,
@@ -390,6 +409,7 @@ impl Log {
             shape,
             start,
             tail: arrays(&tail),
+            timestamps,
         };
 
         let mut hasher = Hasher::new(suite);

@@ -181,6 +181,52 @@ pub struct Cosigner {
     pub time: String,
 }
 
+/// What became of one RFC 3161 timestamp token a bundle carries (SPEC §12.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TimestampStatus {
+    /// It verified against the trusted TSA certificate.
+    Verified,
+    /// No trusted TSA certificate was given (`--tsa-cert`): nothing about it was checked.
+    NotChecked,
+    /// It did not verify; a `timestamp` finding says why.
+    Failed,
+}
+
+impl TimestampStatus {
+    /// Every status, as written in JSON (the schema's enumeration).
+    pub const ALL: [TimestampStatus; 3] = [
+        TimestampStatus::Verified,
+        TimestampStatus::NotChecked,
+        TimestampStatus::Failed,
+    ];
+
+    /// The status as written in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimestampStatus::Verified => "verified",
+            TimestampStatus::NotChecked => "not_checked",
+            TimestampStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One timestamp token a bundle carries, and what its verification established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimestampSummary {
+    /// The size of the checkpoint the token's note names.
+    pub size: u64,
+    /// Verified, not checked, or failed.
+    pub status: TimestampStatus,
+    /// The TSA's time (UTC, RFC 3339) when the token verified; otherwise null.
+    pub time: Option<String>,
+    /// The subject of the TSA's certificate when the token verified; otherwise null.
+    pub tsa: Option<String>,
+    /// What was established or why not, in words.
+    pub detail: String,
+}
+
 /// One failed check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -224,6 +270,8 @@ pub struct Report {
     pub checkpoint: Option<CheckpointSummary>,
     /// Witness cosignatures, when a policy was given.
     pub witnesses: Option<WitnessSummary>,
+    /// The RFC 3161 timestamp tokens the bundle carries, each verified, not checked or failed.
+    pub timestamps: Vec<TimestampSummary>,
     /// What was proven, in sentences (only when the verdict is valid): the sentence of each of
     /// `proven_items`, in the same order.
     pub proven: Vec<String>,
@@ -257,6 +305,7 @@ pub struct ReportBuilder {
     last_time: Option<Timestamp>,
     checkpoint: Option<CheckpointSummary>,
     witnesses: Option<WitnessSummary>,
+    timestamps: Vec<TimestampSummary>,
     proven: Vec<Proven>,
     findings: Vec<Finding>,
     findings_unlisted: u64,
@@ -288,6 +337,7 @@ impl ReportBuilder {
             last_time: None,
             checkpoint: None,
             witnesses: None,
+            timestamps: Vec::new(),
             proven: Vec::new(),
             findings: Vec::new(),
             findings_unlisted: 0,
@@ -477,6 +527,11 @@ impl ReportBuilder {
         self.witnesses = Some(WitnessSummary { quorum, cosigned });
     }
 
+    /// Records what became of a timestamp token.
+    pub fn timestamp(&mut self, summary: TimestampSummary) {
+        self.timestamps.push(summary);
+    }
+
     /// Adds a statement to what was proven (only kept when the verdict is valid).
     pub fn proven(&mut self, item: Proven) {
         self.proven.push(item);
@@ -542,6 +597,7 @@ impl ReportBuilder {
             },
             checkpoint: self.checkpoint,
             witnesses: self.witnesses,
+            timestamps: self.timestamps,
             proven: proven_items.iter().map(Proven::sentence).collect(),
             proven_items,
             findings: self.findings,
@@ -665,6 +721,22 @@ impl Report {
                         .join(", ")
                 }
             );
+        }
+        if !self.timestamps.is_empty() {
+            let _ = writeln!(s, "timestamps:  {}", self.timestamps.len());
+            for t in &self.timestamps {
+                let _ = writeln!(
+                    s,
+                    "  checkpoint of size {}: {}{}",
+                    t.size,
+                    t.detail,
+                    if t.status == TimestampStatus::Verified && !self.is_valid() {
+                        " (not established: the verdict is INVALID)"
+                    } else {
+                        ""
+                    }
+                );
+            }
         }
         if !self.proven.is_empty() {
             let _ = writeln!(s, "proven:");

@@ -128,6 +128,22 @@ pub enum Proven {
         /// What proved it: a carried checkpoint, or the bundle's entries.
         source: String,
     },
+    /// Bundle: an RFC 3161 timestamp token, verified against the auditor's trusted TSA
+    /// certificate, says the carried checkpoint of size `size` (root `root`) — so entries
+    /// `0..size` — existed no later than `time` (SPEC §12.7).
+    EntriesTimestamped {
+        /// The checkpoint's tree size: entries `0..size` are covered.
+        size: u64,
+        /// Its root.
+        #[serde(serialize_with = "hex::root")]
+        root: RootHash,
+        /// The TSA's time (UTC, RFC 3339).
+        time: String,
+        /// The subject of the TSA's certificate.
+        tsa: String,
+        /// The token's serial number, hex.
+        serial: String,
+    },
 }
 
 /// How the root a bundle's entries give relates to its checkpoint's root.
@@ -172,6 +188,7 @@ codes! {
     WitnessQuorum => "witness_quorum",
     PreviousCheckpointExtended => "previous_checkpoint_extended",
     ClaimedRoot => "claimed_root",
+    EntriesTimestamped => "entries_timestamped",
 }
 
 impl Proven {
@@ -271,6 +288,18 @@ impl Proven {
                 "{claim}: the log's root at size {size} is {}, as claimed ({source})",
                 root.short()
             ),
+            Proven::EntriesTimestamped {
+                size,
+                root,
+                time,
+                tsa,
+                serial: _,
+            } => format!(
+                "entries 0..{size} existed no later than {time} (TSA {tsa}): an RFC 3161 token \
+                 over the checkpoint of size {size} (root {}) verified against the trusted TSA \
+                 certificate",
+                root.short()
+            ),
         }
     }
 }
@@ -341,6 +370,13 @@ mod tests {
                 size: 1,
                 root: RootHash([2; 32]),
                 source: "s".into(),
+            },
+            Proven::EntriesTimestamped {
+                size: 1,
+                root: RootHash([2; 32]),
+                time: "t".into(),
+                tsa: "CN=t".into(),
+                serial: "01".into(),
             },
         ];
         let codes: Vec<&str> = samples.iter().map(Proven::code).collect();

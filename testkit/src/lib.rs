@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod fixtures;
+pub mod openssl_tsa;
 #[cfg(feature = "schema")]
 pub mod report_schema;
 pub mod scenario;

@@ -300,7 +300,7 @@ impl Verifier<'_> {
                 }
             }
         }
-        if let Some((bound, what)) = self.time_bounds.exceeded(time) {
+        if let Some((bound, what)) = self.time_bounds.exceeded(seq, time) {
             self.report.finding(
                 Some(seq),
                 Check::Time,
@@ -530,7 +530,7 @@ impl Verifier<'_> {
         let Some(a) = payload.data().and_then(|d| Approval::decode(d).ok()) else {
             return;
         };
-        if let Some((bound, what)) = self.time_bounds.exceeded(a.signed_at()) {
+        if let Some((bound, what)) = self.time_bounds.exceeded(h.seq, a.signed_at()) {
             self.report.finding(
                 Some(h.seq),
                 Check::Time,

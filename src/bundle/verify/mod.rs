@@ -9,6 +9,7 @@ mod anchor;
 mod chunks;
 mod claims;
 mod items;
+mod timestamps;
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
@@ -38,6 +39,8 @@ pub struct TrustPolicy {
     witnesses: Option<WitnessPolicy>,
     previous: Option<Vec<u8>>,
     claims: Vec<claims::RootClaim>,
+    #[cfg(feature = "tsa")]
+    tsa: Option<crate::timestamp::TsaTrust>,
 }
 
 /// A trust policy that cannot be used.
@@ -65,7 +68,17 @@ impl TrustPolicy {
             witnesses: None,
             previous: None,
             claims: Vec::new(),
+            #[cfg(feature = "tsa")]
+            tsa: None,
         })
+    }
+
+    /// Also verify the RFC 3161 timestamp tokens the bundle carries against these trusted TSA
+    /// (or CA) certificates (SPEC §12.7). Without it, tokens are reported as not checked.
+    #[cfg(feature = "tsa")]
+    pub fn with_tsa(mut self, trust: crate::timestamp::TsaTrust) -> TrustPolicy {
+        self.tsa = Some(trust);
+        self
     }
 
     /// Also require witness cosignatures on the bundle's checkpoint.
@@ -280,7 +293,9 @@ fn read_failed(report: &mut ReportBuilder, what: &str, e: ReadItemError) {
 /// cosignature or the exporter's signed export time says the log held by then.
 #[derive(Debug, Clone, Default)]
 struct TimeBounds {
-    bounds: Vec<(Timestamp, String)>,
+    /// Each bound, what it is, and the entries it bounds: all, or those below a size (a
+    /// timestamp token bounds only the entries of the checkpoint it timestamps, SPEC §12.7).
+    bounds: Vec<(Timestamp, String, Option<u64>)>,
 }
 
 impl TimeBounds {
@@ -288,15 +303,24 @@ impl TimeBounds {
     const SKEW: u64 = crate::approval::MAX_SIGNING_SKEW_NANOS;
 
     fn add(&mut self, time: Timestamp, what: String) {
-        self.bounds.push((time, what));
+        self.bounds.push((time, what, None));
     }
 
-    /// The first bound `time` passes by more than the allowed skew.
-    fn exceeded(&self, time: Timestamp) -> Option<&(Timestamp, String)> {
+    /// A bound on the entries below `size` only.
+    #[cfg_attr(not(feature = "tsa"), allow(dead_code))]
+    fn add_below(&mut self, time: Timestamp, what: String, size: u64) {
+        self.bounds.push((time, what, Some(size)));
+    }
+
+    /// The earliest bound on entry `seq` that `time` passes by more than the allowed skew.
+    fn exceeded(&self, seq: u64, time: Timestamp) -> Option<(Timestamp, &str)> {
         self.bounds
             .iter()
-            .filter(|(b, _)| time.0 > b.0.saturating_add(Self::SKEW))
-            .min_by_key(|(b, _)| *b)
+            .filter(|(b, _, below)| {
+                below.is_none_or(|n| seq < n) && time.0 > b.0.saturating_add(Self::SKEW)
+            })
+            .min_by_key(|(b, _, _)| *b)
+            .map(|(b, what, _)| (*b, what.as_str()))
     }
 }
 
@@ -381,6 +405,7 @@ impl<'p> Verifier<'p> {
             "the time the exporter signed for this export".into(),
         );
         v.check_checkpoints(d);
+        v.check_timestamps();
         v
     }
 

@@ -116,6 +116,10 @@ pub enum Command {
     /// Archive the log to an S3 bucket with Object Lock: write-once, locked, verifiable objects.
     #[command(long_about = crate::archive::ARCHIVE_HELP, after_help = EXIT_STATUS)]
     Archive(crate::archive::ArchiveArgs),
+    /// Obtain an RFC 3161 timestamp token over a checkpoint from a time-stamping authority and
+    /// keep it with the checkpoint (exports carry it).
+    #[command(long_about = crate::timestamp::TIMESTAMP_HELP, after_help = EXIT_STATUS)]
+    Timestamp(crate::timestamp::TimestampArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(long_about = crate::completions::COMPLETIONS_HELP, after_help = EXIT_STATUS)]
     Completions(crate::completions::CompletionsArgs),

@@ -33,6 +33,7 @@ mod review_policy;
 mod s3;
 mod seal;
 mod setup;
+mod timestamp;
 mod verify;
 mod witness;
 
@@ -77,6 +78,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Hold(retention::HoldCommand::List(a)) => retention::status(a),
         Command::Purge(a) => retention::purge(a),
         Command::Archive(a) => archive::archive(a),
+        Command::Timestamp(a) => timestamp::timestamp(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
         Command::Witness(w) => witness::run(w),

@@ -35,6 +35,7 @@ Examples:
   verify-bundle demo.bundle --trusted-key 'example.com/log#blake3+3f9a1c2e+AQ...' --json
   verify-bundle new.bundle --trusted-key log.vkey --checkpoint last-month.checkpoint
   verify-bundle b.bundle --trusted-key log.vkey --witness w1.pub --witness w2.pub --witness-quorum 1
+  verify-bundle b.bundle --trusted-key log.vkey --tsa-cert tsa-ca.pem   (RFC 3161 timestamps)
   verify-bundle --archive s3://audit-archive/agent-log --trusted-key log.vkey   (the s3 feature)
 
 The auditor's page, for a browser or a printer (written whatever the verdict; the exit status
@@ -91,6 +92,15 @@ pub struct Args {
     /// (default: all of them).
     #[arg(long, value_name = "K", requires = "witnesses")]
     pub witness_quorum: Option<usize>,
+
+    /// A trusted time-stamping certificate (PEM, one or more, or DER): the TSA's own or its
+    /// CA's. Each RFC 3161 timestamp token the bundle carries is verified against it offline
+    /// (CMS signature, critical extendedKeyUsage timeStamping, ESSCertIDv2, messageDigest,
+    /// imprint = SHA-256 of the carried checkpoint note, path to this certificate); the report
+    /// then says "entries 0..N existed no later than T (TSA …)", and any entry dated later is a
+    /// `time` finding. Without it, tokens are reported as not checked.
+    #[arg(long, value_name = "CERT")]
+    pub tsa_cert: Option<PathBuf>,
 
     /// Print one JSON object (verdict, entries, sessions, approvals, redacted, checkpoint,
     /// findings, …) instead of the report.

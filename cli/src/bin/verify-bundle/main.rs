@@ -122,6 +122,13 @@ fn policy(args: &cli::Args, earlier: Earlier) -> Result<TrustPolicy> {
             WitnessPolicy::new(witnesses, quorum).context("--witness / --witness-quorum")?,
         );
     }
+    if let Some(path) = &args.tsa_cert {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("--tsa-cert {}: cannot read", path.display()))?;
+        let trust = sealtrail::timestamp::TsaTrust::from_pem_or_der(&bytes)
+            .with_context(|| format!("--tsa-cert {}", path.display()))?;
+        policy = policy.with_tsa(trust);
+    }
     if let (Earlier::Include, Some(note)) = (earlier, earlier_checkpoint(args)?) {
         policy = policy.with_previous_checkpoint(note);
     }

@@ -29,6 +29,7 @@ pub mod time;
 pub mod verify;
 
 pub mod log;
+pub mod segment;
 pub mod store;
 
 pub use checkpoint::{

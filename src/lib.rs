@@ -31,6 +31,7 @@ pub mod timestamp;
 pub mod verify;
 
 pub mod log;
+pub mod segment;
 pub mod store;
 
 pub use checkpoint::{

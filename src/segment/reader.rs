@@ -1,0 +1,188 @@
+//! Reading segments: the scan shared by the writer's recovery and by read-only opens, and
+//! [`SegmentReader`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::backend::{Backend, BackendFile, OpenMode};
+use super::format::{self, Header, Scanned};
+use super::{Corruption, SegmentError};
+
+/// One segment as found on open: its header, the offsets of its records, and how far its
+/// checked records reach.
+#[derive(Debug)]
+pub(crate) struct Seg {
+    pub header: Header,
+    pub key: [u8; 32],
+    pub offsets: Vec<u32>,
+    pub end: u64,
+    pub file_len: u64,
+}
+
+impl Seg {
+    pub(crate) fn from_scan(s: Scanned) -> Seg {
+        Seg {
+            header: s.header,
+            key: s.key,
+            offsets: s.offsets,
+            end: s.end,
+            file_len: s.file_len,
+        }
+    }
+
+    pub(crate) fn next_index(&self) -> u64 {
+        self.header.first_index + self.offsets.len() as u64
+    }
+}
+
+/// What a directory of segments holds.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    /// The segments, in order; only the last may end in a torn tail.
+    pub segments: Vec<Seg>,
+    /// Temporary files of segments whose creation did not complete (never read).
+    pub temps: Vec<String>,
+}
+
+/// Lists and scans the segments in `dir`. Every segment must have a whole, checked header
+/// (it is renamed into place only once its header is durable), every segment but the last
+/// must be whole and checked, and each must continue the one before (number and first record
+/// index): a crash cannot leave them otherwise, since a segment is made durable in full
+/// before the next one is created. The last may end in a torn tail.
+pub(crate) fn load(backend: &dyn Backend, dir: &Path) -> Result<Loaded, SegmentError> {
+    let names = backend
+        .list_dir(dir)
+        .map_err(|e| SegmentError::io(dir.display().to_string(), e))?;
+    let mut numbers: Vec<u64> = names
+        .iter()
+        .filter_map(|n| n.to_str().and_then(format::parse_file_name))
+        .collect();
+    numbers.sort_unstable();
+    let temps = names
+        .iter()
+        .filter_map(|n| n.to_str())
+        .filter(|n| format::is_temp_file_name(n))
+        .map(str::to_owned)
+        .collect();
+    let mut segments: Vec<Seg> = Vec::new();
+    for (i, &number) in numbers.iter().enumerate() {
+        let last = i + 1 == numbers.len();
+        if let Some(prev) = segments.last() {
+            if number != prev.header.number + 1 {
+                return Err(SegmentError::Corrupt {
+                    segment: prev.header.number + 1,
+                    offset: 0,
+                    problem: Corruption::Missing,
+                });
+            }
+        }
+        let path = format::path(dir, number);
+        let file = backend
+            .open(&path, OpenMode::Read)
+            .map_err(|e| SegmentError::io(path.display().to_string(), e))?;
+        let scanned = format::scan(file.as_ref(), number)?;
+        if let Some(prev) = segments.last() {
+            if scanned.header.first_index != prev.next_index() {
+                return Err(SegmentError::Corrupt {
+                    segment: number,
+                    offset: 0,
+                    problem: Corruption::FirstIndex {
+                        expected: prev.next_index(),
+                        found: scanned.header.first_index,
+                    },
+                });
+            }
+        }
+        if !last && scanned.end != scanned.file_len {
+            return Err(SegmentError::Corrupt {
+                segment: number,
+                offset: scanned.end,
+                problem: Corruption::Torn,
+            });
+        }
+        segments.push(Seg::from_scan(scanned));
+    }
+    Ok(Loaded { segments, temps })
+}
+
+/// Finds the segment holding record `index`.
+pub(crate) fn locate(segments: &[Seg], index: u64) -> Option<(usize, u32)> {
+    let i = segments
+        .partition_point(|s| s.header.first_index <= index)
+        .checked_sub(1)?;
+    let s = &segments[i];
+    let offset = *s
+        .offsets
+        .get(usize::try_from(index - s.header.first_index).ok()?)?;
+    Some((i, offset))
+}
+
+/// A read-only view of a directory of segments: the records up to the last complete, checked
+/// one, as they were when it was opened. It never writes (so it works beside a writer in
+/// another process, and on read-only media): a torn tail, or a segment still being made
+/// under its temporary name, is left where it is and not read.
+#[derive(Debug)]
+pub struct SegmentReader {
+    dir: PathBuf,
+    segments: Vec<Seg>,
+    files: Vec<Arc<dyn BackendFile>>,
+}
+
+impl SegmentReader {
+    /// Opens the segments in `dir` for reading.
+    pub fn open(backend: &dyn Backend, dir: &Path) -> Result<SegmentReader, SegmentError> {
+        let loaded = load(backend, dir)?;
+        let mut files = Vec::with_capacity(loaded.segments.len());
+        for s in &loaded.segments {
+            let path = format::path(dir, s.header.number);
+            let f = backend
+                .open(&path, OpenMode::Read)
+                .map_err(|e| SegmentError::io(path.display().to_string(), e))?;
+            files.push(Arc::from(f));
+        }
+        Ok(SegmentReader {
+            dir: dir.to_path_buf(),
+            segments: loaded.segments,
+            files,
+        })
+    }
+
+    /// The directory read.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The index of the first record (0 unless earlier segments were removed).
+    pub fn first_index(&self) -> u64 {
+        self.segments.first().map_or(0, |s| s.header.first_index)
+    }
+
+    /// One past the index of the last record.
+    pub fn end_index(&self) -> u64 {
+        self.segments.last().map_or(0, |s| s.next_index())
+    }
+
+    /// The number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The body of record `index`, read again and checked.
+    pub fn read(&self, index: u64) -> Result<Vec<u8>, SegmentError> {
+        let (i, offset) = locate(&self.segments, index).ok_or(SegmentError::NoRecord { index })?;
+        let s = &self.segments[i];
+        format::read_record(
+            self.files[i].as_ref(),
+            s.header.number,
+            &s.key,
+            s.end,
+            index,
+            offset,
+        )
+    }
+
+    /// Every record in order, as `(index, body)`.
+    pub fn iter(&self) -> impl Iterator<Item = Result<(u64, Vec<u8>), SegmentError>> + '_ {
+        (self.first_index()..self.end_index()).map(|i| self.read(i).map(|b| (i, b)))
+    }
+}

@@ -1,0 +1,569 @@
+//! [`SegmentWriter`]: appends records to segment files, in index order, with group commit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use super::backend::{Backend, BackendFile, OpenMode, parent};
+use super::format::{self, FRAME_OVERHEAD, HEADER_LEN, Header};
+use super::reader::{Seg, load, locate};
+use super::{SegmentConfig, SegmentError};
+
+/// What opening a directory for writing found and repaired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Recovery {
+    /// Records found whole and checked: the next record's index.
+    pub records: u64,
+    /// Segments found (after repair).
+    pub segments: u64,
+    /// Bytes cut from the end of the last segment (a torn or unchecked tail).
+    pub cut_bytes: u64,
+    /// Temporary files of segments whose creation did not complete, removed.
+    pub removed_temp_files: u64,
+}
+
+// Bytes framed but not yet handed to the file system: a run of one segment, starting at
+// `offset`; `create` when the run starts the segment (its header first).
+#[derive(Debug)]
+struct Chunk {
+    segment: u64,
+    offset: u64,
+    create: bool,
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Tail {
+    header: Header,
+    key: [u8; 32],
+    // Where the next frame goes.
+    offset: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    // Indexes handed out by `reserve`.
+    reserved: u64,
+    // Records framed, in index order: the next one to frame.
+    framed: u64,
+    // Bodies written ahead of their turn.
+    early: BTreeMap<u64, Vec<u8>>,
+    chunks: Vec<Chunk>,
+    chunk_bytes: usize,
+    tail: Option<Tail>,
+    segments: Vec<Seg>,
+    // Records handed to the file system, and records made durable.
+    written: u64,
+    durable: u64,
+    // One thread at a time writes and syncs.
+    busy: bool,
+    poisoned: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Io {
+    file: Option<(u64, Box<dyn BackendFile>)>,
+    // A segment was created since the directory was last synced.
+    dir_dirty: bool,
+}
+
+/// Appends records to the segment files of one directory (see [`crate::segment`]).
+///
+/// Many threads may append at once. [`SegmentWriter::append`] frames a record in memory and
+/// returns its index; [`SegmentWriter::sync`] hands every framed record to the file system
+/// and `fdatasync`s it, one thread doing it for everyone waiting (group commit): threads that
+/// call `sync` while a sync runs wait for it and then, if their records were framed after it
+/// began, one of them runs the next. A record is acknowledged (durable) once a `sync` that
+/// began after it was framed has returned.
+///
+/// For appenders that reserve positions under a lock of their own and fill them in later,
+/// out of order, [`SegmentWriter::reserve`] and [`SegmentWriter::write`] keep the file in
+/// index order: a record written ahead of its turn waits in memory until every record before
+/// it is written.
+///
+/// Any failure to write or sync poisons the writer: every later call fails, because what
+/// reached the disk is no longer known. Reopen the directory to recover.
+#[derive(Debug)]
+pub struct SegmentWriter {
+    backend: Arc<dyn Backend>,
+    dir: PathBuf,
+    config: SegmentConfig,
+    state: Mutex<State>,
+    synced: Condvar,
+    io: Mutex<Io>,
+    readers: Mutex<BTreeMap<u64, Arc<dyn BackendFile>>>,
+}
+
+// Creates `dir` and its missing parents, each made durable in its parent before returning.
+fn create_dirs(backend: &dyn Backend, dir: &Path) -> Result<(), SegmentError> {
+    let mut missing = Vec::new();
+    let mut at = dir.to_path_buf();
+    loop {
+        match backend.list_dir(&at) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let up = parent(&at).map_err(|e| io_err(at.display(), e))?;
+                missing.push(at);
+                if up == Path::new("/") || up == Path::new(".") {
+                    break;
+                }
+                at = up;
+            }
+            Err(e) => return Err(io_err(at.display(), e)),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    backend
+        .create_dir_all(dir)
+        .map_err(|e| io_err(dir.display(), e))?;
+    // Outermost first: a directory's entry is durable only once its parent's is.
+    for d in missing.iter().rev() {
+        let up = parent(d).map_err(|e| io_err(d.display(), e))?;
+        backend.sync_dir(&up).map_err(|e| io_err(up.display(), e))?;
+    }
+    Ok(())
+}
+
+fn io_err(what: impl std::fmt::Display, source: std::io::Error) -> SegmentError {
+    SegmentError::io(what.to_string(), source)
+}
+
+impl SegmentWriter {
+    /// Opens (creating if needed) the segments in `dir` for appending. Recovery: every segment
+    /// is scanned; a torn tail of the last segment (a frame cut short or failing its check) is
+    /// cut off and the cut synced; a last segment whose header never became whole is removed.
+    pub fn open(
+        backend: Arc<dyn Backend>,
+        dir: &Path,
+        config: SegmentConfig,
+    ) -> Result<(SegmentWriter, Recovery), SegmentError> {
+        create_dirs(backend.as_ref(), dir)?;
+        let loaded = load(backend.as_ref(), dir)?;
+        let mut recovery = Recovery {
+            records: 0,
+            segments: loaded.segments.len() as u64,
+            cut_bytes: 0,
+            removed_temp_files: 0,
+        };
+        for name in &loaded.temps {
+            let path = dir.join(name);
+            backend
+                .remove_file(&path)
+                .map_err(|e| io_err(path.display(), e))?;
+            recovery.removed_temp_files += 1;
+        }
+        if !loaded.temps.is_empty() {
+            backend
+                .sync_dir(dir)
+                .map_err(|e| io_err(dir.display(), e))?;
+        }
+        let mut io = Io::default();
+        let mut tail = None;
+        if let Some(last) = loaded.segments.last() {
+            let number = last.header.number;
+            let path = format::path(dir, number);
+            let file = backend
+                .open(&path, OpenMode::Write)
+                .map_err(|e| io_err(path.display(), e))?;
+            if last.file_len > last.end {
+                file.set_len(last.end)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| io_err(path.display(), e))?;
+                recovery.cut_bytes = last.file_len - last.end;
+            }
+            tail = Some(Tail {
+                header: last.header.clone(),
+                key: last.key,
+                offset: last.end,
+            });
+            io.file = Some((number, file));
+        }
+        let next = loaded.segments.last().map_or(0, Seg::next_index);
+        recovery.records = next;
+        let writer = SegmentWriter {
+            backend,
+            dir: dir.to_path_buf(),
+            config,
+            state: Mutex::new(State {
+                reserved: next,
+                framed: next,
+                early: BTreeMap::new(),
+                chunks: Vec::new(),
+                chunk_bytes: 0,
+                tail,
+                segments: loaded.segments,
+                written: next,
+                durable: next,
+                busy: false,
+                poisoned: None,
+            }),
+            synced: Condvar::new(),
+            io: Mutex::new(io),
+            readers: Mutex::new(BTreeMap::new()),
+        };
+        Ok((writer, recovery))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The directory written.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The largest record body this writer accepts.
+    pub fn max_body(&self) -> u64 {
+        format::max_body(self.config.max_segment_bytes)
+    }
+
+    /// Records framed so far: one past the last index framed in order.
+    pub fn len(&self) -> u64 {
+        self.lock().framed
+    }
+
+    /// Whether no record was ever framed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records known durable: every record below this index is.
+    pub fn durable_len(&self) -> u64 {
+        self.lock().durable
+    }
+
+    /// Records handed to the file system (visible to readers, durable or not).
+    pub fn written_len(&self) -> u64 {
+        self.lock().written
+    }
+
+    fn check_size(&self, body: &[u8]) -> Result<(), SegmentError> {
+        if body.len() as u64 > self.max_body() {
+            return Err(SegmentError::RecordTooLarge {
+                size: body.len() as u64,
+                max: self.max_body(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends one record at the next index and returns the index. The record is framed in
+    /// memory; [`SegmentWriter::sync`] makes it durable.
+    pub fn append(&self, body: &[u8]) -> Result<u64, SegmentError> {
+        self.check_size(body)?;
+        let mut s = self.lock();
+        if let Some(p) = &s.poisoned {
+            return Err(SegmentError::Poisoned(p.clone()));
+        }
+        if s.reserved != s.framed {
+            // Records reserved earlier go first: this one waits its turn behind them.
+            let index = s.reserved;
+            s.reserved += 1;
+            s.early.insert(index, body.to_vec());
+            return Ok(index);
+        }
+        let index = s.reserved;
+        s.reserved += 1;
+        self.frame(&mut s, index, body);
+        self.spill(s)?;
+        Ok(index)
+    }
+
+    /// Reserves `count` consecutive indexes and returns the first. Each must then be given
+    /// its body with [`SegmentWriter::write`]: no later record reaches the file until it is.
+    pub fn reserve(&self, count: u64) -> Result<u64, SegmentError> {
+        let mut s = self.lock();
+        if let Some(p) = &s.poisoned {
+            return Err(SegmentError::Poisoned(p.clone()));
+        }
+        let first = s.reserved;
+        s.reserved += count;
+        Ok(first)
+    }
+
+    /// Writes the body of reserved record `index`, in any order. A body too large for a
+    /// segment poisons the writer: the index can never be filled.
+    pub fn write(&self, index: u64, body: &[u8]) -> Result<(), SegmentError> {
+        let mut s = self.lock();
+        if let Some(p) = &s.poisoned {
+            return Err(SegmentError::Poisoned(p.clone()));
+        }
+        if index >= s.reserved || index < s.framed || s.early.contains_key(&index) {
+            return Err(SegmentError::NotReserved { index });
+        }
+        if let Err(e) = self.check_size(body) {
+            self.poison(&mut s, format!("record {index}: {e}"));
+            return Err(e);
+        }
+        if index != s.framed {
+            s.early.insert(index, body.to_vec());
+            return Ok(());
+        }
+        self.frame(&mut s, index, body);
+        loop {
+            let next = s.framed;
+            let Some(body) = s.early.remove(&next) else {
+                break;
+            };
+            self.frame(&mut s, next, &body);
+        }
+        self.spill(s)
+    }
+
+    fn poison(&self, s: &mut State, why: String) {
+        s.poisoned.get_or_insert(why);
+        self.synced.notify_all();
+    }
+
+    // Frames record `index` (the next in order) at the tail, starting a new segment first if
+    // it does not fit.
+    fn frame(&self, s: &mut State, index: u64, body: &[u8]) {
+        debug_assert_eq!(index, s.framed);
+        let need = FRAME_OVERHEAD + body.len() as u64;
+        let fits = s
+            .tail
+            .as_ref()
+            .is_some_and(|t| t.offset + need <= u64::from(t.header.capacity));
+        if !fits {
+            let number = s.tail.as_ref().map_or(0, |t| t.header.number + 1);
+            let mut nonce = [0u8; 16];
+            // Without randomness a remade segment would check records under its old key.
+            if getrandom::fill(&mut nonce).is_err() {
+                nonce = blake3::hash(&[&index.to_le_bytes()[..], &number.to_le_bytes()].concat())
+                    .as_bytes()[..16]
+                    .try_into()
+                    .expect("16 bytes");
+            }
+            let header = Header {
+                capacity: self.config.max_segment_bytes,
+                number,
+                first_index: index,
+                nonce,
+            };
+            let key = header.record_key();
+            s.chunks.push(Chunk {
+                segment: number,
+                offset: 0,
+                create: true,
+                bytes: header.encode().to_vec(),
+            });
+            s.chunk_bytes += HEADER_LEN as usize;
+            s.segments.push(Seg {
+                header: header.clone(),
+                key,
+                offsets: Vec::new(),
+                end: HEADER_LEN,
+                file_len: 0,
+            });
+            s.tail = Some(Tail {
+                header,
+                key,
+                offset: HEADER_LEN,
+            });
+        }
+        let tail = s.tail.as_mut().expect("a tail was just made");
+        let (number, offset, key) = (tail.header.number, tail.offset, tail.key);
+        tail.offset += need;
+        let contiguous = s
+            .chunks
+            .last()
+            .is_some_and(|c| c.segment == number && c.offset + c.bytes.len() as u64 == offset);
+        if !contiguous {
+            s.chunks.push(Chunk {
+                segment: number,
+                offset,
+                create: false,
+                bytes: Vec::new(),
+            });
+        }
+        let chunk = s.chunks.last_mut().expect("a chunk was just made");
+        format::push_frame(&mut chunk.bytes, &key, index, body);
+        s.chunk_bytes += need as usize;
+        let seg = s.segments.last_mut().expect("the tail's segment");
+        seg.offsets.push(offset as u32);
+        seg.end = offset + need;
+        s.framed += 1;
+    }
+
+    // Hands framed bytes to the file system once they pass the configured buffer, unless a
+    // write is running (it will take them, or the next one will).
+    fn spill(&self, s: MutexGuard<'_, State>) -> Result<(), SegmentError> {
+        if s.chunk_bytes < self.config.write_buffer_bytes || s.busy {
+            return Ok(());
+        }
+        self.run_io(s, false).map(|_| ())
+    }
+
+    /// Writes every record framed before the call and `fdatasync`s it (one sync for every
+    /// thread waiting: group commit). Returns the number of records durable: every index
+    /// below it is. A record reserved but not yet written, and every record after it, is not
+    /// covered.
+    pub fn sync(&self) -> Result<u64, SegmentError> {
+        let mut s = self.lock();
+        let target = s.framed;
+        loop {
+            if let Some(p) = &s.poisoned {
+                return Err(SegmentError::Poisoned(p.clone()));
+            }
+            if s.durable >= target {
+                return Ok(s.durable);
+            }
+            if !s.busy {
+                return self.run_io(s, true);
+            }
+            s = self.synced.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Hands every framed record to the file system without syncing: readers in other
+    /// processes see them, a power loss may not keep them.
+    pub fn write_out(&self) -> Result<(), SegmentError> {
+        let mut s = self.lock();
+        let target = s.framed;
+        loop {
+            if let Some(p) = &s.poisoned {
+                return Err(SegmentError::Poisoned(p.clone()));
+            }
+            if s.written >= target {
+                return Ok(());
+            }
+            if !s.busy {
+                return self.run_io(s, false).map(|_| ());
+            }
+            s = self.synced.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    // Takes the framed chunks, writes them (and syncs, with `sync`) without the state lock,
+    // then records the result and wakes every waiter.
+    fn run_io(&self, mut s: MutexGuard<'_, State>, sync: bool) -> Result<u64, SegmentError> {
+        s.busy = true;
+        let chunks = std::mem::take(&mut s.chunks);
+        s.chunk_bytes = 0;
+        let target = s.framed;
+        drop(s);
+        let result = self.write_chunks(chunks, sync);
+        let mut s = self.lock();
+        s.busy = false;
+        let out = match result {
+            Ok(()) => {
+                s.written = s.written.max(target);
+                if sync {
+                    s.durable = s.durable.max(target);
+                }
+                Ok(s.durable)
+            }
+            Err(e) => {
+                self.poison(&mut s, e.to_string());
+                Err(e)
+            }
+        };
+        self.synced.notify_all();
+        out
+    }
+
+    fn write_chunks(&self, chunks: Vec<Chunk>, sync: bool) -> Result<(), SegmentError> {
+        let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
+        let io = &mut *io;
+        for chunk in chunks {
+            let path = format::path(&self.dir, chunk.segment);
+            if chunk.create {
+                // The segment before is made durable in full, its directory entry too, before
+                // the next one exists: recovery then only ever repairs the last segment.
+                if let Some((number, f)) = &io.file {
+                    f.sync_data()
+                        .map_err(|e| io_err(format!("segment {number}"), e))?;
+                }
+                if io.dir_dirty {
+                    self.backend
+                        .sync_dir(&self.dir)
+                        .map_err(|e| io_err(self.dir.display(), e))?;
+                    io.dir_dirty = false;
+                }
+                // Made under a temporary name with its first bytes (the header at least) and
+                // synced before it is renamed into place: a segment file's header is never
+                // torn, so a bad one is damage, reported, never repaired away.
+                let tmp = self.dir.join(format::temp_file_name(chunk.segment));
+                let f = self
+                    .backend
+                    .open(&tmp, OpenMode::Truncate)
+                    .map_err(|e| io_err(tmp.display(), e))?;
+                f.write_at(&chunk.bytes, chunk.offset)
+                    .and_then(|()| f.sync_data())
+                    .map_err(|e| io_err(tmp.display(), e))?;
+                self.backend
+                    .rename(&tmp, &path)
+                    .map_err(|e| io_err(path.display(), e))?;
+                io.file = Some((chunk.segment, f));
+                io.dir_dirty = true;
+                continue;
+            }
+            match &io.file {
+                Some((number, f)) if *number == chunk.segment => f
+                    .write_at(&chunk.bytes, chunk.offset)
+                    .map_err(|e| io_err(path.display(), e))?,
+                _ => unreachable!("chunks follow the segment they were framed in"),
+            }
+        }
+        if sync {
+            if let Some((number, f)) = &io.file {
+                f.sync_data()
+                    .map_err(|e| io_err(format!("segment {number}"), e))?;
+            }
+            if io.dir_dirty {
+                self.backend
+                    .sync_dir(&self.dir)
+                    .map_err(|e| io_err(self.dir.display(), e))?;
+                io.dir_dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// The body of record `index`: from memory if it has not reached the file yet, else read
+    /// from its segment and checked again.
+    pub fn read(&self, index: u64) -> Result<Vec<u8>, SegmentError> {
+        let s = self.lock();
+        let (i, offset) = locate(&s.segments, index).ok_or(SegmentError::NoRecord { index })?;
+        let seg = &s.segments[i];
+        let (number, key, end) = (seg.header.number, seg.key, seg.end);
+        if index >= s.written {
+            let off = u64::from(offset);
+            for c in &s.chunks {
+                let end = c.offset + c.bytes.len() as u64;
+                if c.segment == number && c.offset <= off && off + FRAME_OVERHEAD <= end {
+                    let at = (off - c.offset) as usize;
+                    let len = u32::from_le_bytes(c.bytes[at..at + 4].try_into().expect("4 bytes"))
+                        as usize;
+                    return Ok(c.bytes[at + 4..at + 4 + len].to_vec());
+                }
+            }
+            // Taken by a write running now: read from the file once it is there.
+            drop(s);
+            self.write_out()?;
+        } else {
+            drop(s);
+        }
+        let file = self.reader(number)?;
+        format::read_record(file.as_ref(), number, &key, end, index, offset)
+    }
+
+    fn reader(&self, number: u64) -> Result<Arc<dyn BackendFile>, SegmentError> {
+        let mut r = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = r.get(&number) {
+            return Ok(f.clone());
+        }
+        let path = format::path(&self.dir, number);
+        let f: Arc<dyn BackendFile> = Arc::from(
+            self.backend
+                .open(&path, OpenMode::Read)
+                .map_err(|e| io_err(path.display(), e))?,
+        );
+        r.insert(number, f.clone());
+        Ok(f)
+    }
+}

@@ -106,19 +106,25 @@ impl Repo {
     }
 }
 
-// A log on disk with a stepping clock from `start`, the recorder, the owner of changes
-// ("Release Approver") and a senior reviewer ("Security Lead").
+// A log on disk with a clock from `start` stepping one second per entry, the recorder, the owner
+// of changes ("Release Approver") and a senior reviewer ("Security Lead").
 fn new_log(
     path: &Path,
     start: u64,
 ) -> (Log, sealtrail_testkit::fixtures::Keys, sealtrail::SecretKey) {
+    new_log_stepping(path, start, std::time::Duration::from_secs(1))
+}
+
+// `new_log` with the clock stepping `step` per entry (zero: every entry at `start`).
+fn new_log_stepping(
+    path: &Path,
+    start: u64,
+    step: std::time::Duration,
+) -> (Log, sealtrail_testkit::fixtures::Keys, sealtrail::SecretKey) {
     let k = keys();
     let log = Log::builder()
         .durability(Durability::Immediate)
-        .clock(Clock::stepping(
-            Timestamp(start),
-            std::time::Duration::from_secs(1),
-        ))
+        .clock(Clock::stepping(Timestamp(start), step))
         .create(path, &k.owner, ORIGIN)
         .unwrap();
     log.register_key(
@@ -498,30 +504,9 @@ fn report_defects_matches_a_hand_computed_table() {
     );
 
     let log_dir = dir.path().join("log");
-    let k = keys();
     let ns = 1_000_000_000u64;
-    let log = Log::builder()
-        .durability(Durability::Immediate)
-        .clock(Clock::stepping(
-            Timestamp((t0 + 4 * d) * ns),
-            std::time::Duration::ZERO,
-        ))
-        .create(&log_dir, &k.owner, ORIGIN)
-        .unwrap();
-    log.register_key(
-        &k.owner,
-        k.recorder.key_id(),
-        Role::Recorder,
-        "build harness",
-    )
-    .unwrap();
-    log.register_key(
-        &k.owner,
-        k.approver.key_id(),
-        Role::Approver,
-        "Release Approver",
-    )
-    .unwrap();
+    let (log, k, _senior) =
+        new_log_stepping(&log_dir, (t0 + 4 * d) * ns, std::time::Duration::ZERO);
     for (session, tags) in [
         ("s-feat", vec!["new-feature"]),
         ("s-refactor", vec!["refactor"]),

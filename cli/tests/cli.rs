@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use sealtrail::event::content_digest;
 use sealtrail::registry::Role;
-use sealtrail::store::{SledStore, Store};
+use sealtrail::store::{DirStore, Store};
 use sealtrail::{Log, SecretKey, Suite};
 use serde_json::{Value as Json, json};
 use tempfile::TempDir;
@@ -861,7 +861,7 @@ fn verify_reports_what_was_proven_or_the_entry_at_fault() {
 
     // A flipped byte in the middle of the log: it opens, and verification names the entry.
     {
-        let store = SledStore::open(&fx.log()).unwrap();
+        let store = DirStore::open(&fx.log()).unwrap();
         let mut v = store.get(&entry_key(3)).unwrap().unwrap();
         let n = v.len();
         v[n - 1] ^= 0x01;
@@ -880,7 +880,7 @@ fn verify_reports_what_was_proven_or_the_entry_at_fault() {
     // The last entry destroyed: the log no longer opens for appends, and verify (which never
     // opens it for appends) still examines it as stored.
     {
-        let store = SledStore::open(&fx.log()).unwrap();
+        let store = DirStore::open(&fx.log()).unwrap();
         store.put(&entry_key(4), b"\x00garbage").unwrap();
         store.flush().unwrap();
     }
@@ -1448,7 +1448,7 @@ fn the_demo_runs_twice_and_its_log_verifies() {
         String::from_utf8_lossy(&vb.stdout)
     );
     for f in [
-        "log/wal",
+        "log/entries",
         "trace.md",
         "report.html",
         "demo.bundle",

@@ -106,8 +106,8 @@ impl LogBuilder {
         self
     }
 
-    /// How long [`create`](Self::create) and [`open`](Self::open) wait for another holder to
-    /// close the log (sled allows one open database at a time) before failing with
+    /// How long [`create`](Self::create) and [`open`](Self::open) wait for another writer to
+    /// close the log (one process writes a log at a time) before failing with
     /// [`StoreError::Locked`] (another process has it) or [`StoreError::OpenInThisProcess`]
     /// (this process has it: share the open [`Log`], it is `Clone`). The default is not to
     /// wait.
@@ -116,20 +116,32 @@ impl LogBuilder {
         self
     }
 
-    /// Creates a log on disk in directory `path` (sled).
+    /// Creates a log on disk in directory `path` ([`crate::store::DirStore`]).
     #[cfg(feature = "sled")]
     pub fn create(self, path: &Path, owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
-        let store = open_sled(path, self.lock_wait)?;
+        let store = open_dir(path, self.lock_wait)?;
         self.create_in(Arc::new(store), owner, origin)
     }
 
-    /// Opens the log on disk in directory `path` (sled).
+    /// Opens the log on disk in directory `path` for reading and appending.
     #[cfg(feature = "sled")]
     pub fn open(self, path: &Path) -> Result<Log, OpenError> {
-        if !path.exists() {
+        if !crate::store::DirStore::is_log_dir(path) {
             return Err(OpenError::NotALog);
         }
-        let store = open_sled(path, self.lock_wait)?;
+        let store = open_dir(path, self.lock_wait)?;
+        self.open_in(Arc::new(store))
+    }
+
+    /// Opens the log on disk in directory `path` for reading only: it never waits for a
+    /// writer in another process and writes nothing (it works on read-only media). It sees
+    /// the entries complete when it is opened; appends fail with [`StoreError::ReadOnly`].
+    #[cfg(feature = "sled")]
+    pub fn open_read_only(self, path: &Path) -> Result<Log, OpenError> {
+        if !crate::store::DirStore::is_log_dir(path) {
+            return Err(OpenError::NotALog);
+        }
+        let store = crate::store::DirStore::open_read_only(path)?;
         self.open_in(Arc::new(store))
     }
 
@@ -157,6 +169,11 @@ impl LogBuilder {
         let descriptor = SignedDescriptor::from_bytes(&bytes)?;
         let len = recover(store.as_ref())?;
         let suite = descriptor.suite();
+        if let Some(indexed) = store.indexed_len()? {
+            if indexed < len {
+                reindex(store.as_ref(), suite, indexed, len)?;
+            }
+        }
         let genesis =
             KeyRegistry::genesis(descriptor.descriptor()).map_err(DescriptorError::from)?;
         let mut tip = Tip {
@@ -203,17 +220,17 @@ impl LogBuilder {
     }
 }
 
-/// Opens a sled store, retrying while another process holds it, for at most `wait`.
+/// Opens a log directory for writing, waiting at most `wait` for another writer to close it.
 #[cfg(feature = "sled")]
-pub(crate) fn open_sled(
+pub(crate) fn open_dir(
     path: &Path,
     wait: std::time::Duration,
-) -> Result<crate::store::SledStore, StoreError> {
+) -> Result<crate::store::DirStore, StoreError> {
     let start = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(2);
     loop {
         // Another process: the store blocks on its lock file for the rest of the wait.
-        match crate::store::SledStore::open_waiting(path, wait.saturating_sub(start.elapsed())) {
+        match crate::store::DirStore::open_waiting(path, wait.saturating_sub(start.elapsed())) {
             // Another handle in this process: it has no lock to block on, so poll.
             Err(StoreError::OpenInThisProcess { .. }) if start.elapsed() < wait => {
                 std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
@@ -222,6 +239,49 @@ pub(crate) fn open_sled(
             other => return other,
         }
     }
+}
+
+/// Rebuilds the store's derived index (session run markers, upper Merkle nodes) for entries
+/// `from..len` from the entries themselves (SPEC §9.7). When the nodes the tree's edge at
+/// `from` needs are not there, the whole index is rebuilt.
+pub(super) fn reindex(
+    store: &dyn Store,
+    suite: Suite,
+    from: u64,
+    len: u64,
+) -> Result<(), OpenError> {
+    let nodes = StoreNodes { store, cache: None };
+    let (from, mut frontier) = match Frontier::restore(&nodes, from) {
+        Ok(f) => (from, f),
+        Err(_) => (0, Frontier::new()),
+    };
+    let mut session = match from.checked_sub(1) {
+        Some(last) => read_entry(store, suite, last)
+            .map_err(|e| damaged(last, e))?
+            .ok_or_else(|| damaged(last, "missing"))?
+            .header()
+            .session
+            .clone(),
+        None => SessionId::none(),
+    };
+    for seq in from..len {
+        let e = read_entry(store, suite, seq)
+            .map_err(|e| damaged(seq, e))?
+            .ok_or_else(|| damaged(seq, "missing"))?;
+        let completed = frontier
+            .append(&suite, merkle::leaf_hash(suite, &e.hash))
+            .map_err(|_| damaged(seq, "the tree is full"))?;
+        for (level, index, hash) in keyed_nodes(&completed) {
+            store.put(&node_key(level, index), &hash)?;
+        }
+        let s = &e.header().session;
+        if !s.is_none() && *s != session {
+            store.put(&run_key(s.as_str(), seq), &[])?;
+        }
+        session = s.clone();
+    }
+    store.flush()?;
+    Ok(())
 }
 
 pub(super) fn damaged(seq: u64, reason: impl std::fmt::Display) -> OpenError {

@@ -1,6 +1,6 @@
 //! Segment files: an append-only sequence of records in numbered files, with a file backend
-//! that can simulate power loss (the storage v2 layout, SPEC §9.7; **not yet used by the
-//! log**, which still keeps its entries in sled, SPEC §9.1).
+//! that can simulate power loss (SPEC §9.7). A log directory keeps its entries and its other
+//! records in two directories of segments (`store::DirStore`).
 //!
 //! Writer-side code with no storage engine beneath it: plain files through a small
 //! [`Backend`] trait ([`FsBackend`] on `std::fs`, [`SimBackend`] in memory with power loss).

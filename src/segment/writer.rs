@@ -285,6 +285,17 @@ impl SegmentWriter {
         Ok(first)
     }
 
+    /// Reserves every index below `end` not yet reserved (none when all are): for appenders
+    /// that number their records themselves.
+    pub fn reserve_to(&self, end: u64) -> Result<(), SegmentError> {
+        let mut s = self.lock();
+        if let Some(p) = &s.poisoned {
+            return Err(SegmentError::Poisoned(p.clone()));
+        }
+        s.reserved = s.reserved.max(end);
+        Ok(())
+    }
+
     /// Writes the body of reserved record `index`, in any order. A body too large for a
     /// segment poisons the writer: the index can never be filled.
     pub fn write(&self, index: u64, body: &[u8]) -> Result<(), SegmentError> {

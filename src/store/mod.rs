@@ -1,16 +1,17 @@
 //! Storage behind a trait (the writer side): an ordered key-value space with an explicit,
-//! durable flush. sled is the default on-disk backend; [`MemoryStore`] keeps tests fast and
-//! deterministic. Nothing on the verification path depends on this module.
+//! durable flush. [`DirStore`] is the on-disk backend (segment files, with sled as a derived
+//! index); [`MemoryStore`] keeps tests fast and deterministic. Nothing on the verification
+//! path depends on this module.
 
 use std::fmt;
 
+#[cfg(feature = "sled")]
+mod dir;
 mod memory;
-#[cfg(feature = "sled")]
-mod sled_store;
 
-pub use memory::MemoryStore;
 #[cfg(feature = "sled")]
-pub use sled_store::SledStore;
+pub use dir::DirStore;
+pub use memory::MemoryStore;
 
 /// A storage backend failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +23,7 @@ pub enum StoreError {
     /// An I/O error.
     #[error("storage I/O: {0}")]
     Io(#[from] std::io::Error),
-    /// Another process has the store open (sled allows one process per database).
+    /// Another process has the store open for writing (one writer at a time).
     #[error("{}: the log is open in another process", .path.display())]
     Locked {
         /// The store's directory.
@@ -36,6 +37,12 @@ pub enum StoreError {
         .path.display()
     )]
     OpenInThisProcess {
+        /// The store's directory.
+        path: std::path::PathBuf,
+    },
+    /// The store was opened for reading only.
+    #[error("{}: the log is open for reading only", .path.display())]
+    ReadOnly {
         /// The store's directory.
         path: std::path::PathBuf,
     },
@@ -66,6 +73,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn flush(&self) -> Result<(), StoreError>;
     /// Bytes the store occupies on disk, where that means something.
     fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+    /// How many entries the store's derived index (session run markers, upper Merkle nodes)
+    /// covers, for a store whose index may lag its entries after a crash or be missing; `None`
+    /// when it never lags. Opening a log rebuilds the index from there (SPEC §9.7).
+    fn indexed_len(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
 }

@@ -60,14 +60,22 @@ pub fn check_log_dir(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
         return Err(anyhow!("{}: not a directory", dir.display()));
     }
-    // SledStore's layout: `sled/` and `wal`.
-    if !dir.join("sled").is_dir() || !dir.join("wal").is_file() {
+    if !sealtrail::store::DirStore::is_log_dir(dir) {
         return Err(anyhow!(
-            "{}: not a sealtrail log (no sled/ and wal inside)",
+            "{}: not a sealtrail log (no entries/ and meta/ inside)",
             dir.display()
         ));
     }
     Ok(())
+}
+
+/// Opens the log in `dir` for reading only: never waits for a writer in another process,
+/// never writes, and sees what was completely written when it opened.
+pub fn open_log_read_only(dir: &Path) -> Result<Log> {
+    check_log_dir(dir)?;
+    Log::builder()
+        .open_read_only(dir)
+        .map_err(|e| open_error(dir, e, Duration::ZERO))
 }
 
 /// Opens the log in `dir` for reading and appending (Immediate durability), waiting up to

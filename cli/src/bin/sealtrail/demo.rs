@@ -191,8 +191,8 @@ fn is_log_dir(p: &Path) -> Result<bool> {
     for e in std::fs::read_dir(p).with_context(|| format!("{}: cannot read", p.display()))? {
         names.push(e?.file_name().to_string_lossy().into_owned());
     }
-    // SledStore's layout.
-    const LAYOUT: [&str; 4] = ["sled", "wal", "lock", "spool"];
+    // A log directory's layout (`sealtrail::store::DirStore`).
+    const LAYOUT: [&str; 5] = ["entries", "meta", "index", "lock", "spool"];
     Ok(!names.is_empty() && names.iter().all(|n| LAYOUT.contains(&n.as_str())))
 }
 

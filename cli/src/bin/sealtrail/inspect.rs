@@ -12,7 +12,7 @@ use sealtrail::{Kind, Log, SessionId};
 
 use crate::answer::{self, ShowFilter};
 use crate::cli::{CompareArgs, ShowArgs, TraceArgs, WhyArgs};
-use crate::common::{Status, count, emit, invalid, json_line, open_log};
+use crate::common::{Status, count, emit, invalid, json_line, open_log_read_only};
 use crate::output::{Existing, Output};
 
 fn read_error(e: ReadError) -> anyhow::Error {
@@ -57,7 +57,7 @@ pub fn show(a: &ShowArgs) -> Result<Status> {
         .map(SessionId::new)
         .transpose()
         .map_err(|e| anyhow!("--session: {e}"))?;
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let filter = ShowFilter {
         session,
         kind,
@@ -87,7 +87,7 @@ pub fn trace(a: &TraceArgs) -> Result<Status> {
         .as_deref()
         .map(|out| Output::create(out, Existing::force(a.force)))
         .transpose()?;
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let session = match named {
         Some(s) => s,
         None => latest_session(&log)?,
@@ -171,7 +171,7 @@ pub fn why(a: &WhyArgs) -> Result<Status> {
         (None, Some(seq)) => seq,
         (None, None) => return Err(anyhow!("give --seq N or --incident ID")),
     };
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let x = answer::why(&log, seq).map_err(|e| match e {
         QueryError::NoSuchEntry(seq) => anyhow!(
             "--seq {seq}: no entry {seq} in the log {} (it has {})",
@@ -194,7 +194,7 @@ pub fn why(a: &WhyArgs) -> Result<Status> {
 pub fn compare(a: &CompareArgs) -> Result<Status> {
     let id = |s: &str, which: &str| SessionId::new(s).map_err(|e| anyhow!("{which}: {e}"));
     let (sa, sb) = (id(&a.a, "A")?, id(&a.b, "B")?);
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     // Each session read once: to check it exists, then to compare.
     let mut runs = Vec::with_capacity(2);
     for s in [&sa, &sb] {

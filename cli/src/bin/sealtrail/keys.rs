@@ -16,7 +16,8 @@ use crate::cli::{
     SuiteArg,
 };
 use crate::common::{
-    LOCK_WAIT, Status, emit, json_line, load_public, load_secret, open_error, open_log, refused,
+    LOCK_WAIT, Status, emit, json_line, load_public, load_secret, open_error, open_log,
+    open_log_read_only, refused,
 };
 use crate::output::{Existing, Output};
 
@@ -228,7 +229,7 @@ pub fn vkey_text(log: &Log) -> String {
 
 /// `sealtrail keys vkey`.
 pub fn vkey(a: &KeysVkeyArgs) -> Result<Status> {
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let text = vkey_text(&log);
     if let Some(out) = &a.out {
         crate::output::write(out, text.as_bytes(), Existing::force(a.force))?;
@@ -336,7 +337,7 @@ fn key_json(k: &KeyRecord) -> serde_json::Value {
 
 /// `sealtrail keys list`.
 pub fn list(a: &KeysListArgs) -> Result<Status> {
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let keys = log.keys();
     if a.json {
         emit(json_line(&serde_json::Value::Array(

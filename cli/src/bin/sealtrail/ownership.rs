@@ -10,7 +10,7 @@ use sealtrail::{Log, Timestamp};
 use serde_json::json;
 
 use crate::cli::OwnerArgs;
-use crate::common::{Status, emit, invalid, json_line, open_log};
+use crate::common::{Status, emit, invalid, json_line, open_log_read_only};
 
 /// Runs git in `repo` and returns its standard output.
 pub fn git(repo: &Path, args: &[&str]) -> Result<String> {
@@ -141,7 +141,7 @@ pub fn why_incident(
     agents: &[String],
     as_json: bool,
 ) -> Result<Status> {
-    let log = open_log(log_dir)?;
+    let log = open_log_read_only(log_dir)?;
     let facts: Vec<CommitFacts> = match repo {
         Some(r) => history(r, "HEAD", None, agents)?
             .into_iter()
@@ -185,7 +185,7 @@ fn resolve(repo: &Path, rev: &str) -> Result<String> {
 
 /// `owner COMMIT`.
 pub fn owner_of(a: &OwnerArgs) -> Result<Status> {
-    let log: Log = open_log(&a.log)?;
+    let log: Log = open_log_read_only(&a.log)?;
     let commit = resolve(&a.repo, &a.commit)?;
     let o = owner(&log, &commit).map_err(|e| anyhow!("{e}"))?;
     if a.json {
@@ -239,7 +239,7 @@ fn period_of(p: crate::cli::PeriodArg) -> sealtrail::defects::Period {
 pub fn defects(a: &crate::cli::DefectsArgs) -> Result<Status> {
     use crate::cli::ByArg;
     use sealtrail::defects::{GroupBy, defect_report};
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let facts: Vec<CommitFacts> = history(&a.repo, &a.rev, a.since.as_deref(), &a.agents)?
         .into_iter()
         .map(|c| c.facts)

@@ -10,7 +10,9 @@ use sealtrail::retention::{Hold, HoldRecord, LifecycleProblem, RetentionSet};
 use sealtrail::{Log, Timestamp};
 use serde_json::{Value, json};
 
-use crate::common::{Status, count, emit, invalid, json_line, load_secret, open_log, refused};
+use crate::common::{
+    Status, count, emit, invalid, json_line, load_secret, open_log, open_log_read_only, refused,
+};
 
 pub const RETENTION_HELP: &str = "\
 How long the log keeps payloads (SPEC §7.6). `set` appends a `retention_set` entry signed by an
@@ -279,7 +281,7 @@ fn hold_json(h: &HoldRecord) -> Value {
 
 /// `sealtrail retention show` and `sealtrail hold list`: the retention in force and the holds.
 pub fn status(a: &StatusArgs) -> Result<Status> {
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let state = log
         .lifecycle()
         .map_err(|e| anyhow!("{}: {e}", a.log.display()))?;

@@ -11,7 +11,7 @@ use sealtrail::policy::{REVIEW_POLICY, ReviewPolicy};
 use sealtrail::registry::{KeyRecord, Role};
 use serde_json::json;
 
-use crate::common::{Status, emit, json_line, load_secret, open_log, refused};
+use crate::common::{Status, emit, json_line, load_secret, open_log, open_log_read_only, refused};
 
 const REVIEW_POLICY_HELP: &str = "\
 The log's owner declares which paths need a senior's review before a merge, and which approver
@@ -217,7 +217,7 @@ fn policy_json(log: &Log, policy: &ReviewPolicy) -> serde_json::Value {
 }
 
 fn show(a: &ShowArgs) -> Result<Status> {
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let chain = log
         .control_chain(log.len())
         .map_err(|e| anyhow!("{}: {e}", a.log.display()))?;

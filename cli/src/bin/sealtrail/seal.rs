@@ -11,7 +11,9 @@ use sealtrail::{Kind, SessionId};
 use serde_json::json;
 
 use crate::cli::{CheckpointArgs, ExportArgs, ProveArgs};
-use crate::common::{Status, count, emit, invalid, json_line, load_secret, open_log};
+use crate::common::{
+    Status, count, emit, invalid, json_line, load_secret, open_log, open_log_read_only,
+};
 use crate::output::{Existing, Output};
 
 /// `sealtrail checkpoint`.
@@ -197,7 +199,7 @@ pub fn prove(a: &ProveArgs) -> Result<Status> {
         .as_deref()
         .map(|out| Output::create(out, Existing::force(a.force)))
         .transpose()?;
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let proof = match log.prove(seq) {
         Ok(p) => p,
         Err(e @ (LogProveError::NotCheckpointed { .. } | LogProveError::NoSuchEntry(_))) => {

@@ -21,7 +21,7 @@ use sealtrail::note::MAX_NOTE_SIZE;
 use serde_json::json;
 
 use crate::cli::ProveArgs;
-use crate::common::{Status, emit, invalid, json_line, load_secret, open_log};
+use crate::common::{Status, emit, invalid, json_line, load_secret, open_log, open_log_read_only};
 use crate::keys::{key_name_for, write_key_pair_with};
 use crate::output::{self, Existing, Output};
 
@@ -401,7 +401,7 @@ pub fn prove_consistency(a: &ProveArgs, old: u64) -> Result<Status> {
         .as_deref()
         .map(|out| Output::create(out, Existing::force(a.force)))
         .transpose()?;
-    let log = open_log(&a.log)?;
+    let log = open_log_read_only(&a.log)?;
     let latest = log
         .latest_checkpoint()
         .map_err(|e| anyhow!("{}: {e}", a.log.display()))?

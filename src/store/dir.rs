@@ -1,0 +1,831 @@
+//! [`DirStore`]: a log directory (SPEC §9.1, §9.7). Entries live in append-only segment files,
+//! the log's other records (descriptor, checkpoints, timestamp tokens, rewrites of erased
+//! entries) in a second stream of segments, and sled holds only derived indexes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::{Pair, Store, StoreError};
+use crate::segment::{FsBackend, SegmentConfig, SegmentError, SegmentReader, SegmentWriter};
+
+/// Entry records, by sequence number: `0x01 ‖ seq (u64 BE)`.
+const ENTRY: u8 = 0x01;
+/// Session run markers (derived).
+const RUN: u8 = 0x02;
+/// Merkle nodes of the upper levels (derived).
+const NODES: u8 = 0x05;
+/// The durable watermark of the key-value layout: here the segments are their own watermark.
+const WATERMARK_KEY: &[u8] = b"\x00watermark";
+/// In sled's `state` tree: how many entries the index covers.
+const INDEXED_KEY: &[u8] = b"indexed";
+
+/// Operations in the `meta` stream: one per record, `op ‖ key length (u32 LE) ‖ key ‖ value`.
+const OP_PUT: u8 = 1;
+const OP_DELETE: u8 = 2;
+
+/// Where a key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// An entry record: the `entries` segments (or, once rewritten, the `meta` stream).
+    Entry(u64),
+    /// Derived data: the index.
+    Index,
+    /// Everything else the log keeps: the `meta` stream.
+    Meta,
+}
+
+fn class(key: &[u8]) -> Result<Class, StoreError> {
+    match key.first() {
+        Some(&ENTRY) => {
+            let seq: [u8; 8] = key
+                .get(1..)
+                .and_then(|k| k.try_into().ok())
+                .ok_or_else(|| StoreError::Backend("an entry key is 0x01 and 8 bytes".into()))?;
+            Ok(Class::Entry(u64::from_be_bytes(seq)))
+        }
+        Some(&RUN) | Some(&NODES) => Ok(Class::Index),
+        _ => Ok(Class::Meta),
+    }
+}
+
+fn entry_key(seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(ENTRY);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+// The first sequence number whose entry key is at or after `bound` (2^64 when none is).
+fn first_seq_from(bound: &[u8]) -> u128 {
+    match bound.first() {
+        None => 0,
+        Some(&b) if b < ENTRY => 0,
+        Some(&b) if b > ENTRY => 1 << 64,
+        Some(_) => {
+            let rest = &bound[1..];
+            let mut seq = [0u8; 8];
+            let n = rest.len().min(8);
+            seq[..n].copy_from_slice(&rest[..n]);
+            let seq = u128::from(u64::from_be_bytes(seq));
+            // A bound longer than a key sorts after the key it starts with.
+            if rest.len() > 8 { seq + 1 } else { seq }
+        }
+    }
+}
+
+fn segment_err(e: SegmentError) -> StoreError {
+    match e {
+        SegmentError::Io { source, .. } => StoreError::Io(source),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn sled_err(e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io) => StoreError::Io(io),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Critical sections below leave their data consistent, so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn encode_op(op: u8, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + key.len() + value.len());
+    out.push(op);
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
+}
+
+// An operation of the `meta` stream: `(op, key, value)`.
+fn decode_op(index: u64, body: &[u8]) -> Result<(u8, &[u8], &[u8]), StoreError> {
+    let bad = |what: &str| StoreError::Backend(format!("meta record {index}: {what}"));
+    let (&op, rest) = body.split_first().ok_or_else(|| bad("empty"))?;
+    let len: [u8; 4] = rest
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad("cut short"))?;
+    let len = u32::from_le_bytes(len) as usize;
+    let key = rest.get(4..4 + len).ok_or_else(|| bad("key cut short"))?;
+    let value = &rest[4 + len..];
+    match op {
+        OP_PUT => Ok((op, key, value)),
+        OP_DELETE if value.is_empty() => Ok((op, key, value)),
+        _ => Err(bad("unknown operation")),
+    }
+}
+
+/// What the `meta` stream says, replayed.
+#[derive(Debug, Default)]
+struct Meta {
+    /// Meta-class keys and their values.
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Entries rewritten since they were appended (an erased payload): `None` when removed.
+    rewritten: BTreeMap<u64, Option<Vec<u8>>>,
+}
+
+impl Meta {
+    fn apply(&mut self, op: u8, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        match (class(key)?, op) {
+            (Class::Entry(seq), OP_PUT) => {
+                self.rewritten.insert(seq, Some(value.to_vec()));
+            }
+            (Class::Entry(seq), _) => {
+                self.rewritten.insert(seq, None);
+            }
+            (_, OP_PUT) => {
+                self.map.insert(key.to_vec(), value.to_vec());
+            }
+            (_, _) => {
+                self.map.remove(key);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entry records: appended by a writer, or read as found.
+#[derive(Debug)]
+enum Entries {
+    Writer(Box<SegmentWriter>),
+    Reader(SegmentReader),
+}
+
+impl Entries {
+    fn len(&self) -> u64 {
+        match self {
+            Entries::Writer(w) => w.len(),
+            Entries::Reader(r) => r.end_index(),
+        }
+    }
+
+    fn read(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Entries::Writer(w) => w.read(seq),
+            Entries::Reader(r) => r.read(seq),
+        }
+        .map_err(segment_err)
+    }
+}
+
+/// The derived index: sled for a writer, memory for a reader (rebuilt on open).
+#[derive(Debug)]
+enum Index {
+    Sled {
+        db: sled::Db,
+        state: sled::Tree,
+    },
+    Memory {
+        map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+        /// Set by the first flush: the open that rebuilt it is done.
+        built: std::sync::atomic::AtomicBool,
+    },
+}
+
+impl Index {
+    fn memory() -> Index {
+        Index::Memory {
+            map: Mutex::new(BTreeMap::new()),
+            built: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+/// A log directory on disk (SPEC §9.7):
+///
+/// - `entries/`: segment files whose record `i` is entry `i`'s stored record (SPEC §9.1), in
+///   order, appended and never rewritten;
+/// - `meta/`: segment files whose records are operations `op ‖ key length (u32 LE) ‖ key ‖
+///   value` (`op` 1 puts, 2 removes) on everything else the log keeps — the descriptor,
+///   checkpoints, timestamp tokens — and on entry records rewritten after they were appended
+///   (an erased payload); replayed into memory on open;
+/// - `index/`: a sled database holding only derived data (session run markers and the upper
+///   Merkle nodes), with the number of entries it covers; behind or missing, it is rebuilt
+///   from the entries when the log is opened ([`Store::indexed_len`]);
+/// - `lock`: held (`flock`) by the one process that has the directory open for writing.
+///
+/// Durability: [`Store::flush`] `fdatasync`s the entries and the meta stream (group commit,
+/// SPEC §9.2); nothing is written twice, and sled is never synced: it is rebuilt when behind.
+/// Records found whole and checked after a crash are kept (a torn tail is cut), so the entries
+/// on disk are always a contiguous prefix: the segments are their own durable watermark.
+///
+/// [`DirStore::open_read_only`] opens the same directory without the lock and without writing
+/// anything, beside a writer in another process or on read-only media: it reads the records
+/// complete and checked when it was opened, and keeps its index in memory.
+#[derive(Debug, Clone)]
+pub struct DirStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    entries: Entries,
+    meta_writer: Option<SegmentWriter>,
+    meta: Mutex<Meta>,
+    index: Index,
+    /// Dropped after `index` (fields drop in order): waits for sled to let go of its file lock.
+    _released: Option<LockRelease>,
+    /// Dropped after `index`: the next process may open the store once sled has let go.
+    _lock: Option<File>,
+    /// Dropped last: the directory may be opened again in this process.
+    _registered: Option<Registered>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Index::Sled { db, .. } = &self.index {
+            // Best effort: an index left behind is rebuilt on the next open.
+            let _ = db.flush();
+        }
+    }
+}
+
+/// The directories this process has open for writing, so that a second open says so instead
+/// of reporting the lock as held by another process.
+static OPEN_HERE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// A directory's place in [`OPEN_HERE`], given up when dropped.
+#[derive(Debug)]
+struct Registered(PathBuf);
+
+impl Registered {
+    fn take(dir: &Path) -> Result<Registered, StoreError> {
+        let dir = dir.canonicalize()?;
+        if lock(&OPEN_HERE).insert(dir.clone()) {
+            Ok(Registered(dir))
+        } else {
+            Err(StoreError::OpenInThisProcess { path: dir })
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        lock(&OPEN_HERE).remove(&self.0);
+    }
+}
+
+/// How long closing waits for sled's threads to let go of its file lock.
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
+
+/// sled's background threads can hold its file, and with it sled's own exclusive lock on its
+/// `db` file, for a moment after the `Db` is dropped: long enough, on a loaded machine, that
+/// opening the log again at once would fail. Dropping this waits, for at most
+/// [`RELEASE_WAIT`], until that lock can be taken. sled 0.34 offers no way to wait for it.
+#[derive(Debug)]
+struct LockRelease {
+    lock_file: PathBuf,
+}
+
+impl Drop for LockRelease {
+    fn drop(&mut self) {
+        let Ok(file) = File::open(&self.lock_file) else {
+            return;
+        };
+        let deadline = Instant::now() + RELEASE_WAIT;
+        // sled locks with fs2 (flock); std's File::try_lock is newer than our MSRV.
+        let held = fs2::lock_contended_error().raw_os_error();
+        while let Err(e) = fs2::FileExt::try_lock_exclusive(&file) {
+            if e.raw_os_error() != held || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+// Takes an exclusive lock (`flock`) on `lock_path`, waiting up to `wait` for the process that
+// holds it to let go. The returned file holds the lock until it is closed.
+fn lock_exclusive(lock_path: &Path, store: &Path, wait: Duration) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_path)?;
+    let locked = || StoreError::Locked {
+        path: store.to_owned(),
+    };
+    let held = fs2::lock_contended_error().raw_os_error();
+    match fs2::FileExt::try_lock_exclusive(&file) {
+        Ok(()) => return Ok(file),
+        Err(e) if e.raw_os_error() == held => {}
+        Err(e) => return Err(e.into()),
+    }
+    if wait.is_zero() {
+        return Err(locked());
+    }
+    // A blocking lock wakes as soon as the holder lets go, with no polling. It has no timeout,
+    // so it waits on a thread of its own: if `wait` ends first, that thread goes on waiting,
+    // and closes the file, letting go of the lock, as soon as it gets it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("sealtrail-lock".into())
+        .spawn(move || {
+            let taken = loop {
+                match fs2::FileExt::lock_exclusive(&file) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other.map(|()| file),
+                }
+            };
+            let _ = tx.send(taken);
+        })?;
+    match rx.recv_timeout(wait) {
+        Ok(taken) => Ok(taken?),
+        Err(_) => Err(locked()),
+    }
+}
+
+// sled 0.34.7 reports a lock held by another process only as an `Other` I/O error with this
+// message (sled's `Config::try_lock`).
+fn is_lock_conflict(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Other && e.to_string().starts_with("could not acquire lock")
+}
+
+fn open_index(path: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path.join("index"))
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(io) if is_lock_conflict(&io) => StoreError::Locked {
+                path: path.to_owned(),
+            },
+            other => sled_err(other),
+        })
+}
+
+fn replay(read: impl Fn(u64) -> Result<Vec<u8>, StoreError>, len: u64) -> Result<Meta, StoreError> {
+    let mut meta = Meta::default();
+    for i in 0..len {
+        let body = read(i)?;
+        let (op, key, value) = decode_op(i, &body)?;
+        meta.apply(op, key, value)?;
+    }
+    Ok(meta)
+}
+
+impl DirStore {
+    /// Opens (creating if needed) the log directory `path` for writing: recovers the segments
+    /// (SPEC §9.7) and replays the meta stream. Fails with [`StoreError::Locked`] at once if
+    /// another process has it open.
+    pub fn open(path: &Path) -> Result<DirStore, StoreError> {
+        DirStore::open_waiting(path, Duration::ZERO)
+    }
+
+    /// Like [`DirStore::open`], waiting up to `wait` for another process to close the
+    /// directory. Woken as soon as it does: the wait blocks on the lock, never polls.
+    pub fn open_waiting(path: &Path, wait: Duration) -> Result<DirStore, StoreError> {
+        std::fs::create_dir_all(path)?;
+        let registered = Registered::take(path)?;
+        let lock_file = lock_exclusive(&path.join("lock"), path, wait)?;
+        let db = open_index(path)?;
+        let state = db.open_tree("state").map_err(sled_err)?;
+        let mut store =
+            DirStore::open_writer(Arc::new(FsBackend), path, Index::Sled { db, state })?;
+        let inner = Arc::get_mut(&mut store.inner).expect("not shared yet");
+        inner._released = Some(LockRelease {
+            lock_file: path.join("index").join("db"),
+        });
+        inner._lock = Some(lock_file);
+        inner._registered = Some(registered);
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the log directory `path` for writing on any file
+    /// [`Backend`](crate::segment::Backend) — the power-loss simulator among them — with its
+    /// index in memory, rebuilt when a log is opened over it. It takes no lock: the caller
+    /// makes sure no one else writes the directory.
+    pub fn open_with_backend(
+        backend: Arc<dyn crate::segment::Backend>,
+        path: &Path,
+    ) -> Result<DirStore, StoreError> {
+        DirStore::open_writer(backend, path, Index::memory())
+    }
+
+    fn open_writer(
+        backend: Arc<dyn crate::segment::Backend>,
+        path: &Path,
+        index: Index,
+    ) -> Result<DirStore, StoreError> {
+        let config = SegmentConfig::default();
+        let (entries, _) = SegmentWriter::open(backend.clone(), &path.join("entries"), config)
+            .map_err(segment_err)?;
+        let (meta_writer, _) =
+            SegmentWriter::open(backend, &path.join("meta"), config).map_err(segment_err)?;
+        let meta = replay(
+            |i| meta_writer.read(i).map_err(segment_err),
+            meta_writer.len(),
+        )?;
+        Ok(DirStore {
+            inner: Arc::new(Inner {
+                dir: path.to_path_buf(),
+                entries: Entries::Writer(Box::new(entries)),
+                meta_writer: Some(meta_writer),
+                meta: Mutex::new(meta),
+                index,
+                _released: None,
+                _lock: None,
+                _registered: None,
+            }),
+        })
+    }
+
+    /// Opens the log directory `path` for reading only, beside a writer or on read-only
+    /// media: takes no lock, writes nothing, and sees the records complete and checked now
+    /// (a torn or unfinished tail is left where it is). Its index starts empty, in memory:
+    /// [`Store::indexed_len`] is 0, so opening a log over it rebuilds the index from the
+    /// entries. Writes to anything but the index fail with [`StoreError::ReadOnly`].
+    pub fn open_read_only(path: &Path) -> Result<DirStore, StoreError> {
+        let backend = FsBackend;
+        // The meta stream first: every checkpoint it holds was made over entries already
+        // written, so the entries read after it reach at least as far.
+        let meta_reader = SegmentReader::open(&backend, &path.join("meta")).map_err(segment_err)?;
+        let meta = replay(
+            |i| meta_reader.read(i).map_err(segment_err),
+            meta_reader.end_index(),
+        )?;
+        let entries = SegmentReader::open(&backend, &path.join("entries")).map_err(segment_err)?;
+        Ok(DirStore {
+            inner: Arc::new(Inner {
+                dir: path.to_path_buf(),
+                entries: Entries::Reader(entries),
+                meta_writer: None,
+                meta: Mutex::new(meta),
+                index: Index::memory(),
+                _released: None,
+                _lock: None,
+                _registered: None,
+            }),
+        })
+    }
+
+    /// Whether `path` holds a log directory's layout (`entries/` and `meta/`).
+    pub fn is_log_dir(path: &Path) -> bool {
+        path.join("entries").is_dir() && path.join("meta").is_dir()
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    fn read_only(&self) -> StoreError {
+        StoreError::ReadOnly {
+            path: self.inner.dir.clone(),
+        }
+    }
+
+    fn writer(&self) -> Result<&SegmentWriter, StoreError> {
+        match &self.inner.entries {
+            Entries::Writer(w) => Ok(w),
+            Entries::Reader(_) => Err(self.read_only()),
+        }
+    }
+
+    fn meta_op(&self, op: u8, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let writer = self
+            .inner
+            .meta_writer
+            .as_ref()
+            .ok_or_else(|| self.read_only())?;
+        // Under the lock: the stream's order is the order the operations apply in.
+        let mut meta = lock(&self.inner.meta);
+        writer
+            .append(&encode_op(op, key, value))
+            .map_err(segment_err)?;
+        meta.apply(op, key, value)
+    }
+
+    fn put_entry(&self, seq: u64, value: &[u8]) -> Result<(), StoreError> {
+        let writer = self.writer()?;
+        if seq < writer.len() {
+            // A rewrite of an appended entry (its payload erased): recorded in the meta stream.
+            return self.meta_op(OP_PUT, &entry_key(seq), value);
+        }
+        writer.reserve_to(seq + 1).map_err(segment_err)?;
+        writer.write(seq, value).map_err(segment_err)
+    }
+
+    fn get_entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(rewritten) = lock(&self.inner.meta).rewritten.get(&seq) {
+            return Ok(rewritten.clone());
+        }
+        if seq < self.inner.entries.len() {
+            return self.inner.entries.read(seq).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn index_put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        match &self.inner.index {
+            Index::Sled { db, .. } => db.insert(key, value).map(|_| ()).map_err(sled_err),
+            Index::Memory { map: m, .. } => {
+                lock(m).insert(key.to_vec(), value.to_vec());
+                Ok(())
+            }
+        }
+    }
+
+    fn index_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
+        match &self.inner.index {
+            Index::Sled { db, .. } => db
+                .range(start..end)
+                .take(limit)
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err))
+                .collect(),
+            Index::Memory { map: m, .. } => Ok(lock(m)
+                .range(start.to_vec()..end.to_vec())
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()),
+        }
+    }
+
+    fn index_last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
+        match &self.inner.index {
+            Index::Sled { db, .. } => db
+                .range(start..end)
+                .next_back()
+                .transpose()
+                .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .map_err(sled_err),
+            Index::Memory { map: m, .. } => Ok(lock(m)
+                .range(start.to_vec()..end.to_vec())
+                .next_back()
+                .map(|(k, v)| (k.clone(), v.clone()))),
+        }
+    }
+
+    // The entry records in `[start, end)`, at most `limit`, rewrites applied.
+    fn entry_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
+        let len = u128::from(self.inner.entries.len());
+        let (from, to) = (first_seq_from(start), first_seq_from(end).min(len));
+        let mut out = Vec::new();
+        let mut seq = from;
+        while seq < to && out.len() < limit {
+            let s = seq as u64;
+            if let Some(v) = self.get_entry(s)? {
+                out.push((entry_key(s), v));
+            }
+            seq += 1;
+        }
+        Ok(out)
+    }
+
+    fn entry_last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
+        let len = u128::from(self.inner.entries.len());
+        let (from, mut to) = (first_seq_from(start), first_seq_from(end).min(len));
+        while to > from {
+            to -= 1;
+            let s = to as u64;
+            if let Some(v) = self.get_entry(s)? {
+                return Ok(Some((entry_key(s), v)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Store for DirStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if key == WATERMARK_KEY {
+            return Ok(Some(self.inner.entries.len().to_be_bytes().to_vec()));
+        }
+        match class(key) {
+            Ok(Class::Entry(seq)) => self.get_entry(seq),
+            Ok(Class::Index) => match &self.inner.index {
+                Index::Sled { db, .. } => {
+                    db.get(key).map(|v| v.map(|v| v.to_vec())).map_err(sled_err)
+                }
+                Index::Memory { map: m, .. } => Ok(lock(m).get(key).cloned()),
+            },
+            Ok(Class::Meta) => Ok(lock(&self.inner.meta).map.get(key).cloned()),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        if key == WATERMARK_KEY {
+            // Records found whole after a crash are kept: the segments say what is written.
+            return Ok(());
+        }
+        match class(key)? {
+            Class::Entry(seq) => self.put_entry(seq, value),
+            Class::Index => self.index_put(key, value),
+            Class::Meta => self.meta_op(OP_PUT, key, value),
+        }
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), StoreError> {
+        if key == WATERMARK_KEY {
+            return Ok(());
+        }
+        match class(key)? {
+            Class::Entry(seq) => {
+                if seq < self.inner.entries.len() {
+                    self.meta_op(OP_DELETE, &entry_key(seq), &[])
+                } else {
+                    Ok(())
+                }
+            }
+            Class::Index => match &self.inner.index {
+                Index::Sled { db, .. } => db.remove(key).map(|_| ()).map_err(sled_err),
+                Index::Memory { map: m, .. } => {
+                    lock(m).remove(key);
+                    Ok(())
+                }
+            },
+            Class::Meta => {
+                if lock(&self.inner.meta).map.contains_key(key) {
+                    self.meta_op(OP_DELETE, key, &[])
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
+        if start >= end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The three places hold disjoint keys: take up to `limit` from each, then merge.
+        let mut out: Vec<Pair> = lock(&self.inner.meta)
+            .map
+            .range(start.to_vec()..end.to_vec())
+            .filter(|(k, _)| k.as_slice() != WATERMARK_KEY)
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.extend(self.entry_scan(start, end, limit)?);
+        out.extend(self.index_scan(start, end, limit)?);
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    fn last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
+        if start >= end {
+            return Ok(None);
+        }
+        let meta = lock(&self.inner.meta)
+            .map
+            .range(start.to_vec()..end.to_vec())
+            .next_back()
+            .map(|(k, v)| (k.clone(), v.clone()));
+        let candidates = [
+            meta,
+            self.entry_last(start, end)?,
+            self.index_last(start, end)?,
+        ];
+        Ok(candidates
+            .into_iter()
+            .flatten()
+            .max_by(|a, b| a.0.cmp(&b.0)))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        let durable = match &self.inner.entries {
+            Entries::Writer(entries) => {
+                let durable = entries.sync().map_err(segment_err)?;
+                if let Some(meta) = &self.inner.meta_writer {
+                    meta.sync().map_err(segment_err)?;
+                }
+                durable
+            }
+            Entries::Reader(_) => 0,
+        };
+        match &self.inner.index {
+            // Every durable entry's index writes were made before the entry itself: the index
+            // covers them. Not synced: sled keeps its updates in order, and an index found
+            // behind after a crash is rebuilt.
+            Index::Sled { state, .. } => {
+                state
+                    .insert(INDEXED_KEY, &durable.to_be_bytes())
+                    .map_err(sled_err)?;
+            }
+            // Rebuilt by the open that flushes first; kept up to date from then on.
+            Index::Memory { built, .. } => built.store(true, std::sync::atomic::Ordering::Release),
+        }
+        Ok(())
+    }
+
+    fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
+        fn walk(p: &Path) -> std::io::Result<u64> {
+            let mut total = 0;
+            for e in std::fs::read_dir(p)? {
+                let e = e?;
+                let t = e.file_type()?;
+                total += if t.is_dir() {
+                    walk(&e.path())?
+                } else {
+                    e.metadata()?.len()
+                };
+            }
+            Ok(total)
+        }
+        Ok(Some(walk(&self.inner.dir)?))
+    }
+
+    fn indexed_len(&self) -> Result<Option<u64>, StoreError> {
+        match &self.inner.index {
+            Index::Sled { state, .. } => {
+                let Some(v) = state.get(INDEXED_KEY).map_err(sled_err)? else {
+                    return Ok(Some(0));
+                };
+                let v: [u8; 8] = v.as_ref().try_into().unwrap_or([0; 8]);
+                Ok(Some(u64::from_be_bytes(v)))
+            }
+            // Built once, by the open that rebuilds it; complete from then on.
+            Index::Memory { built, .. } => {
+                Ok((!built.load(std::sync::atomic::Ordering::Acquire)).then_some(0))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_route_to_their_place_and_scans_merge_in_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path()).unwrap();
+        store.put(b"\x00descriptor", b"d").unwrap();
+        store.put(&entry_key(1), b"e1").unwrap();
+        store.put(&entry_key(0), b"e0").unwrap();
+        store
+            .put(&[RUN, 1, b's', 0, 0, 0, 0, 0, 0, 0, 0], b"")
+            .unwrap();
+        store.put(&[0x04, 0, 0, 0, 0, 0, 0, 0, 2], b"cp").unwrap();
+        let all = store.scan(&[], &[0xff], usize::MAX).unwrap();
+        let keys: Vec<_> = all.iter().map(|(k, _)| k[0]).collect();
+        assert_eq!(keys, [0x00, 0x01, 0x01, 0x02, 0x04]);
+        assert_eq!(store.scan(&entry_key(1), &[0x02], 10).unwrap().len(), 1);
+        assert_eq!(store.last(&[0x01], &[0x02]).unwrap().unwrap().1, b"e1");
+        // A rewrite of an appended entry replaces what reads return.
+        store.put(&entry_key(0), b"erased").unwrap();
+        store.flush().unwrap();
+        drop(store);
+
+        let store = DirStore::open(dir.path()).unwrap();
+        assert_eq!(store.get(&entry_key(0)).unwrap().unwrap(), b"erased");
+        assert_eq!(store.get(&entry_key(1)).unwrap().unwrap(), b"e1");
+        assert_eq!(store.get(b"\x00descriptor").unwrap().unwrap(), b"d");
+        assert_eq!(store.indexed_len().unwrap(), Some(2));
+        drop(store);
+
+        // A reader sees the same, writes nothing, and refuses writes.
+        let reader = DirStore::open_read_only(dir.path()).unwrap();
+        assert_eq!(reader.get(&entry_key(0)).unwrap().unwrap(), b"erased");
+        assert!(matches!(
+            reader.put(&entry_key(2), b"x"),
+            Err(StoreError::ReadOnly { .. })
+        ));
+        assert_eq!(reader.indexed_len().unwrap(), Some(0));
+    }
+
+    #[test]
+    fn a_reader_opens_beside_a_writer_and_sees_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path()).unwrap();
+        for seq in 0..10 {
+            store.put(&entry_key(seq), &[seq as u8; 40]).unwrap();
+        }
+        store.flush().unwrap();
+        // A second writer is refused; a reader is not.
+        assert!(matches!(
+            DirStore::open(dir.path()),
+            Err(StoreError::OpenInThisProcess { .. })
+        ));
+        let reader = DirStore::open_read_only(dir.path()).unwrap();
+        assert_eq!(
+            reader.get(WATERMARK_KEY).unwrap().unwrap(),
+            10u64.to_be_bytes()
+        );
+        assert_eq!(reader.get(&entry_key(9)).unwrap().unwrap(), [9u8; 40]);
+        assert_eq!(reader.get(&entry_key(10)).unwrap(), None);
+    }
+
+    #[test]
+    fn bounds_map_to_sequence_numbers() {
+        assert_eq!(first_seq_from(&[]), 0);
+        assert_eq!(first_seq_from(&[0x00, 5]), 0);
+        assert_eq!(first_seq_from(&[0x02]), 1 << 64);
+        assert_eq!(first_seq_from(&entry_key(7)), 7);
+        assert_eq!(first_seq_from(&[0x01]), 0);
+        let mut longer = entry_key(7);
+        longer.push(0);
+        assert_eq!(first_seq_from(&longer), 8);
+    }
+}

@@ -1,0 +1,132 @@
+//! The log directory (SPEC §9.7): entries in segment files, sled only a derived index that is
+//! rebuilt when missing, readers that open beside the writer, and no second copy of any byte.
+
+#![cfg(feature = "sled")]
+
+use std::path::Path;
+
+use sealtrail::log::AppendError;
+use sealtrail::registry::Role;
+use sealtrail::store::StoreError;
+use sealtrail::{Log, SessionId};
+use sealtrail_testkit::fixtures::{keys, note};
+
+const ORIGIN: &str = "example.com/fixture";
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn occurrences(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// A log of three interleaved sessions, 300 entries, with a checkpoint.
+fn sessions_log(path: &Path) -> Log {
+    let k = keys();
+    let log = Log::create(path, &k.owner, ORIGIN).unwrap();
+    log.register_key(&k.owner, k.recorder.key_id(), Role::Recorder, "harness")
+        .unwrap();
+    for i in 0..300u32 {
+        let s = SessionId::new(&format!("s-{}", (i / 7) % 3)).unwrap();
+        log.append(&k.recorder, note(&i).session(&s)).unwrap();
+    }
+    log.checkpoint(&k.owner).unwrap();
+    log
+}
+
+#[test]
+fn a_missing_index_is_rebuilt_from_the_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = sessions_log(&path);
+    let s1 = SessionId::new("s-1").unwrap();
+    let before: Vec<u64> = log.session(&s1).unwrap().iter().map(|e| e.seq()).collect();
+    let proofs: Vec<_> = [0, 17, 150, 299]
+        .iter()
+        .map(|&i| log.prove(i).unwrap())
+        .collect();
+    drop(log);
+
+    // The index is derived data: without it the log opens, and answers the same.
+    std::fs::remove_dir_all(path.join("index")).unwrap();
+    let log = Log::open(&path).unwrap();
+    let after: Vec<u64> = log.session(&s1).unwrap().iter().map(|e| e.seq()).collect();
+    assert_eq!(before, after);
+    assert!(before.len() > 90);
+    for (p, &i) in proofs.iter().zip(&[0, 17, 150, 299]) {
+        assert_eq!(log.prove(i).unwrap().encode(), p.encode(), "proof of {i}");
+    }
+    log.verify().unwrap();
+}
+
+#[test]
+fn a_reader_opens_beside_the_writer_and_cannot_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = sessions_log(&path);
+    let k = keys();
+    // The writer holds the log; a reader opens anyway, in this process or any other.
+    let reader = Log::builder().open_read_only(&path).unwrap();
+    assert_eq!(reader.len(), log.len());
+    let s0 = SessionId::new("s-0").unwrap();
+    assert_eq!(
+        reader.session(&s0).unwrap().len(),
+        log.session(&s0).unwrap().len()
+    );
+    assert_eq!(
+        reader.prove(42).unwrap().encode(),
+        log.prove(42).unwrap().encode()
+    );
+    reader.verify().unwrap();
+    // It sees what was written when it opened, not what is appended after.
+    log.append(&k.recorder, note("later")).unwrap();
+    assert_eq!(reader.len() + 1, log.len());
+    let err = reader.append(&k.recorder, note("refused")).unwrap_err();
+    assert!(
+        matches!(err, AppendError::Store(StoreError::ReadOnly { .. })),
+        "{err:?}"
+    );
+    // A second writer is still refused.
+    assert!(Log::open(&path).is_err());
+}
+
+#[test]
+fn every_payload_byte_is_on_disk_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let k = keys();
+    let log = Log::create(&path, &k.owner, ORIGIN).unwrap();
+    log.register_key(&k.owner, k.recorder.key_id(), Role::Recorder, "harness")
+        .unwrap();
+    let marker = "payload-marker-5f1c2e9a7b3d";
+    for i in 0..200 {
+        log.append(&k.recorder, note(&format!("{marker}-{i:04}")))
+            .unwrap();
+    }
+    drop(log);
+    let mut found = 0;
+    for f in files_under(&path) {
+        let bytes = std::fs::read(&f).unwrap();
+        let n = occurrences(&bytes, marker.as_bytes());
+        if n > 0 {
+            assert!(
+                f.starts_with(path.join("entries")),
+                "{} holds a payload",
+                f.display()
+            );
+        }
+        found += n;
+    }
+    // No write-ahead log and no copy in the index: each payload once, in its segment.
+    assert_eq!(found, 200);
+}

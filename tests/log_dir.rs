@@ -130,3 +130,77 @@ fn every_payload_byte_is_on_disk_once() {
     // No write-ahead log and no copy in the index: each payload once, in its segment.
     assert_eq!(found, 200);
 }
+
+#[test]
+fn an_erased_payload_is_found_nowhere_under_the_log_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let k = keys();
+    let log = Log::create(&path, &k.owner, ORIGIN).unwrap();
+    log.register_key(&k.owner, k.recorder.key_id(), Role::Recorder, "harness")
+        .unwrap();
+    let secret = "erase-me-7d41c09b2e55";
+    let mut erased = Vec::new();
+    for i in 0..120 {
+        let body = if i % 40 == 7 {
+            format!("{secret}-{i:03}")
+        } else {
+            format!("kept-{i:03}")
+        };
+        let r = log.append(&k.recorder, note(&body)).unwrap();
+        if body.starts_with(secret) {
+            erased.push(r.seq);
+        }
+    }
+    log.checkpoint(&k.owner).unwrap();
+    let proof_before = log.prove(erased[1]).unwrap().encode();
+    // Erased while the writer goes on appending after each erasure.
+    for &seq in &erased {
+        log.erase_payload(&k.owner, seq, "data subject request")
+            .unwrap();
+        log.append(&k.recorder, note("after the erasure")).unwrap();
+    }
+    // A raw scan of every file: the payload's bytes are gone, with the writer still open…
+    let scan = |what: &str| {
+        for f in files_under(&path) {
+            let bytes = std::fs::read(&f).unwrap();
+            assert_eq!(
+                occurrences(&bytes, secret.as_bytes()),
+                0,
+                "{what}: {} still holds an erased payload",
+                f.display()
+            );
+        }
+    };
+    scan("open");
+    // …the entries, their commitments and every proof still verify…
+    log.verify().unwrap();
+    assert_eq!(log.prove(erased[1]).unwrap().encode(), proof_before);
+    assert!(
+        log.read(erased[0])
+            .unwrap()
+            .unwrap()
+            .payload
+            .data()
+            .is_none()
+    );
+    let kept = log.read(erased[0] + 1).unwrap().unwrap();
+    assert!(kept.payload.data().is_some());
+    drop(log);
+    // …and after closing and reopening, for writers and readers.
+    scan("closed");
+    let log = Log::open(&path).unwrap();
+    log.verify().unwrap();
+    assert!(
+        log.read(erased[2])
+            .unwrap()
+            .unwrap()
+            .payload
+            .data()
+            .is_none()
+    );
+    drop(log);
+    let reader = Log::builder().open_read_only(&path).unwrap();
+    reader.verify().unwrap();
+    scan("reopened");
+}

@@ -54,6 +54,20 @@ fn run(seed: u64) -> Result<usize, String> {
         .map_err(|e| format!("register: {e}"))?;
     log.flush().map_err(|e| format!("flush: {e}"))?;
     let acked: Arc<Mutex<Vec<Receipt>>> = Arc::new(Mutex::new(vec![registered]));
+    // Three entries holding a secret, one of which is erased while power may go.
+    let secrets: Vec<(String, Receipt)> = (0..3)
+        .map(|j| {
+            let secret = format!("secret-{seed}-{j}-a8f3");
+            let r = log.append(&k.recorder, note(&secret)).unwrap();
+            (secret, r)
+        })
+        .collect();
+    log.flush().map_err(|e| format!("flush: {e}"))?;
+    acked
+        .lock()
+        .unwrap()
+        .extend(secrets.iter().map(|(_, r)| *r));
+    let erase = rng.chance(2, 3).then(|| rng.below(3) as usize);
 
     // Power is lost at the n-th mutation from here (a group commit is a write and a sync).
     sim.crash_after(rng.below(120));
@@ -84,10 +98,14 @@ fn run(seed: u64) -> Result<usize, String> {
             })
         })
         .collect();
-    // A checkpoint now and then, beside the appenders.
+    // A checkpoint now and then, and an erasure, beside the appenders.
     if rng.chance(1, 2) {
         let _ = log.checkpoint(&k.owner);
     }
+    let erased = erase.filter(|&j| {
+        log.erase_payload(&k.owner, secrets[j].1.seq, "data subject request")
+            .is_ok()
+    });
     for t in threads {
         t.join().map_err(|_| "an appender panicked".to_string())?;
     }
@@ -112,6 +130,30 @@ fn run(seed: u64) -> Result<usize, String> {
         }
     }
     log.verify().map_err(|e| format!("verify: {e}"))?;
+    // An acknowledged erasure holds; and a payload the log reads as erased (also one whose
+    // erasure was cut short by the power loss) is in no file.
+    for (j, (secret, r)) in secrets.iter().enumerate() {
+        let e = log
+            .read(r.seq)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("entry {} is missing", r.seq))?;
+        if e.payload.data().is_some() {
+            if erased == Some(j) {
+                return Err(format!("entry {} was erased, its payload is back", r.seq));
+            }
+            continue;
+        }
+        let needle = secret.as_bytes();
+        for (p, bytes) in sim.files() {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                return Err(format!(
+                    "{} holds the erased payload of {}",
+                    p.display(),
+                    r.seq
+                ));
+            }
+        }
+    }
     // The rebuilt index answers: every entry of a session is found through it.
     for t in 0..4 {
         let s = SessionId::new(&format!("s-{t}")).unwrap();

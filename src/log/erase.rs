@@ -85,6 +85,8 @@ impl Log {
             self.inner.store.put(&seq_key(ENTRY, seq), &record)?;
         }
         self.inner.store.flush()?;
+        // The payload's bytes leave the disk, not only the record (SPEC §9.7).
+        self.inner.store.compact()?;
         Ok(())
     }
 }

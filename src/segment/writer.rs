@@ -535,6 +535,108 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Replaces the bodies of records already appended (`bodies`: index → new body), leaving
+    /// no trace of the old ones in the directory: each segment holding one is written again
+    /// in full under its temporary name, synced, renamed over the old file, and the directory
+    /// synced (SPEC §9.7). Appends wait while it runs; everything framed before is made
+    /// durable first. A power loss leaves the old segment or the new one, both whole.
+    pub fn rewrite(&self, bodies: &BTreeMap<u64, Vec<u8>>) -> Result<(), SegmentError> {
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        // Everything framed reaches the disk, then nothing runs beside the rewrite.
+        let mut s = loop {
+            self.sync()?;
+            let s = self.lock();
+            if let Some(p) = &s.poisoned {
+                return Err(SegmentError::Poisoned(p.clone()));
+            }
+            if !s.busy && s.chunks.is_empty() {
+                break s;
+            }
+            drop(s);
+        };
+        let mut by_segment: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+        for &index in bodies.keys() {
+            let (i, _) = locate(&s.segments, index).ok_or(SegmentError::NoRecord { index })?;
+            by_segment.entry(i).or_default().push(index);
+        }
+        let last = s.segments.len() - 1;
+        for (i, _) in by_segment {
+            let result = self.rewrite_segment(&mut s, i, i == last, bodies);
+            if let Err(e) = result {
+                self.poison(&mut s, e.to_string());
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn rewrite_segment(
+        &self,
+        s: &mut State,
+        i: usize,
+        is_tail: bool,
+        bodies: &BTreeMap<u64, Vec<u8>>,
+    ) -> Result<(), SegmentError> {
+        let seg = &s.segments[i];
+        let (header, key) = (seg.header.clone(), seg.key);
+        let file = self.reader(header.number)?;
+        let mut bytes = header.encode().to_vec();
+        let mut offsets = Vec::with_capacity(seg.offsets.len());
+        for (n, &offset) in seg.offsets.iter().enumerate() {
+            let index = header.first_index + n as u64;
+            let body = match bodies.get(&index) {
+                Some(b) => b.clone(),
+                None => {
+                    format::read_record(file.as_ref(), header.number, &key, seg.end, index, offset)?
+                }
+            };
+            self.check_size(&body)?;
+            offsets.push(u32::try_from(bytes.len()).expect("within the capacity"));
+            format::push_frame(&mut bytes, &key, index, &body);
+        }
+        if bytes.len() as u64 > u64::from(header.capacity) {
+            return Err(SegmentError::RecordTooLarge {
+                size: bytes.len() as u64,
+                max: u64::from(header.capacity),
+            });
+        }
+        let path = format::path(&self.dir, header.number);
+        let tmp = self.dir.join(format::temp_file_name(header.number));
+        let f = self
+            .backend
+            .open(&tmp, OpenMode::Truncate)
+            .map_err(|e| io_err(tmp.display(), e))?;
+        f.write_at(&bytes, 0)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| io_err(tmp.display(), e))?;
+        self.backend
+            .rename(&tmp, &path)
+            .map_err(|e| io_err(path.display(), e))?;
+        self.backend
+            .sync_dir(&self.dir)
+            .map_err(|e| io_err(self.dir.display(), e))?;
+        let end = bytes.len() as u64;
+        let seg = &mut s.segments[i];
+        seg.offsets = offsets;
+        seg.end = end;
+        seg.file_len = end;
+        let f: Arc<dyn BackendFile> = Arc::from(f);
+        if is_tail {
+            if let Some(t) = s.tail.as_mut() {
+                t.offset = end;
+            }
+            let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
+            io.file = Some((header.number, Box::new(SharedFile(f.clone()))));
+        }
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(header.number, f);
+        Ok(())
+    }
+
     /// The body of record `index`: from memory if it has not reached the file yet, else read
     /// from its segment and checked again.
     pub fn read(&self, index: u64) -> Result<Vec<u8>, SegmentError> {
@@ -576,5 +678,30 @@ impl SegmentWriter {
         );
         r.insert(number, f.clone());
         Ok(f)
+    }
+}
+
+/// A file handle shared between the writer's tail and its readers (after a rewrite).
+#[derive(Debug)]
+struct SharedFile(Arc<dyn BackendFile>);
+
+impl BackendFile for SharedFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.0.write_at(buf, offset)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.0.sync_data()
+    }
+    fn sync_all(&self) -> std::io::Result<()> {
+        self.0.sync_all()
     }
 }

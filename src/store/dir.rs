@@ -230,6 +230,8 @@ struct Inner {
     entries: Entries,
     meta_writer: Option<SegmentWriter>,
     meta: Mutex<Meta>,
+    /// Entries rewritten in the meta stream whose old bytes are still in their segment.
+    uncompacted: Mutex<BTreeSet<u64>>,
     index: Index,
     /// Dropped after `index` (fields drop in order): waits for sled to let go of its file lock.
     _released: Option<LockRelease>,
@@ -425,18 +427,30 @@ impl DirStore {
             |i| meta_writer.read(i).map_err(segment_err),
             meta_writer.len(),
         )?;
-        Ok(DirStore {
+        // A rewrite recorded before a crash stopped its compaction is finished now.
+        let mut uncompacted = BTreeSet::new();
+        for (&seq, value) in &meta.rewritten {
+            if let Some(v) = value {
+                if seq < entries.len() && entries.read(seq).map_err(segment_err)? != *v {
+                    uncompacted.insert(seq);
+                }
+            }
+        }
+        let store = DirStore {
             inner: Arc::new(Inner {
                 dir: path.to_path_buf(),
                 entries: Entries::Writer(Box::new(entries)),
                 meta_writer: Some(meta_writer),
                 meta: Mutex::new(meta),
+                uncompacted: Mutex::new(uncompacted),
                 index,
                 _released: None,
                 _lock: None,
                 _registered: None,
             }),
-        })
+        };
+        store.compact()?;
+        Ok(store)
     }
 
     /// Opens the log directory `path` for reading only, beside a writer or on read-only
@@ -460,6 +474,7 @@ impl DirStore {
                 entries: Entries::Reader(entries),
                 meta_writer: None,
                 meta: Mutex::new(meta),
+                uncompacted: Mutex::new(BTreeSet::new()),
                 index: Index::memory(),
                 _released: None,
                 _lock: None,
@@ -508,8 +523,11 @@ impl DirStore {
     fn put_entry(&self, seq: u64, value: &[u8]) -> Result<(), StoreError> {
         let writer = self.writer()?;
         if seq < writer.len() {
-            // A rewrite of an appended entry (its payload erased): recorded in the meta stream.
-            return self.meta_op(OP_PUT, &entry_key(seq), value);
+            // A rewrite of an appended entry (its payload erased): recorded in the meta stream,
+            // and written into its segment by the next compaction.
+            self.meta_op(OP_PUT, &entry_key(seq), value)?;
+            lock(&self.inner.uncompacted).insert(seq);
+            return Ok(());
         }
         writer.reserve_to(seq + 1).map_err(segment_err)?;
         writer.write(seq, value).map_err(segment_err)
@@ -734,6 +752,34 @@ impl Store for DirStore {
             Ok(total)
         }
         Ok(Some(walk(&self.inner.dir)?))
+    }
+
+    fn compact(&self) -> Result<(), StoreError> {
+        let Entries::Writer(entries) = &self.inner.entries else {
+            return Ok(());
+        };
+        let mut uncompacted = lock(&self.inner.uncompacted);
+        if uncompacted.is_empty() {
+            return Ok(());
+        }
+        // The rewrites reach the disk in the meta stream first: a crash during the compaction
+        // leaves them there for the next open to finish.
+        if let Some(meta) = &self.inner.meta_writer {
+            meta.sync().map_err(segment_err)?;
+        }
+        let bodies: BTreeMap<u64, Vec<u8>> = {
+            let meta = lock(&self.inner.meta);
+            uncompacted
+                .iter()
+                .filter_map(|seq| match meta.rewritten.get(seq) {
+                    Some(Some(v)) => Some((*seq, v.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        entries.rewrite(&bodies).map_err(segment_err)?;
+        uncompacted.clear();
+        Ok(())
     }
 
     fn indexed_len(&self) -> Result<Option<u64>, StoreError> {

@@ -81,4 +81,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn indexed_len(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
+    /// Removes from the disk every byte that records replaced since the last call no longer
+    /// hold (an erased or purged payload): a store that keeps old bytes beside new ones
+    /// rewrites its files here. Nothing to do for a store that overwrites in place.
+    fn compact(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -16,7 +16,9 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{BundleError, Progress, TrustPolicy, verify_bundle_with};
+use crate::bundle::{
+    BundleError, Progress, TrustPolicy, verify_bundle_renewing, verify_bundle_with,
+};
 use crate::checkpoint::SignedCheckpoint;
 use crate::hash::RootHash;
 use crate::report::{Finding, Report, SessionSummary, TimeSpan, Validity};
@@ -32,6 +34,22 @@ pub const DEFAULT_SEGMENT_ENTRIES: u64 = 65_536;
 const SEGMENTS: &str = "segments/";
 const CHECKPOINTS: &str = "checkpoints/";
 const MANIFESTS: &str = "manifests/";
+const RENEWALS: &str = "renewals/";
+
+/// The object name of the renewal of entries `0..size` under `suite` (SPEC §15.6).
+pub fn renewal_key(suite: crate::hash::Suite, size: u64) -> String {
+    format!("{RENEWALS}{suite}-{size:020}.renewal")
+}
+
+/// The suite and size of a renewal object name, or `None` if it names no renewal.
+pub fn parse_renewal_key(key: &str) -> Option<(crate::hash::Suite, u64)> {
+    let rest = key.strip_prefix(RENEWALS)?.strip_suffix(".renewal")?;
+    let (suite, size) = rest.split_once('-')?;
+    Some((crate::hash::Suite::from_name(suite)?, parse_padded(size)?))
+}
+
+/// The most renewal objects an archive verification reads.
+pub const MAX_ARCHIVE_RENEWALS: usize = 256;
 
 /// The object name (under the archive's prefix) of the segment of entries `start..end`.
 pub fn segment_key(start: u64, end: u64) -> String {
@@ -227,6 +245,33 @@ pub fn verify_archive(
     fetch: &mut dyn FnMut(&SegmentRecord) -> std::io::Result<Box<dyn Read>>,
     progress: &mut dyn FnMut(ArchiveProgress),
 ) -> Result<Report, ArchiveError> {
+    verify_archive_with(manifest, policy, earlier, &[], fetch, progress)
+}
+
+/// [`verify_archive`], with the archive's renewals (the bytes of its `renewals/` objects,
+/// SPEC §15.6): each is checked against the renewal trees the segments' entries give, streamed
+/// across segments; with the log's suite distrusted ([`TrustPolicy::distrust_suite`]), every
+/// entry of the archive must be covered by one that verified.
+pub fn verify_archive_with(
+    manifest: &Manifest,
+    policy: &TrustPolicy,
+    earlier: Option<&[u8]>,
+    renewals: &[Vec<u8>],
+    fetch: &mut dyn FnMut(&SegmentRecord) -> std::io::Result<Box<dyn Read>>,
+    progress: &mut dyn FnMut(ArchiveProgress),
+) -> Result<Report, ArchiveError> {
+    let items: Vec<Result<crate::renewal::RenewalItem, crate::renewal::RenewalError>> = renewals
+        .iter()
+        .map(|b| crate::renewal::RenewalItem::decode(b))
+        .collect();
+    let mut tree = Some(crate::renewal::RenewalTree::new(
+        items
+            .iter()
+            .filter_map(|i| i.as_ref().ok())
+            .filter_map(|i| crate::renewal::SignedRenewal::parse(&i.note).ok())
+            .map(|s| (s.renewal().suite, s.renewal().size)),
+    ));
+    let segment_policy = policy.trusting_every_suite();
     let mut merged: Option<Report> = None;
     let mut extra: Vec<Finding> = Vec::new();
     let mut expected = 0u64;
@@ -275,7 +320,7 @@ pub fn verify_archive(
             ));
         }
         expected = seg.end;
-        let mut p = policy.clone();
+        let mut p = segment_policy.clone();
         if let Some((size, root)) = previous {
             p = p.with_claimed_root(size, root, "the previous segment's checkpoint");
         }
@@ -287,14 +332,23 @@ pub fn verify_archive(
             source,
         })?;
         let mut hashing = Sha256Reader::new(reader);
-        let report = verify_bundle_with(&mut hashing, &p, &mut |pr: Progress| {
+        let mut on_progress = |pr: Progress| {
             progress(ArchiveProgress {
                 segment: i,
                 segments,
                 done: pr.done,
                 total: pr.total,
             })
-        });
+        };
+        let report = match tree.take() {
+            Some(t) => {
+                verify_bundle_renewing(&mut hashing, &p, &mut on_progress, t).map(|(report, t)| {
+                    tree = t;
+                    report
+                })
+            }
+            None => verify_bundle_with(&mut hashing, &p, &mut on_progress),
+        };
         let report = match report {
             Ok(r) => r,
             // Not a bundle (replaced by a later version, say): a finding on this segment; the
@@ -384,10 +438,12 @@ pub fn verify_archive(
             ),
         ));
     }
+    check_renewals(&mut report, &mut extra, policy, &items, tree.as_ref());
     report.findings.extend(extra);
     if !report.findings.is_empty() || report.findings_unlisted > 0 {
         report.verdict = Validity::Invalid;
         report.proven.clear();
+        report.proven_items.clear();
     } else {
         report.proven.insert(
             0,
@@ -399,6 +455,99 @@ pub fn verify_archive(
         );
     }
     Ok(report)
+}
+
+// SPEC §15.6 in an archive: each renewal object judged against the trees the segments' entries
+// gave; then, with the log's suite distrusted, every entry must be covered by a verified one
+// (from a segment's header or a renewal object).
+fn check_renewals(
+    report: &mut Report,
+    extra: &mut Vec<Finding>,
+    policy: &TrustPolicy,
+    items: &[Result<crate::renewal::RenewalItem, crate::renewal::RenewalError>],
+    tree: Option<&crate::renewal::RenewalTree>,
+) {
+    use crate::renewal::{RenewalTree, RenewalTrust, judge};
+    let suite = crate::hash::Suite::from_name(&report.log.suite);
+    let log_id: Option<crate::hash::LogId> = report.log.log_id.parse().ok();
+    let trust = match (suite, log_id) {
+        (Some(suite), Some(log_id)) => crate::checkpoint::LogOrigin::new(
+            report
+                .log
+                .origin
+                .strip_suffix(crate::checkpoint::BLAKE3_ORIGIN_SUFFIX)
+                .unwrap_or(&report.log.origin),
+            suite,
+        )
+        .ok()
+        .map(|log| RenewalTrust::new(log, log_id, policy.keys().to_vec())),
+        _ => None,
+    };
+    let empty = RenewalTree::new([]);
+    let tree = tree.unwrap_or(&empty);
+    for (i, item) in items.iter().enumerate() {
+        let n = i + 1;
+        let outcome = match (item, &trust) {
+            (Ok(item), Some(trust)) => judge(n, item, trust, tree, &|k| policy.describe(k)),
+            (Err(e), _) => {
+                extra.push(finding(
+                    None,
+                    Check::Renewal,
+                    format!("renewal object {n}: {e}"),
+                ));
+                continue;
+            }
+            (Ok(_), None) => {
+                extra.push(finding(
+                    None,
+                    Check::Renewal,
+                    format!("renewal object {n}: the log's origin and id are not known"),
+                ));
+                continue;
+            }
+        };
+        // A segment that carried the same renewal reported it already.
+        let repeated = report.renewals.iter().any(|r| {
+            r.suite == outcome.summary.suite
+                && r.size == outcome.summary.size
+                && r.root == outcome.summary.root
+                && r.status == outcome.summary.status
+        });
+        if let Some(message) = outcome.finding {
+            extra.push(finding(None, Check::Renewal, message));
+        }
+        if repeated {
+            continue;
+        }
+        if let Some(p) = outcome.proven {
+            report.proven.push(p.sentence());
+            report.proven_items.push(p);
+        }
+        report.renewals.push(outcome.summary);
+    }
+    let Some(log_suite) = suite.filter(|s| policy.distrusts(*s)) else {
+        return;
+    };
+    let covered = report
+        .renewals
+        .iter()
+        .filter(|r| r.status == crate::report::TimestampStatus::Verified)
+        .filter(|r| crate::hash::Suite::from_name(&r.suite).is_some_and(|s| !policy.distrusts(s)))
+        .map(|r| r.size)
+        .max()
+        .unwrap_or(0);
+    let end = report.range.map_or(0, |r| r.last.saturating_add(1));
+    if end > covered {
+        extra.push(finding(
+            None,
+            Check::Renewal,
+            format!(
+                "entries {covered}..{end} are not re-protected: the log's suite {log_suite} is \
+                 distrusted (--distrust-suite), and no renewal under a trusted suite that \
+                 verified against the archive's entries covers them"
+            ),
+        ));
+    }
 }
 
 /// A reader that hashes what passes through it with SHA-256 (the objects' checksum algorithm).
@@ -486,6 +635,7 @@ fn merge(mut a: Report, b: Report) -> Report {
     a.checkpoint = b.checkpoint.or(a.checkpoint);
     a.witnesses = b.witnesses.or(a.witnesses);
     a.timestamps.extend(b.timestamps);
+    a.renewals.extend(b.renewals);
     // The sentences are made from the items (SPEC §12.6), so they stay together.
     a.proven.extend(b.proven);
     a.proven_items.extend(b.proven_items);
@@ -522,6 +672,7 @@ fn empty_report(manifest: &Manifest) -> Report {
         checkpoint: None,
         witnesses: None,
         timestamps: Vec::new(),
+        renewals: Vec::new(),
         proven: Vec::new(),
         proven_items: Vec::new(),
         findings: Vec::new(),

@@ -114,6 +114,9 @@ pub enum Domain {
     Payload,
     /// A bundle digest, over every byte of a bundle before its trailer.
     Bundle,
+    /// An earlier protection (checkpoint note, renewal note, timestamp token) a renewal names,
+    /// over its bytes (SPEC §15.6).
+    Protected,
 }
 
 impl Domain {
@@ -124,6 +127,7 @@ impl Domain {
             Domain::Entry => "sealtrail/v2/entry",
             Domain::Payload => "sealtrail/v2/payload",
             Domain::Bundle => "sealtrail/v2/bundle",
+            Domain::Protected => "sealtrail/v2/renewal/protected",
         }
     }
 }
@@ -285,6 +289,7 @@ mod tests {
             Domain::Entry,
             Domain::Payload,
             Domain::Bundle,
+            Domain::Protected,
         ] {
             let first = d.tag().as_bytes()[0];
             assert!(first != 0 && first != 1);

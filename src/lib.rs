@@ -22,6 +22,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod registry;
+pub mod renewal;
 pub mod report;
 pub mod source;
 mod text;

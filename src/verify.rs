@@ -73,6 +73,9 @@ pub enum Check {
     /// An RFC 3161 timestamp token a bundle carries does not verify against the trusted TSA
     /// certificate, or does not timestamp one of the bundle's checkpoints (SPEC §12.7).
     Timestamp,
+    /// A renewal (SPEC §15.6) does not verify, is not of these entries, or — with the log's
+    /// suite distrusted — entries are not covered by a renewal that verified.
+    Renewal,
 }
 
 // `Check::ALL` and `Check::as_str` from one list: `as_str`'s match is exhaustive, so a new check
@@ -114,6 +117,7 @@ checks! {
     Merkle => "merkle",
     Checkpoint => "checkpoint",
     Timestamp => "timestamp",
+    Renewal => "renewal",
 }
 
 impl fmt::Display for Check {

@@ -547,3 +547,255 @@ fn entry_times(dir: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+fn verify_archive_distrusting(dir: &Path, from: &str) -> Output {
+    let e = endpoint();
+    verify_bundle(
+        dir,
+        &[
+            "--archive",
+            from,
+            "--endpoint",
+            &e,
+            "--trusted-key",
+            "log.vkey",
+            "--distrust-suite",
+            "blake3",
+            "--json",
+        ],
+    )
+}
+
+// Issue 18 item 5, SPEC §15.6: a blake3 log's archive renewed under sha256. Before the renewal an
+// auditor who distrusts blake3 finds the entries unprotected; after it (the renewal uploaded to
+// the archive written before it existed), the archive verifies and says what was re-protected.
+#[test]
+fn a_blake3_archive_renewed_under_sha256_verifies_when_blake3_is_distrusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    new_log(d, 5);
+    let b = bucket("renew");
+    let to = format!("s3://{b}/agent-log");
+    archive(d, &to, &["--segment-entries", "4"]);
+
+    // Trusting blake3, the archive is valid; distrusting it, nothing re-protects the entries.
+    let plain = verify_archive(d, &to);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+    let before = verify_archive_distrusting(d, &to);
+    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
+    let report = json(&before);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["check"] == "renewal"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("entries 0..6 are not re-protected")),
+        "{report}"
+    );
+
+    // Renew under sha256, and again: the second run returns the stored renewal.
+    let renewed = json(&ok(sealtrail(
+        d,
+        &[
+            "renew",
+            "--log",
+            "log",
+            "--owner-key",
+            "owner.key",
+            "--suite",
+            "sha256",
+            "--json",
+        ],
+    )));
+    assert_eq!(renewed["size"], 6, "{renewed}");
+    assert_eq!(renewed["new"], true, "{renewed}");
+    assert_eq!(renewed["renews"], "blake3", "{renewed}");
+    // The archive run's checkpoint is among what it protects.
+    assert!(
+        renewed["protects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "checkpoint"),
+        "{renewed}"
+    );
+    let again = json(&ok(sealtrail(
+        d,
+        &[
+            "renew",
+            "--log",
+            "log",
+            "--owner-key",
+            "owner.key",
+            "--suite",
+            "sha256",
+            "--json",
+        ],
+    )));
+    assert_eq!(again["new"], false);
+    assert_eq!(again["root"], renewed["root"]);
+
+    // A later archive run, with nothing new to archive, adds the renewal, locked like the rest.
+    let second = archive(d, &to, &[]);
+    assert_eq!(
+        names(&second),
+        ["renewals/sha256-00000000000000000006.renewal"],
+        "{second}"
+    );
+    let objects = s3_check(&["objects", &b, "agent-log/renewals/"]);
+    let objects = objects["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(objects[0]["mode"], "COMPLIANCE", "{:?}", objects[0]);
+
+    let after = verify_archive_distrusting(d, &to);
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after));
+    let report = json(&after);
+    sealtrail_testkit::report_schema::assert_report_schema(&report);
+    let renewals = report["renewals"].as_array().unwrap();
+    assert_eq!(renewals.len(), 1, "{report}");
+    assert_eq!(renewals[0]["status"], "verified");
+    assert_eq!(renewals[0]["suite"], "sha256");
+    assert_eq!(renewals[0]["root"], renewed["root"]);
+    let item = report["proven_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "entries_renewed")
+        .unwrap_or_else(|| panic!("no entries_renewed: {report}"));
+    assert_eq!(item["size"], 6);
+    assert!(
+        report["proven"].as_array().unwrap().iter().any(|p| p
+            .as_str()
+            .unwrap()
+            .starts_with("entries 0..6 re-protected under sha256 by owner key")),
+        "{report}"
+    );
+    // The text report says the same.
+    let e = endpoint();
+    let text_report = ok(verify_bundle(
+        d,
+        &[
+            "--archive",
+            &to,
+            "--endpoint",
+            &e,
+            "--trusted-key",
+            "log.vkey",
+            "--distrust-suite",
+            "blake3",
+        ],
+    ));
+    assert!(
+        text(&text_report).contains("entries 0..6 re-protected under sha256 by owner key"),
+        "{}",
+        text(&text_report)
+    );
+
+    // The log grows past the renewal: the new entries are archived but not re-protected.
+    append(d, 2);
+    archive(d, &to, &["--segment-entries", "4"]);
+    let grown = verify_archive_distrusting(d, &to);
+    assert_eq!(grown.status.code(), Some(1), "{}", text(&grown));
+    assert!(
+        text(&grown).contains("entries 6..8 are not re-protected"),
+        "{}",
+        text(&grown)
+    );
+}
+
+// Item 4 in an archive (SPEC §12.7, §15): a log with a stored RFC 3161 token (from a real
+// `openssl ts -reply`) is archived; its segments carry the token, and `verify-bundle --archive
+// --tsa-cert` checks it offline and says what it proves.
+#[test]
+fn an_archived_log_carries_its_timestamp_tokens_and_the_auditor_checks_them() {
+    use sealtrail_testkit::openssl_tsa::{KeyType, Pki, Usage};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    new_log(d, 5);
+    ok(sealtrail(
+        d,
+        &["checkpoint", "--log", "log", "--owner-key", "owner.key"],
+    ));
+    let pki = Pki::new(d, "archive-ca");
+    let tsa = pki.tsa("Archive TSA", Usage::Timestamping, KeyType::Rsa);
+    ok(sealtrail(
+        d,
+        &["timestamp", "--log", "log", "--tsa-cmd", &tsa.command()],
+    ));
+    let b = bucket("tsa");
+    let to = format!("s3://{b}/agent-log");
+    archive(d, &to, &["--segment-entries", "4"]);
+
+    let e = endpoint();
+    let ca = pki.ca_pem().display().to_string();
+    let checked = verify_bundle(
+        d,
+        &[
+            "--archive",
+            &to,
+            "--endpoint",
+            &e,
+            "--trusted-key",
+            "log.vkey",
+            "--tsa-cert",
+            &ca,
+            "--json",
+        ],
+    );
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+    let report = json(&checked);
+    sealtrail_testkit::report_schema::assert_report_schema(&report);
+    let stamps = report["timestamps"].as_array().unwrap();
+    // Each of the two segments carries the token over the run's checkpoint of size 6.
+    assert_eq!(stamps.len(), 2, "{report}");
+    assert!(
+        stamps
+            .iter()
+            .all(|t| t["status"] == "verified" && t["size"] == 6),
+        "{report}"
+    );
+    assert!(
+        report["proven"].as_array().unwrap().iter().any(|p| p
+            .as_str()
+            .unwrap()
+            .contains("entries 0..6 existed no later than")),
+        "{report}"
+    );
+    // Without the TSA's certificate the tokens are carried but prove nothing.
+    let unchecked = json(&ok(verify_archive(d, &to)));
+    assert!(
+        unchecked["timestamps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["status"] == "not_checked"),
+        "{unchecked}"
+    );
+    // Another CA: each token is a `timestamp` finding.
+    let other = Pki::new(d, "other-ca");
+    let wrong = verify_bundle(
+        d,
+        &[
+            "--archive",
+            &to,
+            "--endpoint",
+            &e,
+            "--trusted-key",
+            "log.vkey",
+            "--tsa-cert",
+            &other.ca_pem().display().to_string(),
+            "--json",
+        ],
+    );
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        json(&wrong)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "timestamp"),
+        "{}",
+        text(&wrong)
+    );
+}

@@ -27,6 +27,7 @@ use crate::entry::{MAX_PAYLOAD_LEN, Payload};
 use crate::hash::{Domain, Salt, Suite};
 
 pub use verified::{BundleReading, VerifiedBundle};
+pub(crate) use verify::verify_bundle_renewing;
 pub use verify::{
     BundleError, Progress, TrustError, TrustPolicy, verify_bundle, verify_bundle_entries,
     verify_bundle_entries_with, verify_bundle_with,
@@ -117,6 +118,10 @@ pub struct BundleHeader {
     /// there are none, so a bundle without tokens has the bytes it had before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timestamps: Vec<TimestampItem>,
+    /// Renewals of the log's entries under another suite (SPEC §15.6); the key is absent when
+    /// there are none, so a bundle without renewals has the bytes it had before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renewals: Vec<crate::renewal::RenewalItem>,
 }
 
 impl BundleHeader {
@@ -150,6 +155,20 @@ impl BundleHeader {
                 offset: 0,
                 field: "timestamps",
                 reason: "a timestamp token or its note is over 64 KiB",
+            });
+        }
+        if h.renewals.len() > crate::renewal::MAX_RENEWALS {
+            return Err(DecodeError::InvalidField {
+                offset: 0,
+                field: "renewals",
+                reason: "more than 16 renewals",
+            });
+        }
+        if h.renewals.iter().any(|r| r.check_bounds().is_err()) {
+            return Err(DecodeError::InvalidField {
+                offset: 0,
+                field: "renewals",
+                reason: "a renewal note or protected item over 64 KiB, or over 64 protected items",
             });
         }
         Ok(h)
@@ -436,6 +455,7 @@ mod tests {
             start: 0,
             tail: vec![],
             timestamps: vec![],
+            renewals: vec![],
         };
         let b = h.encode();
         assert_eq!(BundleHeader::decode(&b).unwrap(), h);
@@ -462,6 +482,7 @@ mod tests {
             start: 0,
             tail: vec![],
             timestamps: vec![item.clone()],
+            renewals: vec![],
         };
         assert_eq!(BundleHeader::decode(&h.encode()).unwrap(), h);
         h.timestamps = vec![item.clone(); MAX_TIMESTAMPS + 1];

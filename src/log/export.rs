@@ -398,6 +398,18 @@ impl Log {
         if timestamps.len() > MAX_TIMESTAMPS {
             timestamps.drain(..timestamps.len() - MAX_TIMESTAMPS);
         }
+        // Renewals a verifier can check against the entries carried (SPEC §15.6): a contiguous
+        // bundle from entry 0 carries those of entries it holds, the latest 16.
+        let mut renewals: Vec<crate::renewal::RenewalItem> = Vec::new();
+        if shape == Shape::Contiguous && start == 0 {
+            let mut stored = self.renewals()?;
+            stored.retain(|r| r.size <= end);
+            stored.sort_by_key(|r| r.size);
+            renewals = stored.into_iter().map(|r| r.item).collect();
+            if renewals.len() > crate::renewal::MAX_RENEWALS {
+                renewals.drain(..renewals.len() - crate::renewal::MAX_RENEWALS);
+            }
+        }
         let header = BundleHeader {
             checkpoints,
             controls: controls.len() as u64,
@@ -410,6 +422,7 @@ impl Log {
             start,
             tail: arrays(&tail),
             timestamps,
+            renewals,
         };
 
         let mut hasher = Hasher::new(suite);

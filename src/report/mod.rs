@@ -227,6 +227,26 @@ pub struct TimestampSummary {
     pub detail: String,
 }
 
+/// One renewal (SPEC §15.6) the evidence carries, and what its verification established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenewalSummary {
+    /// The renewal suite.
+    pub suite: String,
+    /// Entries it covers: `0..size`.
+    pub size: u64,
+    /// Its root under the renewal suite, hex.
+    pub root: String,
+    /// Verified (its root is the entries' root), not checked (its note verified but the
+    /// entries 0..size were not all at hand), or failed (a `renewal` finding says why).
+    pub status: TimestampStatus,
+    /// The pinned owner key that signed it, when its note verified; otherwise null.
+    pub key: Option<String>,
+    /// When the owner says it signed it (UTC, RFC 3339), when its note verified; else null.
+    pub time: Option<String>,
+    /// What was established or why not, in words.
+    pub detail: String,
+}
+
 /// One failed check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -272,6 +292,8 @@ pub struct Report {
     pub witnesses: Option<WitnessSummary>,
     /// The RFC 3161 timestamp tokens the bundle carries, each verified, not checked or failed.
     pub timestamps: Vec<TimestampSummary>,
+    /// The renewals the evidence carries (SPEC §15.6), each verified, not checked or failed.
+    pub renewals: Vec<RenewalSummary>,
     /// What was proven, in sentences (only when the verdict is valid): the sentence of each of
     /// `proven_items`, in the same order.
     pub proven: Vec<String>,
@@ -306,6 +328,7 @@ pub struct ReportBuilder {
     checkpoint: Option<CheckpointSummary>,
     witnesses: Option<WitnessSummary>,
     timestamps: Vec<TimestampSummary>,
+    renewals: Vec<RenewalSummary>,
     proven: Vec<Proven>,
     findings: Vec<Finding>,
     findings_unlisted: u64,
@@ -338,6 +361,7 @@ impl ReportBuilder {
             checkpoint: None,
             witnesses: None,
             timestamps: Vec::new(),
+            renewals: Vec::new(),
             proven: Vec::new(),
             findings: Vec::new(),
             findings_unlisted: 0,
@@ -532,6 +556,11 @@ impl ReportBuilder {
         self.timestamps.push(summary);
     }
 
+    /// Records what became of a renewal.
+    pub fn renewal(&mut self, summary: RenewalSummary) {
+        self.renewals.push(summary);
+    }
+
     /// Adds a statement to what was proven (only kept when the verdict is valid).
     pub fn proven(&mut self, item: Proven) {
         self.proven.push(item);
@@ -598,6 +627,7 @@ impl ReportBuilder {
             checkpoint: self.checkpoint,
             witnesses: self.witnesses,
             timestamps: self.timestamps,
+            renewals: self.renewals,
             proven: proven_items.iter().map(Proven::sentence).collect(),
             proven_items,
             findings: self.findings,
@@ -731,6 +761,23 @@ impl Report {
                     t.size,
                     t.detail,
                     if t.status == TimestampStatus::Verified && !self.is_valid() {
+                        " (not established: the verdict is INVALID)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        if !self.renewals.is_empty() {
+            let _ = writeln!(s, "renewals:    {}", self.renewals.len());
+            for r in &self.renewals {
+                let _ = writeln!(
+                    s,
+                    "  entries 0..{} under {}: {}{}",
+                    r.size,
+                    r.suite,
+                    r.detail,
+                    if r.status == TimestampStatus::Verified && !self.is_valid() {
                         " (not established: the verdict is INVALID)"
                     } else {
                         ""

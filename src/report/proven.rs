@@ -144,6 +144,24 @@ pub enum Proven {
         /// The token's serial number, hex.
         serial: String,
     },
+    /// Bundle or archive: a renewal signed by the pinned owner key `key` re-protects entries
+    /// `0..size` under `suite`: the entries carried give its root `root` under that suite, and
+    /// the earlier protections it names are the ones carried with it (SPEC §15.6).
+    EntriesRenewed {
+        /// The renewal suite.
+        suite: String,
+        /// Entries covered: `0..size`.
+        size: u64,
+        /// The renewal tree's root.
+        #[serde(serialize_with = "hex::root")]
+        root: RootHash,
+        /// The pinned key that signed it.
+        key: String,
+        /// When the owner says it signed it (UTC, RFC 3339).
+        time: String,
+        /// How many earlier protections it covers.
+        protected: u64,
+    },
 }
 
 /// How the root a bundle's entries give relates to its checkpoint's root.
@@ -189,6 +207,7 @@ codes! {
     PreviousCheckpointExtended => "previous_checkpoint_extended",
     ClaimedRoot => "claimed_root",
     EntriesTimestamped => "entries_timestamped",
+    EntriesRenewed => "entries_renewed",
 }
 
 impl Proven {
@@ -300,6 +319,20 @@ impl Proven {
                  certificate",
                 root.short()
             ),
+            Proven::EntriesRenewed {
+                suite,
+                size,
+                root,
+                key,
+                time,
+                protected,
+            } => format!(
+                "entries 0..{size} re-protected under {suite} by owner key {key} at {time}: \
+                 they give the renewal's root {} under {suite}, and the {} it names are carried \
+                 with it",
+                root.short(),
+                crate::text::Count(*protected, "earlier protection", "earlier protections")
+            ),
         }
     }
 }
@@ -377,6 +410,14 @@ mod tests {
                 time: "t".into(),
                 tsa: "CN=t".into(),
                 serial: "01".into(),
+            },
+            Proven::EntriesRenewed {
+                suite: "sha256".into(),
+                size: 1,
+                root: RootHash([2; 32]),
+                key: "k".into(),
+                time: "t".into(),
+                protected: 0,
             },
         ];
         let codes: Vec<&str> = samples.iter().map(Proven::code).collect();

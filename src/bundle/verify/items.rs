@@ -340,6 +340,7 @@ impl Verifier<'_> {
             Err(e) => {
                 self.report.finding(expected, Check::Decode, e.to_string());
                 // The tree cannot advance past an undecodable entry, nor the chain.
+                self.renewal_gap(expected);
                 self.frontier = None;
                 self.known.last = None;
                 return;
@@ -348,6 +349,7 @@ impl Verifier<'_> {
         let h = entry.header();
         let seq = h.seq;
         let hash = entry.hash(self.suite);
+        self.renewal_entry(seq, entry.header_bytes());
         if let Some(exp) = expected.filter(|&e| e != seq) {
             self.report.finding(
                 Some(exp),

@@ -9,6 +9,7 @@ mod anchor;
 mod chunks;
 mod claims;
 mod items;
+mod renewals;
 mod timestamps;
 
 use std::collections::HashMap;
@@ -39,6 +40,7 @@ pub struct TrustPolicy {
     witnesses: Option<WitnessPolicy>,
     previous: Option<Vec<u8>>,
     claims: Vec<claims::RootClaim>,
+    distrusted: Vec<Suite>,
     #[cfg(feature = "tsa")]
     tsa: Option<crate::timestamp::TsaTrust>,
 }
@@ -68,9 +70,39 @@ impl TrustPolicy {
             witnesses: None,
             previous: None,
             claims: Vec::new(),
+            distrusted: Vec::new(),
             #[cfg(feature = "tsa")]
             tsa: None,
         })
+    }
+
+    /// No longer trust `suite` (SPEC §15.6): when it is the log's suite, the verdict rests on
+    /// renewals under a suite still trusted, and every entry no verified renewal covers is a
+    /// `renewal` finding. A renewal under a distrusted suite covers nothing.
+    pub fn distrust_suite(mut self, suite: Suite) -> TrustPolicy {
+        if !self.distrusted.contains(&suite) {
+            self.distrusted.push(suite);
+        }
+        self
+    }
+
+    /// Whether `suite` is distrusted ([`TrustPolicy::distrust_suite`]).
+    pub fn distrusts(&self, suite: Suite) -> bool {
+        self.distrusted.contains(&suite)
+    }
+
+    /// The same policy trusting every suite: an archive's segments are verified so, and the
+    /// archive's renewals decide coverage for the whole archive.
+    pub(crate) fn trusting_every_suite(&self) -> TrustPolicy {
+        TrustPolicy {
+            distrusted: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The pinned keys.
+    pub(crate) fn keys(&self) -> &[PublicKey] {
+        &self.keys
     }
 
     /// Also verify the RFC 3161 timestamp tokens the bundle carries against these trusted TSA
@@ -111,7 +143,7 @@ impl TrustPolicy {
         self.keys.iter().any(|k| k.key_id() == *key)
     }
 
-    fn describe(&self, key: &KeyId) -> String {
+    pub(crate) fn describe(&self, key: &KeyId) -> String {
         self.keys
             .iter()
             .find(|k| k.key_id() == *key)
@@ -153,7 +185,19 @@ pub fn verify_bundle_with<R: Read>(
     policy: &TrustPolicy,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, BundleError> {
-    Ok(run_pass(reader, policy, progress, Keep::Nothing)?.0)
+    Ok(run_pass(reader, policy, progress, Keep::Nothing, None)?.0)
+}
+
+/// [`verify_bundle_with`], feeding the entries to `tree` (an archive's renewal trees, which span
+/// its segments) and handing it back.
+pub(crate) fn verify_bundle_renewing<R: Read>(
+    reader: R,
+    policy: &TrustPolicy,
+    progress: &mut dyn FnMut(Progress),
+    tree: crate::renewal::RenewalTree,
+) -> Result<(Report, Option<crate::renewal::RenewalTree>), BundleError> {
+    let (report, _, tree) = run_pass(reader, policy, progress, Keep::Nothing, Some(tree))?;
+    Ok((report, tree))
 }
 
 /// [`verify_bundle`], keeping the entries it verified for reading: queries and decision traces
@@ -173,12 +217,14 @@ pub fn verify_bundle_entries_with<R: Read>(
     policy: &TrustPolicy,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BundleReading, BundleError> {
-    Ok(match run_pass(reader, policy, progress, Keep::Entries)? {
-        (report, Some(entries)) if report.is_valid() => {
-            BundleReading::Valid(entries.with_report(report))
-        }
-        (report, _) => BundleReading::Invalid(report),
-    })
+    Ok(
+        match run_pass(reader, policy, progress, Keep::Entries, None)? {
+            (report, Some(entries), _) if report.is_valid() => {
+                BundleReading::Valid(entries.with_report(report))
+            }
+            (report, _, _) => BundleReading::Invalid(report),
+        },
+    )
 }
 
 // Whether the pass keeps what it verified.
@@ -207,7 +253,8 @@ fn run_pass<R: Read>(
     policy: &TrustPolicy,
     progress: &mut dyn FnMut(Progress),
     keep: Keep,
-) -> Result<(Report, Option<KeptEntries>), BundleError> {
+    tree: Option<crate::renewal::RenewalTree>,
+) -> Result<Passed, BundleError> {
     let mut r = BufReader::with_capacity(256 * 1024, reader);
     let mut buf = Vec::new();
     // SPEC §12.6 step 1. The magic item: anything else is not a bundle.
@@ -222,7 +269,7 @@ fn run_pass<R: Read>(
     let mut early = ReportBuilder::new("(unknown)", Suite::default(), LogId::default());
     if let Err(e) = read(&mut r, &mut buf, 32) {
         read_failed(&mut early, "version", e);
-        return Ok((early.finish(), None));
+        return Ok((early.finish(), None, tree));
     }
     match crate::codec::Decoder::new(&buf).u64() {
         Ok(BUNDLE_VERSION) => {}
@@ -234,24 +281,24 @@ fn run_pass<R: Read>(
                     "bundle format version {other}; this verifier reads version {BUNDLE_VERSION}"
                 ),
             );
-            return Ok((early.finish(), None));
+            return Ok((early.finish(), None, tree));
         }
         Err(e) => {
             early.finding(None, Check::Decode, format!("bundle version: {e}"));
-            return Ok((early.finish(), None));
+            return Ok((early.finish(), None, tree));
         }
     }
     prefix.extend_from_slice(&buf);
     if let Err(e) = read(&mut r, &mut buf, MAX_HEADER_LEN) {
         read_failed(&mut early, "header", e);
-        return Ok((early.finish(), None));
+        return Ok((early.finish(), None, tree));
     }
     prefix.extend_from_slice(&buf);
     let header = match BundleHeader::decode(&buf) {
         Ok(h) => h,
         Err(e) => {
             early.finding(None, Check::Decode, format!("bundle header: {e}"));
-            return Ok((early.finish(), None));
+            return Ok((early.finish(), None, tree));
         }
     };
     // Step 2.
@@ -259,16 +306,23 @@ fn run_pass<R: Read>(
         Ok(d) => d,
         Err(e) => {
             early.finding(None, Check::Descriptor, format!("descriptor: {e}"));
-            return Ok((early.finish(), None));
+            return Ok((early.finish(), None, tree));
         }
     };
-    let mut v = Verifier::new(&descriptor, header, policy, &prefix);
+    let mut v = Verifier::new(&descriptor, header, policy, &prefix, tree);
     if keep == Keep::Entries {
         v.kept = Some(Kept::default());
     }
     v.run(&mut r, &mut buf, progress)?;
     Ok(v.finish())
 }
+
+// What a pass hands back: the report, the entries it kept, the renewal trees it fed.
+type Passed = (
+    Report,
+    Option<KeptEntries>,
+    Option<crate::renewal::RenewalTree>,
+);
 
 // Reads the next item, naming what was expected when the stream ends or is malformed.
 fn read<R: Read>(r: &mut R, buf: &mut Vec<u8>, limit: usize) -> Result<(), ReadItemError> {
@@ -346,6 +400,12 @@ struct Verifier<'p> {
     stopped: bool,
     /// The checked items, when the caller reads them afterwards.
     kept: Option<Kept>,
+    /// The renewal trees the entries are fed to (SPEC §15.6), when roots are wanted.
+    renewal_tree: Option<crate::renewal::RenewalTree>,
+    /// The log's origin (SPEC §5.1), which renewals name.
+    origin: String,
+    /// The first and last position of the entry items read.
+    entry_span: Option<(u64, u64)>,
 }
 
 impl<'p> Verifier<'p> {
@@ -354,6 +414,7 @@ impl<'p> Verifier<'p> {
         header: BundleHeader,
         policy: &'p TrustPolicy,
         prefix: &[u8],
+        tree: Option<crate::renewal::RenewalTree>,
     ) -> Verifier<'p> {
         let d = descriptor.descriptor();
         let suite = descriptor.suite();
@@ -381,6 +442,9 @@ impl<'p> Verifier<'p> {
             entries_read: 0,
             stopped: false,
             kept: None,
+            renewal_tree: tree,
+            origin: d.origin.clone(),
+            entry_span: None,
         };
         if !policy.pinned(&d.owner) {
             v.report.finding(
@@ -406,6 +470,7 @@ impl<'p> Verifier<'p> {
         );
         v.check_checkpoints(d);
         v.check_timestamps();
+        v.want_renewal_roots();
         v
     }
 
@@ -605,7 +670,8 @@ impl<'p> Verifier<'p> {
         }
     }
 
-    fn finish(mut self) -> (Report, Option<KeptEntries>) {
+    fn finish(mut self) -> Passed {
+        self.check_renewals();
         if !self.report.has_findings() {
             let h = &self.header;
             if h.count > 0 {
@@ -634,6 +700,6 @@ impl<'p> Verifier<'p> {
             }),
             _ => None,
         };
-        (self.report.finish(), kept)
+        (self.report.finish(), kept, self.renewal_tree)
     }
 }

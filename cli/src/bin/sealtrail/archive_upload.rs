@@ -7,7 +7,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Months, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use sealtrail::archive::{
     MANIFEST_SCHEMA, MAX_MANIFEST_LEN, Manifest, SegmentRecord, checkpoint_key, manifest_key,
-    parse_manifest_key, parse_segment_key, plan, segment_key,
+    parse_manifest_key, parse_segment_key, plan, renewal_key, segment_key,
 };
 use sealtrail::log::{ExportOptions, Selection};
 use serde_json::json;
@@ -232,7 +232,19 @@ pub fn archive(a: &ArchiveArgs) -> Result<Status> {
     };
     let archived = previous.as_ref().map_or(0, Manifest::end);
     if previous.is_some() && archived == size {
-        report(a, &location, size, &[], 0, 0, &until, None, &held_report)?;
+        // Renewals made since the last run are still added (SPEC §15.6).
+        let (renewed, bytes) = upload_renewals(&s3, &location, &log, &listing, &until, legal_hold)?;
+        report(
+            a,
+            &location,
+            size,
+            &renewed,
+            0,
+            bytes,
+            &until,
+            None,
+            &held_report,
+        )?;
         return Ok(Status::Ok);
     }
     let work = plan(archived, &existing, size, a.segment_entries);
@@ -332,6 +344,10 @@ pub fn archive(a: &ArchiveArgs) -> Result<Status> {
         created: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
         segments,
     };
+    let (renewed, renewal_bytes) =
+        upload_renewals(&s3, &location, &log, &listing, &until, legal_hold)?;
+    uploaded_bytes += renewal_bytes;
+    uploaded.extend(renewed);
     let bytes = manifest.to_bytes();
     let m_name = manifest_key(size);
     let (headers, _) = object_headers(&bytes, &until, legal_hold);
@@ -355,6 +371,38 @@ pub fn archive(a: &ArchiveArgs) -> Result<Status> {
         &held_report,
     )?;
     Ok(Status::Ok)
+}
+
+// Uploads the log's renewals the prefix does not hold yet (SPEC §15.6): each object is the
+// canonical renewal item, written once and locked like the rest. Returns the names written and
+// their bytes.
+fn upload_renewals(
+    s3: &S3,
+    location: &S3Location,
+    log: &sealtrail::Log,
+    listing: &[(String, u64)],
+    until: &str,
+    legal_hold: bool,
+) -> Result<(Vec<String>, u64)> {
+    let mut written = Vec::new();
+    let mut bytes = 0u64;
+    for r in log.renewals()? {
+        if r.size > log.len() {
+            continue;
+        }
+        let name = renewal_key(r.suite, r.size);
+        let key = location.key(&name);
+        if listing.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        let body = r.item.encode();
+        let (headers, _) = object_headers(&body, until, legal_hold);
+        if let Put::Written(_) = s3.put_once(&key, &body, &headers)? {
+            bytes += body.len() as u64;
+            written.push(name);
+        }
+    }
+    Ok((written, bytes))
 }
 
 // What the run did about legal holds and lock dates, for the report.
@@ -401,9 +449,15 @@ fn report(
         })));
     }
     match manifest {
-        None => emit(format!(
+        None if uploaded.is_empty() => emit(format!(
             "{location}: up to date ({} archived); nothing uploaded",
             count(size, "entry", "entries")
+        )),
+        None => emit(format!(
+            "{location}: up to date ({} archived); uploaded {} ({bytes} bytes): {}",
+            count(size, "entry", "entries"),
+            count(uploaded.len() as u64, "renewal", "renewals"),
+            uploaded.join(", ")
         )),
         Some(m) => emit(format!(
             "{location}: archived {} in {} ({bytes} bytes{}), locked in COMPLIANCE mode until \

@@ -120,6 +120,9 @@ pub enum Command {
     /// keep it with the checkpoint (exports carry it).
     #[command(long_about = crate::timestamp::TIMESTAMP_HELP, after_help = EXIT_STATUS)]
     Timestamp(crate::timestamp::TimestampArgs),
+    /// Renew the log under another hash suite (an owner-signed renewal over the same entries).
+    #[command(long_about = crate::renew::RENEW_HELP, after_help = EXIT_STATUS)]
+    Renew(crate::renew::RenewArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(long_about = crate::completions::COMPLETIONS_HELP, after_help = EXIT_STATUS)]
     Completions(crate::completions::CompletionsArgs),

@@ -26,6 +26,7 @@ mod keys;
 mod output;
 mod ownership;
 mod render;
+mod renew;
 mod replay;
 mod retention;
 mod review_policy;
@@ -79,6 +80,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Purge(a) => retention::purge(a),
         Command::Archive(a) => archive::archive(a),
         Command::Timestamp(a) => timestamp::timestamp(a),
+        Command::Renew(a) => renew::renew(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
         Command::Witness(w) => witness::run(w),

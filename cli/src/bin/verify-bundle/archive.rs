@@ -12,8 +12,8 @@ pub fn verify(args: &Args) -> Result<bool> {
 
     use anyhow::{Context, anyhow, bail};
     use sealtrail::archive::{
-        ArchiveError, ArchiveProgress, MAX_MANIFEST_LEN, Manifest, manifest_key,
-        parse_manifest_key, verify_archive,
+        ArchiveError, ArchiveProgress, MAX_ARCHIVE_RENEWALS, MAX_MANIFEST_LEN, Manifest,
+        manifest_key, parse_manifest_key, parse_renewal_key, verify_archive_with,
     };
 
     use crate::s3::{S3, S3Location};
@@ -39,6 +39,31 @@ pub fn verify(args: &Args) -> Result<bool> {
         .get_bytes(&key, MAX_MANIFEST_LEN)?
         .ok_or_else(|| anyhow!("{key}: listed but not found"))?;
     let manifest = Manifest::parse(&bytes).with_context(|| key.clone())?;
+    // The renewals (SPEC §15.6), in name order: suite, then size.
+    let mut renewal_keys: Vec<String> = s3
+        .list(&location.key("renewals/"))?
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| {
+            k.strip_prefix(&location.prefix)
+                .and_then(parse_renewal_key)
+                .is_some()
+        })
+        .collect();
+    renewal_keys.sort();
+    if renewal_keys.len() > MAX_ARCHIVE_RENEWALS {
+        bail!(
+            "{location}: {} renewal objects; this verifier reads at most {MAX_ARCHIVE_RENEWALS}",
+            renewal_keys.len()
+        );
+    }
+    let mut renewals = Vec::with_capacity(renewal_keys.len());
+    for k in &renewal_keys {
+        let bytes = s3
+            .get_bytes(k, sealtrail::renewal::MAX_RENEWAL_ITEM_LEN as u64)?
+            .ok_or_else(|| anyhow!("{k}: listed but not found"))?;
+        renewals.push(bytes);
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -68,10 +93,11 @@ pub fn verify(args: &Args) -> Result<bool> {
             bar.set_position(p.done);
         }
     };
-    let result = verify_archive(
+    let result = verify_archive_with(
         &manifest,
         &policy,
         earlier.as_deref(),
+        &renewals,
         &mut fetch,
         &mut progress,
     );

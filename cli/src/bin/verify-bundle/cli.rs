@@ -37,6 +37,7 @@ Examples:
   verify-bundle b.bundle --trusted-key log.vkey --witness w1.pub --witness w2.pub --witness-quorum 1
   verify-bundle b.bundle --trusted-key log.vkey --tsa-cert tsa-ca.pem   (RFC 3161 timestamps)
   verify-bundle --archive s3://audit-archive/agent-log --trusted-key log.vkey   (the s3 feature)
+  verify-bundle audit.bundle --trusted-key log.vkey --distrust-suite blake3   (renewals, SPEC §15.6)
 
 The auditor's page, for a browser or a printer (written whatever the verdict; the exit status
 is the verdict's):
@@ -101,6 +102,13 @@ pub struct Args {
     /// `time` finding. Without it, tokens are reported as not checked.
     #[arg(long, value_name = "CERT")]
     pub tsa_cert: Option<PathBuf>,
+
+    /// No longer trust this hash suite (blake3 or sha256; repeat for both): when it is the
+    /// log's own, the verdict rests on the renewals the evidence carries (`sealtrail renew`,
+    /// SPEC §15.6), each checked against the entries, and any entry no verified renewal under a
+    /// trusted suite covers is a `renewal` finding.
+    #[arg(long = "distrust-suite", value_name = "SUITE", value_parser = ["blake3", "sha256"])]
+    pub distrust_suites: Vec<String>,
 
     /// Print one JSON object (verdict, entries, sessions, approvals, redacted, checkpoint,
     /// findings, …) instead of the report.

@@ -129,6 +129,11 @@ fn policy(args: &cli::Args, earlier: Earlier) -> Result<TrustPolicy> {
             .with_context(|| format!("--tsa-cert {}", path.display()))?;
         policy = policy.with_tsa(trust);
     }
+    for name in &args.distrust_suites {
+        let suite = sealtrail::Suite::from_name(name)
+            .with_context(|| format!("--distrust-suite {name}: blake3 or sha256"))?;
+        policy = policy.distrust_suite(suite);
+    }
     if let (Earlier::Include, Some(note)) = (earlier, earlier_checkpoint(args)?) {
         policy = policy.with_previous_checkpoint(note);
     }

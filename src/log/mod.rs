@@ -43,6 +43,7 @@ mod progress;
 mod proofs;
 mod read;
 mod retention;
+mod tiles;
 mod timestamps;
 mod writer;
 
@@ -63,6 +64,7 @@ pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, LogBuilder};
 pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
 pub use read::Entries;
 pub use retention::{PurgeError, PurgePlan, PurgeSummary};
+pub use tiles::LogTilesError;
 pub use timestamps::{StoredTimestamp, TimestampStoreError};
 pub use writer::SessionWriter;
 

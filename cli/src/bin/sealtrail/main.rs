@@ -33,6 +33,7 @@ mod review_policy;
 mod s3;
 mod seal;
 mod setup;
+mod tiles;
 mod timestamp;
 mod verify;
 mod witness;
@@ -79,6 +80,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Purge(a) => retention::purge(a),
         Command::Archive(a) => archive::archive(a),
         Command::Timestamp(a) => timestamp::timestamp(a),
+        Command::Tiles(a) => tiles::tiles(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
         Command::Witness(w) => witness::run(w),

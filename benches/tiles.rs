@@ -10,9 +10,9 @@
 //! load on the shared machine hits both sides of the ratio alike. Every proof is checked equal
 //! between them before timing. Issue 19's target: ≥ 50,000 proofs/s from disk at 1M.
 //!
-//! The 1M-entry sha256 log is the one `benches/proofs.rs` builds (same path, seeds and origin,
-//! `SEALTRAIL_BENCH_DIR` to move it) and is built here if missing (about 30 s); its tiles are
-//! written once to `tiles-1000000` beside it, from scratch each run, and that write is timed.
+//! The 1M-entry sha256 log is built once under `target/bench-logs/tiles-log-1000000`
+//! (`SEALTRAIL_BENCH_DIR` to move it) and reused; its tiles are written to `tiles-1000000`
+//! beside it, from scratch each run, and that write is timed.
 //!
 //! Run: `cargo bench --bench tiles` (about a minute once the log exists).
 
@@ -24,7 +24,7 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use sealtrail::merkle::{Prover, verify_inclusion};
 use sealtrail::registry::Role;
 use sealtrail::tiles::TileReader;
-use sealtrail::{Durability, Kind, Log, Record, SecretKey, Suite};
+use sealtrail::{Durability, Log, SecretKey, Suite};
 
 const LEAVES: u64 = 1_000_000;
 const SUITE: Suite = Suite::Sha256;
@@ -56,9 +56,9 @@ fn owner() -> SecretKey {
     SecretKey::from_seed("bench.example/proofs", &[1; 32]).unwrap()
 }
 
-/// The 1M-entry log of benches/proofs.rs, built the same way if it is not there.
+/// A sled-backed sha256 log of `n` small entries, built as benches/proofs.rs builds its own.
 fn stored_log(n: u64) -> Log {
-    let path = bench_dir().join(format!("proofs-{n}"));
+    let path = bench_dir().join(format!("tiles-log-{n}"));
     let recorder = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
     if let Ok(log) = Log::builder().durability(Durability::Buffered).open(&path) {
         if log.len() >= n {
@@ -76,16 +76,14 @@ fn stored_log(n: u64) -> Log {
     log.register_key(&owner(), recorder.key_id(), Role::Recorder, "bench")
         .unwrap();
     let started = Instant::now();
-    let kind = Kind::new("note").unwrap();
-    let payload = sealtrail::codec::to_canonical(&0u8).unwrap();
+    // A small valid entry (a `custom` event): the tree is what is measured.
+    let record = sealtrail_testkit::fixtures::note(&0u8);
     std::thread::scope(|s| {
         for _ in 0..2 {
-            let (log, recorder, kind, payload) = (&log, &recorder, &kind, &payload);
+            let (log, recorder, record) = (&log, &recorder, &record);
             s.spawn(move || {
                 while log.len() < n {
-                    let batch = (0..1000)
-                        .map(|_| Record::new(kind.clone(), payload.clone()))
-                        .collect();
+                    let batch = (0..1000).map(|_| record.clone()).collect();
                     log.append_batch(recorder, batch).unwrap();
                 }
             });

@@ -141,6 +141,9 @@ pub struct WriteSummary {
 /// place, fsyncs their directories, and replaces `checkpoint` last, so whoever reads the
 /// checkpoint finds every tile it needs. Full tiles are written once; partial tiles are
 /// replaced atomically and removed once their full tile is there. One writer at a time.
+///
+/// The hashes come from any [`NodeSource`]: the log's stored nodes ([`crate::Log::write_tiles`]),
+/// or, for leaf hashes streamed in order, a [`crate::merkle::MemoryTree`] they were pushed into.
 #[derive(Debug, Clone)]
 pub struct TileWriter<B: Backend = FsBackend> {
     backend: B,

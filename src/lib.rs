@@ -34,6 +34,7 @@ pub mod verify;
 pub mod log;
 pub mod segment;
 pub mod store;
+pub mod tiles;
 
 pub use checkpoint::{
     Checkpoint, CheckpointTrust, LogOrigin, SignedCheckpoint, TlogProof, VerifiedCheckpoint,

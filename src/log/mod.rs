@@ -44,6 +44,7 @@ mod proofs;
 mod read;
 mod renewals;
 mod retention;
+mod tiles;
 mod timestamps;
 mod writer;
 
@@ -65,6 +66,7 @@ pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
 pub use read::Entries;
 pub use renewals::{RenewError, StoredRenewal};
 pub use retention::{PurgeError, PurgePlan, PurgeSummary};
+pub use tiles::LogTilesError;
 pub use timestamps::{StoredTimestamp, TimestampStoreError};
 pub use writer::SessionWriter;
 

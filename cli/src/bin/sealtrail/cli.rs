@@ -123,6 +123,10 @@ pub enum Command {
     /// Renew the log under another hash suite (an owner-signed renewal over the same entries).
     #[command(long_about = crate::renew::RENEW_HELP, after_help = EXIT_STATUS)]
     Renew(crate::renew::RenewArgs),
+    /// Write the log's Merkle tree as a static C2SP tlog-tiles directory (tiles and the latest
+    /// checkpoint) that any file server can serve and witnesses and tlog-tiles tools read.
+    #[command(long_about = crate::tiles::TILES_HELP, after_help = EXIT_STATUS)]
+    Tiles(crate::tiles::TilesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(long_about = crate::completions::COMPLETIONS_HELP, after_help = EXIT_STATUS)]
     Completions(crate::completions::CompletionsArgs),

@@ -34,6 +34,7 @@ mod review_policy;
 mod s3;
 mod seal;
 mod setup;
+mod tiles;
 mod timestamp;
 mod verify;
 mod witness;
@@ -81,6 +82,7 @@ fn run(command: &Command) -> anyhow::Result<Status> {
         Command::Archive(a) => archive::archive(a),
         Command::Timestamp(a) => timestamp::timestamp(a),
         Command::Renew(a) => renew::renew(a),
+        Command::Tiles(a) => tiles::tiles(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
         Command::Witness(w) => witness::run(w),

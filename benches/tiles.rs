@@ -1,0 +1,225 @@
+//! Inclusion proofs from C2SP tiles on disk (SPEC §9.8) beside proofs from the log's own sled
+//! store, at 1M entries, same log, same indices, same run.
+//!
+//! * `from_disk_1m/tiles`: a `sealtrail::tiles::TileReader` over the tiles directory (default
+//!   caches: 64 tiles, nodes of levels 4–7 mod 8), proofs by `merkle::Prover` at the tree's size
+//!   (the right edge folded once, as the log does from its frontier).
+//! * `from_disk_1m/store`: `Log::inclusion_proof` from sled, warmed by one read in order.
+//!
+//! The two run interleaved in blocks of 256 on the same pseudo-random indices, so a change of
+//! load on the shared machine hits both sides of the ratio alike. Every proof is checked equal
+//! between them before timing. Issue 19's target: ≥ 50,000 proofs/s from disk at 1M.
+//!
+//! The 1M-entry sha256 log is built once under `target/bench-logs/tiles-log-1000000`
+//! (`SEALTRAIL_BENCH_DIR` to move it) and reused; its tiles are written to `tiles-1000000`
+//! beside it, from scratch each run, and that write is timed.
+//!
+//! Run: `cargo bench --bench tiles` (about a minute once the log exists).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode, Throughput};
+use sealtrail::merkle::{Prover, verify_inclusion};
+use sealtrail::registry::Role;
+use sealtrail::tiles::TileReader;
+use sealtrail::{Durability, Log, SecretKey, Suite};
+
+const LEAVES: u64 = 1_000_000;
+const SUITE: Suite = Suite::Sha256;
+
+static RATES: Mutex<BTreeMap<&'static str, (u64, Duration)>> = Mutex::new(BTreeMap::new());
+
+fn record_rate(name: &'static str, ops: u64, took: Duration) {
+    let mut r = RATES.lock().unwrap();
+    let e = r.entry(name).or_default();
+    e.0 += ops;
+    e.1 += took;
+}
+
+fn rate(name: &str) -> f64 {
+    let r = RATES.lock().unwrap();
+    r.get(name)
+        .map_or(0.0, |(n, d)| *n as f64 / d.as_secs_f64())
+}
+
+fn bench_dir() -> std::path::PathBuf {
+    std::env::var_os("SEALTRAIL_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-logs")
+        })
+}
+
+fn owner() -> SecretKey {
+    SecretKey::from_seed("bench.example/proofs", &[1; 32]).unwrap()
+}
+
+/// A sled-backed sha256 log of `n` small entries, built as benches/proofs.rs builds its own.
+fn stored_log(n: u64) -> Log {
+    let path = bench_dir().join(format!("tiles-log-{n}"));
+    let recorder = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
+    if let Ok(log) = Log::builder().durability(Durability::Buffered).open(&path) {
+        if log.len() >= n {
+            return log;
+        }
+        drop(log);
+    }
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(bench_dir()).unwrap();
+    let log = Log::builder()
+        .suite(SUITE)
+        .durability(Durability::Buffered)
+        .create(&path, &owner(), "bench.example/proofs")
+        .unwrap();
+    log.register_key(&owner(), recorder.key_id(), Role::Recorder, "bench")
+        .unwrap();
+    let started = Instant::now();
+    // A small valid entry (a `custom` event): the tree is what is measured.
+    let record = sealtrail_testkit::fixtures::note(&0u8);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (log, recorder, record) = (&log, &recorder, &record);
+            s.spawn(move || {
+                while log.len() < n {
+                    let batch = (0..1000).map(|_| record.clone()).collect();
+                    log.append_batch(recorder, batch).unwrap();
+                }
+            });
+        }
+    });
+    log.flush().unwrap();
+    eprintln!(
+        "built a {}-entry sled log in {:.0} s",
+        log.len(),
+        started.elapsed().as_secs_f64()
+    );
+    log
+}
+
+/// Deterministic pseudo-random indices (splitmix64), as benches/proofs.rs draws them.
+fn indices(n: usize, below: u64) -> Vec<u64> {
+    let mut x = 0x5eed_u64;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % below
+        })
+        .collect()
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let log = stored_log(LEAVES);
+    let size = log.len();
+    let checkpoint = match log.latest_checkpoint().unwrap() {
+        Some(cp) if cp.checkpoint().size() == size => cp,
+        _ => log.checkpoint(&owner()).unwrap(),
+    };
+    let warm = Instant::now();
+    for e in log.range(0..size) {
+        std::hint::black_box(e.unwrap());
+    }
+    eprintln!(
+        "read {size} entries in order to warm the store in {:.1} s",
+        warm.elapsed().as_secs_f64()
+    );
+
+    // The tiles, written from scratch (every full tile fsynced and renamed, as always).
+    let dir = bench_dir().join(format!("tiles-{LEAVES}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start = Instant::now();
+    let summary = log.write_tiles(&dir, &checkpoint).unwrap();
+    let write_took = start.elapsed();
+    let tiles_written = summary.full_written + summary.partial_written;
+
+    let reader = TileReader::new(&dir, SUITE, size);
+    let prover = Prover::new(&reader, &SUITE, size).unwrap();
+    assert_eq!(prover.root(), checkpoint.checkpoint().root());
+    let idx = indices(4096, size);
+    for &i in &idx {
+        assert_eq!(
+            prover.inclusion_proof(i).unwrap(),
+            log.inclusion_proof(i, size).unwrap(),
+            "proof of {i}"
+        );
+    }
+    let e = log.read(idx[0]).unwrap().unwrap();
+    let leaf = sealtrail::merkle::leaf_hash(SUITE, &e.hash);
+    let proof = prover.inclusion_proof(idx[0]).unwrap();
+    verify_inclusion(
+        &SUITE,
+        &leaf,
+        idx[0],
+        size,
+        &proof,
+        prover.root().as_bytes(),
+    )
+    .unwrap();
+
+    let mut g = c.benchmark_group("from_disk_1m");
+    g.throughput(Throughput::Elements(1));
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    let n = idx.len();
+    let mut k = 0usize;
+    for (name, reported) in [("tiles", 0usize), ("store", 1usize)] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut took = [Duration::ZERO; 2];
+                let mut left = iters as usize;
+                while left > 0 {
+                    let block = left.min(256);
+                    let t = Instant::now();
+                    for j in k..k + block {
+                        std::hint::black_box(prover.inclusion_proof(idx[j % n]).unwrap());
+                    }
+                    took[0] += t.elapsed();
+                    let t = Instant::now();
+                    for j in k..k + block {
+                        std::hint::black_box(log.inclusion_proof(idx[j % n], size).unwrap());
+                    }
+                    took[1] += t.elapsed();
+                    k += block;
+                    left -= block;
+                }
+                record_rate("tiles", iters, took[0]);
+                record_rate("store", iters, took[1]);
+                took[reported]
+            })
+        });
+    }
+    g.finish();
+    c.final_summary();
+
+    let (tiles, store) = (rate("tiles"), rate("store"));
+    println!();
+    println!("== Inclusion proofs from disk at {size} entries, SHA-256 (same run) ==");
+    println!(
+        "{:<58} {:>12} {:>8} {:>10}",
+        "measurement", "per second", "ratio", "target"
+    );
+    println!(
+        "{:<58} {:>12.0} {:>7.2}x {:>10}",
+        "Log::inclusion_proof from the sled store (warm)", store, 1.0, ""
+    );
+    println!(
+        "{:<58} {:>12.0} {:>7.2}x {:>10}",
+        "Prover over TileReader, tiles on disk",
+        tiles,
+        if store > 0.0 { tiles / store } else { 0.0 },
+        ">=50000/s"
+    );
+    println!(
+        "write every tile of {size} entries from scratch: {tiles_written} tiles ({:.1} MiB) and the checkpoint in {:.2} s ({:.0} tiles/s)",
+        summary.tile_bytes as f64 / (1024.0 * 1024.0),
+        write_took.as_secs_f64(),
+        tiles_written as f64 / write_took.as_secs_f64()
+    );
+}

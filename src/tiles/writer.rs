@@ -1,0 +1,460 @@
+//! Publishing a tree as tiles, then its checkpoint (SPEC §9.8, order of writes).
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{CHECKPOINT_FILE, FULL_TILE_LEN, Tile, new_tiles, tile_bytes};
+use crate::checkpoint::{CheckpointError, SignedCheckpoint};
+use crate::hash::RootHash;
+use crate::merkle::{self, NodeSource, ProveError, RangeError, TreeHasher};
+use crate::note::MAX_NOTE_SIZE;
+use crate::segment::{Backend, FsBackend, OpenMode};
+
+/// Why tiles could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TileWriteError<E: std::error::Error + 'static> {
+    /// A file operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// The tree could not give a hash a tile needs.
+    #[error("reading Merkle node (level {level}, index {index})")]
+    Node {
+        /// The node's level.
+        level: u32,
+        /// Its index in its level.
+        index: u64,
+        /// What the node source said.
+        #[source]
+        source: E,
+    },
+    /// The sizes name no tree (cannot happen for a checkpoint's size; kept for completeness).
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    /// The checkpoint's root is not the root of the tree the tiles would be made of.
+    #[error("the checkpoint of size {size} has root {checkpoint}, the tree has root {tree}")]
+    RootMismatch {
+        /// The tree size.
+        size: u64,
+        /// The root the checkpoint names.
+        checkpoint: RootHash,
+        /// The root of the source's tree of that size.
+        tree: RootHash,
+    },
+    /// The directory's `checkpoint` file is not a checkpoint note.
+    #[error("{}: not a checkpoint note: {source}", path.display())]
+    Published {
+        /// The file.
+        path: PathBuf,
+        /// Why it does not parse.
+        source: CheckpointError,
+    },
+    /// The directory publishes another log (its checkpoint has another origin line).
+    #[error("the directory publishes the log {published:?}, not {given:?}")]
+    OtherLog {
+        /// The origin line of the checkpoint on disk.
+        published: String,
+        /// The origin line of the checkpoint given.
+        given: String,
+    },
+    /// The directory already publishes a larger tree: writing would roll it back.
+    #[error(
+        "the directory already publishes a tree of {published} leaves; refusing to roll it back to {size}"
+    )]
+    Rollback {
+        /// The size on disk.
+        published: u64,
+        /// The size given.
+        size: u64,
+    },
+    /// The directory's checkpoint is not a checkpoint of this tree: its root differs from the
+    /// tree's root at its size.
+    #[error(
+        "the directory's checkpoint of size {size} has root {published}, this tree has {tree} there"
+    )]
+    Fork {
+        /// The published size.
+        size: u64,
+        /// The published root.
+        published: RootHash,
+        /// The tree's root at that size.
+        tree: RootHash,
+    },
+    /// A full tile on disk holds other hashes: full tiles are never rewritten.
+    #[error("{}: a full tile already there holds other hashes; full tiles are never rewritten", path.display())]
+    Conflict {
+        /// The tile's file.
+        path: PathBuf,
+    },
+}
+
+impl<E: std::error::Error + 'static> From<ProveError<E>> for TileWriteError<E> {
+    fn from(e: ProveError<E>) -> Self {
+        match e {
+            ProveError::Range(r) => TileWriteError::Range(r),
+            ProveError::Source {
+                level,
+                index,
+                source,
+            } => TileWriteError::Node {
+                level,
+                index,
+                source,
+            },
+        }
+    }
+}
+
+/// What a [`TileWriter::write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct WriteSummary {
+    /// The tree size published now.
+    pub size: u64,
+    /// The size the directory published before (0 if it had no checkpoint).
+    pub previous: u64,
+    /// Full tiles written.
+    pub full_written: u64,
+    /// Full tiles that were already there with the same hashes (left from a write that
+    /// stopped before its checkpoint).
+    pub full_present: u64,
+    /// Partial tiles written.
+    pub partial_written: u64,
+    /// Partial tiles removed because the full tile at their place is now there.
+    pub partial_removed: u64,
+    /// Bytes of tiles written.
+    pub tile_bytes: u64,
+    /// Whether the `checkpoint` file was replaced (not when it already held these bytes).
+    pub checkpoint_written: bool,
+}
+
+/// Writes a tree's tiles and its checkpoint into a directory (SPEC §9.8).
+///
+/// [`TileWriter::write`] takes the directory from the tree size its `checkpoint` file names to
+/// the given checkpoint's: it writes only the tiles that changed, each fsynced and renamed into
+/// place, fsyncs their directories, and replaces `checkpoint` last, so whoever reads the
+/// checkpoint finds every tile it needs. Full tiles are written once; partial tiles are
+/// replaced atomically and removed once their full tile is there. One writer at a time.
+///
+/// The hashes come from any [`NodeSource`]: the log's stored nodes ([`crate::Log::write_tiles`]),
+/// or, for leaf hashes streamed in order, a [`crate::merkle::MemoryTree`] they were pushed into.
+#[derive(Debug, Clone)]
+pub struct TileWriter<B: Backend = FsBackend> {
+    backend: B,
+    dir: PathBuf,
+}
+
+impl TileWriter<FsBackend> {
+    /// A writer into `dir` on the file system (created if missing).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        TileWriter::with_backend(FsBackend, dir)
+    }
+}
+
+impl<B: Backend> TileWriter<B> {
+    /// A writer into `dir` through `backend` (e.g. [`crate::segment::SimBackend`] in tests).
+    pub fn with_backend(backend: B, dir: impl Into<PathBuf>) -> Self {
+        TileWriter {
+            backend,
+            dir: dir.into(),
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The checkpoint the directory publishes, if it has one. Parsed, not verified.
+    pub fn published(&self) -> Result<Option<SignedCheckpoint>, TileWriteError<io::Error>> {
+        self.read_published()
+    }
+
+    fn read_published<E: std::error::Error>(
+        &self,
+    ) -> Result<Option<SignedCheckpoint>, TileWriteError<E>> {
+        let path = self.dir.join(CHECKPOINT_FILE);
+        let Some(bytes) = read_file(&self.backend, &path, MAX_NOTE_SIZE)? else {
+            return Ok(None);
+        };
+        SignedCheckpoint::parse(&bytes)
+            .map(Some)
+            .map_err(|source| TileWriteError::Published { path, source })
+    }
+
+    /// Publishes the tree of `checkpoint`'s size: writes every tile that tree has and the
+    /// directory does not publish yet, reading hashes from `source` (which must hold the tree
+    /// the checkpoint signs: its root is checked first), then replaces the `checkpoint` file
+    /// with `checkpoint`'s note, then removes the partial tiles that full tiles replaced.
+    ///
+    /// Refuses a checkpoint of another origin than the one published, of a smaller size, or
+    /// one whose tree does not extend the published one; and never rewrites a full tile.
+    pub fn write<S, H>(
+        &self,
+        source: &S,
+        hasher: &H,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<WriteSummary, TileWriteError<S::Error>>
+    where
+        S: NodeSource + ?Sized,
+        H: TreeHasher + ?Sized,
+    {
+        let body = checkpoint.checkpoint();
+        let size = body.size();
+        let tree = merkle::root(source, hasher, size)?;
+        if tree != body.root() {
+            return Err(TileWriteError::RootMismatch {
+                size,
+                checkpoint: body.root(),
+                tree,
+            });
+        }
+        self.create_dir_durably()?;
+        let published = self.read_published()?;
+        let previous = match &published {
+            None => 0,
+            Some(p) => {
+                let (origin, psize, proot) = (
+                    p.checkpoint().origin(),
+                    p.checkpoint().size(),
+                    p.checkpoint().root(),
+                );
+                if origin != body.origin() {
+                    return Err(TileWriteError::OtherLog {
+                        published: origin.to_owned(),
+                        given: body.origin().to_owned(),
+                    });
+                }
+                if psize > size {
+                    return Err(TileWriteError::Rollback {
+                        published: psize,
+                        size,
+                    });
+                }
+                let at = merkle::root(source, hasher, psize)?;
+                if at != proot {
+                    return Err(TileWriteError::Fork {
+                        size: psize,
+                        published: proot,
+                        tree: at,
+                    });
+                }
+                psize
+            }
+        };
+
+        let mut summary = WriteSummary {
+            size,
+            previous,
+            ..WriteSummary::default()
+        };
+        let mut dirs = BTreeSet::new();
+        let mut completed = Vec::new();
+        for tile in new_tiles(previous, size)? {
+            let hashes = read_tile_hashes(source, tile)?;
+            let bytes = tile_bytes(&hashes);
+            let path = self.dir.join(tile.path());
+            // A tile already there is left as it is if it holds these hashes (a write stopped
+            // before its checkpoint made it); a full tile holding others is never replaced.
+            if let Some(old) = read_file(&self.backend, &path, FULL_TILE_LEN)? {
+                if old == bytes {
+                    if tile.is_full() {
+                        summary.full_present += 1;
+                        completed.push(tile);
+                    }
+                    continue;
+                }
+                if tile.is_full() {
+                    return Err(TileWriteError::Conflict { path });
+                }
+            }
+            self.write_new(&path, &bytes, &mut dirs)?;
+            summary.tile_bytes += bytes.len() as u64;
+            if tile.is_full() {
+                summary.full_written += 1;
+                completed.push(tile);
+            } else {
+                summary.partial_written += 1;
+            }
+        }
+        // Every tile's directory entry is durable before the checkpoint that needs it.
+        for d in dirs.iter().rev() {
+            self.backend.sync_dir(d).map_err(io_at(d))?;
+        }
+        let note = checkpoint.encode();
+        if published.as_ref().map(SignedCheckpoint::encode) != Some(note.clone()) {
+            let path = self.dir.join(CHECKPOINT_FILE);
+            self.backend.replace(&path, &note).map_err(io_at(&path))?;
+            summary.checkpoint_written = true;
+        }
+        for tile in completed {
+            summary.partial_removed += self.remove_partials(tile)?;
+        }
+        Ok(summary)
+    }
+
+    // Creates the tiles directory and any missing parents, and syncs the directory above each
+    // one made, so that none of them can vanish in a power loss after the checkpoint is written.
+    fn create_dir_durably<E: std::error::Error>(&self) -> Result<(), TileWriteError<E>> {
+        let mut made = Vec::new();
+        let mut d = self.dir.clone();
+        while !self.exists(&d)? {
+            made.push(d.clone());
+            match d.parent() {
+                Some(p) if !p.as_os_str().is_empty() => d = p.to_path_buf(),
+                _ => break,
+            }
+        }
+        if made.is_empty() {
+            return Ok(());
+        }
+        self.backend
+            .create_dir_all(&self.dir)
+            .map_err(io_at(&self.dir))?;
+        // Deepest first: each made directory's entry is in its parent.
+        for m in made {
+            let parent = parent_of(&m).map_err(io_at(&m))?;
+            self.backend.sync_dir(&parent).map_err(io_at(&parent))?;
+        }
+        Ok(())
+    }
+
+    fn exists<E: std::error::Error>(&self, dir: &Path) -> Result<bool, TileWriteError<E>> {
+        match self.backend.list_dir(dir) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_at(dir)(e)),
+        }
+    }
+
+    // Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it into place;
+    // records the directories whose entries must be synced (the tile's and any made for it).
+    fn write_new<E: std::error::Error>(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        dirs: &mut BTreeSet<PathBuf>,
+    ) -> Result<(), TileWriteError<E>> {
+        let parent = parent_of(path).map_err(io_at(path))?;
+        if !dirs.contains(&parent) {
+            self.backend
+                .create_dir_all(&parent)
+                .map_err(io_at(&parent))?;
+            // The new directories' entries, up to the tiles directory itself.
+            let mut d = parent.as_path();
+            while d != self.dir && d.starts_with(&self.dir) {
+                dirs.insert(d.to_path_buf());
+                match d.parent() {
+                    Some(p) => d = p,
+                    None => break,
+                }
+            }
+            dirs.insert(self.dir.clone());
+        }
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(path.file_name().unwrap_or_default());
+        tmp_name.push(".tmp");
+        let tmp = parent.join(tmp_name);
+        let file = self
+            .backend
+            .open(&tmp, OpenMode::Truncate)
+            .map_err(io_at(&tmp))?;
+        file.write_at(bytes, 0).map_err(io_at(&tmp))?;
+        file.sync_all().map_err(io_at(&tmp))?;
+        drop(file);
+        self.backend.rename(&tmp, path).map_err(io_at(path))
+    }
+
+    // Removes the partial tiles at the place of full tile `tile` (`<N>.p/<W>`), now that it is
+    // there. The `<N>.p` directory itself stays (the backend removes files only); it is empty.
+    fn remove_partials<E: std::error::Error>(&self, tile: Tile) -> Result<u64, TileWriteError<E>> {
+        let pdir = self.dir.join(format!("{}.p", tile.path()));
+        let names = match self.backend.list_dir(&pdir) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_at(&pdir)(e)),
+        };
+        let mut removed = 0;
+        for name in names {
+            // Only canonical partial tiles of this place: nothing else is touched.
+            let Some(name) = name.to_str() else { continue };
+            let rel = format!("{}.p/{name}", tile.path());
+            if Tile::parse(&rel).is_ok_and(|t| t.to_full() == tile) {
+                let path = pdir.join(name);
+                self.backend.remove_file(&path).map_err(io_at(&path))?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.backend.sync_dir(&pdir).map_err(io_at(&pdir))?;
+        }
+        Ok(removed)
+    }
+}
+
+// The hashes of `tile` from the source: perfect nodes (8·level, 256·index + i).
+fn read_tile_hashes<S: NodeSource + ?Sized>(
+    source: &S,
+    tile: Tile,
+) -> Result<Vec<[u8; 32]>, TileWriteError<S::Error>> {
+    (0..tile.width())
+        .map(|i| {
+            // Every tile of new_tiles lies in a 64-bit tree.
+            let node = tile.node(i).ok_or(RangeError::NotATreeRange {
+                start: tile.index(),
+                end: tile.index(),
+            })?;
+            source
+                .perfect_node(node.level, node.index)
+                .map_err(|source| TileWriteError::Node {
+                    level: node.level,
+                    index: node.index,
+                    source,
+                })
+        })
+        .collect()
+}
+
+fn io_at<E: std::error::Error>(path: &Path) -> impl Fn(io::Error) -> TileWriteError<E> + '_ {
+    move |source| TileWriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+// A file's bytes, `None` if it does not exist. A file longer than `max` is not read whole: its
+// first `max + 1` bytes are returned, which no caller takes for a valid file.
+fn read_file<B: Backend + ?Sized, E: std::error::Error>(
+    backend: &B,
+    path: &Path,
+    max: usize,
+) -> Result<Option<Vec<u8>>, TileWriteError<E>> {
+    let file = match backend.open(path, OpenMode::Read) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at(path)(e)),
+    };
+    let len = file.len().map_err(io_at(path))?;
+    let take = usize::try_from(len).unwrap_or(usize::MAX).min(max + 1);
+    let mut buf = vec![0u8; take];
+    file.read_exact_at(&mut buf, 0).map_err(io_at(path))?;
+    Ok(Some(buf))
+}
+
+// The directory holding `path`.
+fn parent_of(path: &Path) -> io::Result<PathBuf> {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => Ok(p.to_path_buf()),
+        Some(_) => Ok(PathBuf::from(".")),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} has no parent directory", path.display()),
+        )),
+    }
+}

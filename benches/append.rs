@@ -75,11 +75,10 @@ fn payload() -> Vec<u8> {
         record.payload().to_vec()
     };
     let overhead = with(0).len();
-    let p = (PAYLOAD_BYTES.saturating_sub(overhead + 4)..PAYLOAD_BYTES)
+    (PAYLOAD_BYTES.saturating_sub(overhead + 4)..PAYLOAD_BYTES)
         .map(with)
         .find(|p| p.len() == PAYLOAD_BYTES)
-        .expect("a body size that makes 300 bytes");
-    p
+        .expect("a body size that makes 300 bytes")
 }
 
 struct Fixture {

@@ -4,10 +4,11 @@
 //! half-visible); recovery is idempotent, also when power is lost again during it; a read-only
 //! open writes nothing.
 //!
-//! `cargo test --test segment_power_loss` simulates at least 1,000 power losses. A longer run
-//! (100,000): `cargo test --release --test segment_power_loss -- --ignored --nocapture`. A
-//! failure prints the seed; `SEALTRAIL_SEGMENT_SEED=<seed> cargo test --test
-//! segment_power_loss replay` replays one.
+//! `cargo test --test segment_power_loss` simulates at least 1,000 power losses (300 seeds). A
+//! longer run (25,000 seeds, about 100,000 losses): `SEALTRAIL_SEGMENT_RUNS=25000 cargo test
+//! --release --test segment_power_loss -- --nocapture`. A failure prints the seed;
+//! `SEALTRAIL_SEGMENT_SEED=<seed> cargo test --test segment_power_loss power_loss_simulation`
+//! replays that one seed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -194,38 +195,37 @@ fn run(seeds: std::ops::Range<u64>, rounds: u32) -> u64 {
         match run_seed(seed, rounds) {
             Ok(n) => crashes += n,
             Err(e) => panic!(
-                "seed {seed}: {e}\nreplay: SEALTRAIL_SEGMENT_SEED={seed} cargo test --test segment_power_loss replay"
+                "seed {seed}: {e}\nreplay: SEALTRAIL_SEGMENT_SEED={seed} cargo test --test segment_power_loss power_loss_simulation"
             ),
         }
     }
     crashes
 }
 
+/// The seeds to run: one with `SEALTRAIL_SEGMENT_SEED` (a replay), else the first
+/// `SEALTRAIL_SEGMENT_RUNS` (300 by default).
+fn seeds() -> std::ops::Range<u64> {
+    let var = |name| {
+        std::env::var(name)
+            .ok()
+            .map(|v: String| v.parse::<u64>().expect("a number"))
+    };
+    match var("SEALTRAIL_SEGMENT_SEED") {
+        Some(seed) => seed..seed + 1,
+        None => 0..var("SEALTRAIL_SEGMENT_RUNS").unwrap_or(300),
+    }
+}
+
 #[test]
 fn power_loss_simulation() {
-    let crashes = run(0..300, 4);
+    let seeds = seeds();
+    let runs = seeds.end - seeds.start;
+    let crashes = run(seeds, 4);
     println!("{crashes} simulated power losses");
-    assert!(crashes >= 1_000, "only {crashes} power losses simulated");
-}
-
-/// The long run: `cargo test --release --test segment_power_loss -- --ignored --nocapture`.
-#[test]
-#[ignore = "long run: about 100,000 simulated power losses"]
-fn power_loss_simulation_long() {
-    let crashes = run(1_000_000..1_025_000, 4);
-    println!("{crashes} simulated power losses");
-    assert!(crashes >= 100_000);
-}
-
-/// Replays one seed: `SEALTRAIL_SEGMENT_SEED=<seed> cargo test --test segment_power_loss replay`.
-#[test]
-fn replay() {
-    if let Ok(seed) = std::env::var("SEALTRAIL_SEGMENT_SEED") {
-        let seed: u64 = seed.parse().expect("a number");
-        if let Err(e) = run_seed(seed, 4) {
-            panic!("seed {seed}: {e}");
-        }
-    }
+    assert!(
+        crashes >= runs * 10 / 3,
+        "only {crashes} power losses simulated in {runs} runs"
+    );
 }
 
 /// Real threads: appenders append and sync concurrently (group commit) until a planned power

@@ -181,3 +181,38 @@ fn earlier_checkpoint_and_witnesses() {
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stdout).contains("witnesses"));
 }
+
+// `verify-bundle b | head`: a reader that closes standard output early does not turn the
+// verdict into an error. The exit status stays 0 for a valid bundle and 1 for an invalid one.
+#[test]
+fn closed_stdout_keeps_the_verdicts_exit_status() {
+    let f = fixture();
+    let d = f.dir.path();
+    let mut tampered = f.bundle.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 1;
+    std::fs::write(d.join("t.bundle"), &tampered).unwrap();
+    for (bundle, want) in [("b.bundle", 0), ("t.bundle", 1)] {
+        for json in [false, true] {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_verify-bundle"));
+            cmd.args([&p(d, bundle), "--trusted-key", &p(d, "owner.pub")]);
+            if json {
+                cmd.arg("--json");
+            }
+            let mut child = cmd
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // The read end closes before the report is written.
+            drop(child.stdout.take());
+            let o = child.wait_with_output().unwrap();
+            assert_eq!(
+                code(&o),
+                want,
+                "{bundle} (json {json}): {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+}

@@ -305,10 +305,21 @@ fn looks_like_a_tlog_proof(args: &cli::Args) -> bool {
 }
 
 pub(crate) fn print_report(report: &sealtrail::report::Report, json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&report.to_json())?)
     } else {
-        print!("{}", report.render());
+        report.render()
+    };
+    write_stdout(&text)
+}
+
+/// Writes to standard output. A reader that closed it early (`verify-bundle b | head`) has what
+/// it wanted: the verdict, not the pipe, decides the exit status.
+pub(crate) fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }

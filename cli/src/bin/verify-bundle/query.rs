@@ -1,7 +1,6 @@
 //! `verify-bundle … show | trace | why`: questions asked of a bundle that verified, answered
 //! from its verified entries with `sealtrail`'s own rendering ([`crate::answer`]).
 
-use std::io::Write as _;
 
 use anyhow::{Result, anyhow};
 use sealtrail::bundle::VerifiedBundle;
@@ -24,9 +23,7 @@ impl Query {
 }
 
 fn emit(line: impl std::fmt::Display) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")?;
-    Ok(())
+    crate::write_stdout(&format!("{line}\n"))
 }
 
 // What the answer could not say, for a terminal.

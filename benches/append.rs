@@ -458,10 +458,44 @@ fn disk_per_entry() -> (f64, u64) {
     let Fixture { _dir: dir, log, .. } = f;
     drop(log);
     let bytes = dir_size(dir.path());
+    if std::env::var_os(BYTES_ONLY).is_some() {
+        // Where the bytes are: each part of the log directory, per entry.
+        let log_dir = dir.path().join("log");
+        let mut parts: Vec<_> = std::fs::read_dir(&log_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        parts.sort();
+        for p in parts {
+            let size = if p.is_dir() {
+                dir_size(&p)
+            } else {
+                std::fs::metadata(&p).unwrap().len()
+            };
+            println!(
+                "  {:<12} {:>12} bytes {:>10.1} per entry",
+                p.file_name().unwrap().to_string_lossy(),
+                size,
+                size as f64 / N as f64
+            );
+        }
+    }
     (bytes as f64 / N as f64, N)
 }
 
+/// Set (to anything) to measure only the bytes on disk per entry, without the throughput
+/// rounds: `SEALTRAIL_BENCH_BYTES_ONLY=1 cargo bench --bench append`.
+const BYTES_ONLY: &str = "SEALTRAIL_BENCH_BYTES_ONLY";
+
 fn main() {
+    if std::env::var_os(BYTES_ONLY).is_some() {
+        let (per_entry, n) = disk_per_entry();
+        println!(
+            "bytes on disk per entry ({PAYLOAD_BYTES}-byte payload, {n} entries, after close): \
+             {per_entry:.0}"
+        );
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     bench_buffered(&mut c);
     bench_immediate(&mut c);

@@ -545,6 +545,27 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// Exactly `N` bytes as they are, with no head: for binary layouts that mix fixed-width
+    /// fields with CBOR items (the stored record, SPEC §9.1).
+    pub fn raw_fixed<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let b = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(b);
+        Ok(out)
+    }
+
+    /// Exactly `n` bytes as they are, with no head (`n` is checked against what is left).
+    pub fn raw_bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        self.take(n)
+    }
+
+    /// Every byte not yet consumed, as they are.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let s = &self.buf[self.pos..];
+        self.pos = self.buf.len();
+        s
+    }
+
     /// An unsigned integer.
     pub fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(self.expect(MAJOR_UINT, "an unsigned integer")?.arg)

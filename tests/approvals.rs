@@ -350,15 +350,18 @@ fn forge_kind(
         )
         .unwrap()
         .iter()
+        .filter(|n| n.id.level >= 1)
         .flat_map(|n| n.hash)
         .collect();
-    let mut e = sealtrail::codec::Encoder::new();
-    e.array(4)
-        .bytes(entry.as_bytes())
-        .bytes(&salt.0)
-        .bytes(payload)
-        .bytes(&nodes);
-    f.store.put(&entry_key(seq), &e.into_bytes()).unwrap();
+    let record = sealtrail::log::encode_record(
+        &entry,
+        &sealtrail::entry::Payload::Present {
+            salt,
+            data: payload.to_vec(),
+        },
+        &nodes,
+    );
+    f.store.put(&entry_key(seq), &record).unwrap();
     seq
 }
 

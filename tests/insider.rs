@@ -339,8 +339,10 @@ fn a_rewritten_control_entry_stops_the_writer() {
     let forged = Entry::sign(header, &bytes, &owner());
     let mut key3 = vec![0x01];
     key3.extend_from_slice(&3u64.to_be_bytes());
+    // The record's Merkle nodes (levels 1 and 2 for entry 3) sit before salt and payload.
     let record = store.get(&key3).unwrap().unwrap();
-    let nodes = record_nodes(&record);
+    let end = record.len() - 32 - revocation.payload.data().unwrap().len();
+    let nodes = record[end - 64..end].to_vec();
     store
         .put(&key3, &encode_record(&forged, &salt, &payload, &nodes))
         .unwrap();
@@ -493,9 +495,11 @@ fn fields_the_spec_fixes_are_checked() {
     assert_finding(&r, None, "checkpoint", "strictly increasing size");
 }
 
-/// An entry linking a control entry with the wrong hash (written straight into the store by a
-/// recorder with store access: the writer would refuse it) is caught in a selection that holds
-/// the control entry only as a control item.
+/// An entry linking a control entry with the wrong hash, written straight into the store by a
+/// recorder with store access (the writer would refuse it), is caught in a selection that holds
+/// the control entry only as a control item. A stored record keeps a link by position and takes
+/// its hash from the chain (SPEC §9.1): the wrong hash does not survive storage, and the entry
+/// read back, naming the real hash, is not the one signed.
 #[test]
 fn a_link_to_a_control_item_is_checked() {
     let (store, log) = revoked_log();
@@ -516,7 +520,7 @@ fn a_link_to_a_control_item_is_checked() {
     let log = reopen(&store, T0 + 1000 * SECOND);
     let bundle = export(&log, ExportOptions::new(Selection::Entries(vec![seq])));
     let r = verify(&bundle, &policy());
-    assert_finding(&r, Some(seq), "link", "names entry 1");
+    assert_finding(&r, Some(seq), "signature", "");
 }
 
 /// Entry 0 dated before the descriptor's creation (signed by the owner, written into the store):
@@ -686,25 +690,16 @@ fn the_logs_own_keys_cannot_witness_it() {
 
 // ---- Writing entries past the writer's checks, as someone with the store can. ----
 
-// The stored record (SPEC §9.1): [entry, salt, payload, nodes].
+// The stored record (SPEC §9.1) of an entry with its payload and Merkle nodes.
 fn encode_record(entry: &Entry, salt: &Salt, payload: &[u8], nodes: &[u8]) -> Vec<u8> {
-    let mut e = sealtrail::codec::Encoder::new();
-    e.array(4)
-        .bytes(entry.as_bytes())
-        .bytes(&salt.0)
-        .bytes(payload)
-        .bytes(nodes);
-    e.into_bytes()
-}
-
-// The Merkle nodes of a stored record (its last field).
-fn record_nodes(record: &[u8]) -> Vec<u8> {
-    let mut d = sealtrail::codec::Decoder::new(record);
-    let n = d.array().unwrap();
-    for _ in 0..n - 1 {
-        d.skip_item().unwrap();
-    }
-    d.bytes().unwrap().to_vec()
+    sealtrail::log::encode_record(
+        entry,
+        &sealtrail::entry::Payload::Present {
+            salt: *salt,
+            data: payload.to_vec(),
+        },
+        nodes,
+    )
 }
 
 /// Appends an entry signed by `signer` straight into the store (SPEC §9.1), with the Merkle
@@ -771,16 +766,11 @@ fn forge(
             sealtrail::merkle::leaf_hash(suite, &entry.hash(suite)),
         )
         .unwrap();
-    let mut nodes = Vec::new();
-    for n in &completed {
-        if n.id.level < 4 {
-            nodes.extend_from_slice(&n.hash);
-        } else {
-            let mut k = vec![0x05, n.id.level as u8];
-            k.extend_from_slice(&n.id.index.to_be_bytes());
-            store.put(&k, &n.hash).unwrap();
-        }
-    }
+    let nodes: Vec<u8> = completed
+        .iter()
+        .filter(|n| n.id.level >= 1)
+        .flat_map(|n| n.hash)
+        .collect();
     let mut k = vec![0x01];
     k.extend_from_slice(&seq.to_be_bytes());
     store

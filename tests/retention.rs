@@ -9,7 +9,7 @@ use sealtrail::bundle::{
     BundleHeader, EntryItem, Trailer, TrustPolicy, bundle_digest, preamble, verify_bundle,
 };
 use sealtrail::checkpoint::{CheckpointTrust, LogOrigin, Witnesses, checkpoint_origin};
-use sealtrail::codec::{Encoder, read_item, to_canonical};
+use sealtrail::codec::{read_item, to_canonical};
 use sealtrail::entry::{Entry, EntryHeader, Payload};
 use sealtrail::hash::{PayloadCommitment, Salt};
 use sealtrail::log::{AppendError, ExportOptions, PurgeError, Selection};
@@ -117,15 +117,14 @@ impl Fixture {
         let mut key = vec![0x01];
         key.extend_from_slice(&seq.to_be_bytes());
         let record = self.store.get(&key).unwrap().unwrap();
-        let mut d = sealtrail::codec::Decoder::new(&record);
-        assert_eq!(d.array().unwrap(), 4);
-        let entry = d.bytes().unwrap().to_vec();
-        d.skip_item().unwrap();
-        d.skip_item().unwrap();
-        let nodes = d.bytes().unwrap().to_vec();
-        let mut e = Encoder::new();
-        e.array(2).bytes(&entry).bytes(&nodes);
-        self.store.put(&key, &e.into_bytes()).unwrap();
+        // A stored record ends with salt and payload; erased, with the header's commitment
+        // instead, and its first byte's lowest bit (payload present) clear (SPEC §9.1).
+        let stored = self.log.read(seq).unwrap().unwrap();
+        let cut = record.len() - 32 - stored.payload.data().unwrap().len();
+        let mut stripped = record[..cut].to_vec();
+        stripped[0] &= !0x01;
+        stripped.extend_from_slice(stored.header().payload.as_bytes());
+        self.store.put(&key, &stripped).unwrap();
     }
 }
 
@@ -657,25 +656,22 @@ fn forge(
             sealtrail::merkle::leaf_hash(suite, &entry.hash(suite)),
         )
         .unwrap();
-    let mut nodes = Vec::new();
-    for n in &completed {
-        if n.id.level < 4 {
-            nodes.extend_from_slice(&n.hash);
-        } else {
-            let mut k = vec![0x05, n.id.level as u8];
-            k.extend_from_slice(&n.id.index.to_be_bytes());
-            store.put(&k, &n.hash).unwrap();
-        }
-    }
+    let nodes: Vec<u8> = completed
+        .iter()
+        .filter(|n| n.id.level >= 1)
+        .flat_map(|n| n.hash)
+        .collect();
     let mut k = vec![0x01];
     k.extend_from_slice(&seq.to_be_bytes());
-    let mut e = Encoder::new();
-    e.array(4)
-        .bytes(entry.as_bytes())
-        .bytes(&salt.0)
-        .bytes(payload)
-        .bytes(&nodes);
-    store.put(&k, &e.into_bytes()).unwrap();
+    let record = sealtrail::log::encode_record(
+        &entry,
+        &sealtrail::entry::Payload::Present {
+            salt,
+            data: payload.to_vec(),
+        },
+        &nodes,
+    );
+    store.put(&k, &record).unwrap();
     store
         .put(b"\x00watermark", &(seq + 1).to_be_bytes())
         .unwrap();

@@ -1,7 +1,9 @@
 //! Any change to what is stored is detected by verification, which names the entry.
 
-use sealtrail::entry::{Entry, EntryHeader};
-use sealtrail::log::verify_store;
+use std::sync::Arc;
+
+use sealtrail::entry::{Entry, EntryHeader, Payload};
+use sealtrail::log::{encode_record, verify_store};
 use sealtrail::store::{MemoryStore, Store};
 use sealtrail::verify::Check;
 use sealtrail::{Durability, Suite};
@@ -80,17 +82,17 @@ fn deleting_reordering_and_duplicating_entries_is_detected() {
         store
             .put(&entry_key(seq + 1), &snapshot[seq as usize])
             .unwrap();
-        assert_eq!(expect_named(store.as_ref(), seq, "swap"), Check::Sequence);
+        // A record read at another position restores that position's `seq` (SPEC §9.1): it
+        // does not parse there (its node count follows from the position), or restores an
+        // entry whose chain or signature fails. Either way the entry is named.
+        expect_named(store.as_ref(), seq, "swap");
         restore(&store);
     }
     for seq in 1..n {
         store
             .put(&entry_key(seq), &snapshot[seq as usize - 1])
             .unwrap();
-        assert_eq!(
-            expect_named(store.as_ref(), seq, "duplicate"),
-            Check::Sequence
-        );
+        expect_named(store.as_ref(), seq, "duplicate");
         restore(&store);
     }
     verify_store(store.as_ref()).unwrap();
@@ -104,32 +106,22 @@ fn resigning_with_an_unregistered_key_is_detected() {
     let receipts = populate(&log, &k);
     drop(log);
     let target = receipts[7].seq;
-    let raw = store.get(&entry_key(target)).unwrap().unwrap();
-    let (entry_bytes, rest, nodes) = split_record(&raw);
-    let entry = Entry::from_bytes(&entry_bytes).unwrap();
+    let mut entries = read_all(&store);
+    let entry = entries[target as usize].0.clone();
     let mut header: EntryHeader = entry.header().clone();
     header.signer = k.outsider.key_id();
     let hb = header.encode();
-    let forged = Entry::sign(header, &hb, &k.outsider);
-    store
-        .put(
-            &entry_key(target),
-            &join_record(forged.as_bytes(), &rest, &nodes),
-        )
-        .unwrap();
+    entries[target as usize].0 = Entry::sign(header, &hb, &k.outsider);
+    put_all(&store, Suite::Blake3, &entries);
     assert_eq!(
         expect_named(store.as_ref(), target, "re-signed"),
         Check::Signer
     );
 
     // Keeping the signer field but signing with the outsider's key fails the signature check.
-    let forged = Entry::sign(entry.header().clone(), entry.header_bytes(), &k.outsider);
-    store
-        .put(
-            &entry_key(target),
-            &join_record(forged.as_bytes(), &rest, &nodes),
-        )
-        .unwrap();
+    entries[target as usize].0 =
+        Entry::sign(entry.header().clone(), entry.header_bytes(), &k.outsider);
+    put_all(&store, Suite::Blake3, &entries);
     assert_eq!(
         expect_named(store.as_ref(), target, "wrong key"),
         Check::Signature
@@ -143,19 +135,16 @@ fn swapping_payloads_is_detected() {
     let r = populate(&log, &k);
     drop(log);
     let (a, b) = (r[7].seq, r[8].seq);
-    let ra = store.get(&entry_key(a)).unwrap().unwrap();
-    let rb = store.get(&entry_key(b)).unwrap().unwrap();
-    let (ea, pa, na) = split_record(&ra);
-    let (eb, pb, nb) = split_record(&rb);
-    store
-        .put(&entry_key(a), &join_record(&ea, &pb, &na))
-        .unwrap();
-    store
-        .put(&entry_key(b), &join_record(&eb, &pa, &nb))
-        .unwrap();
+    let mut entries = read_all(&store);
+    let pa = entries[a as usize].1.clone();
+    entries[a as usize].1 = entries[b as usize].1.clone();
+    entries[b as usize].1 = pa;
+    put_all(&store, Suite::Sha256, &entries);
+    // The stored record restores the header's commitment from the payload it holds (SPEC
+    // §9.1): the entry read back is not the one signed.
     assert_eq!(
         expect_named(store.as_ref(), a, "swapped payloads"),
-        Check::Payload
+        Check::Signature
     );
 }
 
@@ -201,50 +190,46 @@ fn dir_store_tamper_is_detected() {
     assert_eq!(expect_named(&store, 4, "stored delete"), Check::Sequence);
 }
 
-// The stored record is `[entry, salt, payload, nodes]`, or `[entry, nodes]` when erased
-// (SPEC §9.1): split it into the entry, the raw salt-and-payload items, and the nodes.
-fn split_record(raw: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let mut d = sealtrail::codec::Decoder::new(raw);
-    let n = d.array().unwrap();
-    assert!(n == 4 || n == 2);
-    let entry = d.bytes().unwrap().to_vec();
-    let start = d.position();
-    if n == 4 {
-        d.skip_item().unwrap();
-        d.skip_item().unwrap();
-    }
-    let middle = raw[start..d.position()].to_vec();
-    let nodes = d.bytes().unwrap().to_vec();
-    (entry, middle, nodes)
+// Every entry of the log in `store` with its payload, as the log reads them.
+fn read_all(store: &Arc<MemoryStore>) -> Vec<(Entry, Payload)> {
+    let log = sealtrail::Log::builder()
+        .open_in(store.clone() as Arc<dyn Store>)
+        .unwrap();
+    let all = log
+        .range(0..log.len())
+        .map(|e| {
+            let e = e.unwrap();
+            (e.entry, e.payload)
+        })
+        .collect();
+    drop(log);
+    all
 }
 
-fn join_record(entry: &[u8], middle: &[u8], nodes: &[u8]) -> Vec<u8> {
-    let mut e = sealtrail::codec::Encoder::new();
-    e.array(if middle.is_empty() { 2 } else { 4 })
-        .bytes(entry)
-        .raw(middle)
-        .bytes(nodes);
-    e.into_bytes()
-}
-
-/// Recomputes every record's stored Merkle nodes from its entry, as an insider rewriting
-/// history would (the nodes are derived data, not signed).
-fn refresh_nodes(store: &MemoryStore, suite: Suite) {
+// The Merkle nodes each entry's record holds (SPEC §9.1): those of level 1 and up its leaf
+// completes, as an insider rewriting history would recompute them (they are not signed).
+fn nodes_for(entries: &[(Entry, Payload)], suite: Suite) -> Vec<Vec<u8>> {
     let mut frontier = sealtrail::merkle::Frontier::new();
-    let mut s = 0;
-    while let Some(raw) = store.get(&entry_key(s)).unwrap() {
-        let (entry, middle, _) = split_record(&raw);
-        let hash = Entry::from_bytes(&entry).unwrap().hash(suite);
-        let nodes: Vec<u8> = frontier
-            .append(&suite, sealtrail::merkle::leaf_hash(suite, &hash))
-            .unwrap()
-            .iter()
-            .flat_map(|n| n.hash)
-            .collect();
+    entries
+        .iter()
+        .map(|(e, _)| {
+            frontier
+                .append(&suite, sealtrail::merkle::leaf_hash(suite, &e.hash(suite)))
+                .unwrap()
+                .iter()
+                .filter(|n| n.id.level >= 1)
+                .flat_map(|n| n.hash)
+                .collect()
+        })
+        .collect()
+}
+
+// Writes every entry's record (SPEC §9.1) with the nodes its leaf completes.
+fn put_all(store: &MemoryStore, suite: Suite, entries: &[(Entry, Payload)]) {
+    for (s, ((e, p), nodes)) in entries.iter().zip(nodes_for(entries, suite)).enumerate() {
         store
-            .put(&entry_key(s), &join_record(&entry, &middle, &nodes))
+            .put(&entry_key(s as u64), &encode_record(e, p, &nodes))
             .unwrap();
-        s += 1;
     }
 }
 
@@ -255,11 +240,9 @@ fn unrecorded_erasure_is_detected() {
     let r = populate(&log, &k);
     drop(log);
     let target = r[7].seq;
-    let raw = store.get(&entry_key(target)).unwrap().unwrap();
-    let (entry, _, nodes) = split_record(&raw);
-    store
-        .put(&entry_key(target), &join_record(&entry, &[], &nodes))
-        .unwrap();
+    let mut entries = read_all(&store);
+    entries[target as usize].1 = Payload::Erased;
+    put_all(&store, Suite::Blake3, &entries);
     assert_eq!(
         expect_named(store.as_ref(), target, "silent erasure"),
         Check::Erasure
@@ -278,23 +261,21 @@ fn key_for(k: &Keys, id: &sealtrail::KeyId) -> sealtrail::SecretKey {
 /// re-chains every later entry, re-signing each with its signer: what an insider holding every
 /// key could do.
 fn rewrite(
-    store: &MemoryStore,
+    store: &Arc<MemoryStore>,
     k: &Keys,
     suite: Suite,
     seq: u64,
     rechain: bool,
     edit: impl Fn(&mut EntryHeader),
 ) {
+    let mut entries = read_all(store);
     let mut prev = None;
-    let mut s = seq;
-    while let Some(raw) = store.get(&entry_key(s)).unwrap() {
-        if s > seq && !rechain {
+    for (entry, _) in entries.iter_mut().skip(seq as usize) {
+        if entry.seq() > seq && !rechain {
             break;
         }
-        let (entry_bytes, rest, nodes) = split_record(&raw);
-        let entry = Entry::from_bytes(&entry_bytes).unwrap();
         let mut header = entry.header().clone();
-        if s == seq {
+        if entry.seq() == seq {
             edit(&mut header);
         }
         if let Some(p) = prev {
@@ -303,16 +284,9 @@ fn rewrite(
         let hb = header.encode();
         prev = Some(sealtrail::EntryHash::compute(suite, &hb));
         let signer = key_for(k, &header.signer);
-        let forged = Entry::sign(header, &hb, &signer);
-        store
-            .put(
-                &entry_key(s),
-                &join_record(forged.as_bytes(), &rest, &nodes),
-            )
-            .unwrap();
-        s += 1;
+        *entry = Entry::sign(header, &hb, &signer);
     }
-    refresh_nodes(store, suite);
+    put_all(store, suite, &entries);
 }
 
 /// An insider re-signs one entry with its own registered key (so its signature verifies): the
@@ -332,8 +306,10 @@ fn validly_resigned_history_breaks_the_chain() {
     );
 }
 
-/// An insider rewrites an entry's causal link and re-signs and re-chains everything after it:
-/// signatures and chain verify, but the link names a hash that is not the linked entry's.
+/// An insider rewrites an entry's causal link and re-signs and re-chains everything after it.
+/// A stored record keeps a link by position and takes its hash from the chain (SPEC §9.1), so
+/// the forged hash cannot be stored: the entry read back names the linked entry's real hash,
+/// which its signature does not cover.
 #[test]
 fn forged_causal_link_is_detected() {
     let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
@@ -345,11 +321,13 @@ fn forged_causal_link_is_detected() {
     });
     assert_eq!(
         expect_named(store.as_ref(), target, "forged link"),
-        Check::Link
+        Check::Signature
     );
 }
 
-/// An insider moves an entry into another log: the log id check names it.
+/// An insider moves an entry into another log: a stored record takes the log id from the
+/// descriptor (SPEC §9.1), so the entry read back names this log, which its signature does
+/// not cover.
 #[test]
 fn entry_from_another_log_is_detected() {
     let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
@@ -361,7 +339,7 @@ fn entry_from_another_log_is_detected() {
     });
     assert_eq!(
         expect_named(store.as_ref(), target, "other log"),
-        Check::LogId
+        Check::Signature
     );
 }
 
@@ -384,48 +362,82 @@ fn tampered_stored_nodes_are_detected() {
     let (store, log, k) = memory_log(Suite::Sha256, Durability::Immediate);
     let r = populate(&log, &k);
     drop(log);
-    let target = r[3].seq; // 0b11: holds nodes at levels 0, 1 and 2
-    let raw = store.get(&entry_key(target)).unwrap().unwrap();
-    let (entry, middle, mut nodes) = split_record(&raw);
-    assert_eq!(nodes.len(), 3 * 32);
-    nodes.swap(32, 64);
+    let target = r[3].seq; // 0b11: holds the nodes of levels 1 and 2
+    let entries = read_all(&store);
+    let (entry, payload) = &entries[target as usize];
+    let mut nodes = nodes_for(&entries, Suite::Sha256).swap_remove(target as usize);
+    assert_eq!(nodes.len(), 2 * 32);
+    nodes.swap(0, 32);
     store
-        .put(&entry_key(target), &join_record(&entry, &middle, &nodes))
+        .put(&entry_key(target), &encode_record(entry, payload, &nodes))
         .unwrap();
     assert_eq!(expect_named(store.as_ref(), target, "nodes"), Check::Merkle);
-    // A record that drops a node it must hold.
-    nodes.truncate(64);
+    // A record that drops a node it must hold no longer parses as its entry.
+    nodes.truncate(32);
     store
-        .put(&entry_key(target), &join_record(&entry, &middle, &nodes))
+        .put(&entry_key(target), &encode_record(entry, payload, &nodes))
         .unwrap();
-    assert_eq!(expect_named(store.as_ref(), target, "nodes"), Check::Merkle);
+    expect_named(store.as_ref(), target, "nodes cut short");
 }
 
-/// Merkle nodes of level 4 and above live under their own keys (SPEC §9.1): a changed one is
-/// named at the entry that completed it.
+// The offsets of a stored record's `prev` and, when it refers to an earlier record for its
+// signer, of that reference (SPEC §9.1: flags, time, signer, session, kind, prev, ...).
+fn record_offsets(raw: &[u8]) -> (usize, Option<usize>) {
+    let flags = raw[0];
+    let mut d = sealtrail::codec::Decoder::new(&raw[9..]);
+    let signer_ref = if flags & 0x04 != 0 {
+        d.raw_fixed::<32>().unwrap();
+        None
+    } else {
+        d.u64().unwrap();
+        Some(9)
+    };
+    for bit in [0x08, 0x10] {
+        if flags & bit != 0 {
+            d.text().unwrap();
+        } else {
+            d.u64().unwrap();
+        }
+    }
+    (9 + d.position(), signer_ref)
+}
+
+/// A stored record elides what a reader can restore (SPEC §9.1); a restored field that is
+/// wrong — a changed `prev`, or a signer reference naming an earlier record that holds another
+/// key — makes an entry its signature does not cover, named at that entry.
 #[test]
-fn tampered_keyed_node_is_detected() {
-    let (store, log, k) = memory_log(Suite::Blake3, Durability::Buffered);
+fn wrong_elided_fields_are_named() {
+    let (store, log, k) = memory_log(Suite::Blake3, Durability::Immediate);
     populate(&log, &k);
     let s = sealtrail::SessionId::new("more").unwrap();
-    for i in 0..40 {
+    for i in 0..4 {
         log.append(&k.recorder, note(&i).session(&s)).unwrap();
     }
+    let n = log.len();
     drop(log);
-    let mut key = vec![0x05, 4];
-    key.extend_from_slice(&1u64.to_be_bytes()); // level 4, index 1: leaves 16..32
-    let mut v = store
-        .get(&key)
-        .unwrap()
-        .expect("node (4, 1) is stored under its key");
-    v[7] ^= 0x20;
-    store.put(&key, &v).unwrap();
+    verify_store(store.as_ref()).unwrap();
+    // The last record refers to an earlier one for its signer, and record 0 holds the owner's.
+    let target = n - 1;
+    let original = store.get(&entry_key(target)).unwrap().unwrap();
+    let (prev_at, signer_ref) = record_offsets(&original);
+    let signer_ref = signer_ref.expect("a later record of a signer refers to an earlier one");
     assert_eq!(
-        expect_named(store.as_ref(), 31, "keyed node"),
-        Check::Merkle
+        store.get(&entry_key(0)).unwrap().unwrap()[0] & 0x04,
+        0x04,
+        "record 0 holds its signer"
     );
-    // A missing one is not tampering: upper nodes are derived data, rebuilt from the entries
-    // when the log is opened over a store that says its index is behind (SPEC §9.7).
-    store.delete(&key).unwrap();
-    verify_store(store.as_ref()).expect("a missing upper node is not a finding");
+
+    let mut bad = original.clone();
+    bad[prev_at + 5] ^= 0x01;
+    store.put(&entry_key(target), &bad).unwrap();
+    expect_named(store.as_ref(), target, "prev");
+
+    let mut bad = original.clone();
+    assert!(bad[signer_ref] < 24, "a one-byte reference");
+    bad[signer_ref] = 0;
+    store.put(&entry_key(target), &bad).unwrap();
+    expect_named(store.as_ref(), target, "signer reference");
+
+    store.put(&entry_key(target), &original).unwrap();
+    verify_store(store.as_ref()).unwrap();
 }

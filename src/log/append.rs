@@ -73,10 +73,44 @@ pub(super) struct Reserved {
     header_bytes: Vec<u8>,
     hash: EntryHash,
     nodes: Vec<u8>,
-    keyed: Vec<(u32, u64, [u8; 32])>,
+    held: HeldRefs,
     salt: Salt,
     payload: Vec<u8>,
     new_run: bool,
+}
+
+// Which earlier records hold this record's signer, session and kind (`None`: it holds them
+// itself), SPEC §9.1.
+struct HeldRefs {
+    signer: Option<u64>,
+    session: Option<u64>,
+    kind: Option<u64>,
+}
+
+// The record holding `key` for record `seq` to refer to, or `None` when `seq` holds it itself
+// (and becomes the record that later ones refer to).
+fn hold<K: Eq + std::hash::Hash + Clone>(
+    committed: &std::collections::HashMap<K, u64>,
+    pending: &mut std::collections::HashMap<K, u64>,
+    key: &K,
+    seq: u64,
+) -> Option<u64> {
+    if let Some(&at) = pending.get(key).or_else(|| committed.get(key)) {
+        return Some(at);
+    }
+    pending.insert(key.clone(), seq);
+    None
+}
+
+// Adds a batch's newly held values to the writer's maps, starting a map over when it is full.
+fn commit_held<K: Eq + std::hash::Hash>(
+    committed: &mut std::collections::HashMap<K, u64>,
+    pending: std::collections::HashMap<K, u64>,
+) {
+    if committed.len() + pending.len() > HELD_LIMIT {
+        committed.clear();
+    }
+    committed.extend(pending);
 }
 
 impl Log {
@@ -195,6 +229,11 @@ impl Log {
         let mut session = tip.last_session.clone();
         let mut control = tip.control;
         let mut frontier = tip.frontier.clone();
+        // Values this batch's records hold, for later records to refer to: kept apart until
+        // the whole batch is accepted, since a refused batch gives its positions back.
+        let mut pending = HeldFields::default();
+        // Upper nodes for the node cache, once the batch is accepted.
+        let mut upper = Vec::new();
         let mut out = Vec::with_capacity(prepared.len());
         for (index, (kind, rsession, payload, change, links, salt, commitment)) in
             prepared.into_iter().enumerate()
@@ -264,12 +303,33 @@ impl Log {
             let completed = frontier
                 .append(&suite, merkle::leaf_hash(suite, &prev))
                 .map_err(|_| AppendError::Full { index })?;
+            upper.extend(
+                completed
+                    .iter()
+                    .filter(|n| n.id.level >= CACHE_LEVEL)
+                    .copied(),
+            );
+            let held = HeldRefs {
+                signer: hold(&tip.held.signers, &mut pending.signers, &signer_id, seq),
+                // No session is one byte: held by no one.
+                session: (!header.session.is_none())
+                    .then(|| {
+                        hold(
+                            &tip.held.sessions,
+                            &mut pending.sessions,
+                            &header.session,
+                            seq,
+                        )
+                    })
+                    .flatten(),
+                kind: hold(&tip.held.kinds, &mut pending.kinds, &header.kind, seq),
+            };
             out.push(Reserved {
                 header,
                 header_bytes,
                 hash: prev,
-                nodes: node_bytes(&completed),
-                keyed: keyed_nodes(&completed),
+                nodes: record_nodes(&completed),
+                held,
                 salt,
                 payload,
                 new_run,
@@ -283,10 +343,11 @@ impl Log {
         tip.last_session = session;
         tip.control = control;
         tip.frontier = frontier;
-        for r in &out {
-            for &(level, index, hash) in &r.keyed {
-                self.inner.nodes.put(level, index, hash);
-            }
+        commit_held(&mut tip.held.signers, pending.signers);
+        commit_held(&mut tip.held.sessions, pending.sessions);
+        commit_held(&mut tip.held.kinds, pending.kinds);
+        for n in upper {
+            self.inner.nodes.put(n.id.level, n.id.index, n.hash);
         }
         self.inner.progress.reserve(seq);
         Ok(out)
@@ -295,22 +356,33 @@ impl Log {
     pub(super) fn write_reserved(&self, signer: &SecretKey, r: Reserved) -> Result<(), StoreError> {
         let seq = r.header.seq;
         let run = r.new_run.then(|| run_key(r.header.session.as_str(), seq));
-        let node_keys: Vec<_> = r.keyed.iter().map(|&(l, i, _)| node_key(l, i)).collect();
         let entry = Entry::sign(r.header, &r.header_bytes, signer);
-        let payload = Payload::Present {
-            salt: r.salt,
-            data: r.payload,
-        };
-        let key = seq_key(ENTRY, seq);
-        let record = encode_record(entry.as_bytes(), &payload, &r.nodes);
-        // Written in this order. Markers go first: a crash may leave a marker without its entry
-        // (readers tolerate that), never an entry without its marker. Nodes before the record:
-        // an entry is never present without the nodes it completed.
-        let mut writes: Vec<(&[u8], &[u8])> = Vec::with_capacity(2 + node_keys.len());
-        writes.extend(run.as_deref().map(|k| (k, &[][..])));
-        for (k, (_, _, hash)) in node_keys.iter().zip(&r.keyed) {
-            writes.push((k, hash));
+        let h = entry.header();
+        // SPEC §9.1: only what a reader cannot recompute.
+        let record = StoredRecord {
+            time: h.time.0,
+            signer: r.held.signer.map_or(Held::Inline(h.signer.0), Held::At),
+            session: r
+                .held
+                .session
+                .map_or(Held::Inline(h.session.as_str()), Held::At),
+            kind: r.held.kind.map_or(Held::Inline(h.kind.as_str()), Held::At),
+            prev: h.prev.0,
+            control: h.control.map(|l| l.seq),
+            links: h.links.iter().map(|l| l.seq).collect(),
+            signature: *entry.signature(),
+            nodes: &r.nodes,
+            payload: HeldPayload::Present {
+                salt: r.salt.0,
+                data: &r.payload,
+            },
         }
+        .encode();
+        let key = seq_key(ENTRY, seq);
+        // Written in this order. A marker goes first: a crash may leave a marker without its
+        // entry (readers tolerate that), never an entry without its marker.
+        let mut writes: Vec<(&[u8], &[u8])> = Vec::with_capacity(2);
+        writes.extend(run.as_deref().map(|k| (k, &[][..])));
         writes.push((&key, &record));
         self.inner.store.put_many(&writes)
     }

@@ -126,6 +126,13 @@ pub(super) fn verify_records_observed(
     observe: &mut Observer<'_>,
 ) -> Result<VerifySummary, LogVerifyError> {
     let suite = descriptor.suite();
+    let refs = RefCache::default();
+    let records = Records {
+        store,
+        suite,
+        log_id: descriptor.log_id(),
+        cache: &refs,
+    };
     let mut v = ChainVerifier::new(descriptor)?;
     let mut frontier = Frontier::new();
     let mut erased = 0;
@@ -172,26 +179,39 @@ pub(super) fn verify_records_observed(
             if seq_of(k) != Some(seq) {
                 return Err(VerifyError::Missing { seq }.into());
             }
-            let (entry_bytes, payload, nodes) =
-                decode_record(value).map_err(|source| VerifyError::Decode { seq, source })?;
+            // The record's elided fields are restored (SPEC §9.1): a field restored wrong
+            // fails the signature or chain check below, like any altered byte.
+            let record = StoredRecord::parse(seq, value)
+                .map_err(|source| VerifyError::Decode { seq, source })?;
+            let stored = match records.restore(seq, &record) {
+                Ok(e) => e,
+                Err(ReadError::Store(e)) => return Err(e.into()),
+                Err(ReadError::Corrupt { seq, source }) => {
+                    return Err(VerifyError::Decode { seq, source }.into());
+                }
+            };
+            let payload = stored.payload;
             if matches!(payload, Payload::Erased) {
                 erased += 1;
             }
             // A link's target is read from the store; a read that fails is the store's failure,
             // never a link left unchecked.
             let mut unreadable = None;
-            let verified = v.push(entry_bytes, &payload, &mut |target: u64| match read_entry(
-                store, suite, target,
-            ) {
-                Ok(found) => found.map(|e| LinkedEntry {
-                    hash: e.hash,
-                    signer: e.header().signer,
-                }),
-                Err(e) => {
-                    unreadable.get_or_insert(e);
-                    None
-                }
-            });
+            let verified =
+                v.push(
+                    stored.entry.as_bytes(),
+                    &payload,
+                    &mut |target: u64| match records.read(target) {
+                        Ok(found) => found.map(|e| LinkedEntry {
+                            hash: e.hash,
+                            signer: e.header().signer,
+                        }),
+                        Err(e) => {
+                            unreadable.get_or_insert(e);
+                            None
+                        }
+                    },
+                );
             match unreadable {
                 Some(ReadError::Store(e)) => return Err(e.into()),
                 Some(ReadError::Corrupt { seq, source }) => {
@@ -204,17 +224,8 @@ pub(super) fn verify_records_observed(
             let completed = frontier
                 .append(&suite, merkle::leaf_hash(suite, &verified.hash))
                 .map_err(|_| VerifyError::StoredNodes { seq })?;
-            if node_bytes(&completed) != nodes {
+            if record_nodes(&completed) != record.nodes {
                 return Err(VerifyError::StoredNodes { seq }.into());
-            }
-            // Upper nodes are derived data, rebuilt when missing (SPEC §9.7): one that is
-            // there must be right.
-            for (level, index, hash) in keyed_nodes(&completed) {
-                if let Some(stored) = store.get(&node_key(level, index))? {
-                    if stored != hash {
-                        return Err(VerifyError::StoredNodes { seq }.into());
-                    }
-                }
             }
             check_checkpoints(seq + 1, frontier.root(&suite), v.registry(), v.control())?;
             observe(&verified, &payload, v.registry());

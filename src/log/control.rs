@@ -7,13 +7,11 @@
 //! (never from an index that could be edited), and `export` and `checkpoint` walk it again to
 //! carry and sign exactly what the entries commit to.
 
+use super::{ReadError, Records, StoredEntry};
 use crate::entry::Link;
 use crate::hash::Suite;
 use crate::keys::verify_strict;
 use crate::registry::{KeyChange, KeyRegistry};
-use crate::store::Store;
-
-use super::{ReadError, StoredEntry, read_entry};
 
 /// Why the control chain could not be followed or does not verify.
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +81,7 @@ pub(crate) fn head_after(last: &StoredEntry) -> Option<Link> {
 /// registry built from the entries before it allows, and key-management payloads apply. Returns
 /// them with the registry after the last one.
 pub(crate) fn walk(
-    store: &dyn Store,
-    suite: Suite,
+    records: Records<'_>,
     genesis: KeyRegistry,
     head: Option<Link>,
 ) -> Result<(Vec<StoredEntry>, KeyRegistry), ControlChainError> {
@@ -92,7 +89,8 @@ pub(crate) fn walk(
     let mut next = head;
     // Each step names a strictly earlier entry (the header decoder checks it), so this ends.
     while let Some(link) = next {
-        let e = read_entry(store, suite, link.seq)?
+        let e = records
+            .read(link.seq)?
             .ok_or(ControlChainError::Missing { seq: link.seq })?;
         if e.hash != link.hash {
             return Err(ControlChainError::HashMismatch { seq: link.seq });
@@ -109,7 +107,7 @@ pub(crate) fn walk(
     chain.reverse();
     let mut registry = genesis;
     for e in &chain {
-        apply(suite, &mut registry, e)?;
+        apply(records.suite, &mut registry, e)?;
     }
     Ok((chain, registry))
 }
@@ -164,12 +162,12 @@ impl super::Log {
     }
 
     pub(crate) fn control_chain_at(&self, size: u64) -> Result<ControlChain, ControlChainError> {
-        let store = self.inner.store.as_ref();
-        let suite = self.suite();
+        let records = self.records();
         let head = match size.checked_sub(1) {
             None => None,
             Some(last) => {
-                let e = read_entry(store, suite, last)?
+                let e = records
+                    .read(last)?
                     .ok_or(ControlChainError::Missing { seq: last })?;
                 head_after(&e)
             }
@@ -180,7 +178,7 @@ impl super::Log {
                 reason: format!("descriptor: {e}"),
             }
         })?;
-        let (entries, registry) = walk(store, suite, genesis, head)?;
+        let (entries, registry) = walk(records, genesis, head)?;
         Ok(ControlChain {
             head,
             entries,

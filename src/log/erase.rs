@@ -79,9 +79,17 @@ impl Log {
                 .store
                 .get(&seq_key(ENTRY, seq))?
                 .ok_or(EraseError::NoSuchEntry(seq))?;
-            let (entry, _, nodes) = decode_record(&raw)
+            let mut record = StoredRecord::parse(seq, &raw)
                 .map_err(|source| EraseError::Read(ReadError::Corrupt { seq, source }))?;
-            let record = encode_record(entry, &Payload::Erased, nodes);
+            // The commitment, recomputed from the payload until now, is kept in its place
+            // (SPEC §9.1); every other byte of the record stays as it was.
+            if let HeldPayload::Present { salt, data } = record.payload {
+                let commitment = PayloadCommitment::compute(self.suite(), &Salt(salt), data);
+                record.payload = HeldPayload::Erased {
+                    commitment: commitment.0,
+                };
+            }
+            let record = record.encode();
             self.inner.store.put(&seq_key(ENTRY, seq), &record)?;
         }
         self.inner.store.flush()?;

@@ -17,7 +17,7 @@ use crate::keys::SecretKey;
 use crate::merkle::Frontier;
 use crate::verify::payload_required;
 
-use super::layout::{ENTRY, RUN, decode_record, prefix_end, run_range, seq_key};
+use super::layout::{RUN, prefix_end, run_range};
 use super::{ControlChainError, Log, LogCheckpointError, LogProofError, ReadError, StoreNodes};
 use crate::registry::Role;
 
@@ -335,7 +335,7 @@ impl Log {
             Seqs::List(l) => l.last().map_or(0, |s| s + 1),
         };
         let nodes = StoreNodes {
-            store: self.inner.store.as_ref(),
+            records: self.records(),
             cache: Some(&self.inner.nodes),
         };
         let (frontier, tail) = match shape {
@@ -623,22 +623,13 @@ impl Log {
         shape: Shape,
         n: u64,
     ) -> Result<(EntryItem, bool), ExportError> {
-        let raw = self
-            .inner
-            .store
-            .get(&seq_key(ENTRY, seq))
-            .map_err(ReadError::from)?
-            .ok_or(ExportError::OutOfRange {
-                asked: format!("entry {seq}"),
-                len: self.len(),
-            })?;
-        let (entry, payload, _) =
-            decode_record(&raw).map_err(|source| ReadError::Corrupt { seq, source })?;
-        let kind = crate::entry::Entry::from_bytes(entry)
-            .map_err(|source| ReadError::Corrupt { seq, source })?
-            .header()
-            .kind
-            .clone();
+        let stored = self.records().read(seq)?.ok_or(ExportError::OutOfRange {
+            asked: format!("entry {seq}"),
+            len: self.len(),
+        })?;
+        let kind = stored.header().kind.clone();
+        let payload = stored.payload;
+        let entry = stored.entry.into_bytes();
         let reason = if payload_required(&kind) {
             None
         } else if options.withhold_entries.contains(&seq) {
@@ -659,7 +650,7 @@ impl Log {
         };
         Ok((
             EntryItem {
-                entry: entry.to_vec(),
+                entry,
                 payload,
                 proof,
             },

@@ -60,6 +60,7 @@ pub use export::{
     Anchor, ExportError, ExportOptions, ExportSummary, MAX_LISTED_SESSIONS, Selection,
     withholdable_kinds,
 };
+pub use layout::encode_record;
 pub use nodes::NodeReadError;
 pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, LogBuilder};
 pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
@@ -88,7 +89,7 @@ use crate::entry::{
 };
 use crate::hash::{EntryHash, LogId, PayloadCommitment, RootHash, Salt, Suite};
 use crate::keys::{KeyId, SecretKey};
-use crate::merkle::{self, Frontier, NodeSource, PerfectNode};
+use crate::merkle::{self, Frontier, NodeSource};
 use crate::registry::{
     KeyChange, KeyRecord, KeyRegistration, KeyRegistry, KeyRevocation, KeyRotation, RegistryError,
     Role, SignerError,
@@ -225,7 +226,23 @@ struct Tip {
     control: Option<Link>,
     /// The Merkle tree's right edge over every reserved entry (SPEC §10.7).
     frontier: Frontier,
+    /// Which reserved records hold a signer, session or kind that later records refer to
+    /// (SPEC §9.1).
+    held: HeldFields,
 }
+
+/// The records a writer has given a signer, session or kind to hold, for later records to
+/// refer to instead of repeating it (SPEC §9.1). Starts empty on every open; a map that
+/// reaches [`HELD_LIMIT`] values starts over (the next record holds its value again).
+#[derive(Debug, Default)]
+struct HeldFields {
+    signers: std::collections::HashMap<KeyId, u64>,
+    sessions: std::collections::HashMap<SessionId, u64>,
+    kinds: std::collections::HashMap<Kind, u64>,
+}
+
+/// The most values each map of [`HeldFields`] keeps.
+const HELD_LIMIT: usize = 1 << 16;
 
 #[derive(Debug)]
 struct Inner {
@@ -238,6 +255,7 @@ struct Inner {
     tip: Mutex<Tip>,
     progress: Progress,
     nodes: NodeCache,
+    refs: RefCache,
 }
 
 impl Drop for Inner {

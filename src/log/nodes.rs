@@ -26,10 +26,10 @@ pub enum NodeReadError {
     },
 }
 
-// Reads perfect Merkle nodes where the log stores them (SPEC §9.1): low levels in the record of
-// the last leaf they cover, higher levels under their own keys.
+// Reads perfect Merkle nodes where the log stores them (SPEC §9.1): a node of level 1 and up
+// in the record of the last leaf it covers, a leaf hash from its entry.
 pub(crate) struct StoreNodes<'a> {
-    pub(crate) store: &'a dyn Store,
+    pub(crate) records: Records<'a>,
     /// Where upper nodes read once are kept (absent while opening).
     pub(crate) cache: Option<&'a NodeCache>,
 }
@@ -89,43 +89,21 @@ impl StoreNodes<'_> {
             index,
             source,
         };
-        if level >= RECORD_LEVELS {
-            let v = self
-                .store
-                .get(&node_key(level, index))
-                .map_err(|e| read_err(e.into()))?
-                .ok_or(NodeReadError::Missing { level, index })?;
-            return v
-                .as_slice()
-                .try_into()
-                .map_err(|_| NodeReadError::Missing { level, index });
-        }
         let seq = record_of_node(level, index).ok_or(NodeReadError::Missing { level, index })?;
         let bytes = self
-            .store
-            .get(&seq_key(ENTRY, seq))
-            .map_err(|e| read_err(e.into()))?
+            .records
+            .raw(seq)
+            .map_err(read_err)?
             .ok_or(NodeReadError::Missing { level, index })?;
-        let (_, _, nodes) =
-            decode_record(&bytes).map_err(|source| read_err(ReadError::Corrupt { seq, source }))?;
-        node_at(nodes, level).ok_or(NodeReadError::Missing { level, index })
+        let record = StoredRecord::parse(seq, &bytes)
+            .map_err(|source| read_err(ReadError::Corrupt { seq, source }))?;
+        if level == 0 {
+            // The leaf hash is recomputed from the entry, which its record restores.
+            let entry = self.records.restore(seq, &record).map_err(read_err)?;
+            return Ok(merkle::leaf_hash(self.records.suite, &entry.hash));
+        }
+        record
+            .node(level)
+            .ok_or(NodeReadError::Missing { level, index })
     }
-}
-
-// The nodes a record holds: those of the completed ones below RECORD_LEVELS, lowest first.
-pub(super) fn node_bytes(nodes: &[PerfectNode]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 * nodes.len());
-    for n in nodes.iter().filter(|n| n.id.level < RECORD_LEVELS) {
-        out.extend_from_slice(&n.hash);
-    }
-    out
-}
-
-// The completed nodes stored under their own keys.
-pub(super) fn keyed_nodes(nodes: &[PerfectNode]) -> Vec<(u32, u64, [u8; 32])> {
-    nodes
-        .iter()
-        .filter(|n| n.id.level >= RECORD_LEVELS)
-        .map(|n| (n.id.level, n.id.index, n.hash))
-        .collect()
 }

@@ -169,9 +169,16 @@ impl LogBuilder {
         let descriptor = SignedDescriptor::from_bytes(&bytes)?;
         let len = recover(store.as_ref())?;
         let suite = descriptor.suite();
+        let refs = RefCache::default();
+        let records = Records {
+            store: store.as_ref(),
+            suite,
+            log_id: descriptor.log_id(),
+            cache: &refs,
+        };
         if let Some(indexed) = store.indexed_len()? {
             if indexed < len {
-                reindex(store.as_ref(), suite, indexed, len)?;
+                reindex(records, indexed, len)?;
             }
         }
         let genesis =
@@ -184,9 +191,11 @@ impl LogBuilder {
             registry: genesis.clone(),
             control: None,
             frontier: Frontier::new(),
+            held: HeldFields::default(),
         };
         if len > 0 {
-            let last = read_entry(store.as_ref(), suite, len - 1)
+            let last = records
+                .read(len - 1)
                 .map_err(|e| damaged(len - 1, e))?
                 .ok_or_else(|| damaged(len - 1, "missing"))?;
             tip.prev = last.hash;
@@ -195,13 +204,13 @@ impl LogBuilder {
             tip.control = control::head_after(&last);
         }
         let nodes = StoreNodes {
-            store: store.as_ref(),
+            records,
             cache: None,
         };
         tip.frontier = Frontier::restore(&nodes, len).map_err(|e| damaged(len, e))?;
         // The registry comes from the signed control chain the last entry leads to (SPEC §7.5),
         // never from an index: nothing outside the signed entries decides who may sign.
-        let (_, registry) = control::walk(store.as_ref(), suite, genesis, tip.control)
+        let (_, registry) = control::walk(records, genesis, tip.control)
             .map_err(|e| damaged(e.seq().unwrap_or(len), e))?;
         tip.registry = registry;
         Ok(Log {
@@ -215,6 +224,7 @@ impl LogBuilder {
                 tip: Mutex::new(tip),
                 progress: Progress::starting_at(len),
                 nodes: NodeCache::default(),
+                refs,
             }),
         })
     }
@@ -241,22 +251,13 @@ pub(crate) fn open_dir(
     }
 }
 
-/// Rebuilds the store's derived index (session run markers, upper Merkle nodes) for entries
-/// `from..len` from the entries themselves (SPEC §9.7). When the nodes the tree's edge at
-/// `from` needs are not there, the whole index is rebuilt.
-pub(super) fn reindex(
-    store: &dyn Store,
-    suite: Suite,
-    from: u64,
-    len: u64,
-) -> Result<(), OpenError> {
-    let nodes = StoreNodes { store, cache: None };
-    let (from, mut frontier) = match Frontier::restore(&nodes, from) {
-        Ok(f) => (from, f),
-        Err(_) => (0, Frontier::new()),
-    };
+/// Rebuilds the store's derived index (session run markers) for entries `from..len` from the
+/// entries themselves (SPEC §9.7).
+pub(super) fn reindex(records: Records<'_>, from: u64, len: u64) -> Result<(), OpenError> {
+    let store = records.store;
     let mut session = match from.checked_sub(1) {
-        Some(last) => read_entry(store, suite, last)
+        Some(last) => records
+            .read(last)
             .map_err(|e| damaged(last, e))?
             .ok_or_else(|| damaged(last, "missing"))?
             .header()
@@ -265,15 +266,10 @@ pub(super) fn reindex(
         None => SessionId::none(),
     };
     for seq in from..len {
-        let e = read_entry(store, suite, seq)
+        let e = records
+            .read(seq)
             .map_err(|e| damaged(seq, e))?
             .ok_or_else(|| damaged(seq, "missing"))?;
-        let completed = frontier
-            .append(&suite, merkle::leaf_hash(suite, &e.hash))
-            .map_err(|_| damaged(seq, "the tree is full"))?;
-        for (level, index, hash) in keyed_nodes(&completed) {
-            store.put(&node_key(level, index), &hash)?;
-        }
         let s = &e.header().session;
         if !s.is_none() && *s != session {
             store.put(&run_key(s.as_str(), seq), &[])?;

@@ -113,7 +113,7 @@ pub enum LogProveError {
 impl Log {
     fn nodes(&self) -> StoreNodes<'_> {
         StoreNodes {
-            store: self.inner.store.as_ref(),
+            records: self.records(),
             cache: Some(&self.inner.nodes),
         }
     }

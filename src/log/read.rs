@@ -1,32 +1,223 @@
-//! Reading stored entries: by position, by range, by session.
+//! Reading stored entries: by position, by range, by session; restoring the fields a stored
+//! record elides (SPEC §9.1).
+
+use std::collections::HashMap;
 
 use super::*;
 
-pub(super) fn read_entry(
-    store: &dyn Store,
-    suite: Suite,
-    seq: u64,
-) -> Result<Option<StoredEntry>, ReadError> {
-    let Some(bytes) = store.get(&seq_key(ENTRY, seq))? else {
-        return Ok(None);
-    };
-    decode_stored(suite, seq, &bytes).map(Some)
+/// Where stored records are read, and what restores the header fields they elide: the log id
+/// from the descriptor, `seq` from the position, fields held by earlier records (SPEC §9.1).
+#[derive(Clone, Copy)]
+pub(crate) struct Records<'a> {
+    pub(crate) store: &'a dyn Store,
+    pub(crate) suite: Suite,
+    pub(crate) log_id: LogId,
+    pub(crate) cache: &'a RefCache,
 }
 
-pub(super) fn decode_stored(
-    suite: Suite,
-    seq: u64,
-    bytes: &[u8],
-) -> Result<StoredEntry, ReadError> {
-    let corrupt = |source| ReadError::Corrupt { seq, source };
-    let (entry_bytes, payload, _nodes) = decode_record(bytes).map_err(corrupt)?;
-    let entry = Entry::from_bytes(entry_bytes).map_err(corrupt)?;
-    let hash = entry.hash(suite);
-    Ok(StoredEntry {
-        entry,
-        hash,
-        payload,
-    })
+/// Fields of earlier records that later records refer to, once read: a signer, session or
+/// kind held by a record, and entry hashes (the `prev` of the next record). A few distinct
+/// values serve many entries; each map is emptied when it reaches [`REF_CACHE_LIMIT`].
+#[derive(Debug, Default)]
+pub(crate) struct RefCache(Mutex<RefMaps>);
+
+#[derive(Debug, Default)]
+struct RefMaps {
+    signers: HashMap<u64, KeyId>,
+    sessions: HashMap<u64, SessionId>,
+    kinds: HashMap<u64, Kind>,
+    hashes: HashMap<u64, EntryHash>,
+}
+
+/// The most values each map of a [`RefCache`] keeps.
+const REF_CACHE_LIMIT: usize = 4096;
+
+fn remember<V>(map: &mut HashMap<u64, V>, at: u64, v: V) {
+    if map.len() >= REF_CACHE_LIMIT {
+        map.clear();
+    }
+    map.insert(at, v);
+}
+
+fn corrupt(seq: u64, field: &'static str, reason: &'static str) -> ReadError {
+    ReadError::Corrupt {
+        seq,
+        source: DecodeError::InvalidField {
+            offset: 0,
+            field,
+            reason,
+        },
+    }
+}
+
+impl RefCache {
+    fn maps(&self) -> MutexGuard<'_, RefMaps> {
+        // Every update leaves the maps consistent: a poisoned lock is still usable.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Records<'_> {
+    /// The stored bytes of entry `seq`.
+    pub(crate) fn raw(&self, seq: u64) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self.store.get(&seq_key(ENTRY, seq))?)
+    }
+
+    /// The entry at `seq`, if stored.
+    pub(crate) fn read(&self, seq: u64) -> Result<Option<StoredEntry>, ReadError> {
+        let Some(bytes) = self.raw(seq)? else {
+            return Ok(None);
+        };
+        self.decode(seq, &bytes).map(Some)
+    }
+
+    /// Restores entry `seq` from its stored record: the exact entry bytes that were signed.
+    pub(crate) fn decode(&self, seq: u64, bytes: &[u8]) -> Result<StoredEntry, ReadError> {
+        let r =
+            StoredRecord::parse(seq, bytes).map_err(|source| ReadError::Corrupt { seq, source })?;
+        self.restore(seq, &r)
+    }
+
+    /// Restores entry `seq` from its parsed record.
+    pub(crate) fn restore(&self, seq: u64, r: &StoredRecord<'_>) -> Result<StoredEntry, ReadError> {
+        let signer = match r.signer {
+            Held::Inline(k) => KeyId(k),
+            Held::At(at) => self.signer_at(seq, at)?,
+        };
+        let session = match r.session {
+            Held::Inline(s) => {
+                SessionId::new(s).map_err(|_| corrupt(seq, "session", "not a session id"))?
+            }
+            Held::At(at) => self.session_at(seq, at)?,
+        };
+        let kind = match r.kind {
+            Held::Inline(k) => Kind::new(k).map_err(|_| corrupt(seq, "kind", "not a kind"))?,
+            Held::At(at) => self.kind_at(seq, at)?,
+        };
+        let prev = EntryHash(r.prev);
+        let link = |k: u64| -> Result<Link, ReadError> {
+            Ok(Link {
+                seq: k,
+                hash: self.hash_of(seq, k, prev)?,
+            })
+        };
+        let control = r.control.map(link).transpose()?;
+        let links = r
+            .links
+            .iter()
+            .map(|&k| link(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (payload, commitment) = match r.payload {
+            HeldPayload::Present { salt, data } => {
+                let salt = Salt(salt);
+                let commitment = PayloadCommitment::compute(self.suite, &salt, data);
+                let data = data.to_vec();
+                (Payload::Present { salt, data }, commitment)
+            }
+            HeldPayload::Erased { commitment } => (Payload::Erased, PayloadCommitment(commitment)),
+        };
+        let header = EntryHeader {
+            version: crate::descriptor::FORMAT_VERSION,
+            log_id: self.log_id,
+            seq,
+            prev,
+            time: Timestamp(r.time),
+            session,
+            signer,
+            kind,
+            payload: commitment,
+            links,
+            control,
+        };
+        let header_bytes = header.encode();
+        let entry = Entry::assemble(header, &header_bytes, r.signature);
+        let hash = entry.hash(self.suite);
+        Ok(StoredEntry {
+            entry,
+            hash,
+            payload,
+        })
+    }
+
+    // The record of entry `at`, which entry `seq` refers to for `field`.
+    fn referred(&self, seq: u64, at: u64, field: &'static str) -> Result<Vec<u8>, ReadError> {
+        self.raw(at)?
+            .ok_or_else(|| corrupt(seq, field, "refers to a record that is not stored"))
+    }
+
+    fn signer_at(&self, seq: u64, at: u64) -> Result<KeyId, ReadError> {
+        if let Some(k) = self.cache.maps().signers.get(&at) {
+            return Ok(*k);
+        }
+        let bytes = self.referred(seq, at, "signer")?;
+        let r = StoredRecord::parse(at, &bytes)
+            .map_err(|source| ReadError::Corrupt { seq: at, source })?;
+        let Held::Inline(k) = r.signer else {
+            return Err(corrupt(
+                seq,
+                "signer",
+                "refers to a record that does not hold a key id",
+            ));
+        };
+        remember(&mut self.cache.maps().signers, at, KeyId(k));
+        Ok(KeyId(k))
+    }
+
+    fn session_at(&self, seq: u64, at: u64) -> Result<SessionId, ReadError> {
+        if let Some(s) = self.cache.maps().sessions.get(&at) {
+            return Ok(s.clone());
+        }
+        let bytes = self.referred(seq, at, "session")?;
+        let r = StoredRecord::parse(at, &bytes)
+            .map_err(|source| ReadError::Corrupt { seq: at, source })?;
+        let Held::Inline(s) = r.session else {
+            return Err(corrupt(
+                seq,
+                "session",
+                "refers to a record that does not hold a session",
+            ));
+        };
+        let s = SessionId::new(s).map_err(|_| corrupt(at, "session", "not a session id"))?;
+        remember(&mut self.cache.maps().sessions, at, s.clone());
+        Ok(s)
+    }
+
+    fn kind_at(&self, seq: u64, at: u64) -> Result<Kind, ReadError> {
+        if let Some(k) = self.cache.maps().kinds.get(&at) {
+            return Ok(k.clone());
+        }
+        let bytes = self.referred(seq, at, "kind")?;
+        let r = StoredRecord::parse(at, &bytes)
+            .map_err(|source| ReadError::Corrupt { seq: at, source })?;
+        let Held::Inline(k) = r.kind else {
+            return Err(corrupt(
+                seq,
+                "kind",
+                "refers to a record that does not hold a kind",
+            ));
+        };
+        let k = Kind::new(k).map_err(|_| corrupt(at, "kind", "not a kind"))?;
+        remember(&mut self.cache.maps().kinds, at, k.clone());
+        Ok(k)
+    }
+
+    // The hash of entry `k`, which entry `seq` (whose `prev` is given) links to: the `prev` of
+    // record `k + 1`.
+    fn hash_of(&self, seq: u64, k: u64, prev: EntryHash) -> Result<EntryHash, ReadError> {
+        let next = k + 1; // k < seq: the parser checked it.
+        if next == seq {
+            return Ok(prev);
+        }
+        if let Some(h) = self.cache.maps().hashes.get(&k) {
+            return Ok(*h);
+        }
+        let bytes = self.referred(seq, next, "links")?;
+        let r = StoredRecord::parse(next, &bytes)
+            .map_err(|source| ReadError::Corrupt { seq: next, source })?;
+        let h = EntryHash(r.prev);
+        remember(&mut self.cache.maps().hashes, k, h);
+        Ok(h)
+    }
 }
 
 /// An iterator over stored entries, reading the store in pages.
@@ -78,17 +269,27 @@ impl Iterator for Entries<'_> {
                 },
             }));
         }
-        Some(decode_stored(self.log.suite(), seq, &pair.1))
+        Some(self.log.records().decode(seq, &pair.1))
     }
 }
 
 impl Log {
+    /// Where this log's records are read (SPEC §9.1).
+    pub(crate) fn records(&self) -> Records<'_> {
+        Records {
+            store: self.inner.store.as_ref(),
+            suite: self.suite(),
+            log_id: self.log_id(),
+            cache: &self.inner.refs,
+        }
+    }
+
     /// The entry at `seq`, if written.
     pub fn read(&self, seq: u64) -> Result<Option<StoredEntry>, ReadError> {
         if seq >= self.len() {
             return Ok(None);
         }
-        read_entry(self.inner.store.as_ref(), self.suite(), seq)
+        self.records().read(seq)
     }
 
     /// The entries in a range of sequence numbers, in order (clipped to what is written).
@@ -127,5 +328,128 @@ impl Log {
             next_unread = next_unread.max(run + 1);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(seq: u64, prev: EntryHash, key: &SecretKey, links: Vec<Link>) -> EntryHeader {
+        EntryHeader {
+            version: crate::descriptor::FORMAT_VERSION,
+            log_id: LogId([9; 32]),
+            seq,
+            prev,
+            time: Timestamp(1_700_000_000_000_000_000 + seq),
+            session: SessionId::new("s-1").unwrap(),
+            signer: key.key_id(),
+            kind: Kind::new("note").unwrap(),
+            payload: PayloadCommitment::compute(Suite::Blake3, &Salt([seq as u8; 32]), b"\x01"),
+            links,
+            control: None,
+        }
+    }
+
+    // Stores `entry` as the writer would, holding its fields itself or referring to `held`.
+    fn record(entry: &Entry, held: Option<u64>, present: bool, nodes: &[u8]) -> Vec<u8> {
+        let h = entry.header();
+        let at = |inline| held.map_or(inline, Held::At);
+        StoredRecord {
+            time: h.time.0,
+            signer: held.map_or(Held::Inline(h.signer.0), Held::At),
+            session: at(Held::Inline(h.session.as_str())),
+            kind: at(Held::Inline(h.kind.as_str())),
+            prev: h.prev.0,
+            control: h.control.map(|l| l.seq),
+            links: h.links.iter().map(|l| l.seq).collect(),
+            signature: *entry.signature(),
+            nodes,
+            payload: if present {
+                HeldPayload::Present {
+                    salt: [h.seq as u8; 32],
+                    data: b"\x01",
+                }
+            } else {
+                HeldPayload::Erased {
+                    commitment: h.payload.0,
+                }
+            },
+        }
+        .encode()
+    }
+
+    /// A record holds only what cannot be recomputed (SPEC §9.1), and reading it restores the
+    /// exact entry bytes that were signed, its payload present or erased.
+    #[test]
+    fn a_stored_record_restores_the_signed_entry_bytes() {
+        let key = SecretKey::from_seed("example.com/records", &[3; 32]).unwrap();
+        let store = MemoryStore::new();
+        let cache = RefCache::default();
+        let records = Records {
+            store: &store,
+            suite: Suite::Blake3,
+            log_id: LogId([9; 32]),
+            cache: &cache,
+        };
+        let sign = |h: EntryHeader| {
+            let b = h.encode();
+            Entry::sign(h, &b, &key)
+        };
+        let e0 = sign(header(0, EntryHash([9; 32]), &key, Vec::new()));
+        let h0 = e0.hash(Suite::Blake3);
+        let mut h1 = header(1, h0, &key, vec![Link { seq: 0, hash: h0 }]);
+        h1.control = Some(Link { seq: 0, hash: h0 });
+        let e1 = sign(h1);
+        let h1 = e1.hash(Suite::Blake3);
+        let e2 = sign(header(2, h1, &key, vec![Link { seq: 0, hash: h0 }]));
+        let node = [7u8; 32];
+        let stored = [
+            record(&e0, None, true, &[]),
+            record(&e1, Some(0), true, &node),
+            record(&e2, Some(0), false, &[]),
+        ];
+        // Elided: log id, seq, version, commitment, link hashes; held once: key, session, kind.
+        assert!(stored[1].len() < e1.as_bytes().len() + 32 + 1 + 32 - 140);
+        for (seq, (bytes, entry)) in stored.iter().zip([&e0, &e1, &e2]).enumerate() {
+            store.put(&seq_key(ENTRY, seq as u64), bytes).unwrap();
+            let read = records.decode(seq as u64, bytes).unwrap();
+            assert_eq!(read.entry.as_bytes(), entry.as_bytes(), "entry {seq}");
+            assert_eq!(read.hash, entry.hash(Suite::Blake3));
+        }
+        let read = records.read(1).unwrap().unwrap();
+        assert_eq!(
+            read.payload,
+            Payload::Present {
+                salt: Salt([1; 32]),
+                data: vec![1]
+            }
+        );
+        assert_eq!(records.read(2).unwrap().unwrap().payload, Payload::Erased);
+        assert_eq!(
+            StoredRecord::parse(1, &stored[1]).unwrap().node(1),
+            Some(node)
+        );
+
+        // A record referring to one that holds no value of its own is corrupt, not guessed.
+        let fresh = RefCache::default();
+        let records = Records {
+            cache: &fresh,
+            ..records
+        };
+        let bad = record(&e2, Some(1), true, &[]);
+        assert!(matches!(
+            records.decode(2, &bad),
+            Err(ReadError::Corrupt { seq: 2, .. })
+        ));
+        // A changed `prev` restores another entry: not the one signed.
+        let mut bad = stored[1].clone();
+        let prev_at = 1 + 8 + 3; // flags, time, three one-byte references
+        bad[prev_at] ^= 1;
+        let read = records.decode(1, &bad).unwrap();
+        assert_ne!(read.hash, h1);
+        let public = key.public_key();
+        assert!(public.verify(&e1.signing_input(), e1.signature()));
+        assert!(!public.verify(&read.entry.signing_input(), read.entry.signature()));
     }
 }

@@ -72,7 +72,7 @@ impl Log {
             });
         }
         let nodes = StoreNodes {
-            store: self.inner.store.as_ref(),
+            records: self.records(),
             cache: Some(&self.inner.nodes),
         };
         Ok(writer.write(&nodes, &self.suite(), checkpoint)?)

@@ -15,8 +15,6 @@ use crate::segment::{FsBackend, SegmentConfig, SegmentError, SegmentReader, Segm
 const ENTRY: u8 = 0x01;
 /// Session run markers (derived).
 const RUN: u8 = 0x02;
-/// Merkle nodes of the upper levels (derived).
-const NODES: u8 = 0x05;
 /// The durable watermark of the key-value layout: here the segments are their own watermark.
 const WATERMARK_KEY: &[u8] = b"\x00watermark";
 /// In sled's `state` tree: how many entries the index covers.
@@ -46,7 +44,7 @@ fn class(key: &[u8]) -> Result<Class, StoreError> {
                 .ok_or_else(|| StoreError::Backend("an entry key is 0x01 and 8 bytes".into()))?;
             Ok(Class::Entry(u64::from_be_bytes(seq)))
         }
-        Some(&RUN) | Some(&NODES) => Ok(Class::Index),
+        Some(&RUN) => Ok(Class::Index),
         _ => Ok(Class::Meta),
     }
 }
@@ -206,9 +204,9 @@ impl Index {
 ///   value` (`op` 1 puts, 2 removes) on everything else the log keeps — the descriptor,
 ///   checkpoints, timestamp tokens — and on entry records rewritten after they were appended
 ///   (an erased payload); replayed into memory on open;
-/// - `index/`: a sled database holding only derived data (session run markers and the upper
-///   Merkle nodes), with the number of entries it covers; behind or missing, it is rebuilt
-///   from the entries when the log is opened ([`Store::indexed_len`]);
+/// - `index/`: a sled database holding only derived data (session run markers), with the
+///   number of entries it covers; behind or missing, it is rebuilt from the entries when the
+///   log is opened ([`Store::indexed_len`]);
 /// - `lock`: held (`flock`) by the one process that has the directory open for writing.
 ///
 /// Durability: [`Store::flush`] `fdatasync`s the entries and the meta stream (group commit,

@@ -75,9 +75,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
-    /// How many entries the store's derived index (session run markers, upper Merkle nodes)
-    /// covers, for a store whose index may lag its entries after a crash or be missing; `None`
-    /// when it never lags. Opening a log rebuilds the index from there (SPEC §9.7).
+    /// How many entries the store's derived index (session run markers) covers, for a store
+    /// whose index may lag its entries after a crash or be missing; `None` when it never lags. Opening a log rebuilds the index from there (SPEC §9.7).
     fn indexed_len(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }

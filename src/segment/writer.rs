@@ -64,8 +64,33 @@ struct State {
 #[derive(Debug, Default)]
 struct Io {
     file: Option<(u64, Box<dyn BackendFile>)>,
+    // The tail file's capacity, where its last frame ends, and how far it is filled with
+    // frames and the zeros written ahead of them (SPEC §9.3, preallocation).
+    capacity: u64,
+    end: u64,
+    allocated: u64,
+    // Zeros the next extension writes: from a page, doubled at each extension up to the
+    // configured bytes, so a process that appends one record writes few zeros.
+    step: u64,
     // A segment was created since the directory was last synced.
     dir_dirty: bool,
+}
+
+// The first extension's zeros: one page.
+const FIRST_STEP: u64 = 4096;
+
+impl Io {
+    // The length the tail file is filled to once bytes up to `end` are written: unchanged
+    // while they fit, else zeros up to a step past them (never past the capacity), so the
+    // `fdatasync`s that follow change no file size.
+    fn fill_to(&mut self, end: u64, preallocate: u64) -> u64 {
+        if end <= self.allocated {
+            return self.allocated;
+        }
+        let step = self.step.clamp(preallocate.min(FIRST_STEP), preallocate);
+        self.step = step.saturating_mul(2);
+        end.saturating_add(step).min(self.capacity).max(end)
+    }
 }
 
 /// Appends records to the segment files of one directory (see [`crate::segment`]).
@@ -180,6 +205,9 @@ impl SegmentWriter {
                 offset: last.end,
             });
             io.file = Some((number, file));
+            io.capacity = u64::from(last.header.capacity);
+            io.end = last.end;
+            io.allocated = last.end;
         }
         let next = loaded.segments.last().map_or(0, Seg::next_index);
         recovery.records = next;
@@ -480,14 +508,24 @@ impl SegmentWriter {
     fn write_chunks(&self, chunks: Vec<Chunk>, sync: bool) -> Result<(), SegmentError> {
         let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
         let io = &mut *io;
-        for chunk in chunks {
+        let preallocate = self.config.preallocate_bytes;
+        for mut chunk in chunks {
             let path = format::path(&self.dir, chunk.segment);
+            let end = chunk.offset + chunk.bytes.len() as u64;
             if chunk.create {
                 // The segment before is made durable in full, its directory entry too, before
-                // the next one exists: recovery then only ever repairs the last segment.
+                // the next one exists: recovery then only ever repairs the last segment. The
+                // zeros written ahead of its frames are cut first, so that every segment but
+                // the last ends with its last frame.
                 if let Some((number, f)) = &io.file {
-                    f.sync_data()
-                        .map_err(|e| io_err(format!("segment {number}"), e))?;
+                    let what = |e| io_err(format!("segment {number}"), e);
+                    if io.allocated > io.end {
+                        f.set_len(io.end)
+                            .and_then(|()| f.sync_all())
+                            .map_err(what)?;
+                    } else {
+                        f.sync_data().map_err(what)?;
+                    }
                 }
                 if io.dir_dirty {
                     self.backend
@@ -503,6 +541,10 @@ impl SegmentWriter {
                     .backend
                     .open(&tmp, OpenMode::Truncate)
                     .map_err(|e| io_err(tmp.display(), e))?;
+                io.capacity = u64::from(self.config.max_segment_bytes);
+                io.allocated = 0;
+                let fill = io.fill_to(end, preallocate);
+                chunk.bytes.resize((fill - chunk.offset) as usize, 0);
                 f.write_at(&chunk.bytes, chunk.offset)
                     .and_then(|()| f.sync_data())
                     .map_err(|e| io_err(tmp.display(), e))?;
@@ -510,8 +552,17 @@ impl SegmentWriter {
                     .rename(&tmp, &path)
                     .map_err(|e| io_err(path.display(), e))?;
                 io.file = Some((chunk.segment, f));
+                io.end = end;
+                io.allocated = fill;
                 io.dir_dirty = true;
                 continue;
+            }
+            // Zeros ahead of the frames in the same write: one system call, and the next
+            // `fdatasync` commits the new size once for many groups.
+            let extends = end > io.allocated;
+            let fill = io.fill_to(end, preallocate);
+            if extends {
+                chunk.bytes.resize((fill - chunk.offset) as usize, 0);
             }
             match &io.file {
                 Some((number, f)) if *number == chunk.segment => f
@@ -519,6 +570,8 @@ impl SegmentWriter {
                     .map_err(|e| io_err(path.display(), e))?,
                 _ => unreachable!("chunks follow the segment they were framed in"),
             }
+            io.end = io.end.max(end);
+            io.allocated = fill;
         }
         if sync {
             if let Some((number, f)) = &io.file {
@@ -629,6 +682,9 @@ impl SegmentWriter {
             }
             let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
             io.file = Some((header.number, Box::new(SharedFile(f.clone()))));
+            io.capacity = u64::from(header.capacity);
+            io.end = end;
+            io.allocated = end;
         }
         self.readers
             .lock()
@@ -678,6 +734,23 @@ impl SegmentWriter {
         );
         r.insert(number, f.clone());
         Ok(f)
+    }
+}
+
+impl Drop for SegmentWriter {
+    // A clean close cuts the zeros written ahead of the last frame, so a closed log takes no
+    // more room than its records. Best effort: zeros left by a crash are cut on the next open.
+    fn drop(&mut self) {
+        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if s.poisoned.is_some() {
+            return;
+        }
+        let io = self.io.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, f)) = &io.file {
+            if io.allocated > io.end && f.set_len(io.end).is_ok() {
+                io.allocated = io.end;
+            }
+        }
     }
 }
 

@@ -33,6 +33,26 @@ struct Chunk {
     bytes: Vec<u8>,
 }
 
+/// A record's frame, made outside the state lock with the key of the segment that was the
+/// tail then: kept as it is if the record lands in that segment, made again if it does not.
+#[derive(Debug)]
+struct Framed {
+    key: [u8; 32],
+    bytes: Vec<u8>,
+}
+
+impl Framed {
+    fn new(key: [u8; 32], index: u64, body: &[u8]) -> Framed {
+        let mut bytes = Vec::with_capacity(FRAME_OVERHEAD as usize + body.len());
+        format::push_frame(&mut bytes, &key, index, body);
+        Framed { key, bytes }
+    }
+
+    fn body(&self) -> &[u8] {
+        &self.bytes[4..self.bytes.len() - 8]
+    }
+}
+
 #[derive(Debug)]
 struct Tail {
     header: Header,
@@ -47,8 +67,8 @@ struct State {
     reserved: u64,
     // Records framed, in index order: the next one to frame.
     framed: u64,
-    // Bodies written ahead of their turn.
-    early: BTreeMap<u64, Vec<u8>>,
+    // Records written ahead of their turn, framed already.
+    early: BTreeMap<u64, Framed>,
     chunks: Vec<Chunk>,
     chunk_bytes: usize,
     tail: Option<Tail>,
@@ -115,6 +135,9 @@ pub struct SegmentWriter {
     dir: PathBuf,
     config: SegmentConfig,
     state: Mutex<State>,
+    // The tail segment's record key, readable without the state lock, so that appenders
+    // frame their records (copy and check) before taking it.
+    tail_key: Mutex<[u8; 32]>,
     synced: Condvar,
     io: Mutex<Io>,
     readers: Mutex<BTreeMap<u64, Arc<dyn BackendFile>>>,
@@ -210,6 +233,7 @@ impl SegmentWriter {
             io.allocated = last.end;
         }
         let next = loaded.segments.last().map_or(0, Seg::next_index);
+        let tail_key = loaded.segments.last().map_or([0; 32], |s| s.key);
         recovery.records = next;
         let writer = SegmentWriter {
             backend,
@@ -228,6 +252,7 @@ impl SegmentWriter {
                 busy: false,
                 poisoned: None,
             }),
+            tail_key: Mutex::new(tail_key),
             synced: Condvar::new(),
             io: Mutex::new(io),
             readers: Mutex::new(BTreeMap::new()),
@@ -291,12 +316,13 @@ impl SegmentWriter {
             // Records reserved earlier go first: this one waits its turn behind them.
             let index = s.reserved;
             s.reserved += 1;
-            s.early.insert(index, body.to_vec());
+            let key = s.tail.as_ref().map_or([0; 32], |t| t.key);
+            s.early.insert(index, Framed::new(key, index, body));
             return Ok(index);
         }
         let index = s.reserved;
         s.reserved += 1;
-        self.frame(&mut s, index, body);
+        self.frame(&mut s, index, Frame::Body(body));
         self.spill(s)?;
         Ok(index)
     }
@@ -327,6 +353,13 @@ impl SegmentWriter {
     /// Writes the body of reserved record `index`, in any order. A body too large for a
     /// segment poisons the writer: the index can never be filled.
     pub fn write(&self, index: u64, body: &[u8]) -> Result<(), SegmentError> {
+        // Framed before the state lock is taken: the copy and the check, the costly part,
+        // are not done while other appenders wait for it. The body is copied once, whether
+        // it is written in its turn or ahead of it.
+        let framed = (body.len() as u64 <= self.max_body()).then(|| {
+            let key = *self.tail_key.lock().unwrap_or_else(|p| p.into_inner());
+            Framed::new(key, index, body)
+        });
         let mut s = self.lock();
         if let Some(p) = &s.poisoned {
             return Err(SegmentError::Poisoned(p.clone()));
@@ -334,21 +367,22 @@ impl SegmentWriter {
         if index >= s.reserved || index < s.framed || s.early.contains_key(&index) {
             return Err(SegmentError::NotReserved { index });
         }
-        if let Err(e) = self.check_size(body) {
+        let Some(framed) = framed else {
+            let e = self.check_size(body).expect_err("a body past the largest");
             self.poison(&mut s, format!("record {index}: {e}"));
             return Err(e);
-        }
+        };
         if index != s.framed {
-            s.early.insert(index, body.to_vec());
+            s.early.insert(index, framed);
             return Ok(());
         }
-        self.frame(&mut s, index, body);
+        self.frame(&mut s, index, Frame::Framed(framed));
         loop {
             let next = s.framed;
-            let Some(body) = s.early.remove(&next) else {
+            let Some(framed) = s.early.remove(&next) else {
                 break;
             };
-            self.frame(&mut s, next, &body);
+            self.frame(&mut s, next, Frame::Framed(framed));
         }
         self.spill(s)
     }
@@ -360,8 +394,12 @@ impl SegmentWriter {
 
     // Frames record `index` (the next in order) at the tail, starting a new segment first if
     // it does not fit.
-    fn frame(&self, s: &mut State, index: u64, body: &[u8]) {
+    fn frame(&self, s: &mut State, index: u64, frame: Frame<'_>) {
         debug_assert_eq!(index, s.framed);
+        let body: &[u8] = match &frame {
+            Frame::Body(b) => b,
+            Frame::Framed(f) => f.body(),
+        };
         let need = FRAME_OVERHEAD + body.len() as u64;
         let fits = s
             .tail
@@ -403,6 +441,7 @@ impl SegmentWriter {
                 key,
                 offset: HEADER_LEN,
             });
+            *self.tail_key.lock().unwrap_or_else(|p| p.into_inner()) = key;
         }
         let tail = s.tail.as_mut().expect("a tail was just made");
         let (number, offset, key) = (tail.header.number, tail.offset, tail.key);
@@ -420,7 +459,10 @@ impl SegmentWriter {
             });
         }
         let chunk = s.chunks.last_mut().expect("a chunk was just made");
-        format::push_frame(&mut chunk.bytes, &key, index, body);
+        match &frame {
+            Frame::Framed(f) if f.key == key => chunk.bytes.extend_from_slice(&f.bytes),
+            _ => format::push_frame(&mut chunk.bytes, &key, index, body),
+        }
         s.chunk_bytes += need as usize;
         let seg = s.segments.last_mut().expect("the tail's segment");
         seg.offsets.push(offset as u32);
@@ -752,6 +794,12 @@ impl Drop for SegmentWriter {
             }
         }
     }
+}
+
+/// What [`SegmentWriter::frame`] is given: a body, or a frame made ahead of time.
+enum Frame<'a> {
+    Body(&'a [u8]),
+    Framed(Framed),
 }
 
 /// A file handle shared between the writer's tail and its readers (after a rewrite).

@@ -186,3 +186,121 @@ fn fs_backend_round_trip_with_recovery_of_a_torn_tail() {
     assert_eq!(r.read(200).unwrap(), b"after");
     assert_eq!(r.read(17).unwrap(), 17u32.to_le_bytes().repeat(10));
 }
+
+// The segment files in `dir`, in order, with their contents, as the disk holds them now.
+fn segment_files(b: &SimBackend) -> Vec<Vec<u8>> {
+    b.files()
+        .into_iter()
+        .filter(|(p, _)| p.parent() == Some(dir()) && p.extension().is_some_and(|e| e == "seg"))
+        .map(|(_, bytes)| bytes)
+        .collect()
+}
+
+// The offset where the frames of a segment's checked records end, by walking their lengths.
+fn frames_end(bytes: &[u8], records: u64) -> usize {
+    let mut at = HEADER_LEN as usize;
+    for _ in 0..records {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 12 + len;
+    }
+    at
+}
+
+/// SPEC §9.3: the last segment holds zeros written ahead of its frames; every segment before it
+/// ends with its last frame. A power loss leaves the zeros; a reader stops at them and recovery
+/// finds exactly the records written, cuts the zeros, and appends after the last record.
+#[test]
+fn a_preallocated_segment_with_zeros_after_the_last_frame_recovers_exactly_the_written_records() {
+    let b = SimBackend::new(11);
+    let backend: Arc<dyn Backend> = Arc::new(b.clone());
+    let config = SegmentConfig::default().max_segment_bytes(20_000);
+    let (w, _) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..150u32).map(|i| vec![i as u8 | 1; 300]).collect();
+    for body in &bodies {
+        w.append(body).unwrap();
+        w.sync().unwrap();
+    }
+    b.crash();
+    drop(w);
+    let files = segment_files(&b);
+    assert!(files.len() >= 3, "{} segments", files.len());
+    let (last, before) = files.split_last().unwrap();
+    let mut records = 0u64;
+    for f in before {
+        let n = ((f.len() - HEADER_LEN as usize) / 312) as u64;
+        assert_eq!(
+            f.len(),
+            frames_end(f, n),
+            "a segment before the last ends in zeros"
+        );
+        records += n;
+    }
+    let in_last = bodies.len() as u64 - records;
+    let end = frames_end(last, in_last);
+    assert!(last.len() > end, "no zeros written ahead of the last frame");
+    assert!(last[end..].iter().all(|&x| x == 0));
+
+    let r = SegmentReader::open(&b, dir()).unwrap();
+    assert_eq!(r.end_index(), 150);
+    let read: Vec<Vec<u8>> = r.iter().map(|x| x.unwrap().1).collect();
+    assert_eq!(read, bodies);
+    let (w, rec) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    assert_eq!(rec.records, 150);
+    assert_eq!(rec.cut_bytes, (last.len() - end) as u64);
+    assert_eq!(w.append(b"after").unwrap(), 150);
+    w.sync().unwrap();
+    drop(w);
+    // A clean close cuts the zeros.
+    let files = segment_files(&b);
+    let last = files.last().unwrap();
+    assert_eq!(last.len(), frames_end(last, in_last + 1));
+    let r = SegmentReader::open(&b, dir()).unwrap();
+    assert_eq!(r.read(150).unwrap(), b"after");
+    assert_eq!(r.read(149).unwrap(), bodies[149]);
+}
+
+/// A frame after a run of zeros is never a record (SPEC §9.3): an `fdatasync` covers every write
+/// before it, so no acknowledged frame follows a zero run; such a frame is an unacknowledged
+/// write that reached the disk while an earlier one was lost. Readers stop at the zeros, and
+/// recovery cuts everything after the last record, so the stale frame cannot reappear once new
+/// records reach its place.
+#[test]
+fn a_valid_frame_after_a_run_of_zeros_is_not_a_record() {
+    let b = SimBackend::new(12);
+    let backend: Arc<dyn Backend> = Arc::new(b.clone());
+    let config = SegmentConfig::default();
+    let (w, _) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    for i in 0..10u8 {
+        w.append(&[i; 40]).unwrap();
+    }
+    w.sync().unwrap();
+    let end = HEADER_LEN + 10 * (12 + 40);
+    // Where record 11 goes if record 10 has 40 bytes: a valid frame of record 11, with zeros
+    // where record 10 would be.
+    let file = &segment_files(&b)[0];
+    let header = sealtrail::segment::Header::decode(file).unwrap();
+    let mut frame = 40u32.to_le_bytes().to_vec();
+    frame.extend_from_slice(&[0xee; 40]);
+    frame.extend_from_slice(&sealtrail::segment::record_check(
+        &header.record_key(),
+        11,
+        &[0xee; 40],
+    ));
+    let path = dir().join(sealtrail::segment::file_name(0));
+    let f = b.open(&path, OpenMode::Write).unwrap();
+    f.write_at(&frame, end + 12 + 40).unwrap();
+    f.sync_data().unwrap();
+    drop(f);
+    b.crash();
+    drop(w);
+
+    assert_eq!(SegmentReader::open(&b, dir()).unwrap().end_index(), 10);
+    let (w, rec) = SegmentWriter::open(backend, dir(), config).unwrap();
+    assert_eq!(rec.records, 10);
+    assert_eq!(w.append(&[7; 40]).unwrap(), 10);
+    w.sync().unwrap();
+    let r = SegmentReader::open(&b, dir()).unwrap();
+    assert_eq!(r.end_index(), 11, "the stale frame came back as record 11");
+    assert_eq!(r.read(10).unwrap(), [7; 40]);
+    assert!(rec.cut_bytes >= 12 + 40 + frame.len() as u64);
+}

@@ -73,6 +73,17 @@
 //! the next exists, no segment file ever has a torn header, and recovery only ever repairs
 //! the tail of the last one.
 //!
+//! # Preallocation (SPEC §9.7.1)
+//!
+//! The last segment holds zeros written ahead of its frames (a page at first, doubling up to
+//! [`SegmentConfig::preallocate_bytes`], never past the capacity), written in the same write as
+//! the frames that pass the zeros already there: the `fdatasync`s that follow change no file
+//! size, so they commit no metadata. A zero frame fails its check, so readers stop there. The
+//! zeros are cut before the next segment is made (every segment but the last ends with its last
+//! frame) and on a clean close; after a crash, recovery cuts them with the torn tail. A valid
+//! frame after a run of zeros can only be a write that was never acknowledged (an `fdatasync`
+//! covers every write before it): readers never reach it and recovery cuts it.
+//!
 //! # Recovery
 //!
 //! [`SegmentWriter::open`] scans every segment. Every segment but the last must be whole
@@ -104,12 +115,15 @@ pub use writer::{Recovery, SegmentWriter};
 pub const DEFAULT_MAX_SEGMENT_BYTES: u32 = 64 << 20;
 /// Default bytes framed in memory before they are written out without a sync: 1 MiB.
 pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 1 << 20;
+/// Default zeros written ahead of the last frame of a segment: 1 MiB.
+pub const DEFAULT_PREALLOCATE_BYTES: u64 = 1 << 20;
 
 /// How a [`SegmentWriter`] sizes its segments and buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentConfig {
     max_segment_bytes: u32,
     write_buffer_bytes: usize,
+    preallocate_bytes: u64,
 }
 
 impl Default for SegmentConfig {
@@ -117,6 +131,7 @@ impl Default for SegmentConfig {
         SegmentConfig {
             max_segment_bytes: DEFAULT_MAX_SEGMENT_BYTES,
             write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
+            preallocate_bytes: DEFAULT_PREALLOCATE_BYTES,
         }
     }
 }
@@ -132,6 +147,14 @@ impl SegmentConfig {
     /// Bytes framed in memory after which an appender writes them out (without a sync).
     pub fn write_buffer_bytes(mut self, bytes: usize) -> Self {
         self.write_buffer_bytes = bytes;
+        self
+    }
+
+    /// Zeros written ahead of the frames of the last segment when a write passes the zeros
+    /// already there (never past the capacity; 0 writes none). An `fdatasync` that changes a
+    /// file's size also commits its metadata; within the zeros, one changes only data.
+    pub fn preallocate_bytes(mut self, bytes: u64) -> Self {
+        self.preallocate_bytes = bytes;
         self
     }
 }

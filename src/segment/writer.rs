@@ -33,6 +33,26 @@ struct Chunk {
     bytes: Vec<u8>,
 }
 
+/// A record's frame, made outside the state lock with the key of the segment that was the
+/// tail then: kept as it is if the record lands in that segment, made again if it does not.
+#[derive(Debug)]
+struct Framed {
+    key: [u8; 32],
+    bytes: Vec<u8>,
+}
+
+impl Framed {
+    fn new(key: [u8; 32], index: u64, body: &[u8]) -> Framed {
+        let mut bytes = Vec::with_capacity(FRAME_OVERHEAD as usize + body.len());
+        format::push_frame(&mut bytes, &key, index, body);
+        Framed { key, bytes }
+    }
+
+    fn body(&self) -> &[u8] {
+        &self.bytes[4..self.bytes.len() - 8]
+    }
+}
+
 #[derive(Debug)]
 struct Tail {
     header: Header,
@@ -47,8 +67,8 @@ struct State {
     reserved: u64,
     // Records framed, in index order: the next one to frame.
     framed: u64,
-    // Bodies written ahead of their turn.
-    early: BTreeMap<u64, Vec<u8>>,
+    // Records written ahead of their turn, framed already.
+    early: BTreeMap<u64, Framed>,
     chunks: Vec<Chunk>,
     chunk_bytes: usize,
     tail: Option<Tail>,
@@ -64,8 +84,33 @@ struct State {
 #[derive(Debug, Default)]
 struct Io {
     file: Option<(u64, Box<dyn BackendFile>)>,
+    // The tail file's capacity, where its last frame ends, and how far it is filled with
+    // frames and the zeros written ahead of them (SPEC §9.3, preallocation).
+    capacity: u64,
+    end: u64,
+    allocated: u64,
+    // Zeros the next extension writes: from a page, doubled at each extension up to the
+    // configured bytes, so a process that appends one record writes few zeros.
+    step: u64,
     // A segment was created since the directory was last synced.
     dir_dirty: bool,
+}
+
+// The first extension's zeros: one page.
+const FIRST_STEP: u64 = 4096;
+
+impl Io {
+    // The length the tail file is filled to once bytes up to `end` are written: unchanged
+    // while they fit, else zeros up to a step past them (never past the capacity), so the
+    // `fdatasync`s that follow change no file size.
+    fn fill_to(&mut self, end: u64, preallocate: u64) -> u64 {
+        if end <= self.allocated {
+            return self.allocated;
+        }
+        let step = self.step.clamp(preallocate.min(FIRST_STEP), preallocate);
+        self.step = step.saturating_mul(2);
+        end.saturating_add(step).min(self.capacity).max(end)
+    }
 }
 
 /// Appends records to the segment files of one directory (see [`crate::segment`]).
@@ -90,6 +135,9 @@ pub struct SegmentWriter {
     dir: PathBuf,
     config: SegmentConfig,
     state: Mutex<State>,
+    // The tail segment's record key, readable without the state lock, so that appenders
+    // frame their records (copy and check) before taking it.
+    tail_key: Mutex<[u8; 32]>,
     synced: Condvar,
     io: Mutex<Io>,
     readers: Mutex<BTreeMap<u64, Arc<dyn BackendFile>>>,
@@ -180,8 +228,12 @@ impl SegmentWriter {
                 offset: last.end,
             });
             io.file = Some((number, file));
+            io.capacity = u64::from(last.header.capacity);
+            io.end = last.end;
+            io.allocated = last.end;
         }
         let next = loaded.segments.last().map_or(0, Seg::next_index);
+        let tail_key = loaded.segments.last().map_or([0; 32], |s| s.key);
         recovery.records = next;
         let writer = SegmentWriter {
             backend,
@@ -200,6 +252,7 @@ impl SegmentWriter {
                 busy: false,
                 poisoned: None,
             }),
+            tail_key: Mutex::new(tail_key),
             synced: Condvar::new(),
             io: Mutex::new(io),
             readers: Mutex::new(BTreeMap::new()),
@@ -263,12 +316,13 @@ impl SegmentWriter {
             // Records reserved earlier go first: this one waits its turn behind them.
             let index = s.reserved;
             s.reserved += 1;
-            s.early.insert(index, body.to_vec());
+            let key = s.tail.as_ref().map_or([0; 32], |t| t.key);
+            s.early.insert(index, Framed::new(key, index, body));
             return Ok(index);
         }
         let index = s.reserved;
         s.reserved += 1;
-        self.frame(&mut s, index, body);
+        self.frame(&mut s, index, Frame::Body(body));
         self.spill(s)?;
         Ok(index)
     }
@@ -299,6 +353,13 @@ impl SegmentWriter {
     /// Writes the body of reserved record `index`, in any order. A body too large for a
     /// segment poisons the writer: the index can never be filled.
     pub fn write(&self, index: u64, body: &[u8]) -> Result<(), SegmentError> {
+        // Framed before the state lock is taken: the copy and the check, the costly part,
+        // are not done while other appenders wait for it. The body is copied once, whether
+        // it is written in its turn or ahead of it.
+        let framed = (body.len() as u64 <= self.max_body()).then(|| {
+            let key = *self.tail_key.lock().unwrap_or_else(|p| p.into_inner());
+            Framed::new(key, index, body)
+        });
         let mut s = self.lock();
         if let Some(p) = &s.poisoned {
             return Err(SegmentError::Poisoned(p.clone()));
@@ -306,21 +367,22 @@ impl SegmentWriter {
         if index >= s.reserved || index < s.framed || s.early.contains_key(&index) {
             return Err(SegmentError::NotReserved { index });
         }
-        if let Err(e) = self.check_size(body) {
+        let Some(framed) = framed else {
+            let e = self.check_size(body).expect_err("a body past the largest");
             self.poison(&mut s, format!("record {index}: {e}"));
             return Err(e);
-        }
+        };
         if index != s.framed {
-            s.early.insert(index, body.to_vec());
+            s.early.insert(index, framed);
             return Ok(());
         }
-        self.frame(&mut s, index, body);
+        self.frame(&mut s, index, Frame::Framed(framed));
         loop {
             let next = s.framed;
-            let Some(body) = s.early.remove(&next) else {
+            let Some(framed) = s.early.remove(&next) else {
                 break;
             };
-            self.frame(&mut s, next, &body);
+            self.frame(&mut s, next, Frame::Framed(framed));
         }
         self.spill(s)
     }
@@ -332,8 +394,12 @@ impl SegmentWriter {
 
     // Frames record `index` (the next in order) at the tail, starting a new segment first if
     // it does not fit.
-    fn frame(&self, s: &mut State, index: u64, body: &[u8]) {
+    fn frame(&self, s: &mut State, index: u64, frame: Frame<'_>) {
         debug_assert_eq!(index, s.framed);
+        let body: &[u8] = match &frame {
+            Frame::Body(b) => b,
+            Frame::Framed(f) => f.body(),
+        };
         let need = FRAME_OVERHEAD + body.len() as u64;
         let fits = s
             .tail
@@ -375,6 +441,7 @@ impl SegmentWriter {
                 key,
                 offset: HEADER_LEN,
             });
+            *self.tail_key.lock().unwrap_or_else(|p| p.into_inner()) = key;
         }
         let tail = s.tail.as_mut().expect("a tail was just made");
         let (number, offset, key) = (tail.header.number, tail.offset, tail.key);
@@ -392,7 +459,10 @@ impl SegmentWriter {
             });
         }
         let chunk = s.chunks.last_mut().expect("a chunk was just made");
-        format::push_frame(&mut chunk.bytes, &key, index, body);
+        match &frame {
+            Frame::Framed(f) if f.key == key => chunk.bytes.extend_from_slice(&f.bytes),
+            _ => format::push_frame(&mut chunk.bytes, &key, index, body),
+        }
         s.chunk_bytes += need as usize;
         let seg = s.segments.last_mut().expect("the tail's segment");
         seg.offsets.push(offset as u32);
@@ -480,14 +550,24 @@ impl SegmentWriter {
     fn write_chunks(&self, chunks: Vec<Chunk>, sync: bool) -> Result<(), SegmentError> {
         let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
         let io = &mut *io;
-        for chunk in chunks {
+        let preallocate = self.config.preallocate_bytes;
+        for mut chunk in chunks {
             let path = format::path(&self.dir, chunk.segment);
+            let end = chunk.offset + chunk.bytes.len() as u64;
             if chunk.create {
                 // The segment before is made durable in full, its directory entry too, before
-                // the next one exists: recovery then only ever repairs the last segment.
+                // the next one exists: recovery then only ever repairs the last segment. The
+                // zeros written ahead of its frames are cut first, so that every segment but
+                // the last ends with its last frame.
                 if let Some((number, f)) = &io.file {
-                    f.sync_data()
-                        .map_err(|e| io_err(format!("segment {number}"), e))?;
+                    let what = |e| io_err(format!("segment {number}"), e);
+                    if io.allocated > io.end {
+                        f.set_len(io.end)
+                            .and_then(|()| f.sync_all())
+                            .map_err(what)?;
+                    } else {
+                        f.sync_data().map_err(what)?;
+                    }
                 }
                 if io.dir_dirty {
                     self.backend
@@ -503,6 +583,10 @@ impl SegmentWriter {
                     .backend
                     .open(&tmp, OpenMode::Truncate)
                     .map_err(|e| io_err(tmp.display(), e))?;
+                io.capacity = u64::from(self.config.max_segment_bytes);
+                io.allocated = 0;
+                let fill = io.fill_to(end, preallocate);
+                chunk.bytes.resize((fill - chunk.offset) as usize, 0);
                 f.write_at(&chunk.bytes, chunk.offset)
                     .and_then(|()| f.sync_data())
                     .map_err(|e| io_err(tmp.display(), e))?;
@@ -510,8 +594,17 @@ impl SegmentWriter {
                     .rename(&tmp, &path)
                     .map_err(|e| io_err(path.display(), e))?;
                 io.file = Some((chunk.segment, f));
+                io.end = end;
+                io.allocated = fill;
                 io.dir_dirty = true;
                 continue;
+            }
+            // Zeros ahead of the frames in the same write: one system call, and the next
+            // `fdatasync` commits the new size once for many groups.
+            let extends = end > io.allocated;
+            let fill = io.fill_to(end, preallocate);
+            if extends {
+                chunk.bytes.resize((fill - chunk.offset) as usize, 0);
             }
             match &io.file {
                 Some((number, f)) if *number == chunk.segment => f
@@ -519,6 +612,8 @@ impl SegmentWriter {
                     .map_err(|e| io_err(path.display(), e))?,
                 _ => unreachable!("chunks follow the segment they were framed in"),
             }
+            io.end = io.end.max(end);
+            io.allocated = fill;
         }
         if sync {
             if let Some((number, f)) = &io.file {
@@ -629,6 +724,9 @@ impl SegmentWriter {
             }
             let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
             io.file = Some((header.number, Box::new(SharedFile(f.clone()))));
+            io.capacity = u64::from(header.capacity);
+            io.end = end;
+            io.allocated = end;
         }
         self.readers
             .lock()
@@ -679,6 +777,29 @@ impl SegmentWriter {
         r.insert(number, f.clone());
         Ok(f)
     }
+}
+
+impl Drop for SegmentWriter {
+    // A clean close cuts the zeros written ahead of the last frame, so a closed log takes no
+    // more room than its records. Best effort: zeros left by a crash are cut on the next open.
+    fn drop(&mut self) {
+        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if s.poisoned.is_some() {
+            return;
+        }
+        let io = self.io.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, f)) = &io.file {
+            if io.allocated > io.end && f.set_len(io.end).is_ok() {
+                io.allocated = io.end;
+            }
+        }
+    }
+}
+
+/// What [`SegmentWriter::frame`] is given: a body, or a frame made ahead of time.
+enum Frame<'a> {
+    Body(&'a [u8]),
+    Framed(Framed),
 }
 
 /// A file handle shared between the writer's tail and its readers (after a rewrite).

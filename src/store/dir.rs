@@ -173,12 +173,21 @@ impl Entries {
     }
 }
 
+/// Index writes not yet in sled, applied as one batch by the next flush (or by the write that
+/// brings them to this many): an append does no sled insert of its own.
+const PENDING_MAX: usize = 4096;
+
 /// The derived index: sled for a writer, memory for a reader (rebuilt on open).
 #[derive(Debug)]
 enum Index {
     Sled {
         db: sled::Db,
         state: sled::Tree,
+        /// Writes not yet applied to `db`; reads look here first.
+        pending: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+        /// Held while a batch taken from `pending` is applied, so a flush that records how
+        /// far the index reaches never does so while another thread's batch is in flight.
+        applying: Mutex<()>,
     },
     Memory {
         map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
@@ -188,6 +197,40 @@ enum Index {
 }
 
 impl Index {
+    fn sled(db: sled::Db, state: sled::Tree) -> Index {
+        Index::Sled {
+            db,
+            state,
+            pending: Mutex::new(BTreeMap::new()),
+            applying: Mutex::new(()),
+        }
+    }
+
+    // Applies every pending write to sled in one batch. The caller may hold `applying`
+    // already (`held`); a batch is taken from `pending` only under it.
+    fn apply_pending(&self) -> Result<(), StoreError> {
+        let Index::Sled { applying, .. } = self else {
+            return Ok(());
+        };
+        let held = lock(applying);
+        self.apply_pending_held(&held)
+    }
+
+    fn apply_pending_held(&self, _held: &MutexGuard<'_, ()>) -> Result<(), StoreError> {
+        let Index::Sled { db, pending, .. } = self else {
+            return Ok(());
+        };
+        let taken = std::mem::take(&mut *lock(pending));
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (k, v) in taken {
+            batch.insert(k, v);
+        }
+        db.apply_batch(batch).map_err(sled_err)
+    }
+
     fn memory() -> Index {
         Index::Memory {
             map: Mutex::new(BTreeMap::new()),
@@ -243,6 +286,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if let Index::Sled { db, .. } = &self.index {
             // Best effort: an index left behind is rebuilt on the next open.
+            let _ = self.index.apply_pending();
             let _ = db.flush();
         }
     }
@@ -389,8 +433,7 @@ impl DirStore {
         let lock_file = lock_exclusive(&path.join("lock"), path, wait)?;
         let db = open_index(path)?;
         let state = db.open_tree("state").map_err(sled_err)?;
-        let mut store =
-            DirStore::open_writer(Arc::new(FsBackend), path, Index::Sled { db, state })?;
+        let mut store = DirStore::open_writer(Arc::new(FsBackend), path, Index::sled(db, state))?;
         let inner = Arc::get_mut(&mut store.inner).expect("not shared yet");
         inner._released = Some(LockRelease {
             lock_file: path.join("index").join("db"),
@@ -543,7 +586,19 @@ impl DirStore {
 
     fn index_put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         match &self.inner.index {
-            Index::Sled { db, .. } => db.insert(key, value).map(|_| ()).map_err(sled_err),
+            // SPEC §9.7: derived data, so not written on the append path; a crash before the
+            // next flush loses nothing the open does not rebuild.
+            Index::Sled { pending, .. } => {
+                let full = {
+                    let mut p = lock(pending);
+                    p.insert(key.to_vec(), value.to_vec());
+                    p.len() >= PENDING_MAX
+                };
+                if full {
+                    self.inner.index.apply_pending()?;
+                }
+                Ok(())
+            }
             Index::Memory { map: m, .. } => {
                 lock(m).insert(key.to_vec(), value.to_vec());
                 Ok(())
@@ -553,11 +608,19 @@ impl DirStore {
 
     fn index_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
         match &self.inner.index {
-            Index::Sled { db, .. } => db
-                .range(start..end)
-                .take(limit)
-                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err))
-                .collect(),
+            Index::Sled { db, pending, .. } => {
+                // Pending writes first, then sled's: a key in both is the pending one.
+                let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = lock(pending)
+                    .range(start.to_vec()..end.to_vec())
+                    .take(limit)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                for r in db.range(start..end).take(limit) {
+                    let (k, v) = r.map_err(sled_err)?;
+                    merged.entry(k.to_vec()).or_insert_with(|| v.to_vec());
+                }
+                Ok(merged.into_iter().take(limit).collect())
+            }
             Index::Memory { map: m, .. } => Ok(lock(m)
                 .range(start.to_vec()..end.to_vec())
                 .take(limit)
@@ -568,12 +631,24 @@ impl DirStore {
 
     fn index_last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
         match &self.inner.index {
-            Index::Sled { db, .. } => db
-                .range(start..end)
-                .next_back()
-                .transpose()
-                .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))
-                .map_err(sled_err),
+            Index::Sled { db, pending, .. } => {
+                let from_pending = lock(pending)
+                    .range(start.to_vec()..end.to_vec())
+                    .next_back()
+                    .map(|(k, v)| (k.clone(), v.clone()));
+                let from_db = db
+                    .range(start..end)
+                    .next_back()
+                    .transpose()
+                    .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                    .map_err(sled_err)?;
+                // The greater key; on a tie the pending value, which is the newer.
+                Ok(match (from_pending, from_db) {
+                    (Some(p), Some(d)) if d.0 > p.0 => Some(d),
+                    (Some(p), _) => Some(p),
+                    (None, d) => d,
+                })
+            }
             Index::Memory { map: m, .. } => Ok(lock(m)
                 .range(start.to_vec()..end.to_vec())
                 .next_back()
@@ -619,7 +694,10 @@ impl Store for DirStore {
         match class(key) {
             Ok(Class::Entry(seq)) => self.get_entry(seq),
             Ok(Class::Index) => match &self.inner.index {
-                Index::Sled { db, .. } => {
+                Index::Sled { db, pending, .. } => {
+                    if let Some(v) = lock(pending).get(key) {
+                        return Ok(Some(v.clone()));
+                    }
                     db.get(key).map(|v| v.map(|v| v.to_vec())).map_err(sled_err)
                 }
                 Index::Memory { map: m, .. } => Ok(lock(m).get(key).cloned()),
@@ -654,7 +732,12 @@ impl Store for DirStore {
                 }
             }
             Class::Index => match &self.inner.index {
-                Index::Sled { db, .. } => db.remove(key).map(|_| ()).map_err(sled_err),
+                // Pending writes reach sled first, so none of them comes back after the
+                // removal.
+                Index::Sled { db, .. } => {
+                    self.inner.index.apply_pending()?;
+                    db.remove(key).map(|_| ()).map_err(sled_err)
+                }
                 Index::Memory { map: m, .. } => {
                     lock(m).remove(key);
                     Ok(())
@@ -721,10 +804,15 @@ impl Store for DirStore {
             Entries::Reader(_) => 0,
         };
         match &self.inner.index {
-            // Every durable entry's index writes were made before the entry itself: the index
-            // covers them. Not synced: sled keeps its updates in order, and an index found
+            // Every durable entry's index writes were made before the entry itself, so they
+            // are pending or applied: once the pending ones are applied, the index covers the
+            // durable entries. Not synced: sled keeps its updates in order, and an index found
             // behind after a crash is rebuilt.
-            Index::Sled { state, .. } => {
+            Index::Sled {
+                state, applying, ..
+            } => {
+                let held = lock(applying);
+                self.inner.index.apply_pending_held(&held)?;
                 state
                     .insert(INDEXED_KEY, &durable.to_be_bytes())
                     .map_err(sled_err)?;
@@ -859,6 +947,40 @@ mod tests {
         );
         assert_eq!(reader.get(&entry_key(9)).unwrap().unwrap(), [9u8; 40]);
         assert_eq!(reader.get(&entry_key(10)).unwrap(), None);
+    }
+
+    /// SPEC §9.2: an index write is not a sled insert on the append path; reads see it at
+    /// once, the next flush applies it to sled in one batch and records the index's reach.
+    #[test]
+    fn index_writes_reach_sled_at_the_flush_and_reads_see_them_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path()).unwrap();
+        let Index::Sled { db, .. } = &store.inner.index else {
+            panic!("a writer's index is sled");
+        };
+        let run = [RUN, 1, b's', 0, 0, 0, 0, 0, 0, 0, 0];
+        let node = [NODES, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1];
+        store.put(&run, b"").unwrap();
+        store.put(&node, &[9; 32]).unwrap();
+        store.put(&entry_key(0), b"e0").unwrap();
+        assert_eq!(db.get(run).unwrap(), None, "an append wrote to sled");
+        assert_eq!(db.get(node).unwrap(), None, "an append wrote to sled");
+        assert_eq!(store.get(&run).unwrap(), Some(Vec::new()));
+        assert_eq!(store.get(&node).unwrap(), Some(vec![9; 32]));
+        let scanned = store.scan(&[RUN], &[NODES + 1], 10).unwrap();
+        assert_eq!(scanned.len(), 2);
+        assert_eq!(store.last(&[RUN], &[RUN + 1]).unwrap().unwrap().0, run);
+        store.flush().unwrap();
+        assert_eq!(db.get(run).unwrap().as_deref(), Some(&b""[..]));
+        assert_eq!(db.get(node).unwrap().as_deref(), Some(&[9u8; 32][..]));
+        assert_eq!(store.indexed_len().unwrap(), Some(1));
+        // A newer pending value wins over the one in sled.
+        store.put(&node, &[8; 32]).unwrap();
+        assert_eq!(store.get(&node).unwrap(), Some(vec![8; 32]));
+        assert_eq!(store.scan(&node, &[NODES + 1], 10).unwrap()[0].1, [8; 32]);
+        drop(store);
+        let store = DirStore::open(dir.path()).unwrap();
+        assert_eq!(store.get(&node).unwrap(), Some(vec![8; 32]));
     }
 
     #[test]

@@ -204,3 +204,42 @@ fn an_erased_payload_is_found_nowhere_under_the_log_directory() {
     reader.verify().unwrap();
     scan("reopened");
 }
+
+/// SPEC §9.7.2: a bit flipped in an early entry of a closed log is damage. Opening reports it,
+/// naming the segment and the offset, and cuts nothing; read-only opens report it too.
+#[test]
+fn a_flipped_bit_in_an_early_entry_is_reported_not_cut() {
+    use sealtrail::log::OpenError;
+    use sealtrail::segment::{Corruption, SegmentError};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = sessions_log(&path);
+    log.flush().unwrap();
+    drop(log);
+    let segment = path.join("entries").join("00000000000000000000.seg");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let len = bytes.len();
+    // Inside one of the first records: the 56-byte header, then frames.
+    let at = 56 + 3 * 12 + 200;
+    bytes[at] ^= 0x04;
+    std::fs::write(&segment, &bytes).unwrap();
+    let check = |e: OpenError| match e {
+        OpenError::Store(StoreError::Segments {
+            dir,
+            source:
+                SegmentError::Corrupt {
+                    segment: 0,
+                    offset,
+                    problem: Corruption::BeforeDurable { found, .. },
+                },
+        }) => {
+            assert!(dir.ends_with("entries"), "{}", dir.display());
+            assert!((56..=at as u64).contains(&offset), "offset {offset}");
+            assert!(found < 3, "{found} records before the damage");
+        }
+        other => panic!("not reported as damage: {other}"),
+    };
+    check(Log::open(&path).unwrap_err());
+    check(Log::builder().open_read_only(&path).unwrap_err());
+    assert_eq!(std::fs::metadata(&segment).unwrap().len() as usize, len);
+}

@@ -83,6 +83,18 @@ fn segment_err(e: SegmentError) -> StoreError {
     }
 }
 
+// Opening a directory of segments: damage is reported typed, naming the directory, the
+// segment and the offset.
+fn open_err(dir: &Path) -> impl Fn(SegmentError) -> StoreError + '_ {
+    move |e| match e {
+        SegmentError::Corrupt { .. } | SegmentError::BadState { .. } => StoreError::Segments {
+            dir: dir.to_path_buf(),
+            source: e,
+        },
+        other => segment_err(other),
+    }
+}
+
 fn sled_err(e: sled::Error) -> StoreError {
     match e {
         sled::Error::Io(io) => StoreError::Io(io),
@@ -419,10 +431,11 @@ impl DirStore {
         index: Index,
     ) -> Result<DirStore, StoreError> {
         let config = SegmentConfig::default();
-        let (entries, _) = SegmentWriter::open(backend.clone(), &path.join("entries"), config)
-            .map_err(segment_err)?;
+        let (entries_dir, meta_dir) = (path.join("entries"), path.join("meta"));
+        let (entries, _) = SegmentWriter::open(backend.clone(), &entries_dir, config)
+            .map_err(open_err(&entries_dir))?;
         let (meta_writer, _) =
-            SegmentWriter::open(backend, &path.join("meta"), config).map_err(segment_err)?;
+            SegmentWriter::open(backend, &meta_dir, config).map_err(open_err(&meta_dir))?;
         let meta = replay(
             |i| meta_writer.read(i).map_err(segment_err),
             meta_writer.len(),
@@ -462,12 +475,14 @@ impl DirStore {
         let backend = FsBackend;
         // The meta stream first: every checkpoint it holds was made over entries already
         // written, so the entries read after it reach at least as far.
-        let meta_reader = SegmentReader::open(&backend, &path.join("meta")).map_err(segment_err)?;
+        let (entries_dir, meta_dir) = (path.join("entries"), path.join("meta"));
+        let meta_reader = SegmentReader::open(&backend, &meta_dir).map_err(open_err(&meta_dir))?;
         let meta = replay(
             |i| meta_reader.read(i).map_err(segment_err),
             meta_reader.end_index(),
         )?;
-        let entries = SegmentReader::open(&backend, &path.join("entries")).map_err(segment_err)?;
+        let entries =
+            SegmentReader::open(&backend, &entries_dir).map_err(open_err(&entries_dir))?;
         Ok(DirStore {
             inner: Arc::new(Inner {
                 dir: path.to_path_buf(),

@@ -243,3 +243,64 @@ fn a_flipped_bit_in_an_early_entry_is_reported_not_cut() {
     check(Log::builder().open_read_only(&path).unwrap_err());
     assert_eq!(std::fs::metadata(&segment).unwrap().len() as usize, len);
 }
+
+/// An open that rebuilds the index reports its progress: counts that never go down, one total,
+/// the last call at the total; a read-only open (its index is built in memory) reports too.
+#[test]
+fn an_index_rebuild_reports_monotone_progress() {
+    use sealtrail::log::IndexProgress;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let k = keys();
+    let log = Log::create(&path, &k.owner, ORIGIN).unwrap();
+    log.register_key(&k.owner, k.recorder.key_id(), Role::Recorder, "harness")
+        .unwrap();
+    for _ in 0..10 {
+        let batch = (0..1000u32).map(|i| note(&i)).collect();
+        log.append_batch(&k.recorder, batch).unwrap();
+    }
+    log.flush().unwrap();
+    let len = log.len();
+    drop(log);
+    std::fs::remove_dir_all(path.join("index")).unwrap();
+
+    let check = |calls: &[IndexProgress]| {
+        assert!(calls.len() >= 3, "{calls:?}");
+        assert!(calls.iter().all(|p| p.total == len), "{calls:?}");
+        assert!(
+            calls.windows(2).all(|w| w[0].done <= w[1].done),
+            "{calls:?}"
+        );
+        assert_eq!(calls.last().unwrap().done, len, "{calls:?}");
+    };
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let sink = calls.clone();
+    let log = Log::builder()
+        .progress_after(std::time::Duration::ZERO)
+        .on_index_progress(move |p| sink.lock().unwrap().push(p))
+        .open(&path)
+        .unwrap();
+    check(&calls.lock().unwrap());
+    drop(log);
+
+    // The index is up to date now: nothing to rebuild, nothing reported.
+    calls.lock().unwrap().clear();
+    let sink = calls.clone();
+    drop(
+        Log::builder()
+            .progress_after(std::time::Duration::ZERO)
+            .on_index_progress(move |p| sink.lock().unwrap().push(p))
+            .open(&path)
+            .unwrap(),
+    );
+    assert!(calls.lock().unwrap().is_empty());
+
+    let sink = calls.clone();
+    Log::builder()
+        .progress_after(std::time::Duration::ZERO)
+        .on_index_progress(move |p| sink.lock().unwrap().push(p))
+        .open_read_only(&path)
+        .unwrap();
+    check(&calls.lock().unwrap());
+}

@@ -42,6 +42,30 @@ impl Clock {
     }
 }
 
+/// How far an open has come rebuilding the derived index (SPEC §9.3): reported to the
+/// function given to [`LogBuilder::on_index_progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IndexProgress {
+    /// Entries indexed so far by this rebuild.
+    pub done: u64,
+    /// Entries this rebuild indexes in all.
+    pub total: u64,
+}
+
+/// A function told how an index rebuild progresses.
+#[derive(Clone)]
+struct ProgressFn(Arc<dyn Fn(IndexProgress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn(..)")
+    }
+}
+
+/// How long an index rebuild runs before its progress is reported: one second.
+pub const DEFAULT_PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Options for creating or opening a log.
 #[derive(Debug, Clone)]
 pub struct LogBuilder {
@@ -51,6 +75,8 @@ pub struct LogBuilder {
     clock: Clock,
     lock_wait: std::time::Duration,
     max_skew: std::time::Duration,
+    progress: Option<ProgressFn>,
+    progress_after: std::time::Duration,
 }
 
 /// How far the log's last entry may be dated ahead of the writer's clock before appends are
@@ -66,6 +92,8 @@ impl Default for LogBuilder {
             clock: Clock::System,
             lock_wait: std::time::Duration::ZERO,
             max_skew: DEFAULT_MAX_CLOCK_SKEW,
+            progress: None,
+            progress_after: DEFAULT_PROGRESS_AFTER,
         }
     }
 }
@@ -113,6 +141,24 @@ impl LogBuilder {
     /// wait.
     pub fn lock_wait(mut self, wait: std::time::Duration) -> Self {
         self.lock_wait = wait;
+        self
+    }
+
+    /// Calls `f` as an open rebuilds the derived index from the entries (after a crash, when
+    /// `index/` was removed, and on every read-only open, whose index lives in memory), once
+    /// the rebuild has run longer than [`progress_after`](Self::progress_after): with the
+    /// entries done so far, never fewer than the call before, and last with `done == total`.
+    /// A command line draws a progress bar with it; a rebuild is linear in the log's length.
+    pub fn on_index_progress(mut self, f: impl Fn(IndexProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(Arc::new(f)));
+        self
+    }
+
+    /// How long an index rebuild runs before [`on_index_progress`](Self::on_index_progress)'s
+    /// function is first called (default [`DEFAULT_PROGRESS_AFTER`]; zero reports every
+    /// rebuild from its start).
+    pub fn progress_after(mut self, after: std::time::Duration) -> Self {
+        self.progress_after = after;
         self
     }
 
@@ -171,7 +217,11 @@ impl LogBuilder {
         let suite = descriptor.suite();
         if let Some(indexed) = store.indexed_len()? {
             if indexed < len {
-                reindex(store.as_ref(), suite, indexed, len)?;
+                let progress = self.progress.as_ref().map(|p| Reporter {
+                    f: p.0.as_ref(),
+                    after: self.progress_after,
+                });
+                reindex(store.as_ref(), suite, indexed, len, progress)?;
             }
         }
         let genesis =
@@ -241,6 +291,15 @@ pub(crate) fn open_dir(
     }
 }
 
+/// Where [`reindex`] reports its progress, and after how long.
+pub(super) struct Reporter<'a> {
+    f: &'a (dyn Fn(IndexProgress) + Send + Sync),
+    after: std::time::Duration,
+}
+
+/// Entries indexed between two looks at the clock.
+const PROGRESS_STRIDE: u64 = 4096;
+
 /// Rebuilds the store's derived index (session run markers, upper Merkle nodes) for entries
 /// `from..len` from the entries themselves (SPEC §9.7). When the nodes the tree's edge at
 /// `from` needs are not there, the whole index is rebuilt.
@@ -249,7 +308,10 @@ pub(super) fn reindex(
     suite: Suite,
     from: u64,
     len: u64,
+    progress: Option<Reporter<'_>>,
 ) -> Result<(), OpenError> {
+    let started = std::time::Instant::now();
+    let mut reporting = false;
     let nodes = StoreNodes { store, cache: None };
     let (from, mut frontier) = match Frontier::restore(&nodes, from) {
         Ok(f) => (from, f),
@@ -265,6 +327,17 @@ pub(super) fn reindex(
         None => SessionId::none(),
     };
     for seq in from..len {
+        if let Some(p) = &progress {
+            if (seq - from) % PROGRESS_STRIDE == 0 {
+                reporting = reporting || started.elapsed() >= p.after;
+                if reporting {
+                    (p.f)(IndexProgress {
+                        done: seq - from,
+                        total: len - from,
+                    });
+                }
+            }
+        }
         let e = read_entry(store, suite, seq)
             .map_err(|e| damaged(seq, e))?
             .ok_or_else(|| damaged(seq, "missing"))?;
@@ -281,6 +354,14 @@ pub(super) fn reindex(
         session = s.clone();
     }
     store.flush()?;
+    if let Some(p) = &progress {
+        if reporting || started.elapsed() >= p.after {
+            (p.f)(IndexProgress {
+                done: len - from,
+                total: len - from,
+            });
+        }
+    }
     Ok(())
 }
 

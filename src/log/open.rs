@@ -270,25 +270,14 @@ impl LogBuilder {
     }
 }
 
-/// Opens a log directory for writing, waiting at most `wait` for another writer to close it.
+/// Opens a log directory for writing, waiting at most `wait` for another writer — in another
+/// process or this one — to close it (woken by the close, never polling).
 #[cfg(feature = "sled")]
 pub(crate) fn open_dir(
     path: &Path,
     wait: std::time::Duration,
 ) -> Result<crate::store::DirStore, StoreError> {
-    let start = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(2);
-    loop {
-        // Another process: the store blocks on its lock file for the rest of the wait.
-        match crate::store::DirStore::open_waiting(path, wait.saturating_sub(start.elapsed())) {
-            // Another handle in this process: it has no lock to block on, so poll.
-            Err(StoreError::OpenInThisProcess { .. }) if start.elapsed() < wait => {
-                std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
-                pause = (pause * 2).min(std::time::Duration::from_millis(50));
-            }
-            other => return other,
-        }
-    }
+    crate::store::DirStore::open_waiting(path, wait)
 }
 
 /// Where [`reindex`] reports its progress, and after how long.

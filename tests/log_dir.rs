@@ -204,3 +204,103 @@ fn an_erased_payload_is_found_nowhere_under_the_log_directory() {
     reader.verify().unwrap();
     scan("reopened");
 }
+
+/// SPEC §9.7.2: a bit flipped in an early entry of a closed log is damage. Opening reports it,
+/// naming the segment and the offset, and cuts nothing; read-only opens report it too.
+#[test]
+fn a_flipped_bit_in_an_early_entry_is_reported_not_cut() {
+    use sealtrail::log::OpenError;
+    use sealtrail::segment::{Corruption, SegmentError};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = sessions_log(&path);
+    log.flush().unwrap();
+    drop(log);
+    let segment = path.join("entries").join("00000000000000000000.seg");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let len = bytes.len();
+    // Inside one of the first records: the 56-byte header, then frames.
+    let at = 56 + 3 * 12 + 200;
+    bytes[at] ^= 0x04;
+    std::fs::write(&segment, &bytes).unwrap();
+    let check = |e: OpenError| match e {
+        OpenError::Store(StoreError::Segments {
+            dir,
+            source:
+                SegmentError::Corrupt {
+                    segment: 0,
+                    offset,
+                    problem: Corruption::BeforeDurable { found, .. },
+                },
+        }) => {
+            assert!(dir.ends_with("entries"), "{}", dir.display());
+            assert!((56..=at as u64).contains(&offset), "offset {offset}");
+            assert!(found < 3, "{found} records before the damage");
+        }
+        other => panic!("not reported as damage: {other}"),
+    };
+    check(Log::open(&path).unwrap_err());
+    check(Log::builder().open_read_only(&path).unwrap_err());
+    assert_eq!(std::fs::metadata(&segment).unwrap().len() as usize, len);
+}
+
+/// An open that rebuilds the index reports its progress: counts that never go down, one total,
+/// the last call at the total; a read-only open (its index is built in memory) reports too.
+#[test]
+fn an_index_rebuild_reports_monotone_progress() {
+    use sealtrail::log::IndexProgress;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let k = keys();
+    let log = Log::create(&path, &k.owner, ORIGIN).unwrap();
+    log.register_key(&k.owner, k.recorder.key_id(), Role::Recorder, "harness")
+        .unwrap();
+    for _ in 0..10 {
+        let batch = (0..1000u32).map(|i| note(&i)).collect();
+        log.append_batch(&k.recorder, batch).unwrap();
+    }
+    log.flush().unwrap();
+    let len = log.len();
+    drop(log);
+    std::fs::remove_dir_all(path.join("index")).unwrap();
+
+    let check = |calls: &[IndexProgress]| {
+        assert!(calls.len() >= 3, "{calls:?}");
+        assert!(calls.iter().all(|p| p.total == len), "{calls:?}");
+        assert!(
+            calls.windows(2).all(|w| w[0].done <= w[1].done),
+            "{calls:?}"
+        );
+        assert_eq!(calls.last().unwrap().done, len, "{calls:?}");
+    };
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let sink = calls.clone();
+    let log = Log::builder()
+        .progress_after(std::time::Duration::ZERO)
+        .on_index_progress(move |p| sink.lock().unwrap().push(p))
+        .open(&path)
+        .unwrap();
+    check(&calls.lock().unwrap());
+    drop(log);
+
+    // The index is up to date now: nothing to rebuild, nothing reported.
+    calls.lock().unwrap().clear();
+    let sink = calls.clone();
+    drop(
+        Log::builder()
+            .progress_after(std::time::Duration::ZERO)
+            .on_index_progress(move |p| sink.lock().unwrap().push(p))
+            .open(&path)
+            .unwrap(),
+    );
+    assert!(calls.lock().unwrap().is_empty());
+
+    let sink = calls.clone();
+    Log::builder()
+        .progress_after(std::time::Duration::ZERO)
+        .on_index_progress(move |p| sink.lock().unwrap().push(p))
+        .open_read_only(&path)
+        .unwrap();
+    check(&calls.lock().unwrap());
+}

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sealtrail::segment::{
-    Backend, FsBackend, HEADER_LEN, OpenMode, SegmentConfig, SegmentError, SegmentReader,
-    SegmentWriter, SimBackend, SimRng,
+    Backend, Corruption, FRAME_OVERHEAD, FsBackend, HEADER_LEN, OpenMode, STATE_FILE_NAME,
+    SegmentConfig, SegmentError, SegmentReader, SegmentWriter, SimBackend, SimRng, index_file_name,
 };
 
 const DIR: &str = "/logs/segments";
@@ -119,7 +119,7 @@ fn a_changed_byte_never_yields_a_changed_record() {
                         }
                     }
                 }
-                Err(SegmentError::Corrupt { .. }) => {}
+                Err(SegmentError::Corrupt { .. } | SegmentError::BadState { .. }) => {}
                 Err(e) => panic!("{path:?} byte {at}: {e}"),
             }
             f.write_at(content, 0).unwrap();
@@ -127,17 +127,32 @@ fn a_changed_byte_never_yields_a_changed_record() {
     }
     // Bytes changed after the open: a read checks the frame again.
     let r = SegmentReader::open(&b, dir()).unwrap();
-    let (path, content) = files.iter().next().unwrap();
+    let (path, content) = files
+        .iter()
+        .find(|(p, _)| p.extension().is_some_and(|x| x == "seg"))
+        .unwrap();
     let f = backend.open(path, OpenMode::Write).unwrap();
     let at = HEADER_LEN as usize + 4 + 3;
     f.write_at(&[content[at] ^ 0x55], at as u64).unwrap();
     assert!(matches!(r.read(0), Err(SegmentError::Corrupt { .. })));
     f.write_at(&content[at..at + 1], at as u64).unwrap();
     assert_eq!(r.read(0).unwrap(), bodies[0]);
-    // Hostile lengths: a frame claiming 4 GiB is a torn tail, not an allocation.
-    let last = files.keys().last().unwrap();
+    // Hostile lengths: a frame claiming 4 GiB is a torn tail, not an allocation (without
+    // the state file; with it, the records it counts durable cannot be cut).
+    let last = files
+        .keys()
+        .rfind(|p| p.extension().is_some_and(|x| x == "seg"))
+        .unwrap();
     let f = backend.open(last, OpenMode::Write).unwrap();
     f.write_at(&u32::MAX.to_le_bytes(), HEADER_LEN).unwrap();
+    assert!(matches!(
+        SegmentReader::open(&b, dir()),
+        Err(SegmentError::Corrupt {
+            problem: Corruption::BeforeDurable { durable: 30, .. },
+            ..
+        })
+    ));
+    backend.remove_file(&dir().join(STATE_FILE_NAME)).unwrap();
     let r = SegmentReader::open(&b, dir()).unwrap();
     assert!(r.end_index() < 30, "{} records", r.end_index());
     assert!(
@@ -162,6 +177,7 @@ fn fs_backend_round_trip_with_recovery_of_a_torn_tail() {
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
         .collect();
     names.sort();
     let last = names.last().unwrap();
@@ -185,6 +201,151 @@ fn fs_backend_round_trip_with_recovery_of_a_torn_tail() {
     let r = SegmentReader::open(&FsBackend, &dir).unwrap();
     assert_eq!(r.read(200).unwrap(), b"after");
     assert_eq!(r.read(17).unwrap(), 17u32.to_le_bytes().repeat(10));
+}
+
+fn segment_path(number: u64) -> std::path::PathBuf {
+    dir().join(format!("{number:020}.seg"))
+}
+
+/// SPEC §9.7.1: a sealed segment is opened from its index file, not scanned; an index that
+/// does not match its segment is not believed; a writer writes a missing one again.
+#[test]
+fn sealed_segments_are_opened_from_their_index_files() {
+    let b = SimBackend::new(21);
+    let backend: Arc<dyn Backend> = Arc::new(b.clone());
+    let config = SegmentConfig::default().max_segment_bytes(1_000);
+    let (w, _) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..60u8).map(|i| vec![i; 50]).collect();
+    for body in &bodies {
+        w.append(body).unwrap();
+    }
+    w.sync().unwrap();
+    drop(w);
+    let r = SegmentReader::open(&b, dir()).unwrap();
+    let segments = r.segment_count() as u64;
+    assert!(segments >= 4, "{segments} segments");
+    let files = b.files();
+    for n in 0..segments {
+        let idx = dir().join(index_file_name(n));
+        // Every sealed segment has one; the last, still being appended to, has none.
+        assert_eq!(files.contains_key(&idx), n + 1 < segments, "segment {n}");
+    }
+
+    // A body byte of record 1 changed in sealed segment 0: the index is believed (the
+    // segment's length and last bytes match), so the open does not scan the segment and does
+    // not see it; reading the record checks it and reports it.
+    let seg0 = segment_path(0);
+    let at = HEADER_LEN + FRAME_OVERHEAD + 50 + 4 + 10;
+    let f = backend.open(&seg0, OpenMode::Write).unwrap();
+    let original = files[&seg0][at as usize];
+    f.write_at(&[original ^ 0x20], at).unwrap();
+    let r = SegmentReader::open(&b, dir()).unwrap();
+    assert_eq!(r.end_index(), 60);
+    assert!(matches!(
+        r.read(1),
+        Err(SegmentError::Corrupt {
+            segment: 0,
+            problem: Corruption::RecordCheck(1),
+            ..
+        })
+    ));
+    // Without its index the segment is scanned, and the damage found on open.
+    let idx0 = dir().join(index_file_name(0));
+    backend.remove_file(&idx0).unwrap();
+    assert!(matches!(
+        SegmentReader::open(&b, dir()),
+        Err(SegmentError::Corrupt {
+            segment: 0,
+            problem: Corruption::Torn,
+            ..
+        })
+    ));
+    f.write_at(&[original], at).unwrap();
+
+    // A writer writes the missing index again (a reader never writes).
+    let (w, rec) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    assert_eq!((rec.records, rec.indexes_written), (60, 1));
+    drop(w);
+    assert_eq!(b.files()[&idx0], files[&idx0]);
+    let (w, rec) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    assert_eq!(rec.indexes_written, 0);
+    drop(w);
+
+    // Bytes added to a sealed segment: its index no longer matches its length, so the
+    // segment is scanned and reported.
+    let len = files[&seg0].len() as u64;
+    f.write_at(&[0; 12], len).unwrap();
+    assert!(matches!(
+        SegmentReader::open(&b, dir()),
+        Err(SegmentError::Corrupt {
+            segment: 0,
+            problem: Corruption::Torn,
+            ..
+        })
+    ));
+    f.set_len(len).unwrap();
+    let all: Vec<Vec<u8>> = SegmentReader::open(&b, dir())
+        .unwrap()
+        .iter()
+        .map(|x| x.unwrap().1)
+        .collect();
+    assert_eq!(all, bodies);
+}
+
+/// SPEC §9.7.2: a bad frame before the number of records known durable is damage, reported
+/// with its segment and offset, never cut as a torn tail; after it, a torn tail (or the zeros
+/// of a preallocated file) is cut as before.
+#[test]
+fn a_damaged_record_before_the_durable_size_is_reported_never_cut() {
+    let b = SimBackend::new(22);
+    let backend: Arc<dyn Backend> = Arc::new(b.clone());
+    let config = SegmentConfig::default();
+    let (w, _) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    for i in 0..30u8 {
+        w.append(&[i; 20]).unwrap();
+    }
+    w.sync().unwrap();
+    // Closing records the durable size.
+    drop(w);
+    let seg = segment_path(0);
+    let content = b.files()[&seg].clone();
+    let frame = FRAME_OVERHEAD + 20;
+    let record5 = HEADER_LEN + 5 * frame;
+    let f = backend.open(&seg, OpenMode::Write).unwrap();
+    f.write_at(&[content[record5 as usize + 7] ^ 0x01], record5 + 7)
+        .unwrap();
+    let expected = |e: &SegmentError| {
+        matches!(
+            e,
+            SegmentError::Corrupt {
+                segment: 0,
+                offset,
+                problem: Corruption::BeforeDurable { durable: 30, found: 5 },
+            } if *offset == record5
+        )
+    };
+    let err = SegmentWriter::open(backend.clone(), dir(), config).unwrap_err();
+    assert!(expected(&err), "{err}");
+    assert!(
+        err.to_string().contains("segment 0, offset"),
+        "{err} names the place"
+    );
+    let err = SegmentReader::open(&b, dir()).unwrap_err();
+    assert!(expected(&err), "{err}");
+    // Nothing was cut.
+    assert_eq!(f.len().unwrap(), content.len() as u64);
+    f.write_at(&content, 0).unwrap();
+
+    // Zeros after the last record (a preallocated segment), then a torn frame: cut.
+    let len = content.len() as u64;
+    f.write_at(&[0; 64], len).unwrap();
+    assert_eq!(SegmentReader::open(&b, dir()).unwrap().end_index(), 30);
+    let (w, rec) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    assert_eq!(
+        (rec.records, rec.known_durable, rec.cut_bytes),
+        (30, 30, 64)
+    );
+    assert_eq!(w.append(b"more").unwrap(), 30);
 }
 
 // The segment files in `dir`, in order, with their contents, as the disk holds them now.

@@ -62,7 +62,7 @@ pub use export::{
 };
 pub use layout::encode_record;
 pub use nodes::NodeReadError;
-pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, LogBuilder};
+pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_PROGRESS_AFTER, IndexProgress, LogBuilder};
 pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
 pub use read::Entries;
 pub use renewals::{RenewError, StoredRenewal};

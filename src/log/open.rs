@@ -42,6 +42,30 @@ impl Clock {
     }
 }
 
+/// How far an open has come rebuilding the derived index (SPEC §9.3): reported to the
+/// function given to [`LogBuilder::on_index_progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IndexProgress {
+    /// Entries indexed so far by this rebuild.
+    pub done: u64,
+    /// Entries this rebuild indexes in all.
+    pub total: u64,
+}
+
+/// A function told how an index rebuild progresses.
+#[derive(Clone)]
+struct ProgressFn(Arc<dyn Fn(IndexProgress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn(..)")
+    }
+}
+
+/// How long an index rebuild runs before its progress is reported: one second.
+pub const DEFAULT_PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Options for creating or opening a log.
 #[derive(Debug, Clone)]
 pub struct LogBuilder {
@@ -51,6 +75,8 @@ pub struct LogBuilder {
     clock: Clock,
     lock_wait: std::time::Duration,
     max_skew: std::time::Duration,
+    progress: Option<ProgressFn>,
+    progress_after: std::time::Duration,
 }
 
 /// How far the log's last entry may be dated ahead of the writer's clock before appends are
@@ -66,6 +92,8 @@ impl Default for LogBuilder {
             clock: Clock::System,
             lock_wait: std::time::Duration::ZERO,
             max_skew: DEFAULT_MAX_CLOCK_SKEW,
+            progress: None,
+            progress_after: DEFAULT_PROGRESS_AFTER,
         }
     }
 }
@@ -113,6 +141,24 @@ impl LogBuilder {
     /// wait.
     pub fn lock_wait(mut self, wait: std::time::Duration) -> Self {
         self.lock_wait = wait;
+        self
+    }
+
+    /// Calls `f` as an open rebuilds the derived index from the entries (after a crash, when
+    /// `index/` was removed, and on every read-only open, whose index lives in memory), once
+    /// the rebuild has run longer than [`progress_after`](Self::progress_after): with the
+    /// entries done so far, never fewer than the call before, and last with `done == total`.
+    /// A command line draws a progress bar with it; a rebuild is linear in the log's length.
+    pub fn on_index_progress(mut self, f: impl Fn(IndexProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(Arc::new(f)));
+        self
+    }
+
+    /// How long an index rebuild runs before [`on_index_progress`](Self::on_index_progress)'s
+    /// function is first called (default [`DEFAULT_PROGRESS_AFTER`]; zero reports every
+    /// rebuild from its start).
+    pub fn progress_after(mut self, after: std::time::Duration) -> Self {
+        self.progress_after = after;
         self
     }
 
@@ -178,7 +224,11 @@ impl LogBuilder {
         };
         if let Some(indexed) = store.indexed_len()? {
             if indexed < len {
-                reindex(records, indexed, len)?;
+                let progress = self.progress.as_ref().map(|p| Reporter {
+                    f: p.0.as_ref(),
+                    after: self.progress_after,
+                });
+                reindex(records, indexed, len, progress)?;
             }
         }
         let genesis =
@@ -230,31 +280,36 @@ impl LogBuilder {
     }
 }
 
-/// Opens a log directory for writing, waiting at most `wait` for another writer to close it.
+/// Opens a log directory for writing, waiting at most `wait` for another writer — in another
+/// process or this one — to close it (woken by the close, never polling).
 #[cfg(feature = "sled")]
 pub(crate) fn open_dir(
     path: &Path,
     wait: std::time::Duration,
 ) -> Result<crate::store::DirStore, StoreError> {
-    let start = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(2);
-    loop {
-        // Another process: the store blocks on its lock file for the rest of the wait.
-        match crate::store::DirStore::open_waiting(path, wait.saturating_sub(start.elapsed())) {
-            // Another handle in this process: it has no lock to block on, so poll.
-            Err(StoreError::OpenInThisProcess { .. }) if start.elapsed() < wait => {
-                std::thread::sleep(pause.min(wait.saturating_sub(start.elapsed())));
-                pause = (pause * 2).min(std::time::Duration::from_millis(50));
-            }
-            other => return other,
-        }
-    }
+    crate::store::DirStore::open_waiting(path, wait)
 }
+
+/// Where [`reindex`] reports its progress, and after how long.
+pub(super) struct Reporter<'a> {
+    f: &'a (dyn Fn(IndexProgress) + Send + Sync),
+    after: std::time::Duration,
+}
+
+/// Entries indexed between two looks at the clock.
+const PROGRESS_STRIDE: u64 = 4096;
 
 /// Rebuilds the store's derived index (session run markers) for entries `from..len` from the
 /// entries themselves (SPEC §9.7).
-pub(super) fn reindex(records: Records<'_>, from: u64, len: u64) -> Result<(), OpenError> {
+pub(super) fn reindex(
+    records: Records<'_>,
+    from: u64,
+    len: u64,
+    progress: Option<Reporter<'_>>,
+) -> Result<(), OpenError> {
     let store = records.store;
+    let started = std::time::Instant::now();
+    let mut reporting = false;
     let mut session = match from.checked_sub(1) {
         Some(last) => records
             .read(last)
@@ -266,6 +321,17 @@ pub(super) fn reindex(records: Records<'_>, from: u64, len: u64) -> Result<(), O
         None => SessionId::none(),
     };
     for seq in from..len {
+        if let Some(p) = &progress {
+            if (seq - from) % PROGRESS_STRIDE == 0 {
+                reporting = reporting || started.elapsed() >= p.after;
+                if reporting {
+                    (p.f)(IndexProgress {
+                        done: seq - from,
+                        total: len - from,
+                    });
+                }
+            }
+        }
         let e = records
             .read(seq)
             .map_err(|e| damaged(seq, e))?
@@ -277,6 +343,14 @@ pub(super) fn reindex(records: Records<'_>, from: u64, len: u64) -> Result<(), O
         session = s.clone();
     }
     store.flush()?;
+    if let Some(p) = &progress {
+        if reporting || started.elapsed() >= p.after {
+            (p.f)(IndexProgress {
+                done: len - from,
+                total: len - from,
+            });
+        }
+    }
     Ok(())
 }
 

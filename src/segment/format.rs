@@ -151,12 +151,14 @@ pub fn record_check(key: &[u8; 32], index: u64, body: &[u8]) -> [u8; 8] {
     out
 }
 
-/// Appends the frame of record `index` to `out`.
-pub(crate) fn push_frame(out: &mut Vec<u8>, key: &[u8; 32], index: u64, body: &[u8]) {
+/// Appends the frame of record `index` to `out`; returns its check (the frame's last 8 bytes).
+pub(crate) fn push_frame(out: &mut Vec<u8>, key: &[u8; 32], index: u64, body: &[u8]) -> [u8; 8] {
     let len = u32::try_from(body.len()).expect("bodies are bounded by the capacity");
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(body);
-    out.extend_from_slice(&record_check(key, index, body));
+    let check = record_check(key, index, body);
+    out.extend_from_slice(&check);
+    check
 }
 
 /// Reads a file front to back through a window, so a scan makes few system calls.

@@ -73,7 +73,7 @@
 //! the next exists, no segment file ever has a torn header, and recovery only ever repairs
 //! the tail of the last one.
 //!
-//! # Preallocation (SPEC §9.7.1)
+//! # Preallocation (SPEC §9.7.3)
 //!
 //! The last segment holds zeros written ahead of its frames (a page at first, doubling up to
 //! [`SegmentConfig::preallocate_bytes`], never past the capacity), written in the same write as
@@ -86,7 +86,11 @@
 //!
 //! # Recovery
 //!
-//! [`SegmentWriter::open`] scans every segment. Every segment but the last must be whole
+//! [`SegmentWriter::open`] reads every sealed segment from its index file (`.idx`, written
+//! when the segment is sealed; scanned instead, and the index written again, when it is missing
+//! or does not match) and scans the last one (SPEC §9.7.1). A `state` file records how many
+//! records are known durable: a bad frame before that count is damage, reported, never cut
+//! (SPEC §9.7.2). Every segment but the last must be whole
 //! and checked and continue the one before (number, first index), or the open fails with
 //! [`SegmentError::Corrupt`] naming the place: a crash cannot cause that, so it is damage,
 //! and nothing is removed. So does a segment whose header is bad. The last segment's torn
@@ -99,6 +103,7 @@
 mod backend;
 mod format;
 mod reader;
+mod sidecar;
 mod sim;
 mod writer;
 
@@ -108,6 +113,10 @@ pub use format::{
     VERSION, file_name, is_temp_file_name, max_body, parse_file_name, record_check, temp_file_name,
 };
 pub use reader::SegmentReader;
+pub use sidecar::{
+    INDEX_CONTEXT, INDEX_FIXED_LEN, INDEX_MAGIC, STATE_CONTEXT, STATE_FILE_NAME, STATE_LEN,
+    STATE_MAGIC, index_file_name,
+};
 pub use sim::{SimBackend, SimRng};
 pub use writer::{Recovery, SegmentWriter};
 
@@ -204,6 +213,21 @@ pub enum Corruption {
     /// A record read again fails its check.
     #[error("record {0} fails its check")]
     RecordCheck(u64),
+    /// The records end before the number the state file records as durable: a record known
+    /// durable is damaged or missing (SPEC §9.7.2). Nothing is cut.
+    #[error(
+        "the records end at {found}, before {durable} known durable: a durable record is damaged"
+    )]
+    BeforeDurable {
+        /// The number of records the state file records as durable.
+        durable: u64,
+        /// The number of complete, checked records found.
+        found: u64,
+    },
+    /// The durable-size state file is not one this format writes (bad magic, version,
+    /// length or check).
+    #[error("the durable-size state file is damaged")]
+    State,
 }
 
 /// A segment operation failed.
@@ -226,6 +250,13 @@ pub enum SegmentError {
         segment: u64,
         /// The byte offset in it.
         offset: u64,
+        /// What is wrong.
+        problem: Corruption,
+    },
+    /// The durable-size state file (SPEC §9.7.2) of the directory is damaged: it is only
+    /// ever replaced whole, so no crash leaves it so.
+    #[error("state file: {problem}")]
+    BadState {
         /// What is wrong.
         problem: Corruption,
     },

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::backend::{Backend, BackendFile, OpenMode};
 use super::format::{self, Header, Scanned};
-use super::{Corruption, SegmentError};
+use super::{Corruption, SegmentError, sidecar};
 
 /// One segment as found on open: its header, the offsets of its records, and how far its
 /// checked records reach.
@@ -40,16 +40,28 @@ impl Seg {
 pub(crate) struct Loaded {
     /// The segments, in order; only the last may end in a torn tail.
     pub segments: Vec<Seg>,
-    /// Temporary files of segments whose creation did not complete (never read).
+    /// Temporary files of segments whose creation did not complete, and of index or state
+    /// files whose replacement did not (never read).
     pub temps: Vec<String>,
+    /// Positions in `segments` of sealed segments that were scanned for want of a believable
+    /// index file (a writer writes one).
+    pub unindexed: Vec<usize>,
+    /// The number of records the state file records as durable (0 without one).
+    pub durable: u64,
 }
 
-/// Lists and scans the segments in `dir`. Every segment must have a whole, checked header
+/// Lists and reads the segments in `dir`. Every segment must have a whole, checked header
 /// (it is renamed into place only once its header is durable), every segment but the last
 /// must be whole and checked, and each must continue the one before (number and first record
 /// index): a crash cannot leave them otherwise, since a segment is made durable in full
-/// before the next one is created. The last may end in a torn tail.
+/// before the next one is created. A sealed segment (every one but the last) is read from its
+/// index file when that one is believable (SPEC §9.7.1), else scanned; the last is always
+/// scanned, and may end in a torn tail, but never before the number of records the state file
+/// records as durable (SPEC §9.7.2): fewer is damage, reported, never cut.
 pub(crate) fn load(backend: &dyn Backend, dir: &Path) -> Result<Loaded, SegmentError> {
+    // The state first: everything it counts was durable before it was written, so the
+    // segments read after it hold at least that many records, even with a writer beside.
+    let durable = sidecar::read_state(backend, dir)?;
     let names = backend
         .list_dir(dir)
         .map_err(|e| SegmentError::io(dir.display().to_string(), e))?;
@@ -61,10 +73,11 @@ pub(crate) fn load(backend: &dyn Backend, dir: &Path) -> Result<Loaded, SegmentE
     let temps = names
         .iter()
         .filter_map(|n| n.to_str())
-        .filter(|n| format::is_temp_file_name(n))
+        .filter(|n| format::is_temp_file_name(n) || sidecar::is_sidecar_temp(n))
         .map(str::to_owned)
         .collect();
     let mut segments: Vec<Seg> = Vec::new();
+    let mut unindexed = Vec::new();
     for (i, &number) in numbers.iter().enumerate() {
         let last = i + 1 == numbers.len();
         if let Some(prev) = segments.last() {
@@ -80,29 +93,81 @@ pub(crate) fn load(backend: &dyn Backend, dir: &Path) -> Result<Loaded, SegmentE
         let file = backend
             .open(&path, OpenMode::Read)
             .map_err(|e| SegmentError::io(path.display().to_string(), e))?;
-        let scanned = format::scan(file.as_ref(), number)?;
+        let seg = if last {
+            Seg::from_scan(format::scan(file.as_ref(), number)?)
+        } else {
+            read_sealed(
+                backend,
+                dir,
+                file.as_ref(),
+                number,
+                segments.len(),
+                &mut unindexed,
+            )?
+        };
         if let Some(prev) = segments.last() {
-            if scanned.header.first_index != prev.next_index() {
+            if seg.header.first_index != prev.next_index() {
                 return Err(SegmentError::Corrupt {
                     segment: number,
                     offset: 0,
                     problem: Corruption::FirstIndex {
                         expected: prev.next_index(),
-                        found: scanned.header.first_index,
+                        found: seg.header.first_index,
                     },
                 });
             }
         }
-        if !last && scanned.end != scanned.file_len {
+        if !last && seg.end != seg.file_len {
             return Err(SegmentError::Corrupt {
                 segment: number,
-                offset: scanned.end,
+                offset: seg.end,
                 problem: Corruption::Torn,
             });
         }
-        segments.push(Seg::from_scan(scanned));
+        segments.push(seg);
     }
-    Ok(Loaded { segments, temps })
+    let found = segments.last().map_or(0, Seg::next_index);
+    if found < durable {
+        let (segment, offset) = segments.last().map_or((0, 0), |s| (s.header.number, s.end));
+        return Err(SegmentError::Corrupt {
+            segment,
+            offset,
+            problem: Corruption::BeforeDurable { durable, found },
+        });
+    }
+    Ok(Loaded {
+        segments,
+        temps,
+        unindexed,
+        durable,
+    })
+}
+
+// A sealed segment: from its index file when that one is believable, else scanned (and its
+// place noted in `unindexed`).
+fn read_sealed(
+    backend: &dyn Backend,
+    dir: &Path,
+    file: &dyn BackendFile,
+    number: u64,
+    position: usize,
+    unindexed: &mut Vec<usize>,
+) -> Result<Seg, SegmentError> {
+    let file_len = file
+        .len()
+        .map_err(|e| SegmentError::io(format!("segment {number}"), e))?;
+    let header = format::read_header(file, number, file_len)?;
+    if let Some(index) = sidecar::read_index(backend, dir, &header, file, file_len) {
+        return Ok(Seg {
+            key: header.record_key(),
+            header,
+            offsets: index.offsets,
+            end: index.end,
+            file_len,
+        });
+    }
+    unindexed.push(position);
+    Ok(Seg::from_scan(format::scan(file, number)?))
 }
 
 /// Finds the segment holding record `index`.

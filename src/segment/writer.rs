@@ -3,11 +3,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BackendFile, OpenMode, parent};
 use super::format::{self, FRAME_OVERHEAD, HEADER_LEN, Header};
 use super::reader::{Seg, load, locate};
+use super::sidecar::{self, SealIndex};
 use super::{SegmentConfig, SegmentError};
+
+/// How often, at most, a sync also records the durable size in the state file (SPEC §9.7.2).
+/// It costs a small file replaced (two syncs), so it is not done on every group commit;
+/// closing the writer records it too.
+const STATE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What opening a directory for writing found and repaired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +26,14 @@ pub struct Recovery {
     pub segments: u64,
     /// Bytes cut from the end of the last segment (a torn or unchecked tail).
     pub cut_bytes: u64,
-    /// Temporary files of segments whose creation did not complete, removed.
+    /// Temporary files of segments whose creation did not complete, removed (and those of
+    /// index or state files whose replacement did not).
     pub removed_temp_files: u64,
+    /// The number of records the state file recorded as durable when the directory was
+    /// opened (SPEC §9.7.2): no record below it may be cut.
+    pub known_durable: u64,
+    /// Index files of sealed segments written because one was missing or not believable.
+    pub indexes_written: u64,
 }
 
 // Bytes framed but not yet handed to the file system: a run of one segment, starting at
@@ -31,6 +44,8 @@ struct Chunk {
     offset: u64,
     create: bool,
     bytes: Vec<u8>,
+    // With `create`: the index file of the segment before, sealed by this one.
+    seal: Option<Vec<u8>>,
 }
 
 /// A record's frame, made outside the state lock with the key of the segment that was the
@@ -51,6 +66,13 @@ impl Framed {
     fn body(&self) -> &[u8] {
         &self.bytes[4..self.bytes.len() - 8]
     }
+
+    // The frame's check: its last 8 bytes.
+    fn check(&self) -> [u8; 8] {
+        let mut c = [0u8; 8];
+        c.copy_from_slice(&self.bytes[self.bytes.len() - 8..]);
+        c
+    }
 }
 
 #[derive(Debug)]
@@ -59,6 +81,8 @@ struct Tail {
     key: [u8; 32],
     // Where the next frame goes.
     offset: u64,
+    // The check of the last record framed (the segment's last 8 bytes).
+    last_check: [u8; 8],
 }
 
 #[derive(Debug)]
@@ -94,6 +118,9 @@ struct Io {
     step: u64,
     // A segment was created since the directory was last synced.
     dir_dirty: bool,
+    // The durable size last recorded in the state file, and when.
+    state_records: u64,
+    state_at: Option<Instant>,
 }
 
 // The first extension's zeros: one page.
@@ -179,10 +206,47 @@ fn io_err(what: impl std::fmt::Display, source: std::io::Error) -> SegmentError 
     SegmentError::io(what.to_string(), source)
 }
 
+// The index file of a sealed segment (SPEC §9.7.1).
+fn seal_index(seg: &Seg, tail_check: [u8; 8]) -> Vec<u8> {
+    SealIndex {
+        header: seg.header.clone(),
+        file_len: seg.end,
+        end: seg.end,
+        tail_check,
+        offsets: seg.offsets.clone(),
+    }
+    .encode()
+}
+
+// Replaces segment `seg`'s index file (temporary file, sync, rename, directory sync).
+fn write_index(
+    backend: &dyn Backend,
+    dir: &Path,
+    seg: &Seg,
+    tail_check: [u8; 8],
+) -> Result<(), SegmentError> {
+    let path = sidecar::index_path(dir, seg.header.number);
+    backend
+        .replace(&path, &seal_index(seg, tail_check))
+        .map_err(|e| io_err(path.display(), e))
+}
+
+// Records `records` as durable in the state file (SPEC §9.7.2): every one of them must be.
+fn write_state(backend: &dyn Backend, dir: &Path, records: u64) -> Result<(), SegmentError> {
+    let path = sidecar::state_path(dir);
+    backend
+        .replace(&path, &sidecar::encode_state(records))
+        .map_err(|e| io_err(path.display(), e))
+}
+
 impl SegmentWriter {
-    /// Opens (creating if needed) the segments in `dir` for appending. Recovery: every segment
-    /// is scanned; a torn tail of the last segment (a frame cut short or failing its check) is
-    /// cut off and the cut synced; a last segment whose header never became whole is removed.
+    /// Opens (creating if needed) the segments in `dir` for appending. Recovery: sealed
+    /// segments are read from their index files (scanned, and the index written again, when
+    /// one is missing or not believable); the last segment is scanned and a torn tail (a frame
+    /// cut short or failing its check) after the records known durable is cut off and the cut
+    /// synced, while one before them is reported as [`SegmentError::Corrupt`]; leftover
+    /// temporary files are removed. The records found are then synced and recorded durable in
+    /// the state file.
     pub fn open(
         backend: Arc<dyn Backend>,
         dir: &Path,
@@ -195,6 +259,8 @@ impl SegmentWriter {
             segments: loaded.segments.len() as u64,
             cut_bytes: 0,
             removed_temp_files: 0,
+            known_durable: loaded.durable,
+            indexes_written: 0,
         };
         for name in &loaded.temps {
             let path = dir.join(name);
@@ -208,8 +274,24 @@ impl SegmentWriter {
                 .sync_dir(dir)
                 .map_err(|e| io_err(dir.display(), e))?;
         }
-        let mut io = Io::default();
+        for &i in &loaded.unindexed {
+            let seg = &loaded.segments[i];
+            let path = format::path(dir, seg.header.number);
+            let file = backend
+                .open(&path, OpenMode::Read)
+                .map_err(|e| io_err(path.display(), e))?;
+            let mut tail_check = [0u8; 8];
+            file.read_exact_at(&mut tail_check, seg.end.saturating_sub(8))
+                .map_err(|e| io_err(path.display(), e))?;
+            write_index(backend.as_ref(), dir, seg, tail_check)?;
+            recovery.indexes_written += 1;
+        }
+        let mut io = Io {
+            state_records: loaded.durable,
+            ..Io::default()
+        };
         let mut tail = None;
+        let next = loaded.segments.last().map_or(0, Seg::next_index);
         if let Some(last) = loaded.segments.last() {
             let number = last.header.number;
             let path = format::path(dir, number);
@@ -221,19 +303,32 @@ impl SegmentWriter {
                     .and_then(|()| file.sync_all())
                     .map_err(|e| io_err(path.display(), e))?;
                 recovery.cut_bytes = last.file_len - last.end;
+            } else if next > loaded.durable {
+                // Found whole, but maybe only in the page cache (after a kill): durable now.
+                file.sync_data().map_err(|e| io_err(path.display(), e))?;
+            }
+            let mut last_check = [0u8; 8];
+            if !last.offsets.is_empty() {
+                file.read_exact_at(&mut last_check, last.end - 8)
+                    .map_err(|e| io_err(path.display(), e))?;
             }
             tail = Some(Tail {
                 header: last.header.clone(),
                 key: last.key,
                 offset: last.end,
+                last_check,
             });
             io.file = Some((number, file));
             io.capacity = u64::from(last.header.capacity);
             io.end = last.end;
             io.allocated = last.end;
         }
-        let next = loaded.segments.last().map_or(0, Seg::next_index);
         let tail_key = loaded.segments.last().map_or([0; 32], |s| s.key);
+        if next > loaded.durable {
+            write_state(backend.as_ref(), dir, next)?;
+            io.state_records = next;
+            io.state_at = Some(Instant::now());
+        }
         recovery.records = next;
         let writer = SegmentWriter {
             backend,
@@ -422,11 +517,19 @@ impl SegmentWriter {
                 nonce,
             };
             let key = header.record_key();
+            // The segment before is sealed: its index goes to disk before this one exists.
+            let seal = match (&s.tail, s.segments.last()) {
+                (Some(t), Some(prev)) if !prev.offsets.is_empty() => {
+                    Some(seal_index(prev, t.last_check))
+                }
+                _ => None,
+            };
             s.chunks.push(Chunk {
                 segment: number,
                 offset: 0,
                 create: true,
                 bytes: header.encode().to_vec(),
+                seal,
             });
             s.chunk_bytes += HEADER_LEN as usize;
             s.segments.push(Seg {
@@ -440,6 +543,7 @@ impl SegmentWriter {
                 header,
                 key,
                 offset: HEADER_LEN,
+                last_check: [0; 8],
             });
             *self.tail_key.lock().unwrap_or_else(|p| p.into_inner()) = key;
         }
@@ -456,13 +560,18 @@ impl SegmentWriter {
                 offset,
                 create: false,
                 bytes: Vec::new(),
+                seal: None,
             });
         }
         let chunk = s.chunks.last_mut().expect("a chunk was just made");
-        match &frame {
-            Frame::Framed(f) if f.key == key => chunk.bytes.extend_from_slice(&f.bytes),
+        let check = match &frame {
+            Frame::Framed(f) if f.key == key => {
+                chunk.bytes.extend_from_slice(&f.bytes);
+                f.check()
+            }
             _ => format::push_frame(&mut chunk.bytes, &key, index, body),
-        }
+        };
+        s.tail.as_mut().expect("a tail").last_check = check;
         s.chunk_bytes += need as usize;
         let seg = s.segments.last_mut().expect("the tail's segment");
         seg.offsets.push(offset as u32);
@@ -527,7 +636,7 @@ impl SegmentWriter {
         s.chunk_bytes = 0;
         let target = s.framed;
         drop(s);
-        let result = self.write_chunks(chunks, sync);
+        let result = self.write_chunks(chunks, sync, target);
         let mut s = self.lock();
         s.busy = false;
         let out = match result {
@@ -547,7 +656,12 @@ impl SegmentWriter {
         out
     }
 
-    fn write_chunks(&self, chunks: Vec<Chunk>, sync: bool) -> Result<(), SegmentError> {
+    fn write_chunks(
+        &self,
+        chunks: Vec<Chunk>,
+        sync: bool,
+        target: u64,
+    ) -> Result<(), SegmentError> {
         let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
         let io = &mut *io;
         let preallocate = self.config.preallocate_bytes;
@@ -568,6 +682,14 @@ impl SegmentWriter {
                     } else {
                         f.sync_data().map_err(what)?;
                     }
+                }
+                if let Some(seal) = &chunk.seal {
+                    // Replaced whole, the directory synced with it (SPEC §9.7.1).
+                    let path = sidecar::index_path(&self.dir, chunk.segment - 1);
+                    self.backend
+                        .replace(&path, seal)
+                        .map_err(|e| io_err(path.display(), e))?;
+                    io.dir_dirty = false;
                 }
                 if io.dir_dirty {
                     self.backend
@@ -626,6 +748,13 @@ impl SegmentWriter {
                     .map_err(|e| io_err(self.dir.display(), e))?;
                 io.dir_dirty = false;
             }
+            // Now and then, what is durable is recorded as such (SPEC §9.7.2).
+            let due = io.state_at.is_none_or(|t| t.elapsed() >= STATE_INTERVAL);
+            if target > io.state_records && due {
+                write_state(self.backend.as_ref(), &self.dir, target)?;
+                io.state_records = target;
+                io.state_at = Some(Instant::now());
+            }
         }
         Ok(())
     }
@@ -679,6 +808,7 @@ impl SegmentWriter {
         let file = self.reader(header.number)?;
         let mut bytes = header.encode().to_vec();
         let mut offsets = Vec::with_capacity(seg.offsets.len());
+        let mut last_check = [0u8; 8];
         for (n, &offset) in seg.offsets.iter().enumerate() {
             let index = header.first_index + n as u64;
             let body = match bodies.get(&index) {
@@ -689,7 +819,7 @@ impl SegmentWriter {
             };
             self.check_size(&body)?;
             offsets.push(u32::try_from(bytes.len()).expect("within the capacity"));
-            format::push_frame(&mut bytes, &key, index, &body);
+            last_check = format::push_frame(&mut bytes, &key, index, &body);
         }
         if bytes.len() as u64 > u64::from(header.capacity) {
             return Err(SegmentError::RecordTooLarge {
@@ -698,6 +828,17 @@ impl SegmentWriter {
             });
         }
         let path = format::path(&self.dir, header.number);
+        // The old index goes first, durably: an index never describes a segment it was not
+        // made for (SPEC §9.7.1). A new one is written once the new segment is in place.
+        let index = sidecar::index_path(&self.dir, header.number);
+        match self.backend.remove_file(&index) {
+            Ok(()) => self
+                .backend
+                .sync_dir(&self.dir)
+                .map_err(|e| io_err(self.dir.display(), e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(index.display(), e)),
+        }
         let tmp = self.dir.join(format::temp_file_name(header.number));
         let f = self
             .backend
@@ -717,10 +858,14 @@ impl SegmentWriter {
         seg.offsets = offsets;
         seg.end = end;
         seg.file_len = end;
+        if !is_tail {
+            write_index(self.backend.as_ref(), &self.dir, seg, last_check)?;
+        }
         let f: Arc<dyn BackendFile> = Arc::from(f);
         if is_tail {
             if let Some(t) = s.tail.as_mut() {
                 t.offset = end;
+                t.last_check = last_check;
             }
             let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
             io.file = Some((header.number, Box::new(SharedFile(f.clone()))));
@@ -781,17 +926,27 @@ impl SegmentWriter {
 
 impl Drop for SegmentWriter {
     // A clean close cuts the zeros written ahead of the last frame, so a closed log takes no
-    // more room than its records. Best effort: zeros left by a crash are cut on the next open.
+    // more room than its records (zeros left by a crash are cut on the next open), and records
+    // what is durable in the state file (SPEC §9.7.2). Best effort: nothing is synced that was
+    // not, so closing without a sync keeps what a power loss would drop droppable.
     fn drop(&mut self) {
-        let s = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let s = self.lock();
         if s.poisoned.is_some() {
             return;
         }
-        let io = self.io.get_mut().unwrap_or_else(|p| p.into_inner());
+        let durable = s.durable;
+        drop(s);
+        let mut guard = self.io.lock().unwrap_or_else(|p| p.into_inner());
+        let io = &mut *guard;
         if let Some((_, f)) = &io.file {
             if io.allocated > io.end && f.set_len(io.end).is_ok() {
                 io.allocated = io.end;
             }
+        }
+        if durable > io.state_records
+            && write_state(self.backend.as_ref(), &self.dir, durable).is_ok()
+        {
+            io.state_records = durable;
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{Pair, Store, StoreError};
@@ -78,6 +78,18 @@ fn segment_err(e: SegmentError) -> StoreError {
     match e {
         SegmentError::Io { source, .. } => StoreError::Io(source),
         other => StoreError::Backend(other.to_string()),
+    }
+}
+
+// Opening a directory of segments: damage is reported typed, naming the directory, the
+// segment and the offset.
+fn open_err(dir: &Path) -> impl Fn(SegmentError) -> StoreError + '_ {
+    move |e| match e {
+        SegmentError::Corrupt { .. } | SegmentError::BadState { .. } => StoreError::Segments {
+            dir: dir.to_path_buf(),
+            source: e,
+        },
+        other => segment_err(other),
     }
 }
 
@@ -274,9 +286,7 @@ struct Inner {
     /// Entries rewritten in the meta stream whose old bytes are still in their segment.
     uncompacted: Mutex<BTreeSet<u64>>,
     index: Index,
-    /// Dropped after `index` (fields drop in order): waits for sled to let go of its file lock.
-    _released: Option<LockRelease>,
-    /// Dropped after `index`: the next process may open the store once sled has let go.
+    /// Dropped after `index` (fields drop in order): the next process may open the store.
     _lock: Option<File>,
     /// Dropped last: the directory may be opened again in this process.
     _registered: Option<Registered>,
@@ -295,18 +305,33 @@ impl Drop for Inner {
 /// The directories this process has open for writing, so that a second open says so instead
 /// of reporting the lock as held by another process.
 static OPEN_HERE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// Notified whenever a directory leaves [`OPEN_HERE`]: an open waiting for a handle of this
+/// process to close sleeps on it instead of polling.
+static CLOSED_HERE: Condvar = Condvar::new();
 
 /// A directory's place in [`OPEN_HERE`], given up when dropped.
 #[derive(Debug)]
 struct Registered(PathBuf);
 
 impl Registered {
-    fn take(dir: &Path) -> Result<Registered, StoreError> {
+    /// Takes `dir`'s place, waiting up to `wait` for a handle of this process that has it to
+    /// close (woken by its close, never polling).
+    fn take(dir: &Path, wait: Duration) -> Result<Registered, StoreError> {
         let dir = dir.canonicalize()?;
-        if lock(&OPEN_HERE).insert(dir.clone()) {
-            Ok(Registered(dir))
-        } else {
-            Err(StoreError::OpenInThisProcess { path: dir })
+        let deadline = Instant::now() + wait;
+        let mut open = lock(&OPEN_HERE);
+        loop {
+            if open.insert(dir.clone()) {
+                return Ok(Registered(dir));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::OpenInThisProcess { path: dir });
+            }
+            open = CLOSED_HERE
+                .wait_timeout(open, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 }
@@ -314,37 +339,17 @@ impl Registered {
 impl Drop for Registered {
     fn drop(&mut self) {
         lock(&OPEN_HERE).remove(&self.0);
+        CLOSED_HERE.notify_all();
     }
 }
 
-/// How long closing waits for sled's threads to let go of its file lock.
-const RELEASE_WAIT: Duration = Duration::from_secs(2);
-
-/// sled's background threads can hold its file, and with it sled's own exclusive lock on its
-/// `db` file, for a moment after the `Db` is dropped: long enough, on a loaded machine, that
-/// opening the log again at once would fail. Dropping this waits, for at most
-/// [`RELEASE_WAIT`], until that lock can be taken. sled 0.34 offers no way to wait for it.
-#[derive(Debug)]
-struct LockRelease {
-    lock_file: PathBuf,
-}
-
-impl Drop for LockRelease {
-    fn drop(&mut self) {
-        let Ok(file) = File::open(&self.lock_file) else {
-            return;
-        };
-        let deadline = Instant::now() + RELEASE_WAIT;
-        // sled locks with fs2 (flock); std's File::try_lock is newer than our MSRV.
-        let held = fs2::lock_contended_error().raw_os_error();
-        while let Err(e) = fs2::FileExt::try_lock_exclusive(&file) {
-            if e.raw_os_error() != held || Instant::now() >= deadline {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
+/// The longest an open waits for sled's lock on `index/db` once it holds the log's own lock.
+/// sled's worker threads can still hold that file for a moment after the `Db` that used it was
+/// dropped (a finished job drops its handles only after it has handed back its result), so an
+/// open right after a close may find it held. Nobody else can hold it — every writer takes the
+/// log's `lock` first — so the wait blocks on the lock and wakes as soon as it is free, and
+/// a close never waits for anything.
+const SLED_RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 // Takes an exclusive lock (`flock`) on `lock_path`, waiting up to `wait` for the process that
 // holds it to let go. The returned file holds the lock until it is closed.
@@ -395,6 +400,11 @@ fn is_lock_conflict(e: &std::io::Error) -> bool {
 }
 
 fn open_index(path: &Path) -> Result<sled::Db, StoreError> {
+    let db_file = path.join("index").join("db");
+    if db_file.exists() {
+        // Taken and let go at once: sled's own lock below then finds it free.
+        drop(lock_exclusive(&db_file, path, SLED_RELEASE_WAIT)?);
+    }
     sled::Config::new()
         .path(path.join("index"))
         .mode(sled::Mode::HighThroughput)
@@ -429,15 +439,17 @@ impl DirStore {
     /// directory. Woken as soon as it does: the wait blocks on the lock, never polls.
     pub fn open_waiting(path: &Path, wait: Duration) -> Result<DirStore, StoreError> {
         std::fs::create_dir_all(path)?;
-        let registered = Registered::take(path)?;
-        let lock_file = lock_exclusive(&path.join("lock"), path, wait)?;
+        let start = Instant::now();
+        let registered = Registered::take(path, wait)?;
+        let lock_file = lock_exclusive(
+            &path.join("lock"),
+            path,
+            wait.saturating_sub(start.elapsed()),
+        )?;
         let db = open_index(path)?;
         let state = db.open_tree("state").map_err(sled_err)?;
         let mut store = DirStore::open_writer(Arc::new(FsBackend), path, Index::sled(db, state))?;
         let inner = Arc::get_mut(&mut store.inner).expect("not shared yet");
-        inner._released = Some(LockRelease {
-            lock_file: path.join("index").join("db"),
-        });
         inner._lock = Some(lock_file);
         inner._registered = Some(registered);
         Ok(store)
@@ -460,10 +472,11 @@ impl DirStore {
         index: Index,
     ) -> Result<DirStore, StoreError> {
         let config = SegmentConfig::default();
-        let (entries, _) = SegmentWriter::open(backend.clone(), &path.join("entries"), config)
-            .map_err(segment_err)?;
+        let (entries_dir, meta_dir) = (path.join("entries"), path.join("meta"));
+        let (entries, _) = SegmentWriter::open(backend.clone(), &entries_dir, config)
+            .map_err(open_err(&entries_dir))?;
         let (meta_writer, _) =
-            SegmentWriter::open(backend, &path.join("meta"), config).map_err(segment_err)?;
+            SegmentWriter::open(backend, &meta_dir, config).map_err(open_err(&meta_dir))?;
         let meta = replay(
             |i| meta_writer.read(i).map_err(segment_err),
             meta_writer.len(),
@@ -485,7 +498,6 @@ impl DirStore {
                 meta: Mutex::new(meta),
                 uncompacted: Mutex::new(uncompacted),
                 index,
-                _released: None,
                 _lock: None,
                 _registered: None,
             }),
@@ -503,12 +515,14 @@ impl DirStore {
         let backend = FsBackend;
         // The meta stream first: every checkpoint it holds was made over entries already
         // written, so the entries read after it reach at least as far.
-        let meta_reader = SegmentReader::open(&backend, &path.join("meta")).map_err(segment_err)?;
+        let (entries_dir, meta_dir) = (path.join("entries"), path.join("meta"));
+        let meta_reader = SegmentReader::open(&backend, &meta_dir).map_err(open_err(&meta_dir))?;
         let meta = replay(
             |i| meta_reader.read(i).map_err(segment_err),
             meta_reader.end_index(),
         )?;
-        let entries = SegmentReader::open(&backend, &path.join("entries")).map_err(segment_err)?;
+        let entries =
+            SegmentReader::open(&backend, &entries_dir).map_err(open_err(&entries_dir))?;
         Ok(DirStore {
             inner: Arc::new(Inner {
                 dir: path.to_path_buf(),
@@ -517,7 +531,6 @@ impl DirStore {
                 meta: Mutex::new(meta),
                 uncompacted: Mutex::new(BTreeSet::new()),
                 index: Index::memory(),
-                _released: None,
                 _lock: None,
                 _registered: None,
             }),
@@ -959,7 +972,7 @@ mod tests {
             panic!("a writer's index is sled");
         };
         let run = [RUN, 1, b's', 0, 0, 0, 0, 0, 0, 0, 0];
-        let node = [NODES, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1];
+        let node = [RUN, 1, b't', 0, 0, 0, 0, 0, 0, 0, 1];
         store.put(&run, b"").unwrap();
         store.put(&node, &[9; 32]).unwrap();
         store.put(&entry_key(0), b"e0").unwrap();
@@ -967,9 +980,9 @@ mod tests {
         assert_eq!(db.get(node).unwrap(), None, "an append wrote to sled");
         assert_eq!(store.get(&run).unwrap(), Some(Vec::new()));
         assert_eq!(store.get(&node).unwrap(), Some(vec![9; 32]));
-        let scanned = store.scan(&[RUN], &[NODES + 1], 10).unwrap();
+        let scanned = store.scan(&[RUN], &[RUN + 1], 10).unwrap();
         assert_eq!(scanned.len(), 2);
-        assert_eq!(store.last(&[RUN], &[RUN + 1]).unwrap().unwrap().0, run);
+        assert_eq!(store.last(&[RUN], &[RUN + 1]).unwrap().unwrap().0, node);
         store.flush().unwrap();
         assert_eq!(db.get(run).unwrap().as_deref(), Some(&b""[..]));
         assert_eq!(db.get(node).unwrap().as_deref(), Some(&[9u8; 32][..]));
@@ -977,7 +990,7 @@ mod tests {
         // A newer pending value wins over the one in sled.
         store.put(&node, &[8; 32]).unwrap();
         assert_eq!(store.get(&node).unwrap(), Some(vec![8; 32]));
-        assert_eq!(store.scan(&node, &[NODES + 1], 10).unwrap()[0].1, [8; 32]);
+        assert_eq!(store.scan(&node, &[RUN + 1], 10).unwrap()[0].1, [8; 32]);
         drop(store);
         let store = DirStore::open(dir.path()).unwrap();
         assert_eq!(store.get(&node).unwrap(), Some(vec![8; 32]));

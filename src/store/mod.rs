@@ -40,6 +40,16 @@ pub enum StoreError {
         /// The store's directory.
         path: std::path::PathBuf,
     },
+    /// The store's segment files (SPEC §9.7) are damaged, or could not be read or written:
+    /// the error names the segment and the offset.
+    #[error("{}: {source}", .dir.display())]
+    Segments {
+        /// The directory of segments (`entries/` or `meta/` of the log directory).
+        dir: std::path::PathBuf,
+        /// What the segment layer found.
+        #[source]
+        source: crate::segment::SegmentError,
+    },
     /// The store was opened for reading only.
     #[error("{}: the log is open for reading only", .path.display())]
     ReadOnly {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use sealtrail::keys::{KeyError, PublicKey, read_public_key};
 use sealtrail::log::{AppendError, OpenError};
+use sealtrail::log::{IndexProgress, LogBuilder};
 use sealtrail::store::StoreError;
 use sealtrail::{Durability, Log, SecretKey};
 
@@ -69,11 +70,37 @@ pub fn check_log_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A builder that, when stderr is a terminal, draws a progress bar there while an open
+/// rebuilds the log's index for more than a second (after a crash, when `index/` was removed,
+/// and on every read-only open). Scripts reading stderr see nothing of it.
+pub fn builder() -> LogBuilder {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return Log::builder();
+    }
+    let bar: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
+    Log::builder().on_index_progress(move |p: IndexProgress| {
+        let bar = bar.get_or_init(|| {
+            let bar = indicatif::ProgressBar::new(p.total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} indexing {pos}/{len} entries [{bar:40}] {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        bar.set_position(p.done);
+        if p.done >= p.total {
+            bar.finish_and_clear();
+        }
+    })
+}
+
 /// Opens the log in `dir` for reading only: never waits for a writer in another process,
 /// never writes, and sees what was completely written when it opened.
 pub fn open_log_read_only(dir: &Path) -> Result<Log> {
     check_log_dir(dir)?;
-    Log::builder()
+    builder()
         .open_read_only(dir)
         .map_err(|e| open_error(dir, e, Duration::ZERO))
 }
@@ -82,7 +109,7 @@ pub fn open_log_read_only(dir: &Path) -> Result<Log> {
 /// `wait` for another process to close it.
 pub fn open_log_waiting(dir: &Path, wait: Duration) -> Result<Log> {
     check_log_dir(dir)?;
-    Log::builder()
+    builder()
         .durability(Durability::Immediate)
         .lock_wait(wait)
         .open(dir)
@@ -95,7 +122,7 @@ pub fn open_log_waiting(dir: &Path, wait: Duration) -> Result<Log> {
 /// another process to close it.
 pub fn open_log_batched(dir: &Path, wait: Duration) -> Result<Log> {
     check_log_dir(dir)?;
-    Log::builder()
+    builder()
         .durability(Durability::Buffered)
         .lock_wait(wait)
         .open(dir)
@@ -106,7 +133,7 @@ pub fn open_log_batched(dir: &Path, wait: Duration) -> Result<Log> {
 /// waiting: `None` if one has.
 pub fn try_open_log_batched(dir: &Path) -> Result<Option<Log>> {
     check_log_dir(dir)?;
-    match Log::builder()
+    match builder()
         .durability(Durability::Buffered)
         .lock_wait(Duration::ZERO)
         .open(dir)

@@ -51,6 +51,7 @@ pub struct LogBuilder {
     clock: Clock,
     lock_wait: std::time::Duration,
     max_skew: std::time::Duration,
+    tiles: super::TilesMode,
 }
 
 /// How far the log's last entry may be dated ahead of the writer's clock before appends are
@@ -66,6 +67,7 @@ impl Default for LogBuilder {
             clock: Clock::System,
             lock_wait: std::time::Duration::ZERO,
             max_skew: DEFAULT_MAX_CLOCK_SKEW,
+            tiles: super::TilesMode::default(),
         }
     }
 }
@@ -116,11 +118,21 @@ impl LogBuilder {
         self
     }
 
+    /// Whether a log opened from a directory keeps its tree's tiles in `<log>/tiles/` and
+    /// makes proofs from them (SPEC §9.8; the default: [`super::TilesMode::Kept`]).
+    pub fn tiles(mut self, mode: super::TilesMode) -> Self {
+        self.tiles = mode;
+        self
+    }
+
     /// Creates a log on disk in directory `path` ([`crate::store::DirStore`]).
     #[cfg(feature = "sled")]
     pub fn create(self, path: &Path, owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
         let store = open_dir(path, self.lock_wait)?;
-        self.create_in(Arc::new(store), owner, origin)
+        let tiles = self.tiles;
+        let log = self.create_in(Arc::new(store), owner, origin)?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Write)?;
+        Ok(log)
     }
 
     /// Opens the log on disk in directory `path` for reading and appending.
@@ -130,7 +142,10 @@ impl LogBuilder {
             return Err(OpenError::NotALog);
         }
         let store = open_dir(path, self.lock_wait)?;
-        self.open_in(Arc::new(store))
+        let tiles = self.tiles;
+        let log = self.open_in(Arc::new(store))?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Write)?;
+        Ok(log)
     }
 
     /// Opens the log on disk in directory `path` for reading only: it never waits for a
@@ -142,7 +157,10 @@ impl LogBuilder {
             return Err(OpenError::NotALog);
         }
         let store = crate::store::DirStore::open_read_only(path)?;
-        self.open_in(Arc::new(store))
+        let tiles = self.tiles;
+        let log = self.open_in(Arc::new(store))?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Read)?;
+        Ok(log)
     }
 
     /// Creates a log in a store.
@@ -215,6 +233,7 @@ impl LogBuilder {
                 tip: Mutex::new(tip),
                 progress: Progress::starting_at(len),
                 nodes: NodeCache::default(),
+                tiles: Default::default(),
             }),
         })
     }

@@ -1,29 +1,33 @@
-//! Inclusion proofs from C2SP tiles on disk (SPEC §9.8) beside proofs from the log's own sled
-//! store, at 1M entries, same log, same indices, same run.
+//! Inclusion proofs from the C2SP tiles in the log directory (SPEC §9.8) beside proofs from
+//! the log's store, at 1M entries, same log, same indices, same run.
 //!
-//! * `from_disk_1m/tiles`: a `sealtrail::tiles::TileReader` over the tiles directory (default
-//!   caches: 64 tiles, nodes of levels 4–7 mod 8), proofs by `merkle::Prover` at the tree's size
-//!   (the right edge folded once, as the log does from its frontier).
-//! * `from_disk_1m/store`: `Log::inclusion_proof` from sled, warmed by one read in order.
+//! * `from_disk_1m/tiles`: `Log::inclusion_proof` of a handle that keeps tiles (the default),
+//!   here a read-only open of the log: every node comes from `<log>/tiles/` through its
+//!   `TileReader` (default caches: 64 tiles, nodes of levels 3–7 and 8 up), the right edge folded
+//!   from the frontier.
+//! * `from_disk_1m/store`: `Log::inclusion_proof` of the writer opened with
+//!   `TilesMode::Ignored`: nodes from the entry records and the sled index, as before tiles
+//!   were kept; warmed by one read in order.
 //!
 //! The two run interleaved in blocks of 256 on the same pseudo-random indices, so a change of
 //! load on the shared machine hits both sides of the ratio alike. Every proof is checked equal
 //! between them before timing. Issue 19's target: ≥ 50,000 proofs/s from disk at 1M.
 //!
 //! The 1M-entry sha256 log is built once under `target/bench-logs/tiles-log-1000000`
-//! (`SEALTRAIL_BENCH_DIR` to move it) and reused; its tiles are written to `tiles-1000000`
-//! beside it, from scratch each run, and that write is timed.
+//! (`SEALTRAIL_BENCH_DIR` to move it) and reused; its `tiles/` is removed each run and rebuilt
+//! by opening the log for writing, and that open is timed.
 //!
-//! Run: `cargo bench --bench tiles` (about a minute once the log exists).
+//! Run: `cargo bench --bench tiles` (about three minutes once the log exists; building it
+//! takes about one and a half more).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
-use sealtrail::merkle::{Prover, verify_inclusion};
+use sealtrail::log::{TILES_DIR, TilesMode};
+use sealtrail::merkle::verify_inclusion;
 use sealtrail::registry::Role;
-use sealtrail::tiles::TileReader;
 use sealtrail::{Durability, Log, SecretKey, Suite};
 
 const LEAVES: u64 = 1_000_000;
@@ -60,7 +64,10 @@ fn owner() -> SecretKey {
 fn stored_log(n: u64) -> Log {
     let path = bench_dir().join(format!("tiles-log-{n}"));
     let recorder = SecretKey::from_seed("recorder", &[2; 32]).unwrap();
-    if let Ok(log) = Log::builder().durability(Durability::Buffered).open(&path) {
+    let builder = Log::builder()
+        .durability(Durability::Buffered)
+        .tiles(TilesMode::Ignored);
+    if let Ok(log) = builder.clone().open(&path) {
         if log.len() >= n {
             return log;
         }
@@ -68,9 +75,8 @@ fn stored_log(n: u64) -> Log {
     }
     let _ = std::fs::remove_dir_all(&path);
     std::fs::create_dir_all(bench_dir()).unwrap();
-    let log = Log::builder()
+    let log = builder
         .suite(SUITE)
-        .durability(Durability::Buffered)
         .create(&path, &owner(), "bench.example/proofs")
         .unwrap();
     log.register_key(&owner(), recorder.key_id(), Role::Recorder, "bench")
@@ -114,14 +120,47 @@ fn indices(n: usize, below: u64) -> Vec<u64> {
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
+    let path = bench_dir().join(format!("tiles-log-{LEAVES}"));
     let log = stored_log(LEAVES);
     let size = log.len();
     let checkpoint = match log.latest_checkpoint().unwrap() {
         Some(cp) if cp.checkpoint().size() == size => cp,
         _ => log.checkpoint(&owner()).unwrap(),
     };
+    drop(log);
+
+    // The log directory's tiles, rebuilt from scratch by a writer's open (every tile fsynced
+    // and renamed, each directory fsynced, then the checkpoint).
+    let _ = std::fs::remove_dir_all(path.join(TILES_DIR));
+    let start = Instant::now();
+    let writer = Log::builder()
+        .durability(Durability::Buffered)
+        .open(&path)
+        .unwrap();
+    let rebuild_took = start.elapsed();
+    assert_eq!(writer.tiles_size(), size);
+    drop(writer);
+    let start = Instant::now();
+    let writer = Log::builder()
+        .durability(Durability::Buffered)
+        .open(&path)
+        .unwrap();
+    let open_took = start.elapsed();
+    drop(writer);
+    let (tile_files, tile_bytes) = dir_size(&path.join(TILES_DIR));
+
+    // The store's side: the writer, ignoring tiles. The tiles' side: a reader beside it.
+    let start = Instant::now();
+    let store = Log::builder()
+        .durability(Durability::Buffered)
+        .tiles(TilesMode::Ignored)
+        .open(&path)
+        .unwrap();
+    let open_ignoring_took = start.elapsed();
+    let tiles = Log::builder().open_read_only(&path).unwrap();
+    assert_eq!((tiles.tiles_size(), store.tiles_size()), (size, 0));
     let warm = Instant::now();
-    for e in log.range(0..size) {
+    for e in store.range(0..size) {
         std::hint::black_box(e.unwrap());
     }
     eprintln!(
@@ -129,35 +168,24 @@ fn main() {
         warm.elapsed().as_secs_f64()
     );
 
-    // The tiles, written from scratch (every full tile fsynced and renamed, as always).
-    let dir = bench_dir().join(format!("tiles-{LEAVES}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    let start = Instant::now();
-    let summary = log.write_tiles(&dir, &checkpoint).unwrap();
-    let write_took = start.elapsed();
-    let tiles_written = summary.full_written + summary.partial_written;
-
-    let reader = TileReader::new(&dir, SUITE, size);
-    let prover = Prover::new(&reader, &SUITE, size).unwrap();
-    assert_eq!(prover.root(), checkpoint.checkpoint().root());
     let idx = indices(4096, size);
     for &i in &idx {
         assert_eq!(
-            prover.inclusion_proof(i).unwrap(),
-            log.inclusion_proof(i, size).unwrap(),
+            tiles.inclusion_proof(i, size).unwrap(),
+            store.inclusion_proof(i, size).unwrap(),
             "proof of {i}"
         );
     }
-    let e = log.read(idx[0]).unwrap().unwrap();
+    let e = store.read(idx[0]).unwrap().unwrap();
     let leaf = sealtrail::merkle::leaf_hash(SUITE, &e.hash);
-    let proof = prover.inclusion_proof(idx[0]).unwrap();
+    let proof = tiles.inclusion_proof(idx[0], size).unwrap();
     verify_inclusion(
         &SUITE,
         &leaf,
         idx[0],
         size,
         &proof,
-        prover.root().as_bytes(),
+        checkpoint.checkpoint().root().as_bytes(),
     )
     .unwrap();
 
@@ -178,12 +206,12 @@ fn main() {
                     let block = left.min(256);
                     let t = Instant::now();
                     for j in k..k + block {
-                        std::hint::black_box(prover.inclusion_proof(idx[j % n]).unwrap());
+                        std::hint::black_box(tiles.inclusion_proof(idx[j % n], size).unwrap());
                     }
                     took[0] += t.elapsed();
                     let t = Instant::now();
                     for j in k..k + block {
-                        std::hint::black_box(log.inclusion_proof(idx[j % n], size).unwrap());
+                        std::hint::black_box(store.inclusion_proof(idx[j % n], size).unwrap());
                     }
                     took[1] += t.elapsed();
                     k += block;
@@ -198,28 +226,55 @@ fn main() {
     g.finish();
     c.final_summary();
 
-    let (tiles, store) = (rate("tiles"), rate("store"));
+    let (from_tiles, from_store) = (rate("tiles"), rate("store"));
     println!();
     println!("== Inclusion proofs from disk at {size} entries, SHA-256 (same run) ==");
     println!(
-        "{:<58} {:>12} {:>8} {:>10}",
+        "{:<62} {:>12} {:>8} {:>10}",
         "measurement", "per second", "ratio", "target"
     );
     println!(
-        "{:<58} {:>12.0} {:>7.2}x {:>10}",
-        "Log::inclusion_proof from the sled store (warm)", store, 1.0, ""
+        "{:<62} {:>12.0} {:>7.2}x {:>10}",
+        "Log::inclusion_proof from the store (writer, TilesMode::Ignored)", from_store, 1.0, ""
     );
     println!(
-        "{:<58} {:>12.0} {:>7.2}x {:>10}",
-        "Prover over TileReader, tiles on disk",
-        tiles,
-        if store > 0.0 { tiles / store } else { 0.0 },
+        "{:<62} {:>12.0} {:>7.2}x {:>10}",
+        "Log::inclusion_proof from <log>/tiles (read-only open)",
+        from_tiles,
+        if from_store > 0.0 {
+            from_tiles / from_store
+        } else {
+            0.0
+        },
         ">=50000/s"
     );
     println!(
-        "write every tile of {size} entries from scratch: {tiles_written} tiles ({:.1} MiB) and the checkpoint in {:.2} s ({:.0} tiles/s)",
-        summary.tile_bytes as f64 / (1024.0 * 1024.0),
-        write_took.as_secs_f64(),
-        tiles_written as f64 / write_took.as_secs_f64()
+        "rebuild <log>/tiles from scratch on open: {tile_files} files ({:.1} MiB) in {:.2} s",
+        tile_bytes as f64 / (1024.0 * 1024.0),
+        rebuild_took.as_secs_f64(),
     );
+    println!(
+        "Log::open with tiles up to date: {:.3} s; the same open with TilesMode::Ignored: {:.3} s",
+        open_took.as_secs_f64(),
+        open_ignoring_took.as_secs_f64()
+    );
+}
+
+/// Files under `dir` and their bytes.
+fn dir_size(dir: &std::path::Path) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                files += 1;
+                bytes += meta.len();
+            }
+        }
+    }
+    (files, bytes)
 }

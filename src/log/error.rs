@@ -30,6 +30,10 @@ pub enum OpenError {
     /// done.
     #[error("the async runtime shut down before the log was opened")]
     Interrupted,
+    /// The log directory's tiles (SPEC §9.8) are behind its latest checkpoint and could not
+    /// be brought up to date.
+    #[error("the log directory's tiles: {0}")]
+    Tiles(#[from] super::LogTilesError),
 }
 
 /// Why an append was refused. The log is unchanged by a refused append.

@@ -18,7 +18,7 @@ use crate::merkle::Frontier;
 use crate::verify::payload_required;
 
 use super::layout::{RUN, prefix_end, run_range};
-use super::{ControlChainError, Log, LogCheckpointError, LogProofError, ReadError, StoreNodes};
+use super::{ControlChainError, Log, LogCheckpointError, LogProofError, ReadError};
 use crate::registry::Role;
 
 /// Which entries a bundle carries (SPEC §12.2).
@@ -334,10 +334,7 @@ impl Log {
             Seqs::Range(r) => r.end,
             Seqs::List(l) => l.last().map_or(0, |s| s + 1),
         };
-        let nodes = StoreNodes {
-            records: self.records(),
-            cache: Some(&self.inner.nodes),
-        };
+        let nodes = self.nodes();
         let (frontier, tail) = match shape {
             Shape::Contiguous => {
                 let f = Frontier::restore(&nodes, start).map_err(LogProofError::from)?;

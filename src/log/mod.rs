@@ -67,7 +67,7 @@ pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
 pub use read::Entries;
 pub use renewals::{RenewError, StoredRenewal};
 pub use retention::{PurgeError, PurgePlan, PurgeSummary};
-pub use tiles::LogTilesError;
+pub use tiles::{LogTilesError, TILES_DIR, TilesMode};
 pub use timestamps::{StoredTimestamp, TimestampStoreError};
 pub use writer::SessionWriter;
 
@@ -256,6 +256,8 @@ struct Inner {
     progress: Progress,
     nodes: NodeCache,
     refs: RefCache,
+    /// The log directory's `tiles/` (SPEC §9.8), set by an open from a directory.
+    tiles: std::sync::OnceLock<tiles::DirTiles>,
 }
 
 impl Drop for Inner {

@@ -77,6 +77,7 @@ pub struct LogBuilder {
     max_skew: std::time::Duration,
     progress: Option<ProgressFn>,
     progress_after: std::time::Duration,
+    tiles: super::TilesMode,
 }
 
 /// How far the log's last entry may be dated ahead of the writer's clock before appends are
@@ -94,6 +95,7 @@ impl Default for LogBuilder {
             max_skew: DEFAULT_MAX_CLOCK_SKEW,
             progress: None,
             progress_after: DEFAULT_PROGRESS_AFTER,
+            tiles: super::TilesMode::default(),
         }
     }
 }
@@ -162,11 +164,21 @@ impl LogBuilder {
         self
     }
 
+    /// Whether a log opened from a directory keeps its tree's tiles in `<log>/tiles/` and
+    /// makes proofs from them (SPEC §9.8; the default: [`super::TilesMode::Kept`]).
+    pub fn tiles(mut self, mode: super::TilesMode) -> Self {
+        self.tiles = mode;
+        self
+    }
+
     /// Creates a log on disk in directory `path` ([`crate::store::DirStore`]).
     #[cfg(feature = "sled")]
     pub fn create(self, path: &Path, owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
         let store = open_dir(path, self.lock_wait)?;
-        self.create_in(Arc::new(store), owner, origin)
+        let tiles = self.tiles;
+        let log = self.create_in(Arc::new(store), owner, origin)?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Write)?;
+        Ok(log)
     }
 
     /// Opens the log on disk in directory `path` for reading and appending.
@@ -176,7 +188,10 @@ impl LogBuilder {
             return Err(OpenError::NotALog);
         }
         let store = open_dir(path, self.lock_wait)?;
-        self.open_in(Arc::new(store))
+        let tiles = self.tiles;
+        let log = self.open_in(Arc::new(store))?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Write)?;
+        Ok(log)
     }
 
     /// Opens the log on disk in directory `path` for reading only: it never waits for a
@@ -188,7 +203,10 @@ impl LogBuilder {
             return Err(OpenError::NotALog);
         }
         let store = crate::store::DirStore::open_read_only(path)?;
-        self.open_in(Arc::new(store))
+        let tiles = self.tiles;
+        let log = self.open_in(Arc::new(store))?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Read)?;
+        Ok(log)
     }
 
     /// Creates a log in a store.
@@ -275,6 +293,7 @@ impl LogBuilder {
                 progress: Progress::starting_at(len),
                 nodes: NodeCache::default(),
                 refs,
+                tiles: Default::default(),
             }),
         })
     }

@@ -10,7 +10,7 @@ use crate::registry::Role;
 use crate::store::StoreError;
 
 use super::layout::{CHECKPOINTS, prefix_end, seq_key};
-use super::{AppendError, ControlChainError, Log, NodeReadError, ReadError, StoreNodes};
+use super::{AppendError, ControlChainError, Log, NodeReadError, ReadError};
 
 /// Why a proof could not be made from the log.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,17 @@ pub enum LogCheckpointError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The checkpoint was signed and stored, but the log directory's tiles (SPEC §9.8) could
+    /// not be brought up to date with it; the next checkpoint or open rebuilds them.
+    #[error(
+        "checkpoint of size {size} stored, but the log directory's tiles were not updated: {source}"
+    )]
+    Tiles {
+        /// The stored checkpoint's size.
+        size: u64,
+        /// Why.
+        source: super::LogTilesError,
+    },
 }
 
 /// Why a tlog proof could not be made for an entry.
@@ -111,11 +122,9 @@ pub enum LogProveError {
 }
 
 impl Log {
-    fn nodes(&self) -> StoreNodes<'_> {
-        StoreNodes {
-            records: self.records(),
-            cache: Some(&self.inner.nodes),
-        }
+    // Proofs read the log directory's tiles where they cover a node, else the store (SPEC §9.8).
+    pub(super) fn nodes(&self) -> super::tiles::LogNodes<'_> {
+        self.proof_nodes()
     }
 
     // The frontier, if the tree of `size` entries is the one the tip holds.
@@ -268,6 +277,8 @@ impl Log {
             .store
             .put(&seq_key(CHECKPOINTS, size), &signed.encode())?;
         self.inner.store.flush()?;
+        self.publish_tiles()
+            .map_err(|source| LogCheckpointError::Tiles { size, source })?;
         Ok((signed, chain))
     }
 
@@ -350,6 +361,10 @@ pub enum AttachError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The cosignatures were stored, but the log directory's tiles (SPEC §9.8) could not be
+    /// given the cosigned checkpoint; the next checkpoint or open rebuilds them.
+    #[error("cosignatures stored, but the log directory's tiles were not updated: {0}")]
+    Tiles(super::LogTilesError),
 }
 
 impl Log {
@@ -376,6 +391,7 @@ impl Log {
             .store
             .put(&seq_key(CHECKPOINTS, size), &stored.encode())?;
         self.inner.store.flush()?;
+        self.publish_tiles().map_err(AttachError::Tiles)?;
         Ok(stored)
     }
 }

@@ -18,7 +18,7 @@ mod reader;
 mod writer;
 
 pub use reader::{TileReadError, TileReader, TileReaderOptions};
-pub use writer::{TileWriteError, TileWriter, WriteSummary};
+pub use writer::{TileWriteError, TileWriter, WriteMode, WriteSummary};
 
 use std::fmt;
 

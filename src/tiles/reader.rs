@@ -64,14 +64,15 @@ pub enum TileReadError {
 pub struct TileReaderOptions {
     /// Tiles kept once read, the least recently used dropped first (at most 8 KiB each).
     pub cached_tiles: usize,
-    /// Nodes computed from 16 or more hashes of a tile (levels 4–7 mod 8), kept once computed
-    /// so that a proof does not hash them again (32 bytes each, plus the map's overhead).
+    /// Nodes computed from 8 or more hashes of a level-0 tile (levels 3–7), and every node of
+    /// level 8 and above (few: two per 256 leaves), kept once computed so that a proof does not
+    /// hash them again (32 bytes each, plus the map's overhead).
     pub cached_nodes: usize,
 }
 
 impl Default for TileReaderOptions {
-    /// 64 tiles (512 KiB) and 2^18 nodes (8 MiB of hashes): every node above level 3 of a
-    /// 1M-leaf tree.
+    /// 64 tiles (512 KiB) and 2^18 nodes (8 MiB of hashes): every cached node of a 1M-leaf
+    /// tree (about 250,000), so that a proof at 1M hashes at most 4 nodes of its leaf's tile.
     fn default() -> Self {
         TileReaderOptions {
             cached_tiles: 64,
@@ -90,8 +91,9 @@ impl TileReaderOptions {
     }
 }
 
-/// Nodes at `level mod 8` of this or more are cached: each costs 15 or more hashes to compute.
-const CACHED_SUBLEVEL: u32 = 4;
+/// Nodes at `level mod 8` of this or more are cached: each costs 7 or more hashes to compute.
+/// So is every node of level 8 and above: they are few, and every proof needs several.
+const CACHED_SUBLEVEL: u32 = 3;
 
 /// The perfect nodes of a tree of a given size, read from a tiles directory (SPEC §9.8).
 ///
@@ -317,7 +319,8 @@ impl<B: Backend> NodeSource for TileReader<B> {
             return Err(not_in_tree);
         };
         let id = NodeId::new(level, index);
-        let cacheable = level % TILE_HEIGHT >= CACHED_SUBLEVEL && self.options.cached_nodes > 0;
+        let cacheable = (level % TILE_HEIGHT >= CACHED_SUBLEVEL || level >= TILE_HEIGHT)
+            && self.options.cached_nodes > 0;
         if cacheable {
             if let Some(h) = self.caches().nodes.get(&id) {
                 return Ok(*h);

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{CHECKPOINT_FILE, FULL_TILE_LEN, Tile, new_tiles, tile_bytes};
+use super::{CHECKPOINT_FILE, FULL_TILE_LEN, Tile, new_tiles, tile_bytes, tiles_for_size};
 use crate::checkpoint::{CheckpointError, SignedCheckpoint};
 use crate::hash::RootHash;
 use crate::merkle::{self, NodeSource, ProveError, RangeError, TreeHasher};
@@ -134,6 +134,23 @@ pub struct WriteSummary {
     pub checkpoint_written: bool,
 }
 
+/// How [`TileWriter::write_with`] treats what the directory already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WriteMode {
+    /// Publish on top of what the directory publishes ([`TileWriter::write`]): refuse another
+    /// log's, a larger or another tree, and a full tile holding other hashes; trust that every
+    /// tile of the published tree is there.
+    #[default]
+    Publish,
+    /// The directory is derived data of the source, which is the truth (the log directory's own
+    /// `tiles/`, SPEC §9.8): a published checkpoint that does not parse or that the source's
+    /// tree does not extend is ignored (everything is written as from size 0), a full tile
+    /// holding other hashes is replaced, every tile of the tree that is missing is written
+    /// again, and the partial tiles of every place whose full tile is present are removed.
+    Rebuild,
+}
+
 /// Writes a tree's tiles and its checkpoint into a directory (SPEC §9.8).
 ///
 /// [`TileWriter::write`] takes the directory from the tree size its `checkpoint` file names to
@@ -205,6 +222,24 @@ impl<B: Backend> TileWriter<B> {
         S: NodeSource + ?Sized,
         H: TreeHasher + ?Sized,
     {
+        self.write_with(source, hasher, checkpoint, WriteMode::Publish)
+    }
+
+    /// As [`TileWriter::write`], treating what the directory holds as `mode` says: with
+    /// [`WriteMode::Rebuild`] the directory ends up holding every tile of the checkpoint's
+    /// tree, whatever it held before.
+    pub fn write_with<S, H>(
+        &self,
+        source: &S,
+        hasher: &H,
+        checkpoint: &SignedCheckpoint,
+        mode: WriteMode,
+    ) -> Result<WriteSummary, TileWriteError<S::Error>>
+    where
+        S: NodeSource + ?Sized,
+        H: TreeHasher + ?Sized,
+    {
+        let rebuild = mode == WriteMode::Rebuild;
         let body = checkpoint.checkpoint();
         let size = body.size();
         let tree = merkle::root(source, hasher, size)?;
@@ -216,9 +251,20 @@ impl<B: Backend> TileWriter<B> {
             });
         }
         self.create_dir_durably()?;
-        let published = self.read_published()?;
+        let published = match self.read_published() {
+            Err(TileWriteError::Published { .. }) if rebuild => None,
+            other => other?,
+        };
         let previous = match &published {
             None => 0,
+            Some(p) if rebuild => {
+                // Kept only if the source's tree extends it.
+                let (psize, proot) = (p.checkpoint().size(), p.checkpoint().root());
+                let extends = p.checkpoint().origin() == body.origin()
+                    && psize <= size
+                    && merkle::root(source, hasher, psize)? == proot;
+                if extends { psize } else { 0 }
+            }
             Some(p) => {
                 let (origin, psize, proot) = (
                     p.checkpoint().origin(),
@@ -270,7 +316,7 @@ impl<B: Backend> TileWriter<B> {
                     }
                     continue;
                 }
-                if tile.is_full() {
+                if tile.is_full() && !rebuild {
                     return Err(TileWriteError::Conflict { path });
                 }
             }
@@ -282,6 +328,9 @@ impl<B: Backend> TileWriter<B> {
             } else {
                 summary.partial_written += 1;
             }
+        }
+        if rebuild {
+            self.restore_missing(source, previous, &mut summary, &mut dirs, &mut completed)?;
         }
         // Every tile's directory entry is durable before the checkpoint that needs it.
         for d in dirs.iter().rev() {
@@ -297,6 +346,57 @@ impl<B: Backend> TileWriter<B> {
             summary.partial_removed += self.remove_partials(tile)?;
         }
         Ok(summary)
+    }
+
+    // Writes the tiles of the tree of `previous` leaves (which the tree being written keeps as
+    // they are) that are not in the directory, one listing per directory, and notes the full
+    // tiles present so that partial tiles at their place are removed.
+    fn restore_missing<S: NodeSource + ?Sized>(
+        &self,
+        source: &S,
+        previous: u64,
+        summary: &mut WriteSummary,
+        dirs: &mut BTreeSet<PathBuf>,
+        completed: &mut Vec<Tile>,
+    ) -> Result<(), TileWriteError<S::Error>> {
+        let mut listed: Option<(PathBuf, std::collections::HashSet<std::ffi::OsString>)> = None;
+        for tile in tiles_for_size(previous) {
+            let path = self.dir.join(tile.path());
+            let parent = parent_of(&path).map_err(io_at(&path))?;
+            if listed.as_ref().is_none_or(|(d, _)| *d != parent) {
+                let names = match self.backend.list_dir(&parent) {
+                    Ok(n) => n.into_iter().collect(),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Default::default(),
+                    Err(e) => return Err(io_at(&parent)(e)),
+                };
+                listed = Some((parent.clone(), names));
+            }
+            let present = listed
+                .as_ref()
+                .is_some_and(|(_, names)| path.file_name().is_some_and(|n| names.contains(n)));
+            if !present {
+                let bytes = tile_bytes(&read_tile_hashes(source, tile)?);
+                self.write_new(&path, &bytes, dirs)?;
+                summary.tile_bytes += bytes.len() as u64;
+                if tile.is_full() {
+                    summary.full_written += 1;
+                } else {
+                    summary.partial_written += 1;
+                }
+            }
+            // Partial tiles at a full tile's place are in `<N>.p/`, listed beside it.
+            let has_partials = listed.as_ref().is_some_and(|(_, names)| {
+                path.file_name().is_some_and(|n| {
+                    let mut p = n.to_os_string();
+                    p.push(".p");
+                    names.contains(&p)
+                })
+            });
+            if tile.is_full() && has_partials {
+                completed.push(tile);
+            }
+        }
+        Ok(())
     }
 
     // Creates the tiles directory and any missing parents, and syncs the directory above each

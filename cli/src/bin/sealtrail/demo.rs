@@ -192,7 +192,7 @@ fn is_log_dir(p: &Path) -> Result<bool> {
         names.push(e?.file_name().to_string_lossy().into_owned());
     }
     // A log directory's layout (`sealtrail::store::DirStore`).
-    const LAYOUT: [&str; 5] = ["entries", "meta", "index", "lock", "spool"];
+    const LAYOUT: [&str; 6] = ["entries", "meta", "index", "lock", "spool", "tiles"];
     Ok(!names.is_empty() && names.iter().all(|n| LAYOUT.contains(&n.as_str())))
 }
 

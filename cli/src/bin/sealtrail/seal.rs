@@ -26,9 +26,13 @@ pub fn checkpoint(a: &CheckpointArgs) -> Result<Status> {
         .transpose()?;
     let log = open_log(&a.log)?;
     let owner = load_secret(&a.owner_key)?;
-    let signed = log
-        .checkpoint(&owner)
-        .map_err(|e| invalid(format!("{}: {e}", a.owner_key.display())))?;
+    let signed = log.checkpoint(&owner).map_err(|e| match e {
+        // Signed and stored; only the derived tiles (SPEC §9.8) could not be written.
+        e @ sealtrail::log::LogCheckpointError::Tiles { .. } => {
+            anyhow!("{}: {e}", a.log.display())
+        }
+        e => invalid(format!("{}: {e}", a.owner_key.display())),
+    })?;
     let note = String::from_utf8_lossy(&signed.encode()).into_owned();
     if let Some(mut file) = file {
         file.write_all(&signed.encode())

@@ -161,64 +161,65 @@ pub(super) fn verify_records_observed(
         Ok(())
     };
     check_checkpoints(0, frontier.root(&suite), v.registry(), None)?;
-    let end = seq_key(ENTRY, len);
-    while v.next_seq() < len {
-        let batch = store.scan(&seq_key(ENTRY, v.next_seq()), &end, 4096)?;
-        if batch.is_empty() {
-            return Err(VerifyError::Missing { seq: v.next_seq() }.into());
-        }
-        for (k, value) in &batch {
-            let seq = v.next_seq();
-            if seq_of(k) != Some(seq) {
-                return Err(VerifyError::Missing { seq }.into());
-            }
-            let (entry_bytes, payload, nodes) =
-                decode_record(value).map_err(|source| VerifyError::Decode { seq, source })?;
-            if matches!(payload, Payload::Erased) {
-                erased += 1;
-            }
-            // A link's target is read from the store; a read that fails is the store's failure,
-            // never a link left unchecked.
-            let mut unreadable = None;
-            let verified = v.push(entry_bytes, &payload, &mut |target: u64| match read_entry(
-                store, suite, target,
-            ) {
-                Ok(found) => found.map(|e| LinkedEntry {
-                    hash: e.hash,
-                    signer: e.header().signer,
-                }),
-                Err(e) => {
-                    unreadable.get_or_insert(e);
-                    None
+    // Records are read in chunks; while the other threads decode, hash and check the signatures
+    // of one chunk, this thread runs the ordered checks of the chunk before (as bundle
+    // verification does, SPEC §12.6). The checks and their order are those of
+    // `ChainVerifier::push`: the first broken entry is the same one.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    std::thread::scope(|s| -> Result<(), LogVerifyError> {
+        let mut reader = ChunkReader {
+            store,
+            next: v.next_seq(),
+            len,
+        };
+        let mut in_flight = None;
+        loop {
+            // A chunk that cannot be read fails the pass once the chunk before is checked: a
+            // broken entry before it is still the finding.
+            let next = reader
+                .next_chunk()
+                .map(|c| c.map(|chunk| s.spawn(move || prepare_chunk(suite, chunk, threads))));
+            if let Some(handle) = in_flight.take() {
+                let prepared: Vec<Prepared> = std::thread::ScopedJoinHandle::join(handle)
+                    .map_err(|_| StoreError::Backend("a verification thread panicked".into()))?;
+                if prepared.is_empty() {
+                    return Err(VerifyError::Missing { seq: v.next_seq() }.into());
                 }
-            });
-            match unreadable {
-                Some(ReadError::Store(e)) => return Err(e.into()),
-                Some(ReadError::Corrupt { seq, source }) => {
-                    return Err(VerifyError::Decode { seq, source }.into());
-                }
-                None => {}
-            }
-            let verified = verified?;
-            // The stored Merkle nodes must be the ones this leaf completes (SPEC §9.1).
-            let completed = frontier
-                .append(&suite, merkle::leaf_hash(suite, &verified.hash))
-                .map_err(|_| VerifyError::StoredNodes { seq })?;
-            if node_bytes(&completed) != nodes {
-                return Err(VerifyError::StoredNodes { seq }.into());
-            }
-            // Upper nodes are derived data, rebuilt when missing (SPEC §9.7): one that is
-            // there must be right.
-            for (level, index, hash) in keyed_nodes(&completed) {
-                if let Some(stored) = store.get(&node_key(level, index))? {
-                    if stored != hash {
-                        return Err(VerifyError::StoredNodes { seq }.into());
+                for item in prepared {
+                    let seq = v.next_seq();
+                    if item.seq != Some(seq) {
+                        return Err(VerifyError::Missing { seq }.into());
                     }
+                    let (prepared, payload, nodes) = match item.decoded {
+                        Ok(d) => d,
+                        Err(source) => return Err(VerifyError::Decode { seq, source }.into()),
+                    };
+                    if matches!(payload, Payload::Erased) {
+                        erased += 1;
+                    }
+                    let verified = check_in_order(
+                        store,
+                        &mut v,
+                        &mut frontier,
+                        seq,
+                        prepared,
+                        &payload,
+                        &nodes,
+                    )?;
+                    check_checkpoints(seq + 1, frontier.root(&suite), v.registry(), v.control())?;
+                    observe(&verified, &payload, v.registry());
                 }
             }
-            check_checkpoints(seq + 1, frontier.root(&suite), v.registry(), v.control())?;
-            observe(&verified, &payload, v.registry());
+            match next? {
+                Some(n) => in_flight = Some(n),
+                None => return Ok(()),
+            }
         }
+    })?;
+    if v.next_seq() < len {
+        return Err(VerifyError::Missing { seq: v.next_seq() }.into());
     }
     if let Some((k, _)) = pending.next() {
         let size = seq_of(k).unwrap_or(0);
@@ -235,6 +236,171 @@ pub(super) fn verify_records_observed(
         root: frontier.root(&suite),
         erased,
     })
+}
+
+// The ordered checks of one entry prepared off the ordered path (SPEC §8.2), then its stored
+// Merkle nodes (SPEC §9.1).
+fn check_in_order(
+    store: &dyn Store,
+    v: &mut ChainVerifier,
+    frontier: &mut Frontier,
+    seq: u64,
+    prepared: Result<crate::verify::PreparedEntry, crate::codec::DecodeError>,
+    payload: &Payload,
+    nodes: &[u8],
+) -> Result<VerifiedEntry, LogVerifyError> {
+    let suite = v.suite();
+    // A link's target is read from the store; a read that fails is the store's failure, never
+    // a link left unchecked.
+    let mut unreadable = None;
+    let verified = match prepared {
+        Ok(prepared) => v.push_prepared(prepared, payload, &mut |target: u64| match read_entry(
+            store, suite, target,
+        ) {
+            Ok(found) => found.map(|e| LinkedEntry {
+                hash: e.hash,
+                signer: e.header().signer,
+            }),
+            Err(e) => {
+                unreadable.get_or_insert(e);
+                None
+            }
+        }),
+        Err(source) => Err(VerifyError::Decode { seq, source }),
+    };
+    match unreadable {
+        Some(ReadError::Store(e)) => return Err(e.into()),
+        Some(ReadError::Corrupt { seq, source }) => {
+            return Err(VerifyError::Decode { seq, source }.into());
+        }
+        None => {}
+    }
+    let verified = verified?;
+    // The stored Merkle nodes must be the ones this leaf completes (SPEC §9.1).
+    let completed = frontier
+        .append(&suite, merkle::leaf_hash(suite, &verified.hash))
+        .map_err(|_| VerifyError::StoredNodes { seq })?;
+    if node_bytes(&completed) != nodes {
+        return Err(VerifyError::StoredNodes { seq }.into());
+    }
+    // Upper nodes are derived data, rebuilt when missing (SPEC §9.7): one that is there must
+    // be right.
+    for (level, index, hash) in keyed_nodes(&completed) {
+        if let Some(stored) = store.get(&node_key(level, index))? {
+            if stored != hash {
+                return Err(VerifyError::StoredNodes { seq }.into());
+            }
+        }
+    }
+    Ok(verified)
+}
+
+/// The most records in one chunk of [`verify_records_observed`].
+const CHUNK_RECORDS: usize = 2048;
+/// A chunk ends once its records hold this many bytes: two chunks are alive at once, so memory
+/// does not grow with the log, nor with a disk's hostile record sizes beyond one record.
+const CHUNK_BYTES: usize = 4 << 20;
+/// Records read from the store in one scan.
+const SCAN_RECORDS: usize = 64;
+
+// Reads the entry records `next..len` in chunks, as the store holds them.
+struct ChunkReader<'a> {
+    store: &'a dyn Store,
+    next: u64,
+    len: u64,
+}
+
+// A chunk of records: each with the sequence number its key names.
+type Chunk = Vec<(Option<u64>, Vec<u8>)>;
+
+impl ChunkReader<'_> {
+    // The next chunk: `None` once every record below `len` was read; an empty chunk when the
+    // store has no record at the next position (the ordered checks report it missing), after
+    // which nothing more is read.
+    fn next_chunk(&mut self) -> Result<Option<Chunk>, StoreError> {
+        if self.next >= self.len {
+            return Ok(None);
+        }
+        let end = seq_key(ENTRY, self.len);
+        let mut chunk = Vec::new();
+        let mut bytes = 0;
+        while self.next < self.len && chunk.len() < CHUNK_RECORDS && bytes < CHUNK_BYTES {
+            let want = SCAN_RECORDS.min(CHUNK_RECORDS - chunk.len());
+            let batch = self.store.scan(&seq_key(ENTRY, self.next), &end, want)?;
+            let Some((last, _)) = batch.last() else {
+                // Nothing at or past `next`: the ordered checks stop at the first hole.
+                self.next = self.len;
+                break;
+            };
+            self.next = seq_of(last).map_or(self.len, |s| s.saturating_add(1));
+            for (k, value) in batch {
+                bytes += value.len();
+                chunk.push((seq_of(&k), value));
+            }
+        }
+        Ok(Some(chunk))
+    }
+}
+
+// A record decoded off the ordered path: its key's sequence number, then the record's parts
+// (or why it does not decode), the entry itself prepared or why it does not decode.
+struct Prepared {
+    seq: Option<u64>,
+    decoded: Result<DecodedRecord, crate::codec::DecodeError>,
+}
+
+type DecodedRecord = (
+    Result<crate::verify::PreparedEntry, crate::codec::DecodeError>,
+    Payload,
+    Vec<u8>,
+);
+
+// Decodes, hashes and checks the signatures of a chunk's records, spread over `threads`.
+fn prepare_chunk(suite: Suite, chunk: Chunk, threads: usize) -> Vec<Prepared> {
+    if threads <= 1 || chunk.len() < 64 {
+        return prepare_part(suite, chunk);
+    }
+    let per = chunk.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = chunk;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| s.spawn(move || prepare_part(suite, part)))
+            .collect();
+        // A part whose thread panicked verified nothing: the panic reaches the caller's join,
+        // which ends the pass with an error rather than a verdict.
+        let mut out = Vec::new();
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+fn prepare_part(suite: Suite, part: Chunk) -> Vec<Prepared> {
+    let mut keys = std::collections::HashMap::new();
+    part.into_iter()
+        .map(|(seq, value)| Prepared {
+            seq,
+            decoded: decode_record(&value).map(|(entry_bytes, payload, nodes)| {
+                (
+                    crate::verify::PreparedEntry::prepare(suite, entry_bytes, &mut keys),
+                    payload,
+                    nodes.to_vec(),
+                )
+            }),
+        })
+        .collect()
 }
 
 // What a stored checkpoint of the log at `size` must say (SPEC §9.4).

@@ -277,7 +277,7 @@ fn log_path(n: u64) -> std::path::PathBuf {
 /// entries takes minutes). Entries carry a small payload; the tree is what is measured.
 fn stored_log(n: u64) -> sealtrail::Log {
     use sealtrail::registry::Role;
-    use sealtrail::{Durability, Kind, Log, Record, SecretKey};
+    use sealtrail::{Durability, Log, Record, SecretKey};
     let base = bench_dir();
     let path = log_path(n);
     let owner = SecretKey::from_seed("bench.example/proofs", &[1; 32]).unwrap();
@@ -298,8 +298,13 @@ fn stored_log(n: u64) -> sealtrail::Log {
     log.register_key(&owner, recorder.key_id(), Role::Recorder, "bench")
         .unwrap();
     let started = Instant::now();
-    let kind = Kind::new("note").unwrap();
-    let payload = sealtrail::codec::to_canonical(&0u8).unwrap();
+    // A custom event: kinds outside the event vocabulary are refused.
+    let record = sealtrail::event::Event::Custom(
+        sealtrail::event::Custom::new("bench.example/note", &0u8).unwrap(),
+    )
+    .to_record()
+    .unwrap();
+    let (kind, payload) = (record.kind().clone(), record.payload().to_vec());
     std::thread::scope(|s| {
         for _ in 0..2 {
             let (log, recorder, kind, payload) = (&log, &recorder, &kind, &payload);

@@ -1,15 +1,14 @@
 //! Readers never wait for the writer (storage v2, SPEC §9.7): `sealtrail verify --log`, `show`
 //! and `prove` run in their own processes while a writer appends from 16 threads, and every
 //! call succeeds and sees a valid prefix of the log; reading changes no byte of the log
-//! directory.
+//! directory. Each appender writes a fixed number of entries, so the log's final size is known
+//! and the test's work does not grow with how slowly the readers run.
 
 #![cfg(feature = "sled")]
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use sealtrail::registry::Role;
 use sealtrail::{Durability, Log, SessionId};
@@ -17,6 +16,12 @@ use sealtrail_testkit::fixtures::{keys, note};
 use serde_json::Value as Json;
 
 const ORIGIN: &str = "example.com/fixture";
+/// Appender threads.
+const APPENDERS: u64 = 16;
+/// Entries each appender writes before it stops.
+const PER_APPENDER: u64 = 250;
+/// Entries in the log before the appenders start: the recorder's registration and 20 notes.
+const BEFORE: u64 = 21;
 
 struct Out {
     code: i32,
@@ -84,18 +89,16 @@ fn readers_in_other_processes_never_wait_for_sixteen_appenders() {
     log.checkpoint(&k.owner).unwrap();
     let l = path.display().to_string();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..16)
+    assert_eq!(log.len(), BEFORE);
+
+    let writers: Vec<_> = (0..APPENDERS)
         .map(|t| {
-            let (log, stop, k) = (log.clone(), stop.clone(), keys());
+            let (log, k) = (log.clone(), keys());
             std::thread::spawn(move || {
                 let s = SessionId::new(&format!("s-{t}")).unwrap();
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
+                for n in 0..PER_APPENDER {
                     log.append(&k.recorder, note(&n).session(&s)).unwrap();
-                    n += 1;
                 }
-                n
             })
         })
         .collect();
@@ -121,6 +124,7 @@ fn readers_in_other_processes_never_wait_for_sixteen_appenders() {
             .collect();
         assert!(lines.len() >= last_session, "round {round}");
         assert!(lines.len() >= 20, "round {round}: the first 20 are there");
+        assert!(lines.len() as u64 <= 20 + PER_APPENDER, "round {round}");
         last_session = lines.len();
         let seqs: Vec<u64> = lines.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
         assert!(
@@ -130,10 +134,11 @@ fn readers_in_other_processes_never_wait_for_sixteen_appenders() {
         // A proof from the checkpoint, beside the writer.
         ok(&run(&["prove", "--log", &l, "--seq", "5"]));
     }
-    stop.store(true, Ordering::Relaxed);
-    let written: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
-    assert!(written > 0);
+    for w in writers {
+        w.join().unwrap();
+    }
     let total = log.len();
+    assert_eq!(total, BEFORE + APPENDERS * PER_APPENDER);
     drop(log);
     assert!(last_len <= total);
 
@@ -142,7 +147,8 @@ fn readers_in_other_processes_never_wait_for_sixteen_appenders() {
     let v = run(&["verify", "--log", &l, "--json"]);
     let report: Json = serde_json::from_str(ok(&v).stdout.trim()).unwrap();
     assert_eq!(report["entries"].as_u64(), Some(total));
-    ok(&run(&["show", "--log", &l, "--session", "s-7", "--json"]));
+    let s = run(&["show", "--log", &l, "--session", "s-7", "--json"]);
+    assert_eq!(ok(&s).stdout.lines().count() as u64, PER_APPENDER);
     ok(&run(&["prove", "--log", &l, "--seq", "5"]));
     let after = snapshot(&path);
     assert_eq!(

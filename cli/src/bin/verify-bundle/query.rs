@@ -1,7 +1,6 @@
 //! `verify-bundle … show | trace | why`: questions asked of a bundle that verified, answered
 //! from its verified entries with `sealtrail`'s own rendering ([`crate::answer`]).
 
-
 use anyhow::{Result, anyhow};
 use sealtrail::bundle::VerifiedBundle;
 use sealtrail::query::QueryError;

@@ -62,6 +62,7 @@ pub enum LogTilesError {
 }
 
 /// Whether the handle may write the log directory.
+#[cfg(feature = "sled")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum TilesAccess {
     Write,
@@ -155,6 +156,7 @@ impl Log {
     /// not publish its latest stored checkpoint (missing, behind, or not this log's) brings
     /// them up to date now; a reader uses them only if they publish one of the log's stored
     /// checkpoints, and writes nothing.
+    #[cfg(feature = "sled")]
     pub(super) fn attach_tiles(
         &self,
         log_dir: &Path,

@@ -551,6 +551,48 @@ fn entry_0_before_the_log_was_created_is_refused() {
     assert_finding(&verify(&bundle, &policy()), Some(0), "time", "before");
 }
 
+/// The same forgery in a hand-assembled bundle, where no store stands between the recorder and
+/// the auditor: the recorder re-signs its entry with a link to control item 1 under the wrong
+/// hash, with its own registered key. The signature verifies; the link check names the entry.
+#[test]
+fn a_link_to_a_control_item_with_the_wrong_hash_is_refused_in_a_bundle() {
+    let (_store, log) = revoked_log();
+    let honest = export(&log, ExportOptions::new(Selection::Entries(vec![4])));
+    assert_valid(&verify(&honest, &policy()));
+    let mut p = split(&honest);
+    assert!(
+        p.controls.iter().any(|c| seq_of(c) == 1),
+        "the registration of recorder-2 travels as a control item"
+    );
+    let item = p.entries.iter_mut().find(|e| seq_of(e) == 4).unwrap();
+    let entry = Entry::from_bytes(&item.entry).unwrap();
+    let real = log.read(1).unwrap().unwrap().hash;
+    let mut header = entry.header().clone();
+    // The honest entry, re-signed unchanged, still verifies: the set-up alone refuses nothing.
+    let resign = |header: EntryHeader| {
+        let bytes = header.encode();
+        Entry::sign(header, &bytes, &key("recorder-2", 0x04)).into_bytes()
+    };
+    assert_eq!(
+        resign(header.clone()),
+        item.entry,
+        "signing is deterministic"
+    );
+    header.links = vec![Link {
+        seq: 1,
+        hash: sealtrail::EntryHash([0xee; 32]),
+    }];
+    assert_ne!(real.0, [0xee; 32]);
+    item.entry = resign(header);
+    let r = verify(&assemble(&p, &owner()), &policy());
+    assert_finding(&r, Some(4), "link", "");
+    assert!(
+        !r.findings.iter().any(|f| f.check.as_str() == "signature"),
+        "the re-signed entry's signature verifies:\n{}",
+        r.render()
+    );
+}
+
 // ---- Item 8: time pushed forward by a recorder. ----
 
 /// A recorder runs the writer with its clock set to 2100 for one entry. The honest writer that

@@ -296,11 +296,81 @@ fn an_index_rebuild_reports_monotone_progress() {
     );
     assert!(calls.lock().unwrap().is_empty());
 
+    // A read-only open indexes nothing (SPEC §9.7): its first session query builds its index
+    // in memory, and reports that; later queries find it built.
     let sink = calls.clone();
-    Log::builder()
+    let reader = Log::builder()
         .progress_after(std::time::Duration::ZERO)
         .on_index_progress(move |p| sink.lock().unwrap().push(p))
         .open_read_only(&path)
         .unwrap();
+    assert!(calls.lock().unwrap().is_empty(), "{:?}", calls.lock());
+    assert_eq!(reader.len(), len);
+    let none = SessionId::new("s-none").unwrap();
+    assert!(reader.session(&none).unwrap().is_empty());
     check(&calls.lock().unwrap());
+    calls.lock().unwrap().clear();
+    assert!(reader.session(&none).unwrap().is_empty());
+    assert!(calls.lock().unwrap().is_empty());
+}
+
+/// A log whose sessions come in runs of different lengths, entries outside any session between
+/// them, and a session that appears once: held sessions (SPEC §9.1) and run markers of every
+/// shape.
+fn varied_sessions_log(path: &Path) -> (Log, Vec<SessionId>) {
+    let k = keys();
+    let log = Log::create(path, &k.owner, ORIGIN).unwrap();
+    log.register_key(&k.owner, k.recorder.key_id(), Role::Recorder, "harness")
+        .unwrap();
+    let names: Vec<SessionId> = ["alpha", "beta", "gamma", "delta"]
+        .iter()
+        .map(|s| SessionId::new(s).unwrap())
+        .collect();
+    for i in 0..400u32 {
+        let record = note(&i);
+        let record = match (i % 13, i % 5) {
+            _ if i == 201 => record.session(&names[3]),
+            (0, _) => record,
+            (_, 0 | 1) => record.session(&names[0]),
+            (_, 2) => record.session(&names[1]),
+            _ => record.session(&names[2]),
+        };
+        log.append(&k.recorder, record).unwrap();
+    }
+    log.flush().unwrap();
+    (log, names)
+}
+
+/// A reader's session queries (its index built on first use, SPEC §9.7) answer exactly as the
+/// writer's do (its index kept in sled), beside the writer and after it closes.
+#[test]
+fn a_reader_answers_session_queries_as_the_writer_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let (log, mut names) = varied_sessions_log(&path);
+    names.push(SessionId::new("absent").unwrap());
+    let seqs = |l: &Log, s: &SessionId| -> Vec<(u64, Vec<u8>)> {
+        l.session(s)
+            .unwrap()
+            .iter()
+            .map(|e| (e.seq(), e.entry.as_bytes().to_vec()))
+            .collect()
+    };
+    let answers =
+        |l: &Log| -> Vec<Vec<(u64, Vec<u8>)>> { names.iter().map(|s| seqs(l, s)).collect() };
+    let written = answers(&log);
+    assert!(written[0].len() > 100 && written[1].len() > 50 && written[2].len() > 50);
+    assert_eq!(written[3].len(), 1);
+    assert!(written[4].is_empty());
+    // Beside the writer, then after it closes; one reader asked in another order.
+    assert_eq!(
+        answers(&Log::builder().open_read_only(&path).unwrap()),
+        written
+    );
+    drop(log);
+    let reader = Log::builder().open_read_only(&path).unwrap();
+    for (s, expected) in names.iter().zip(&written).rev() {
+        assert_eq!(&seqs(&reader, s), expected, "{s}");
+    }
+    assert_eq!(answers(&Log::open(&path).unwrap()), written);
 }

@@ -519,6 +519,7 @@ impl Log {
     // over the run markers (`0x02 ‖ len ‖ session ‖ seq`), each confirmed by the entry it marks,
     // since a marker may be stale (a crash between marker and entry).
     fn some_sessions(&self, limit: usize) -> Result<(Vec<SessionId>, bool), ExportError> {
+        self.index_sessions()?;
         let len = self.len();
         let end = prefix_end(RUN);
         let mut from = vec![RUN];

@@ -258,6 +258,8 @@ struct Inner {
     refs: RefCache,
     /// The log directory's `tiles/` (SPEC §9.8), set by an open from a directory.
     tiles: std::sync::OnceLock<tiles::DirTiles>,
+    /// The entries a read-only open left out of the store's index, until a query indexes them.
+    unindexed: Mutex<Option<Unindexed>>,
 }
 
 impl Drop for Inner {

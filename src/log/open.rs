@@ -146,8 +146,9 @@ impl LogBuilder {
         self
     }
 
-    /// Calls `f` as an open rebuilds the derived index from the entries (after a crash, when
-    /// `index/` was removed, and on every read-only open, whose index lives in memory), once
+    /// Calls `f` as the derived index is rebuilt from the entries (by an open after a crash or
+    /// when `index/` was removed; for a read-only open, whose index lives in memory, by the
+    /// first session query), once
     /// the rebuild has run longer than [`progress_after`](Self::progress_after): with the
     /// entries done so far, never fewer than the call before, and last with `done == total`.
     /// A command line draws a progress bar with it; a rebuild is linear in the log's length.
@@ -204,7 +205,7 @@ impl LogBuilder {
         }
         let store = crate::store::DirStore::open_read_only(path)?;
         let tiles = self.tiles;
-        let log = self.open_in(Arc::new(store))?;
+        let log = self.open_with(Arc::new(store), Reindex::OnFirstQuery)?;
         log.attach_tiles(path, tiles, super::tiles::TilesAccess::Read)?;
         Ok(log)
     }
@@ -229,6 +230,10 @@ impl LogBuilder {
     /// Opens the log in a store, discarding any unacknowledged entries a crash left behind a gap
     /// (SPEC §9.3).
     pub fn open_in(self, store: Arc<dyn Store>) -> Result<Log, OpenError> {
+        self.open_with(store, Reindex::AtOpen)
+    }
+
+    fn open_with(self, store: Arc<dyn Store>, when: Reindex) -> Result<Log, OpenError> {
         let bytes = store.get(DESCRIPTOR_KEY)?.ok_or(OpenError::NotALog)?;
         let descriptor = SignedDescriptor::from_bytes(&bytes)?;
         let len = recover(store.as_ref())?;
@@ -240,13 +245,27 @@ impl LogBuilder {
             log_id: descriptor.log_id(),
             cache: &refs,
         };
+        let mut behind = None;
         if let Some(indexed) = store.indexed_len()? {
             if indexed < len {
-                let progress = self.progress.as_ref().map(|p| Reporter {
-                    f: p.0.as_ref(),
-                    after: self.progress_after,
-                });
-                reindex(records, indexed, len, progress)?;
+                match when {
+                    Reindex::AtOpen => {
+                        let progress = self.progress.as_ref().map(|p| Reporter {
+                            f: p.0.as_ref(),
+                            after: self.progress_after,
+                        });
+                        reindex(records, indexed, len, progress).map_err(read_damage)?;
+                    }
+                    // SPEC §9.7: a reader's index is in memory, and only session queries use
+                    // it, so it is built by the first of them rather than by every open.
+                    Reindex::OnFirstQuery => {
+                        behind = Some(Unindexed {
+                            from: indexed,
+                            len,
+                            progress: self.progress.clone().map(|f| (f, self.progress_after)),
+                        });
+                    }
+                }
             }
         }
         let genesis =
@@ -294,8 +313,50 @@ impl LogBuilder {
                 nodes: NodeCache::default(),
                 refs,
                 tiles: Default::default(),
+                unindexed: Mutex::new(behind),
             }),
         })
+    }
+}
+
+/// When an open brings a store's derived index (session run markers) up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reindex {
+    /// Before the open returns: a writer's index, which its appends extend.
+    AtOpen,
+    /// When a query first needs it: a reader's index, which lives in memory and which most
+    /// readers (`verify --log`, `prove`, a range) never consult.
+    OnFirstQuery,
+}
+
+/// The entries an open left out of the store's derived index, for the first query that needs
+/// it to index ([`Log::index_sessions`]).
+#[derive(Debug)]
+pub(super) struct Unindexed {
+    from: u64,
+    len: u64,
+    progress: Option<(ProgressFn, std::time::Duration)>,
+}
+
+impl Log {
+    /// Brings the store's derived index (session run markers) up to date if the open left it
+    /// behind (a read-only open, SPEC §9.7): once, by the first query that needs it; a query
+    /// that fails leaves it for the next one.
+    pub(super) fn index_sessions(&self) -> Result<(), ReadError> {
+        let mut unindexed = self
+            .inner
+            .unindexed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(u) = unindexed.as_ref() {
+            let progress = u.progress.as_ref().map(|(f, after)| Reporter {
+                f: f.0.as_ref(),
+                after: *after,
+            });
+            reindex(self.records(), u.from, u.len, progress)?;
+            *unindexed = None;
+        }
+        Ok(())
     }
 }
 
@@ -319,24 +380,30 @@ pub(super) struct Reporter<'a> {
 const PROGRESS_STRIDE: u64 = 4096;
 
 /// Rebuilds the store's derived index (session run markers) for entries `from..len` from the
-/// entries themselves (SPEC §9.7).
+/// entries' stored records (SPEC §9.7). It reads only each record's session, restoring no entry:
+/// the index is derived data that every query confirms against the restored entries, so it
+/// needs no hash or signature check (those are verification's, SPEC §9.4).
 pub(super) fn reindex(
     records: Records<'_>,
     from: u64,
     len: u64,
     progress: Option<Reporter<'_>>,
-) -> Result<(), OpenError> {
+) -> Result<(), ReadError> {
     let store = records.store;
     let started = std::time::Instant::now();
     let mut reporting = false;
+    let session_of = |seq: u64| -> Result<SessionId, ReadError> {
+        let bytes = records.raw(seq)?.ok_or(ReadError::Corrupt {
+            seq,
+            source: crate::codec::DecodeError::UnexpectedType {
+                offset: 0,
+                expected: "the entry at this position (it is missing)",
+            },
+        })?;
+        records.session_of(seq, &bytes)
+    };
     let mut session = match from.checked_sub(1) {
-        Some(last) => records
-            .read(last)
-            .map_err(|e| damaged(last, e))?
-            .ok_or_else(|| damaged(last, "missing"))?
-            .header()
-            .session
-            .clone(),
+        Some(last) => session_of(last)?,
         None => SessionId::none(),
     };
     for seq in from..len {
@@ -351,15 +418,11 @@ pub(super) fn reindex(
                 }
             }
         }
-        let e = records
-            .read(seq)
-            .map_err(|e| damaged(seq, e))?
-            .ok_or_else(|| damaged(seq, "missing"))?;
-        let s = &e.header().session;
-        if !s.is_none() && *s != session {
+        let s = session_of(seq)?;
+        if !s.is_none() && s != session {
             store.put(&run_key(s.as_str(), seq), &[])?;
         }
-        session = s.clone();
+        session = s;
     }
     store.flush()?;
     if let Some(p) = &progress {
@@ -371,6 +434,14 @@ pub(super) fn reindex(
         }
     }
     Ok(())
+}
+
+/// An open's error for a read that failed while it rebuilt the index.
+fn read_damage(e: ReadError) -> OpenError {
+    match e {
+        ReadError::Corrupt { seq, .. } => damaged(seq, e),
+        ReadError::Store(e) => OpenError::Store(e),
+    }
 }
 
 pub(super) fn damaged(seq: u64, reason: impl std::fmt::Display) -> OpenError {

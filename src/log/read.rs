@@ -139,6 +139,20 @@ impl Records<'_> {
         })
     }
 
+    /// The session of entry `seq`, from its stored record `bytes`: the layout parsed and a held
+    /// session followed, without restoring the entry (no hashing, no signature check). For the
+    /// derived index only (SPEC §9.7): every query confirms it against the restored entries.
+    pub(crate) fn session_of(&self, seq: u64, bytes: &[u8]) -> Result<SessionId, ReadError> {
+        let r =
+            StoredRecord::parse(seq, bytes).map_err(|source| ReadError::Corrupt { seq, source })?;
+        match r.session {
+            Held::Inline(s) => {
+                SessionId::new(s).map_err(|_| corrupt(seq, "session", "not a session id"))
+            }
+            Held::At(at) => self.session_at(seq, at),
+        }
+    }
+
     // The record of entry `at`, which entry `seq` refers to for `field`.
     fn referred(&self, seq: u64, at: u64, field: &'static str) -> Result<Vec<u8>, ReadError> {
         self.raw(at)?
@@ -306,6 +320,7 @@ impl Log {
 
     /// Every entry of a session, in order.
     pub fn session(&self, session: &SessionId) -> Result<Vec<StoredEntry>, ReadError> {
+        self.index_sessions()?;
         let len = self.len();
         let (start, end) = run_range(session.as_str());
         let mut out = Vec::new();

@@ -509,8 +509,9 @@ impl DirStore {
     /// Opens the log directory `path` for reading only, beside a writer or on read-only
     /// media: takes no lock, writes nothing, and sees the records complete and checked now
     /// (a torn or unfinished tail is left where it is). Its index starts empty, in memory:
-    /// [`Store::indexed_len`] is 0, so opening a log over it rebuilds the index from the
-    /// entries. Writes to anything but the index fail with [`StoreError::ReadOnly`].
+    /// [`Store::indexed_len`] is 0 until the first flush, and a log opened read-only over it
+    /// builds the index when a query first needs it (SPEC §9.7). Writes to anything but the
+    /// index fail with [`StoreError::ReadOnly`].
     pub fn open_read_only(path: &Path) -> Result<DirStore, StoreError> {
         let backend = FsBackend;
         // The meta stream first: every checkpoint it holds was made over entries already

@@ -534,6 +534,26 @@ impl ChainVerifier {
         let seq = self.next_seq;
         let entry =
             Entry::from_bytes(entry_bytes).map_err(|source| VerifyError::Decode { seq, source })?;
+        let prepared = PreparedEntry::unchecked(self.suite, entry);
+        self.push_prepared(prepared, payload, linked)
+    }
+
+    /// [`ChainVerifier::push`] for an entry decoded and hashed beforehand, perhaps on another
+    /// thread, with its signature and payload perhaps checked there too ([`PreparedEntry`]):
+    /// the same checks in the same order, so the first failure is the same one.
+    pub(crate) fn push_prepared(
+        &mut self,
+        prepared: PreparedEntry,
+        payload: &Payload,
+        linked: &mut dyn FnMut(u64) -> Option<LinkedEntry>,
+    ) -> Result<VerifiedEntry, VerifyError> {
+        let seq = self.next_seq;
+        let PreparedEntry {
+            entry,
+            hash,
+            signature,
+            payload: payload_check,
+        } = prepared;
         let h = entry.header();
         if h.seq != seq {
             return Err(VerifyError::Sequence { seq, found: h.seq });
@@ -566,16 +586,27 @@ impl ChainVerifier {
             });
         }
         let signer = self.content.check_signer(&entry)?;
-        if !verify_strict(
-            signer.verifying_key(),
-            &entry.signing_input(),
-            entry.signature(),
-        ) {
+        // A registered key is the one its id's bytes parse to (SPEC §4.1), so a signature
+        // checked ahead under the header's key id was checked under the registered key.
+        let valid = match signature {
+            Early::Done(valid) => valid,
+            Early::Pending => verify_strict(
+                signer.verifying_key(),
+                &entry.signing_input(),
+                entry.signature(),
+            ),
+        };
+        if !valid {
             return Err(VerifyError::Signature { seq, key: h.signer });
         }
-        self.content
-            .check_rest(&entry, payload, Absence::Erased, Occurrence::First, linked)?;
-        let hash = entry.hash(self.suite);
+        self.content.check_rest_early(
+            &entry,
+            payload,
+            payload_check,
+            Absence::Erased,
+            Occurrence::First,
+            linked,
+        )?;
         if h.kind.is_control() {
             self.control = Some(Link { seq, hash });
         }
@@ -589,6 +620,70 @@ impl ChainVerifier {
     /// entry (SPEC §8.2, step 3).
     pub fn finish(&self) -> Result<(), VerifyError> {
         self.content.finish()
+    }
+}
+
+/// A check of SPEC §8.2 that depends on the entry alone, run ahead of the ordered checks (on
+/// whichever thread is free), or left to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Early<T> {
+    /// Run ahead: its outcome, consulted in the check's place among the ordered checks.
+    Done(T),
+    /// Not run yet: the ordered checks run it in its place.
+    Pending,
+}
+
+/// The parsed keys of the signers seen so far, by key id (`None`: the id is not a usable key).
+/// Parsing a key costs a fifth of a signature verification; a few signers sign many entries.
+pub(crate) type SignerKeys = std::collections::HashMap<KeyId, Option<ed25519_dalek::VerifyingKey>>;
+
+/// An entry decoded and hashed ahead of the ordered checks, with its signature (step 7) and
+/// payload (step 9) checked ahead or left pending: [`ChainVerifier::push_prepared`] consults
+/// them in their place, so the first failure is the one [`ChainVerifier::push`] names.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedEntry {
+    entry: Entry,
+    hash: EntryHash,
+    signature: Early<bool>,
+    payload: Early<Result<(), PayloadProblem>>,
+}
+
+impl PreparedEntry {
+    /// Hashed only: the signature and payload are checked in order.
+    pub(crate) fn unchecked(suite: Suite, entry: Entry) -> PreparedEntry {
+        let hash = entry.hash(suite);
+        PreparedEntry {
+            entry,
+            hash,
+            signature: Early::Pending,
+            payload: Early::Pending,
+        }
+    }
+
+    /// Decodes `entry_bytes` as [`ChainVerifier::push`] does, hashes the entry, checks its
+    /// signature strictly under the key its header names (parsed as the registry parses a
+    /// registered key, SPEC §4.1) and checks `payload` against it ([`check_payload`]).
+    pub(crate) fn checked(
+        suite: Suite,
+        entry_bytes: &[u8],
+        payload: &Payload,
+        keys: &mut SignerKeys,
+    ) -> Result<PreparedEntry, DecodeError> {
+        let entry = Entry::from_bytes(entry_bytes)?;
+        let hash = entry.hash(suite);
+        let id = entry.header().signer;
+        let valid = keys
+            .entry(id)
+            .or_insert_with(|| crate::keys::verifying_key(id.as_bytes()).ok())
+            .as_ref()
+            .is_some_and(|k| verify_strict(k, &entry.signing_input(), entry.signature()));
+        let payload = check_payload(suite, &entry, payload);
+        Ok(PreparedEntry {
+            entry,
+            hash,
+            signature: Early::Done(valid),
+            payload: Early::Done(payload),
+        })
     }
 }
 
@@ -671,6 +766,19 @@ impl ContentChecks {
         occurrence: Occurrence,
         linked: &mut dyn FnMut(u64) -> Option<LinkedEntry>,
     ) -> Result<(), VerifyError> {
+        self.check_rest_early(entry, payload, Early::Pending, absence, occurrence, linked)
+    }
+
+    /// [`ContentChecks::check_rest`] with the payload check (step 9) perhaps run ahead.
+    pub(crate) fn check_rest_early(
+        &mut self,
+        entry: &Entry,
+        payload: &Payload,
+        payload_check: Early<Result<(), PayloadProblem>>,
+        absence: Absence,
+        occurrence: Occurrence,
+        linked: &mut dyn FnMut(u64) -> Option<LinkedEntry>,
+    ) -> Result<(), VerifyError> {
         let h = entry.header();
         let seq = h.seq;
         let is_approval = h.kind.as_str() == Kind::APPROVAL;
@@ -696,8 +804,11 @@ impl ContentChecks {
                 }
             }
         }
-        check_payload(self.suite, entry, payload)
-            .map_err(|problem| VerifyError::Payload { seq, problem })?;
+        match payload_check {
+            Early::Done(checked) => checked,
+            Early::Pending => check_payload(self.suite, entry, payload),
+        }
+        .map_err(|problem| VerifyError::Payload { seq, problem })?;
         if h.kind.as_str() == Kind::ERASURE {
             let erasure = |problem| VerifyError::Erasure { seq, problem };
             if let Some(data) = payload.data() {

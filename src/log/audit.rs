@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::report::Proven;
+use crate::verify::{PreparedEntry, SignerKeys};
 
 /// What `verify()` established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +126,47 @@ pub(super) fn verify_records_observed(
     len: u64,
     observe: &mut Observer<'_>,
 ) -> Result<VerifySummary, LogVerifyError> {
+    verify_records_chunked(store, descriptor, len, ChunkLimits::default(), observe)
+}
+
+/// How [`verify_records_observed`] cuts the log into chunks, and over how many threads a
+/// chunk's entries are checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChunkLimits {
+    /// The most records in one chunk.
+    pub(crate) records: usize,
+    /// A chunk ends once its records hold this many bytes: two chunks are alive at once, so
+    /// memory grows neither with the log nor with hostile record sizes beyond one record.
+    pub(crate) bytes: usize,
+    /// Threads that check one chunk.
+    pub(crate) threads: usize,
+    /// The fewest records worth a thread of their own.
+    pub(crate) part: usize,
+}
+
+impl Default for ChunkLimits {
+    fn default() -> Self {
+        ChunkLimits {
+            records: 2048,
+            bytes: 4 << 20,
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8),
+            part: 64,
+        }
+    }
+}
+
+/// Records read from the store in one scan.
+const SCAN_RECORDS: usize = 64;
+
+pub(super) fn verify_records_chunked(
+    store: &dyn Store,
+    descriptor: &SignedDescriptor,
+    len: u64,
+    limits: ChunkLimits,
+    observe: &mut Observer<'_>,
+) -> Result<VerifySummary, LogVerifyError> {
     let suite = descriptor.suite();
     let refs = RefCache::default();
     let records = Records {
@@ -168,68 +210,63 @@ pub(super) fn verify_records_observed(
         Ok(())
     };
     check_checkpoints(0, frontier.root(&suite), v.registry(), None)?;
-    let end = seq_key(ENTRY, len);
-    while v.next_seq() < len {
-        let batch = store.scan(&seq_key(ENTRY, v.next_seq()), &end, 4096)?;
-        if batch.is_empty() {
-            return Err(VerifyError::Missing { seq: v.next_seq() }.into());
-        }
-        for (k, value) in &batch {
-            let seq = v.next_seq();
-            if seq_of(k) != Some(seq) {
-                return Err(VerifyError::Missing { seq }.into());
-            }
-            // The record's elided fields are restored (SPEC §9.1): a field restored wrong
-            // fails the signature or chain check below, like any altered byte.
-            let record = StoredRecord::parse(seq, value)
-                .map_err(|source| VerifyError::Decode { seq, source })?;
-            let stored = match records.restore(seq, &record) {
-                Ok(e) => e,
-                Err(ReadError::Store(e)) => return Err(e.into()),
-                Err(ReadError::Corrupt { seq, source }) => {
-                    return Err(VerifyError::Decode { seq, source }.into());
+    // Records are read and their fields restored in order on this thread, in chunks; while
+    // other threads rebuild, hash and signature-check the entries of one chunk, this thread
+    // runs the ordered checks of the chunk before (as bundle verification does, SPEC §12.6).
+    // The checks and their order are those of `ChainVerifier::push`: the first broken entry is
+    // the same one, wherever the chunks end.
+    std::thread::scope(|s| -> Result<(), LogVerifyError> {
+        let mut reader = ChunkReader {
+            records,
+            next: 0,
+            len,
+            limits,
+        };
+        let mut in_flight: Option<(std::thread::ScopedJoinHandle<'_, Vec<Prepared>>, _)> = None;
+        loop {
+            let next = reader.next_chunk().map(|chunk| {
+                let Chunk { restored, stop } = chunk;
+                (
+                    s.spawn(move || prepare_chunk(suite, restored, limits)),
+                    stop,
+                )
+            });
+            if let Some((handle, stop)) = in_flight.take() {
+                // A worker that panicked (nothing that reads untrusted bytes should) ends the
+                // pass with an error, not a verdict.
+                let prepared = handle
+                    .join()
+                    .map_err(|_| StoreError::Backend("a verification thread panicked".into()))?;
+                for p in prepared {
+                    let seq = v.next_seq();
+                    if matches!(p.payload, Payload::Erased) {
+                        erased += 1;
+                    }
+                    let verified = check_in_order(
+                        &records,
+                        &mut v,
+                        &mut frontier,
+                        seq,
+                        p.entry,
+                        &p.payload,
+                        &p.nodes,
+                    )?;
+                    check_checkpoints(seq + 1, frontier.root(&suite), v.registry(), v.control())?;
+                    observe(&verified, &p.payload, v.registry());
                 }
-            };
-            let payload = stored.payload;
-            if matches!(payload, Payload::Erased) {
-                erased += 1;
-            }
-            // A link's target is read from the store; a read that fails is the store's failure,
-            // never a link left unchecked.
-            let mut unreadable = None;
-            let verified =
-                v.push(
-                    stored.entry.as_bytes(),
-                    &payload,
-                    &mut |target: u64| match records.read(target) {
-                        Ok(found) => found.map(|e| LinkedEntry {
-                            hash: e.hash,
-                            signer: e.header().signer,
-                        }),
-                        Err(e) => {
-                            unreadable.get_or_insert(e);
-                            None
-                        }
-                    },
-                );
-            match unreadable {
-                Some(ReadError::Store(e)) => return Err(e.into()),
-                Some(ReadError::Corrupt { seq, source }) => {
-                    return Err(VerifyError::Decode { seq, source }.into());
+                // What stopped the reading is the finding once the entries before it pass.
+                if let Some(stop) = stop {
+                    return Err(stop);
                 }
-                None => {}
             }
-            let verified = verified?;
-            // The stored Merkle nodes must be the ones this leaf completes (SPEC §9.1).
-            let completed = frontier
-                .append(&suite, merkle::leaf_hash(suite, &verified.hash))
-                .map_err(|_| VerifyError::StoredNodes { seq })?;
-            if record_nodes(&completed) != record.nodes {
-                return Err(VerifyError::StoredNodes { seq }.into());
+            match next {
+                Some(n) => in_flight = Some(n),
+                None => return Ok(()),
             }
-            check_checkpoints(seq + 1, frontier.root(&suite), v.registry(), v.control())?;
-            observe(&verified, &payload, v.registry());
         }
+    })?;
+    if v.next_seq() < len {
+        return Err(VerifyError::Missing { seq: v.next_seq() }.into());
     }
     if let Some((k, _)) = pending.next() {
         let size = seq_of(k).unwrap_or(0);
@@ -246,6 +283,211 @@ pub(super) fn verify_records_observed(
         root: frontier.root(&suite),
         erased,
     })
+}
+
+// The ordered checks of entry `seq` (SPEC §8.2), then its stored Merkle nodes (SPEC §9.1).
+fn check_in_order(
+    records: &Records<'_>,
+    v: &mut ChainVerifier,
+    frontier: &mut Frontier,
+    seq: u64,
+    entry: Result<PreparedEntry, DecodeError>,
+    payload: &Payload,
+    nodes: &[u8],
+) -> Result<VerifiedEntry, LogVerifyError> {
+    let suite = records.suite;
+    let entry = entry.map_err(|source| VerifyError::Decode { seq, source })?;
+    // A link's target is read from the store; a read that fails is the store's failure, never
+    // a link left unchecked.
+    let mut unreadable = None;
+    let verified = v.push_prepared(
+        entry,
+        payload,
+        &mut |target: u64| match records.read(target) {
+            Ok(found) => found.map(|e| LinkedEntry {
+                hash: e.hash,
+                signer: e.header().signer,
+            }),
+            Err(e) => {
+                unreadable.get_or_insert(e);
+                None
+            }
+        },
+    );
+    match unreadable {
+        Some(ReadError::Store(e)) => return Err(e.into()),
+        Some(ReadError::Corrupt { seq, source }) => {
+            return Err(VerifyError::Decode { seq, source }.into());
+        }
+        None => {}
+    }
+    let verified = verified?;
+    // The stored Merkle nodes must be the ones this leaf completes (SPEC §9.1).
+    let completed = frontier
+        .append(&suite, merkle::leaf_hash(suite, &verified.hash))
+        .map_err(|_| VerifyError::StoredNodes { seq })?;
+    if record_nodes(&completed) != nodes {
+        return Err(VerifyError::StoredNodes { seq }.into());
+    }
+    Ok(verified)
+}
+
+// Reads the records of entries `next..len` in chunks, in order, restoring their fields.
+struct ChunkReader<'a> {
+    records: Records<'a>,
+    next: u64,
+    len: u64,
+    limits: ChunkLimits,
+}
+
+// A chunk's records with their fields restored, then what stopped the reading (a hole, a record
+// that does not parse or restore, a failing store), if anything did: no chunk follows it.
+struct Chunk {
+    restored: Vec<(RestoredFields, Vec<u8>)>,
+    stop: Option<LogVerifyError>,
+}
+
+impl ChunkReader<'_> {
+    // The next chunk, or `None` once every record below `len` was read or reading stopped.
+    fn next_chunk(&mut self) -> Option<Chunk> {
+        if self.next >= self.len {
+            return None;
+        }
+        let mut restored = Vec::new();
+        let mut bytes = 0;
+        let stop = loop {
+            if self.next >= self.len
+                || restored.len() >= self.limits.records
+                || bytes >= self.limits.bytes
+            {
+                break None;
+            }
+            let want = SCAN_RECORDS.min(self.limits.records - restored.len());
+            let end = seq_key(ENTRY, self.len);
+            let batch = match self
+                .records
+                .store
+                .scan(&seq_key(ENTRY, self.next), &end, want)
+            {
+                Ok(b) => b,
+                Err(e) => break Some(e.into()),
+            };
+            if batch.is_empty() {
+                break Some(VerifyError::Missing { seq: self.next }.into());
+            }
+            // A chunk ends at the record that reaches its byte limit; the rest of the scan is
+            // read again for the next chunk.
+            let mut stop = None;
+            for (k, value) in &batch {
+                if bytes >= self.limits.bytes {
+                    break;
+                }
+                if let Err(e) = self.restore(k, value, &mut restored, &mut bytes) {
+                    stop = Some(e);
+                    break;
+                }
+            }
+            if stop.is_some() {
+                break stop;
+            }
+        };
+        if stop.is_some() {
+            self.next = self.len;
+        }
+        Some(Chunk { restored, stop })
+    }
+
+    // Restores the record of the next entry, stored under `key`.
+    fn restore(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        restored: &mut Vec<(RestoredFields, Vec<u8>)>,
+        bytes: &mut usize,
+    ) -> Result<(), LogVerifyError> {
+        let seq = self.next;
+        if seq_of(key) != Some(seq) {
+            return Err(VerifyError::Missing { seq }.into());
+        }
+        // The record's elided fields are restored (SPEC §9.1): a field restored wrong fails the
+        // signature or chain check, like any altered byte.
+        let record = StoredRecord::parse(seq, value)
+            .map_err(|source| VerifyError::Decode { seq, source })?;
+        let fields = match self.records.restore_fields(seq, &record) {
+            Ok(f) => f,
+            Err(ReadError::Store(e)) => return Err(e.into()),
+            Err(ReadError::Corrupt { seq, source }) => {
+                return Err(VerifyError::Decode { seq, source }.into());
+            }
+        };
+        *bytes += value.len();
+        restored.push((fields, record.nodes.to_vec()));
+        self.next += 1;
+        Ok(())
+    }
+}
+
+// An entry rebuilt from its record, hashed, and its signature and payload checked, off the
+// ordered path; or why its bytes do not decode.
+struct Prepared {
+    entry: Result<PreparedEntry, DecodeError>,
+    payload: Payload,
+    nodes: Vec<u8>,
+}
+
+// Rebuilds, hashes and checks a chunk's entries, spread over `limits.threads`.
+fn prepare_chunk(
+    suite: Suite,
+    chunk: Vec<(RestoredFields, Vec<u8>)>,
+    limits: ChunkLimits,
+) -> Vec<Prepared> {
+    let per = chunk
+        .len()
+        .div_ceil(limits.threads.max(1))
+        .max(limits.part.max(1));
+    if chunk.len() <= per {
+        return prepare_part(suite, chunk);
+    }
+    let mut parts = Vec::with_capacity(limits.threads);
+    let mut rest = chunk;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| s.spawn(move || prepare_part(suite, part)))
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                // The panic reaches the caller's join, which ends the pass with an error.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+fn prepare_part(suite: Suite, part: Vec<(RestoredFields, Vec<u8>)>) -> Vec<Prepared> {
+    let mut keys = SignerKeys::new();
+    part.into_iter()
+        .map(|(fields, nodes)| {
+            let stored = fields.into_entry(suite);
+            // Decoded from the restored bytes, as `ChainVerifier::push` decodes them.
+            let entry =
+                PreparedEntry::checked(suite, stored.entry.as_bytes(), &stored.payload, &mut keys);
+            Prepared {
+                entry,
+                payload: stored.payload,
+                nodes,
+            }
+        })
+        .collect()
 }
 
 // What a stored checkpoint of the log at `size` must say (SPEC §9.4).
@@ -332,6 +574,7 @@ impl Log {
 mod tests {
     use super::*;
     use crate::store::MemoryStore;
+    use crate::verify::Check;
 
     fn owner() -> SecretKey {
         SecretKey::from_seed("example.com/log-test", &[1; 32]).unwrap()
@@ -450,5 +693,106 @@ mod tests {
             verify_store_report(&empty),
             Err(LogVerifyError::NotALog)
         ));
+    }
+
+    // A log of a registration and `notes` notes in two sessions (so records hold their session
+    // and signer by reference, SPEC §9.1).
+    fn noted_log(notes: u8) -> Arc<MemoryStore> {
+        let store = Arc::new(MemoryStore::new());
+        let log = Log::builder()
+            .create_in(store.clone(), &owner(), "example.com/log-test")
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        for i in 0..notes {
+            let session = SessionId::new(&format!("s-{}", i % 2)).unwrap();
+            let body = crate::event::Custom::new("example.com/note", &i).unwrap();
+            let record = crate::event::Event::Custom(body).to_record().unwrap();
+            log.append(&recorder, record.session(&session)).unwrap();
+        }
+        store
+    }
+
+    fn break_signature(store: &MemoryStore, seq: u64) {
+        let key = seq_key(ENTRY, seq);
+        let bytes = store.get(&key).unwrap().unwrap();
+        let mut record = StoredRecord::parse(seq, &bytes).unwrap();
+        record.signature[0] ^= 1;
+        store.put(&key, &record.encode()).unwrap();
+    }
+
+    // Verifies the first `len` entries in chunks of `records`, each checked by two threads.
+    fn verify_in_chunks(
+        store: &dyn Store,
+        len: u64,
+        records: usize,
+    ) -> Result<VerifySummary, LogVerifyError> {
+        let limits = ChunkLimits {
+            records,
+            bytes: 4 << 20,
+            threads: 2,
+            part: 1,
+        };
+        let descriptor = stored_descriptor(store)?;
+        verify_records_chunked(store, &descriptor, len, limits, &mut |_, _, _| {})
+    }
+
+    fn named(result: &Result<VerifySummary, LogVerifyError>) -> Option<(u64, Check)> {
+        match result {
+            Err(LogVerifyError::Invalid(e)) => Some((e.seq()?, e.check())),
+            _ => None,
+        }
+    }
+
+    // The pipeline names the first broken entry whichever chunk holds it: in the middle of the
+    // second, first or last of a chunk, the last of the log, with another broken entry or a
+    // hole after it.
+    #[test]
+    fn the_first_broken_entry_is_named_wherever_chunks_end() {
+        let len = 16; // the registration and 15 notes: chunks of 4 are 0–3, 4–7, 8–11, 12–15
+        let intact = noted_log(15);
+        for records in [1, 3, 4, 2048] {
+            let summary = verify_in_chunks(intact.as_ref(), len, records).unwrap();
+            assert_eq!(summary.entries, len);
+            assert_eq!(summary.tip, verify_store(intact.as_ref()).unwrap().tip);
+        }
+        for broken in [&[5][..], &[4], &[8], &[3], &[15], &[5, 9], &[8, 12]] {
+            let store = noted_log(15);
+            for &seq in broken {
+                break_signature(&store, seq);
+            }
+            let first = Some((broken[0], Check::Signature));
+            for records in [1, 3, 4, 2048] {
+                let result = verify_in_chunks(store.as_ref(), len, records);
+                assert_eq!(named(&result), first, "chunks of {records}: {result:?}");
+            }
+            let report = verify_store_report(store.as_ref()).unwrap();
+            assert_eq!(
+                report.findings[0].seq,
+                Some(broken[0]),
+                "{}",
+                report.render()
+            );
+        }
+        // A hole stops the reading; an entry broken before it is still the finding.
+        let store = noted_log(15);
+        store.delete(&seq_key(ENTRY, 10)).unwrap();
+        for records in [3, 4] {
+            let result = verify_in_chunks(store.as_ref(), len, records);
+            assert_eq!(named(&result), Some((10, Check::Sequence)), "{result:?}");
+            assert!(
+                matches!(
+                    result,
+                    Err(LogVerifyError::Invalid(VerifyError::Missing { seq: 10 }))
+                ),
+                "{result:?}"
+            );
+        }
+        break_signature(&store, 8);
+        for records in [3, 4] {
+            let result = verify_in_chunks(store.as_ref(), len, records);
+            assert_eq!(named(&result), Some((8, Check::Signature)), "{result:?}");
+        }
     }
 }

@@ -80,6 +80,17 @@ impl Records<'_> {
 
     /// Restores entry `seq` from its parsed record.
     pub(crate) fn restore(&self, seq: u64, r: &StoredRecord<'_>) -> Result<StoredEntry, ReadError> {
+        Ok(self.restore_fields(seq, r)?.into_entry(self.suite))
+    }
+
+    /// The header fields of entry `seq` its record elides or holds elsewhere, restored: what
+    /// reading needs the store for (earlier records' signer, session, kind and `prev`), not yet
+    /// hashed into the entry ([`RestoredFields::into_entry`]).
+    pub(crate) fn restore_fields(
+        &self,
+        seq: u64,
+        r: &StoredRecord<'_>,
+    ) -> Result<RestoredFields, ReadError> {
         let signer = match r.signer {
             Held::Inline(k) => KeyId(k),
             Held::At(at) => self.signer_at(seq, at)?,
@@ -107,17 +118,16 @@ impl Records<'_> {
             .iter()
             .map(|&k| link(k))
             .collect::<Result<Vec<_>, _>>()?;
-        let (payload, commitment) = match r.payload {
-            HeldPayload::Present { salt, data } => {
-                let salt = Salt(salt);
-                let commitment = PayloadCommitment::compute(self.suite, &salt, data);
-                let data = data.to_vec();
-                (Payload::Present { salt, data }, commitment)
+        let payload = match r.payload {
+            HeldPayload::Present { salt, data } => RestoredPayload::Present {
+                salt: Salt(salt),
+                data: data.to_vec(),
+            },
+            HeldPayload::Erased { commitment } => {
+                RestoredPayload::Erased(PayloadCommitment(commitment))
             }
-            HeldPayload::Erased { commitment } => (Payload::Erased, PayloadCommitment(commitment)),
         };
-        let header = EntryHeader {
-            version: crate::descriptor::FORMAT_VERSION,
+        Ok(RestoredFields {
             log_id: self.log_id,
             seq,
             prev,
@@ -125,16 +135,9 @@ impl Records<'_> {
             session,
             signer,
             kind,
-            payload: commitment,
             links,
             control,
-        };
-        let header_bytes = header.encode();
-        let entry = Entry::assemble(header, &header_bytes, r.signature);
-        let hash = entry.hash(self.suite);
-        Ok(StoredEntry {
-            entry,
-            hash,
+            signature: r.signature,
             payload,
         })
     }
@@ -231,6 +234,66 @@ impl Records<'_> {
         let h = EntryHash(r.prev);
         remember(&mut self.cache.maps().hashes, k, h);
         Ok(h)
+    }
+}
+
+/// A stored record's fields restored by [`Records::restore_fields`], before the entry is
+/// rebuilt from them: owned, so the rebuilding (payload commitment, header bytes, entry hash)
+/// can run on another thread than the reading.
+#[derive(Debug, Clone)]
+pub(crate) struct RestoredFields {
+    log_id: LogId,
+    seq: u64,
+    prev: EntryHash,
+    time: Timestamp,
+    session: SessionId,
+    signer: KeyId,
+    kind: Kind,
+    links: Vec<Link>,
+    control: Option<Link>,
+    signature: [u8; 64],
+    payload: RestoredPayload,
+}
+
+// A present payload's commitment is recomputed from salt and payload; an erased one's is kept.
+#[derive(Debug, Clone)]
+enum RestoredPayload {
+    Present { salt: Salt, data: Vec<u8> },
+    Erased(PayloadCommitment),
+}
+
+impl RestoredFields {
+    /// The entry these fields restore: the exact entry bytes that were signed, when the record
+    /// is intact (SPEC §9.1).
+    pub(crate) fn into_entry(self, suite: Suite) -> StoredEntry {
+        let (payload, commitment) = match self.payload {
+            RestoredPayload::Present { salt, data } => {
+                let commitment = PayloadCommitment::compute(suite, &salt, &data);
+                (Payload::Present { salt, data }, commitment)
+            }
+            RestoredPayload::Erased(commitment) => (Payload::Erased, commitment),
+        };
+        let header = EntryHeader {
+            version: crate::descriptor::FORMAT_VERSION,
+            log_id: self.log_id,
+            seq: self.seq,
+            prev: self.prev,
+            time: self.time,
+            session: self.session,
+            signer: self.signer,
+            kind: self.kind,
+            payload: commitment,
+            links: self.links,
+            control: self.control,
+        };
+        let header_bytes = header.encode();
+        let entry = Entry::assemble(header, &header_bytes, self.signature);
+        let hash = entry.hash(suite);
+        StoredEntry {
+            entry,
+            hash,
+            payload,
+        }
     }
 }
 

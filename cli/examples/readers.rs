@@ -304,6 +304,8 @@ fn memory(sizes: &[u64]) -> Result<()> {
         let started = Instant::now();
         let appender: u64 = child(d, "--append-child", &[size.to_string()])?.parse()?;
         let built = started.elapsed();
+        // Each figure as soon as it is known: a 1M-entry run takes long on a loaded machine.
+        eprintln!("{size}: library appender peak {}", mib(appender));
         let (append, _) = peak_of(
             d,
             "sealtrail",
@@ -319,7 +321,9 @@ fn memory(sizes: &[u64]) -> Result<()> {
                 "events.jsonl",
             ],
         )?;
+        eprintln!("{size}: `sealtrail append` peak {}", mib(append));
         let (verify, took) = peak_of(d, "sealtrail", &["verify", "--log", "log"])?;
+        eprintln!("{size}: `sealtrail verify --log` peak {}", mib(verify));
         let entries =
             entries_verified(&run(d, "sealtrail", &["verify", "--log", "log", "--json"])?.stdout)?;
         let _ = std::fs::remove_file(d.join("log.bundle"));

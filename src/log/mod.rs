@@ -61,7 +61,7 @@ pub use export::{
     withholdable_kinds,
 };
 pub use layout::encode_record;
-pub use nodes::NodeReadError;
+pub use nodes::{DEFAULT_NODE_CACHE, NodeReadError};
 pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_PROGRESS_AFTER, IndexProgress, LogBuilder};
 pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};
 pub use read::Entries;

@@ -35,21 +35,49 @@ pub(crate) struct StoreNodes<'a> {
 }
 
 /// Perfect nodes of level [`CACHE_LEVEL`] and above, kept in memory once read or written: they
-/// are few (one per 64 entries) and every proof needs several. Bounded by [`CACHE_LIMIT`].
-#[derive(Debug, Default)]
-pub(crate) struct NodeCache(std::sync::RwLock<std::collections::HashMap<(u32, u64), [u8; 32]>>);
+/// are few (one per 64 entries) and every proof needs several. Holds at most its limit
+/// ([`LogBuilder::node_cache`]); once full it keeps what it has and the rest are read from
+/// the store each time, so memory stays bounded however long the log grows.
+#[derive(Debug)]
+pub(crate) struct NodeCache {
+    nodes: std::sync::RwLock<std::collections::HashMap<(u32, u64), [u8; 32]>>,
+    limit: usize,
+}
 
 /// Nodes at and above this level are cached.
 pub(super) const CACHE_LEVEL: u32 = 6;
-/// The most nodes cached (about 64 MiB of a 1-billion-entry log's upper levels).
-const CACHE_LIMIT: usize = 1 << 20;
+
+/// The default limit of a log handle's node cache: 114,688 upper nodes, every cached node of
+/// a log of 3.6 million entries, in about 6 MiB (7/8 of 2^17: the most a map of 2^17 slots
+/// holds before it doubles).
+pub const DEFAULT_NODE_CACHE: usize = 114_688;
+
+impl Default for NodeCache {
+    fn default() -> Self {
+        NodeCache::with_limit(DEFAULT_NODE_CACHE)
+    }
+}
 
 impl NodeCache {
+    /// A cache of at most `limit` nodes (0 turns it off).
+    pub(super) fn with_limit(limit: usize) -> Self {
+        NodeCache {
+            nodes: Default::default(),
+            limit,
+        }
+    }
+
+    /// How many nodes it holds.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.nodes.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     pub(super) fn get(&self, level: u32, index: u64) -> Option<[u8; 32]> {
         if level < CACHE_LEVEL {
             return None;
         }
-        self.0
+        self.nodes
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&(level, index))
@@ -60,8 +88,8 @@ impl NodeCache {
         if level < CACHE_LEVEL {
             return;
         }
-        let mut m = self.0.write().unwrap_or_else(|p| p.into_inner());
-        if m.len() < CACHE_LIMIT {
+        let mut m = self.nodes.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() < self.limit {
             m.insert((level, index), hash);
         }
     }
@@ -105,5 +133,73 @@ impl StoreNodes<'_> {
         record
             .node(level)
             .ok_or(NodeReadError::Missing { level, index })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    const ORIGIN: &str = "example.com/log-test";
+
+    fn owner() -> SecretKey {
+        SecretKey::from_seed(ORIGIN, &[1; 32]).unwrap()
+    }
+
+    // A full cache keeps its limit, and the nodes it could not keep are read from the log:
+    // roots and proofs at every size are those of a handle that caches nothing.
+    #[test]
+    fn the_node_cache_stays_within_its_limit_and_nodes_past_it_are_read_right() {
+        const LIMIT: usize = 4;
+        let store = Arc::new(MemoryStore::new());
+        let log = Log::builder()
+            .node_cache(LIMIT)
+            .create_in(store.clone(), &owner(), ORIGIN)
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        for batch in 0..4u32 {
+            let records = (0..300u32)
+                .map(|i| {
+                    let body = crate::event::Custom::new("example.com/note", &(batch, i)).unwrap();
+                    crate::event::Event::Custom(body).to_record().unwrap()
+                })
+                .collect();
+            log.append_batch(&recorder, records).unwrap();
+            assert!(log.inner.nodes.len() <= LIMIT, "{}", log.inner.nodes.len());
+        }
+        let len = log.len();
+        // 1,201 entries: 18 nodes of level 6 and up, more than the cache may keep.
+        assert_eq!(len, 1201);
+        let sizes = [64, 65, 128, 500, 1024, 1100, len];
+        let seqs = [0, 63, 64, 700, 1023, 1024, 1100];
+        let prove = |log: &Log| {
+            let mut out = Vec::new();
+            for &size in &sizes {
+                out.push(vec![log.root(size).unwrap().0]);
+                for &seq in seqs.iter().filter(|&&s| s < size) {
+                    out.push(log.inclusion_proof(seq, size).unwrap());
+                }
+                out.push(log.consistency_proof(size / 3, size).unwrap());
+            }
+            out
+        };
+        let limited = prove(&log);
+        assert!(log.inner.nodes.len() <= LIMIT, "{}", log.inner.nodes.len());
+        assert_eq!(
+            log.inner.nodes.len(),
+            LIMIT,
+            "the cache is used up to its limit"
+        );
+        drop(log);
+        let uncached = Log::builder().node_cache(0).open_in(store.clone()).unwrap();
+        assert_eq!(prove(&uncached), limited);
+        assert_eq!(uncached.inner.nodes.len(), 0);
+        drop(uncached);
+        let cached = Log::builder().open_in(store).unwrap();
+        assert_eq!(prove(&cached), limited);
+        assert!(cached.inner.nodes.len() > LIMIT);
     }
 }

@@ -78,6 +78,8 @@ pub struct LogBuilder {
     progress: Option<ProgressFn>,
     progress_after: std::time::Duration,
     tiles: super::TilesMode,
+    node_cache: usize,
+    tile_cache: crate::tiles::TileReaderOptions,
 }
 
 /// How far the log's last entry may be dated ahead of the writer's clock before appends are
@@ -96,6 +98,8 @@ impl Default for LogBuilder {
             progress: None,
             progress_after: DEFAULT_PROGRESS_AFTER,
             tiles: super::TilesMode::default(),
+            node_cache: super::DEFAULT_NODE_CACHE,
+            tile_cache: crate::tiles::TileReaderOptions::default(),
         }
     }
 }
@@ -172,13 +176,32 @@ impl LogBuilder {
         self
     }
 
+    /// The most upper Merkle nodes (level 6 and up, one per 64 entries and fewer above) the
+    /// handle keeps in memory once read or written, for proofs and checkpoints (default
+    /// [`super::DEFAULT_NODE_CACHE`], about 6 MiB when full; 0 keeps none). Nodes past the
+    /// limit are read from the log each time they are needed: a larger cache makes proofs of
+    /// a very large log faster, never more correct.
+    pub fn node_cache(mut self, nodes: usize) -> Self {
+        self.node_cache = nodes;
+        self
+    }
+
+    /// How much the reader of the log directory's tiles keeps in memory (default
+    /// [`crate::tiles::TileReaderOptions::default`]: 64 tiles and 2^18 nodes, about 25 MiB
+    /// once a proof-heavy process has filled it). Smaller caches make proofs from tiles
+    /// slower, never different.
+    pub fn tile_cache(mut self, cache: crate::tiles::TileReaderOptions) -> Self {
+        self.tile_cache = cache;
+        self
+    }
+
     /// Creates a log on disk in directory `path` ([`crate::store::DirStore`]).
     #[cfg(feature = "sled")]
     pub fn create(self, path: &Path, owner: &SecretKey, origin: &str) -> Result<Log, OpenError> {
         let store = open_dir(path, self.lock_wait)?;
-        let tiles = self.tiles;
+        let (tiles, cache) = (self.tiles, self.tile_cache);
         let log = self.create_in(Arc::new(store), owner, origin)?;
-        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Write)?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Write, cache)?;
         Ok(log)
     }
 
@@ -189,9 +212,9 @@ impl LogBuilder {
             return Err(OpenError::NotALog);
         }
         let store = open_dir(path, self.lock_wait)?;
-        let tiles = self.tiles;
+        let (tiles, cache) = (self.tiles, self.tile_cache);
         let log = self.open_in(Arc::new(store))?;
-        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Write)?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Write, cache)?;
         Ok(log)
     }
 
@@ -204,9 +227,9 @@ impl LogBuilder {
             return Err(OpenError::NotALog);
         }
         let store = crate::store::DirStore::open_read_only(path)?;
-        let tiles = self.tiles;
+        let (tiles, cache) = (self.tiles, self.tile_cache);
         let log = self.open_with(Arc::new(store), Reindex::OnFirstQuery)?;
-        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Read)?;
+        log.attach_tiles(path, tiles, super::tiles::TilesAccess::Read, cache)?;
         Ok(log)
     }
 
@@ -310,7 +333,7 @@ impl LogBuilder {
                 clock: self.clock,
                 tip: Mutex::new(tip),
                 progress: Progress::starting_at(len),
-                nodes: NodeCache::default(),
+                nodes: NodeCache::with_limit(self.node_cache),
                 refs,
                 tiles: Default::default(),
                 unindexed: Mutex::new(behind),
@@ -325,7 +348,9 @@ enum Reindex {
     /// Before the open returns: a writer's index, which its appends extend.
     AtOpen,
     /// When a query first needs it: a reader's index, which lives in memory and which most
-    /// readers (`verify --log`, `prove`, a range) never consult.
+    /// readers (`verify --log`, `prove`, a range) never consult. Only a directory's read-only
+    /// open uses it.
+    #[cfg_attr(not(feature = "sled"), allow(dead_code))]
     OnFirstQuery,
 }
 

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::checkpoint::SignedCheckpoint;
 use crate::merkle::{NodeId, NodeSource};
 use crate::segment::{Backend, FsBackend};
-use crate::tiles::{TileReader, TileWriteError, TileWriter, WriteMode, WriteSummary};
+use crate::tiles::{
+    TileReader, TileReaderOptions, TileWriteError, TileWriter, WriteMode, WriteSummary,
+};
 
 use super::{Log, NodeReadError, ReadError, StoreNodes};
 
@@ -82,6 +84,8 @@ pub(super) struct DirTiles {
     /// The tiles of the tree the `checkpoint` file publishes, once it is known to be one of
     /// this log's stored checkpoints.
     reader: RwLock<Option<Arc<TileReader>>>,
+    /// The caches of each tile reader made for it ([`super::LogBuilder::tile_cache`]).
+    cache: TileReaderOptions,
 }
 
 impl Log {
@@ -162,6 +166,7 @@ impl Log {
         log_dir: &Path,
         mode: TilesMode,
         access: TilesAccess,
+        cache: TileReaderOptions,
     ) -> Result<(), LogTilesError> {
         if mode == TilesMode::Ignored {
             return Ok(());
@@ -173,6 +178,7 @@ impl Log {
             writing: Mutex::new(()),
             rebuild: AtomicBool::new(true),
             reader: RwLock::new(None),
+            cache,
         };
         // Set once, by the open that made this handle.
         let _ = self.inner.tiles.set(tiles);
@@ -245,8 +251,15 @@ impl Log {
 
     fn set_tile_reader(&self, size: u64) {
         if let Some(tiles) = self.inner.tiles.get() {
-            let reader =
-                (size > 0).then(|| Arc::new(TileReader::new(&tiles.dir, self.suite(), size)));
+            let reader = (size > 0).then(|| {
+                Arc::new(TileReader::with_backend(
+                    FsBackend,
+                    &tiles.dir,
+                    self.suite(),
+                    size,
+                    tiles.cache,
+                ))
+            });
             *tiles.reader.write().unwrap_or_else(|p| p.into_inner()) = reader;
         }
     }

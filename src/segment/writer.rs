@@ -518,8 +518,10 @@ impl SegmentWriter {
             };
             let key = header.record_key();
             // The segment before is sealed: its index goes to disk before this one exists.
-            let seal = match (&s.tail, s.segments.last()) {
+            let seal = match (&s.tail, s.segments.last_mut()) {
                 (Some(t), Some(prev)) if !prev.offsets.is_empty() => {
+                    // A sealed segment's offsets never grow again: give back the slack.
+                    prev.offsets.shrink_to_fit();
                     Some(seal_index(prev, t.last_check))
                 }
                 _ => None,

@@ -399,6 +399,10 @@ fn is_lock_conflict(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::Other && e.to_string().starts_with("could not acquire lock")
 }
 
+/// sled's page cache for the index (its default is 1 GiB): the index holds only run markers,
+/// read once per session query, so a small cache bounds a long-running writer's memory.
+const INDEX_CACHE_BYTES: u64 = 8 << 20;
+
 fn open_index(path: &Path) -> Result<sled::Db, StoreError> {
     let db_file = path.join("index").join("db");
     if db_file.exists() {
@@ -407,6 +411,7 @@ fn open_index(path: &Path) -> Result<sled::Db, StoreError> {
     }
     sled::Config::new()
         .path(path.join("index"))
+        .cache_capacity(INDEX_CACHE_BYTES)
         .mode(sled::Mode::HighThroughput)
         .open()
         .map_err(|e| match e {

@@ -633,6 +633,21 @@ pub(crate) enum Early<T> {
     Pending,
 }
 
+/// `items` cut in order into parts of `per` items (the last may hold fewer), one per thread
+/// that checks them.
+pub(crate) fn split_parts<T>(items: Vec<T>, per: usize) -> Vec<Vec<T>> {
+    let per = per.max(1);
+    let mut parts = Vec::with_capacity(items.len().div_ceil(per));
+    let mut rest = items;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    parts
+}
+
 /// The parsed keys of the signers seen so far, by key id (`None`: the id is not a usable key).
 /// Parsing a key costs a fifth of a signature verification; a few signers sign many entries.
 pub(crate) type SignerKeys = std::collections::HashMap<KeyId, Option<ed25519_dalek::VerifyingKey>>;

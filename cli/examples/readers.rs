@@ -19,7 +19,8 @@
 //! ```
 //!
 //! The binaries are the ones beside this example's (target/release or target/debug). The logs
-//! are built in a temporary directory and removed at the end (1M entries: about 600 MB).
+//! are built in a temporary directory and removed at the end (1M entries: about 600 MB), unless
+//! `READERS_KEEP=DIR` names where `memory` moves its directory (log, keys, `log.vkey`) instead.
 
 #![forbid(unsafe_code)]
 
@@ -190,10 +191,13 @@ fn append_child(dir: &Path, to: u64) -> Result<()> {
     let log = Log::builder()
         .durability(Durability::Buffered)
         .open(&dir.join("log"))?;
+    // Batches take sessions in turn, so every session holds entries (the log's length at a
+    // batch's start would not: two appenders can skip a session every time).
+    let batches = AtomicU64::new(0);
     std::thread::scope(|s| -> Result<()> {
         let workers: Vec<_> = (0..2)
             .map(|_| {
-                let (log, key) = (&log, &key);
+                let (log, key, batches) = (&log, &key, &batches);
                 s.spawn(move || -> Result<()> {
                     loop {
                         let len = log.len();
@@ -201,7 +205,8 @@ fn append_child(dir: &Path, to: u64) -> Result<()> {
                             return Ok(());
                         }
                         let n = (to - len).min(500);
-                        let session = SessionId::new(&format!("session-{}", len % SESSIONS))?;
+                        let batch = batches.fetch_add(1, Ordering::Relaxed);
+                        let session = SessionId::new(&format!("session-{}", batch % SESSIONS))?;
                         let batch = (0..n)
                             .map(|i| Ok(command(len + i).to_record()?.session(&session)))
                             .collect::<Result<Vec<Record>>>()?;
@@ -374,6 +379,11 @@ fn memory(sizes: &[u64]) -> Result<()> {
             vrate / brate
         );
     }
+    // For profiling the readers on the largest log: `READERS_KEEP=DIR` keeps it (with its keys).
+    if let Some(keep) = std::env::var_os("READERS_KEEP") {
+        std::fs::rename(d, &keep)?;
+        eprintln!("kept the log in {}", Path::new(&keep).display());
+    }
     Ok(())
 }
 
@@ -405,6 +415,10 @@ fn latency(size: u64) -> Result<()> {
     let idle_entries = entries_verified(&out)?;
     let (s_idle, out) = timed(d, &show)?;
     let idle_shown = out.lines().count();
+    ensure!(
+        idle_shown > 0,
+        "{SHOWN} holds no entries: the figure would time an empty answer"
+    );
     // The writer: another process, 16 appenders, until we close its standard input.
     let mut writer = Command::new(std::env::current_exe()?)
         .arg("--write-child")

@@ -189,8 +189,10 @@ pub(super) fn verify_records_chunked(
         .map_err(|e| VerifyError::Descriptor(e.to_string()))?;
     let mut pending = checkpoints.iter().peekable();
     let log_id = descriptor.log_id();
+    // The root is computed only at a checkpoint's size: folding the frontier costs a hash per
+    // level, on the ordered path, and most sizes have no checkpoint.
     let mut check_checkpoints = |size: u64,
-                                 root: RootHash,
+                                 frontier: &Frontier,
                                  registry: &KeyRegistry,
                                  control: Option<Link>|
      -> Result<(), VerifyError> {
@@ -201,7 +203,7 @@ pub(super) fn verify_records_chunked(
                 let expected = StoredState {
                     log_id,
                     size,
-                    root,
+                    root: frontier.root(&suite),
                     control,
                 };
                 check_checkpoint(&origin, registry, &expected, bytes)?;
@@ -209,7 +211,7 @@ pub(super) fn verify_records_chunked(
         }
         Ok(())
     };
-    check_checkpoints(0, frontier.root(&suite), v.registry(), None)?;
+    check_checkpoints(0, &frontier, v.registry(), None)?;
     // Records are read and their fields restored in order on this thread, in chunks; while
     // other threads rebuild, hash and signature-check the entries of one chunk, this thread
     // runs the ordered checks of the chunk before (as bundle verification does, SPEC §12.6).
@@ -251,7 +253,7 @@ pub(super) fn verify_records_chunked(
                         &p.payload,
                         &p.nodes,
                     )?;
-                    check_checkpoints(seq + 1, frontier.root(&suite), v.registry(), v.control())?;
+                    check_checkpoints(seq + 1, &frontier, v.registry(), v.control())?;
                     observe(&verified, &p.payload, v.registry());
                 }
                 // What stopped the reading is the finding once the entries before it pass.
@@ -448,16 +450,8 @@ fn prepare_chunk(
     if chunk.len() <= per {
         return prepare_part(suite, chunk);
     }
-    let mut parts = Vec::with_capacity(limits.threads);
-    let mut rest = chunk;
-    while rest.len() > per {
-        let tail = rest.split_off(per);
-        parts.push(rest);
-        rest = tail;
-    }
-    parts.push(rest);
     std::thread::scope(|s| {
-        let handles: Vec<_> = parts
+        let handles: Vec<_> = crate::verify::split_parts(chunk, per)
             .into_iter()
             .map(|part| s.spawn(move || prepare_part(suite, part)))
             .collect();
@@ -477,13 +471,13 @@ fn prepare_part(suite: Suite, part: Vec<(RestoredFields, Vec<u8>)>) -> Vec<Prepa
     let mut keys = SignerKeys::new();
     part.into_iter()
         .map(|(fields, nodes)| {
-            let stored = fields.into_entry(suite);
-            // Decoded from the restored bytes, as `ChainVerifier::push` decodes them.
-            let entry =
-                PreparedEntry::checked(suite, stored.entry.as_bytes(), &stored.payload, &mut keys);
+            let (restored, payload) = fields.into_unhashed(suite);
+            // Decoded from the restored bytes, as `ChainVerifier::push` decodes them, and hashed
+            // once there.
+            let entry = PreparedEntry::checked(suite, restored.as_bytes(), &payload, &mut keys);
             Prepared {
                 entry,
-                payload: stored.payload,
+                payload,
                 nodes,
             }
         })
@@ -648,19 +642,8 @@ mod tests {
 
     #[test]
     fn a_stored_log_is_reported_without_opening_it() {
-        let store = Arc::new(MemoryStore::new());
-        let log = Log::builder()
-            .create_in(store.clone(), &owner(), "example.com/log-test")
-            .unwrap();
+        let store = noted_log(4);
         let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
-        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
-            .unwrap();
-        for i in 0..4u8 {
-            let note = crate::event::Custom::new("example.com/note", &i).unwrap();
-            let record = crate::event::Event::Custom(note).to_record().unwrap();
-            log.append(&recorder, record).unwrap();
-        }
-        drop(log);
         let report = verify_store_report(store.as_ref()).unwrap();
         assert!(report.is_valid(), "{}", report.render());
         assert_eq!(report.entries, 5);

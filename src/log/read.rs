@@ -266,6 +266,18 @@ impl RestoredFields {
     /// The entry these fields restore: the exact entry bytes that were signed, when the record
     /// is intact (SPEC §9.1).
     pub(crate) fn into_entry(self, suite: Suite) -> StoredEntry {
+        let (entry, payload) = self.into_unhashed(suite);
+        let hash = entry.hash(suite);
+        StoredEntry {
+            entry,
+            hash,
+            payload,
+        }
+    }
+
+    /// The entry these fields restore and its payload, without the entry hash: for a caller
+    /// that decodes and hashes the entry's bytes itself.
+    pub(crate) fn into_unhashed(self, suite: Suite) -> (Entry, Payload) {
         let (payload, commitment) = match self.payload {
             RestoredPayload::Present { salt, data } => {
                 let commitment = PayloadCommitment::compute(suite, &salt, &data);
@@ -287,13 +299,10 @@ impl RestoredFields {
             control: self.control,
         };
         let header_bytes = header.encode();
-        let entry = Entry::assemble(header, &header_bytes, self.signature);
-        let hash = entry.hash(suite);
-        StoredEntry {
-            entry,
-            hash,
+        (
+            Entry::assemble(header, &header_bytes, self.signature),
             payload,
-        }
+        )
     }
 }
 

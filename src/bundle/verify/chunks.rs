@@ -71,16 +71,8 @@ pub(super) fn verify_signatures(chunk: Vec<Vec<u8>>) -> Checked {
         return decode_and_verify(chunk);
     }
     let per = chunk.len().div_ceil(threads);
-    let mut parts = Vec::with_capacity(threads);
-    let mut rest = chunk;
-    while rest.len() > per {
-        let tail = rest.split_off(per);
-        parts.push(rest);
-        rest = tail;
-    }
-    parts.push(rest);
     std::thread::scope(|s| {
-        let handles: Vec<_> = parts
+        let handles: Vec<_> = crate::verify::split_parts(chunk, per)
             .into_iter()
             .map(|part| {
                 let n = part.len();

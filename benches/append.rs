@@ -20,7 +20,8 @@
 //!
 //! Run: `cargo bench --bench append`. A table of rates and ratios is printed at the end.
 //! `APPEND_BENCH_ROWS=buffered,immediate16` (any of `buffered`, `immediate1`, `immediate16`,
-//! `sled`, `disk`) runs only those rows and their baselines.
+//! `sled`, `disk`) runs only those rows and their baselines. The concurrent appenders each
+//! record in a session of their own; `APPEND_BENCH_SESSION=shared` gives them one session.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
@@ -126,6 +127,16 @@ impl Input {
 
     fn record(&self) -> Record {
         Record::new(self.kind.clone(), self.payload.clone()).session(&self.session)
+    }
+}
+
+/// The session appender `t` of the log's concurrent rows records in: its own (agents'
+/// sessions interleaved, so nearly every entry starts a run and writes a run marker), or with
+/// `APPEND_BENCH_SESSION=shared` one session for all (no run markers after the first).
+fn appender_session(t: usize) -> String {
+    match std::env::var("APPEND_BENCH_SESSION").as_deref() {
+        Ok("shared") => "shared".to_owned(),
+        _ => format!("thread-{t}"),
     }
 }
 
@@ -430,7 +441,7 @@ fn bench_immediate(c: &mut Criterion) {
             g.bench_function(format!("{name}/{round}"), |b| {
                 b.iter_custom(|iters| {
                     concurrent(name, *threads, iters, &|t, per| {
-                        let input = Input::new(&format!("thread-{t}"));
+                        let input = Input::new(&appender_session(t));
                         for _ in 0..per {
                             f.log.append(&f.recorder, input.record()).unwrap();
                         }

@@ -381,8 +381,13 @@ pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T
     let typed: T = value.deserialized().map_err(|e| DecodeError::Schema {
         message: e.to_string(),
     })?;
-    match to_canonical(&typed) {
-        Ok(again) if again == bytes => Ok(typed),
+    // Encoded into a buffer of the size it must have: one allocation.
+    let again = Value::serialized(&typed).ok().and_then(|v| {
+        let mut e = Encoder::with_capacity(bytes.len());
+        e.value(&v).is_ok().then(|| e.into_bytes())
+    });
+    match again {
+        Some(again) if again == bytes => Ok(typed),
         _ => Err(DecodeError::NotCanonical),
     }
 }

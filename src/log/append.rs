@@ -356,8 +356,10 @@ impl Log {
     pub(super) fn write_reserved(&self, signer: &SecretKey, r: Reserved) -> Result<(), StoreError> {
         let seq = r.header.seq;
         let run = r.new_run.then(|| run_key(r.header.session.as_str(), seq));
-        let entry = Entry::sign(r.header, &r.header_bytes, signer);
-        let h = entry.header();
+        // Signed as `Entry::sign` signs, without assembling the entry's bytes: the record
+        // keeps the signature and the fields below, not the entry.
+        let signature = signer.sign(&crate::entry::entry_signing_input(&r.header_bytes));
+        let h = &r.header;
         // SPEC §9.1: only what a reader cannot recompute.
         let record = StoredRecord {
             time: h.time.0,
@@ -370,7 +372,7 @@ impl Log {
             prev: h.prev.0,
             control: h.control.map(|l| l.seq),
             links: h.links.iter().map(|l| l.seq).collect(),
-            signature: *entry.signature(),
+            signature,
             nodes: &r.nodes,
             payload: HeldPayload::Present {
                 salt: r.salt.0,
@@ -381,10 +383,10 @@ impl Log {
         let key = seq_key(ENTRY, seq);
         // Written in this order. A marker goes first: a crash may leave a marker without its
         // entry (readers tolerate that), never an entry without its marker.
-        let mut writes: Vec<(&[u8], &[u8])> = Vec::with_capacity(2);
-        writes.extend(run.as_deref().map(|k| (k, &[][..])));
-        writes.push((&key, &record));
-        self.inner.store.put_many(&writes)
+        match run {
+            Some(run) => self.inner.store.put_many(&[(&run, &[]), (&key, &record)]),
+            None => self.inner.store.put(&key, &record),
+        }
     }
 
     pub(super) fn check_links(&self, index: usize, links: &[Link]) -> Result<(), AppendError> {

@@ -153,12 +153,18 @@ pub fn record_check(key: &[u8; 32], index: u64, body: &[u8]) -> [u8; 8] {
 
 /// Appends the frame of record `index` to `out`; returns its check (the frame's last 8 bytes).
 pub(crate) fn push_frame(out: &mut Vec<u8>, key: &[u8; 32], index: u64, body: &[u8]) -> [u8; 8] {
+    let check = record_check(key, index, body);
+    push_checked_frame(out, body, &check);
+    check
+}
+
+/// Appends a frame whose check was made already by [`record_check`].
+pub(crate) fn push_checked_frame(out: &mut Vec<u8>, body: &[u8], check: &[u8; 8]) {
     let len = u32::try_from(body.len()).expect("bodies are bounded by the capacity");
+    out.reserve(FRAME_OVERHEAD as usize + body.len());
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(body);
-    let check = record_check(key, index, body);
-    out.extend_from_slice(&check);
-    check
+    out.extend_from_slice(check);
 }
 
 /// Reads a file front to back through a window, so a scan makes few system calls.

@@ -58,8 +58,13 @@ struct Framed {
 
 impl Framed {
     fn new(key: [u8; 32], index: u64, body: &[u8]) -> Framed {
+        Framed::checked(key, format::record_check(&key, index, body), body)
+    }
+
+    // A frame whose check was made already.
+    fn checked(key: [u8; 32], check: [u8; 8], body: &[u8]) -> Framed {
         let mut bytes = Vec::with_capacity(FRAME_OVERHEAD as usize + body.len());
-        format::push_frame(&mut bytes, &key, index, body);
+        format::push_checked_frame(&mut bytes, body, &check);
         Framed { key, bytes }
     }
 
@@ -95,6 +100,9 @@ struct State {
     early: BTreeMap<u64, Framed>,
     chunks: Vec<Chunk>,
     chunk_bytes: usize,
+    // Buffers of chunks already written, kept for the next chunks: a chunk then grows
+    // without reallocating, and a group commit allocates nothing for its bytes.
+    spare: Vec<Vec<u8>>,
     tail: Option<Tail>,
     segments: Vec<Seg>,
     // Records handed to the file system, and records made durable.
@@ -122,6 +130,9 @@ struct Io {
     state_records: u64,
     state_at: Option<Instant>,
 }
+
+// How many written chunks' buffers are kept for reuse.
+const SPARE_BUFFERS: usize = 2;
 
 // The first extension's zeros: one page.
 const FIRST_STEP: u64 = 4096;
@@ -340,6 +351,7 @@ impl SegmentWriter {
                 early: BTreeMap::new(),
                 chunks: Vec::new(),
                 chunk_bytes: 0,
+                spare: Vec::new(),
                 tail,
                 segments: loaded.segments,
                 written: next,
@@ -362,6 +374,16 @@ impl SegmentWriter {
     /// The directory written.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    // The largest chunk buffer kept for reuse: a full write buffer, the frame that passed it
+    // and the zeros written ahead of them.
+    fn spare_capacity(&self) -> usize {
+        let zeros = usize::try_from(self.config.preallocate_bytes).unwrap_or(usize::MAX);
+        self.config
+            .write_buffer_bytes
+            .saturating_mul(2)
+            .saturating_add(zeros)
     }
 
     /// The largest record body this writer accepts.
@@ -448,12 +470,12 @@ impl SegmentWriter {
     /// Writes the body of reserved record `index`, in any order. A body too large for a
     /// segment poisons the writer: the index can never be filled.
     pub fn write(&self, index: u64, body: &[u8]) -> Result<(), SegmentError> {
-        // Framed before the state lock is taken: the copy and the check, the costly part,
-        // are not done while other appenders wait for it. The body is copied once, whether
-        // it is written in its turn or ahead of it.
-        let framed = (body.len() as u64 <= self.max_body()).then(|| {
+        // The check is made before the state lock is taken: the costly part is not done while
+        // other appenders wait for it. The body is copied once: into the tail's chunk when
+        // it is written in its turn, into a frame of its own when it is written ahead.
+        let checked = (body.len() as u64 <= self.max_body()).then(|| {
             let key = *self.tail_key.lock().unwrap_or_else(|p| p.into_inner());
-            Framed::new(key, index, body)
+            (key, format::record_check(&key, index, body))
         });
         let mut s = self.lock();
         if let Some(p) = &s.poisoned {
@@ -462,16 +484,16 @@ impl SegmentWriter {
         if index >= s.reserved || index < s.framed || s.early.contains_key(&index) {
             return Err(SegmentError::NotReserved { index });
         }
-        let Some(framed) = framed else {
+        let Some((key, check)) = checked else {
             let e = self.check_size(body).expect_err("a body past the largest");
             self.poison(&mut s, format!("record {index}: {e}"));
             return Err(e);
         };
         if index != s.framed {
-            s.early.insert(index, framed);
+            s.early.insert(index, Framed::checked(key, check, body));
             return Ok(());
         }
-        self.frame(&mut s, index, Frame::Framed(framed));
+        self.frame(&mut s, index, Frame::Checked { key, check, body });
         loop {
             let next = s.framed;
             let Some(framed) = s.early.remove(&next) else {
@@ -492,7 +514,7 @@ impl SegmentWriter {
     fn frame(&self, s: &mut State, index: u64, frame: Frame<'_>) {
         debug_assert_eq!(index, s.framed);
         let body: &[u8] = match &frame {
-            Frame::Body(b) => b,
+            Frame::Body(b) | Frame::Checked { body: b, .. } => b,
             Frame::Framed(f) => f.body(),
         };
         let need = FRAME_OVERHEAD + body.len() as u64;
@@ -561,7 +583,7 @@ impl SegmentWriter {
                 segment: number,
                 offset,
                 create: false,
-                bytes: Vec::new(),
+                bytes: s.spare.pop().unwrap_or_default(),
                 seal: None,
             });
         }
@@ -570,6 +592,14 @@ impl SegmentWriter {
             Frame::Framed(f) if f.key == key => {
                 chunk.bytes.extend_from_slice(&f.bytes);
                 f.check()
+            }
+            Frame::Checked {
+                key: made_with,
+                check,
+                body,
+            } if *made_with == key => {
+                format::push_checked_frame(&mut chunk.bytes, body, check);
+                *check
             }
             _ => format::push_frame(&mut chunk.bytes, &key, index, body),
         };
@@ -634,13 +664,20 @@ impl SegmentWriter {
     // then records the result and wakes every waiter.
     fn run_io(&self, mut s: MutexGuard<'_, State>, sync: bool) -> Result<u64, SegmentError> {
         s.busy = true;
-        let chunks = std::mem::take(&mut s.chunks);
+        let mut chunks = std::mem::take(&mut s.chunks);
         s.chunk_bytes = 0;
         let target = s.framed;
         drop(s);
-        let result = self.write_chunks(chunks, sync, target);
+        let result = self.write_chunks(&mut chunks, sync, target);
         let mut s = self.lock();
         s.busy = false;
+        for c in chunks {
+            if s.spare.len() < SPARE_BUFFERS && c.bytes.capacity() <= self.spare_capacity() {
+                let mut bytes = c.bytes;
+                bytes.clear();
+                s.spare.push(bytes);
+            }
+        }
         let out = match result {
             Ok(()) => {
                 s.written = s.written.max(target);
@@ -660,14 +697,14 @@ impl SegmentWriter {
 
     fn write_chunks(
         &self,
-        chunks: Vec<Chunk>,
+        chunks: &mut [Chunk],
         sync: bool,
         target: u64,
     ) -> Result<(), SegmentError> {
         let mut io = self.io.lock().unwrap_or_else(|p| p.into_inner());
         let io = &mut *io;
         let preallocate = self.config.preallocate_bytes;
-        for mut chunk in chunks {
+        for chunk in chunks.iter_mut() {
             let path = format::path(&self.dir, chunk.segment);
             let end = chunk.offset + chunk.bytes.len() as u64;
             if chunk.create {
@@ -953,9 +990,15 @@ impl Drop for SegmentWriter {
     }
 }
 
-/// What [`SegmentWriter::frame`] is given: a body, or a frame made ahead of time.
+/// What [`SegmentWriter::frame`] is given: a body, a body with the check made under a
+/// segment's key, or a frame made ahead of time.
 enum Frame<'a> {
     Body(&'a [u8]),
+    Checked {
+        key: [u8; 32],
+        check: [u8; 8],
+        body: &'a [u8],
+    },
     Framed(Framed),
 }
 

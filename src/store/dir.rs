@@ -207,7 +207,9 @@ enum Index {
         /// Writes not yet applied to `db`; reads look here first.
         pending: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
         /// Held while a batch taken from `pending` is applied, so a flush that records how
-        /// far the index reaches never does so while another thread's batch is in flight.
+        /// far the index reaches never does so while another thread's batch is in flight,
+        /// and by reads of `pending` and sled together, so a read never falls between them
+        /// (a batch taken from `pending` and not yet in sled).
         applying: Mutex<()>,
         /// The durable entries the last flush saw: every index write of an entry below it is
         /// pending or applied, so the close records it once the pending writes are applied.
@@ -656,7 +658,13 @@ impl DirStore {
 
     fn index_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
         match &self.inner.index {
-            Index::Sled { db, pending, .. } => {
+            Index::Sled {
+                db,
+                pending,
+                applying,
+                ..
+            } => {
+                let _held = lock(applying);
                 // Pending markers and sled's, merged (a marker may be in both).
                 let mut merged: BTreeSet<Vec<u8>> = lock(pending)
                     .range(start.to_vec()..end.to_vec())
@@ -680,7 +688,13 @@ impl DirStore {
 
     fn index_last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
         match &self.inner.index {
-            Index::Sled { db, pending, .. } => {
+            Index::Sled {
+                db,
+                pending,
+                applying,
+                ..
+            } => {
+                let _held = lock(applying);
                 let from_pending = lock(pending)
                     .range(start.to_vec()..end.to_vec())
                     .next_back()
@@ -733,7 +747,13 @@ impl Store for DirStore {
         match class(key) {
             Ok(Class::Entry(seq)) => self.get_entry(seq),
             Ok(Class::Index) => match &self.inner.index {
-                Index::Sled { db, pending, .. } => {
+                Index::Sled {
+                    db,
+                    pending,
+                    applying,
+                    ..
+                } => {
+                    let _held = lock(applying);
                     if let Some(v) = lock(pending).get(key) {
                         return Ok(Some(v.clone()));
                     }
@@ -773,8 +793,9 @@ impl Store for DirStore {
             Class::Index => match &self.inner.index {
                 // Pending writes reach sled first, so none of them comes back after the
                 // removal.
-                Index::Sled { db, .. } => {
-                    self.inner.index.apply_pending()?;
+                Index::Sled { db, applying, .. } => {
+                    let held = lock(applying);
+                    self.inner.index.apply_pending_held(&held)?;
                     runs::remove(db, key)
                 }
                 Index::Memory { map: m, .. } => {
@@ -1063,6 +1084,45 @@ mod tests {
         store.delete(&node).unwrap();
         assert_eq!(store.get(&node).unwrap(), None);
         assert_eq!(store.get(&later).unwrap(), Some(Vec::new()));
+    }
+
+    /// A read of the index beside a batch being applied sees every marker written before it
+    /// began: none falls between the pending writes and sled.
+    #[test]
+    fn reads_beside_an_apply_see_every_marker_written_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path()).unwrap();
+        let marker = |seq: u64| {
+            let mut k = vec![RUN, 1, b's'];
+            k.extend_from_slice(&seq.to_be_bytes());
+            k
+        };
+        let (start, end) = (vec![RUN, 1, b's'], vec![RUN, 1, b't']);
+        let written = AtomicU64::new(0);
+        let total = 6 * PENDING_MAX as u64;
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                // Every PENDING_MAX-th write applies the pending batch to sled.
+                for seq in 0..total {
+                    store.put(&marker(seq), b"").unwrap();
+                    written.store(seq + 1, Ordering::Release);
+                }
+            });
+            let mut reads = 0;
+            loop {
+                let before = written.load(Ordering::Acquire);
+                let seen = store.scan(&start, &end, usize::MAX).unwrap().len() as u64;
+                assert!(
+                    seen >= before,
+                    "{seen} markers read, {before} written before"
+                );
+                reads += 1;
+                if before == total {
+                    break;
+                }
+            }
+            assert!(reads > 1);
+        });
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn open_err(dir: &Path) -> impl Fn(SegmentError) -> StoreError + '_ {
     }
 }
 
-fn sled_err(e: sled::Error) -> StoreError {
+pub(super) fn sled_err(e: sled::Error) -> StoreError {
     match e {
         sled::Error::Io(io) => StoreError::Io(io),
         other => StoreError::Backend(other.to_string()),

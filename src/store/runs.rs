@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 
 use super::StoreError;
+use super::dir::sled_err as err;
 
 /// The prefix of run markers.
 pub(super) const RUN: u8 = 0x02;
@@ -40,13 +41,6 @@ fn marker(session: &[u8], seq: u64) -> Vec<u8> {
     k.extend_from_slice(session);
     k.extend_from_slice(&seq.to_be_bytes());
     k
-}
-
-fn err(e: sled::Error) -> StoreError {
-    match e {
-        sled::Error::Io(io) => StoreError::Io(io),
-        other => StoreError::Backend(other.to_string()),
-    }
 }
 
 fn damaged(key: &[u8]) -> StoreError {

@@ -69,6 +69,37 @@ fn a_missing_index_is_rebuilt_from_the_entries() {
     log.verify().unwrap();
 }
 
+/// An index sled cannot read — its settings file torn by a crash, or written by another
+/// version — is derived data too: the open removes it and builds it again from the entries.
+#[test]
+fn an_index_sled_cannot_read_is_rebuilt_from_the_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = sessions_log(&path);
+    let s1 = SessionId::new("s-1").unwrap();
+    let before: Vec<u64> = log.session(&s1).unwrap().iter().map(|e| e.seq()).collect();
+    drop(log);
+    let conf = path.join("index").join("conf");
+    assert!(conf.exists(), "sled keeps its settings in index/conf");
+    let torn = b"segment_size: 524288\nuse_compr".to_vec();
+    let other_version =
+        b"segment_size: 524288\nuse_compression: false\nversion: 0.1\n\0\0\0\0".to_vec();
+    for damage in [torn, other_version] {
+        std::fs::write(&conf, &damage).unwrap();
+        let log = Log::open(&path)
+            .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(&damage)));
+        let after: Vec<u64> = log.session(&s1).unwrap().iter().map(|e| e.seq()).collect();
+        assert_eq!(before, after);
+        log.verify().unwrap();
+        drop(log);
+        assert_ne!(
+            std::fs::read(&conf).unwrap(),
+            damage,
+            "the index was not rebuilt"
+        );
+    }
+}
+
 #[test]
 fn a_reader_opens_beside_the_writer_and_cannot_append() {
     let dir = tempfile::tempdir().unwrap();

@@ -375,11 +375,13 @@ impl Drop for Registered {
 
 /// The longest an open waits for sled's lock on `index/db` once it holds the log's own lock.
 /// sled's worker threads can still hold that file for a moment after the `Db` that used it was
-/// dropped (a finished job drops its handles only after it has handed back its result), so an
-/// open right after a close may find it held. Nobody else can hold it — every writer takes the
-/// log's `lock` first — so the wait blocks on the lock and wakes as soon as it is free, and
-/// a close never waits for anything.
-const SLED_RELEASE_WAIT: Duration = Duration::from_secs(2);
+/// dropped (a finished job drops its handles only after it has handed back its result, and a
+/// job may be in the middle of a write and sync, which a machine busy with other I/O can make
+/// last seconds), so an open right after a close may find it held. Nobody else can hold it —
+/// every writer takes the log's `lock` first, and a reader never opens sled — so the wait
+/// blocks on the lock and wakes as soon as it is free; its bound only turns a stuck holder
+/// into an error, and a close never waits for anything.
+const SLED_RELEASE_WAIT: Duration = Duration::from_secs(30);
 
 // Takes an exclusive lock (`flock`) on `lock_path`, waiting up to `wait` for the process that
 // holds it to let go. The returned file holds the lock until it is closed.
@@ -434,22 +436,51 @@ fn is_lock_conflict(e: &std::io::Error) -> bool {
 const INDEX_CACHE_BYTES: u64 = 8 << 20;
 
 fn open_index(path: &Path) -> Result<sled::Db, StoreError> {
-    let db_file = path.join("index").join("db");
+    let dir = path.join("index");
+    let db_file = dir.join("db");
     if db_file.exists() {
         // Taken and let go at once: sled's own lock below then finds it free.
         drop(lock_exclusive(&db_file, path, SLED_RELEASE_WAIT)?);
     }
-    sled::Config::new()
-        .path(path.join("index"))
-        .cache_capacity(INDEX_CACHE_BYTES)
-        .mode(sled::Mode::HighThroughput)
-        .open()
-        .map_err(|e| match e {
-            sled::Error::Io(io) if is_lock_conflict(&io) => StoreError::Locked {
-                path: path.to_owned(),
-            },
-            other => sled_err(other),
-        })
+    let open = || {
+        sled::Config::new()
+            .path(&dir)
+            .cache_capacity(INDEX_CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+    };
+    let db = match open() {
+        // The index is derived data (SPEC §9.7): one sled cannot read — a file a crash left
+        // unfinished, or one changed by hand — is removed and built again from the segments
+        // by the log's open, as if it were missing. The log's lock is held: no one else uses it.
+        Err(e) if index_damaged(&e) => {
+            std::fs::remove_dir_all(&dir)?;
+            crate::segment::Backend::sync_dir(&FsBackend, path)?;
+            open()
+        }
+        other => other,
+    };
+    db.map_err(|e| match e {
+        sled::Error::Io(io) if is_lock_conflict(&io) => StoreError::Locked {
+            path: path.to_owned(),
+        },
+        other => sled_err(other),
+    })
+}
+
+/// Whether sled failed to open the index because of what its files hold, rather than because
+/// the file system refused (permissions, space, a lock): then rebuilding the index mends it.
+fn index_damaged(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Corruption { .. }
+        | sled::Error::Unsupported(_)
+        | sled::Error::ReportableBug(_) => true,
+        sled::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+        ),
+        _ => false,
+    }
 }
 
 fn replay(read: impl Fn(u64) -> Result<Vec<u8>, StoreError>, len: u64) -> Result<Meta, StoreError> {
@@ -1059,6 +1090,23 @@ mod tests {
         let store = DirStore::open(dir.path()).unwrap();
         assert_eq!(store.get(&node).unwrap(), Some(vec![8; 32]));
         assert_eq!(store.indexed_len().unwrap(), Some(INDEX_LAG + 1));
+    }
+
+    /// sled's threads may hold `index/db` for seconds after a close on a machine busy with
+    /// other I/O: an open right after waits for them rather than failing as `Locked`.
+    #[test]
+    fn an_open_waits_for_a_closed_index_to_be_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(DirStore::open(dir.path()).unwrap());
+        let held = File::open(dir.path().join("index").join("db")).unwrap();
+        fs2::FileExt::lock_exclusive(&held).unwrap();
+        let slow_sync = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2500));
+            drop(held);
+        });
+        let store = DirStore::open(dir.path());
+        slow_sync.join().unwrap();
+        assert!(store.is_ok(), "{:?}", store.err());
     }
 
     #[test]

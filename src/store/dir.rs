@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+// Session run markers (derived), packed in sled (SPEC §9.7).
+use super::runs::{self, RUN};
 use super::{Pair, Store, StoreError};
 use crate::segment::{FsBackend, SegmentConfig, SegmentError, SegmentReader, SegmentWriter};
 
 /// Entry records, by sequence number: `0x01 ‖ seq (u64 BE)`.
 const ENTRY: u8 = 0x01;
-/// Session run markers (derived).
-const RUN: u8 = 0x02;
 /// The durable watermark of the key-value layout: here the segments are their own watermark.
 const WATERMARK_KEY: &[u8] = b"\x00watermark";
 /// In sled's `state` tree: how many entries the index covers.
@@ -94,7 +94,7 @@ fn open_err(dir: &Path) -> impl Fn(SegmentError) -> StoreError + '_ {
     }
 }
 
-fn sled_err(e: sled::Error) -> StoreError {
+pub(super) fn sled_err(e: sled::Error) -> StoreError {
     match e {
         sled::Error::Io(io) => StoreError::Io(io),
         other => StoreError::Backend(other.to_string()),
@@ -207,7 +207,9 @@ enum Index {
         /// Writes not yet applied to `db`; reads look here first.
         pending: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
         /// Held while a batch taken from `pending` is applied, so a flush that records how
-        /// far the index reaches never does so while another thread's batch is in flight.
+        /// far the index reaches never does so while another thread's batch is in flight,
+        /// and by reads of `pending` and sled together, so a read never falls between them
+        /// (a batch taken from `pending` and not yet in sled).
         applying: Mutex<()>,
         /// The durable entries the last flush saw: every index write of an entry below it is
         /// pending or applied, so the close records it once the pending writes are applied.
@@ -252,11 +254,7 @@ impl Index {
         if taken.is_empty() {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
-        for (k, v) in taken {
-            batch.insert(k, v);
-        }
-        db.apply_batch(batch).map_err(sled_err)
+        runs::apply(db, taken.into_keys().collect())
     }
 
     fn memory() -> Index {
@@ -275,9 +273,11 @@ impl Index {
 ///   value` (`op` 1 puts, 2 removes) on everything else the log keeps — the descriptor,
 ///   checkpoints, timestamp tokens — and on entry records rewritten after they were appended
 ///   (an erased payload); replayed into memory on open;
-/// - `index/`: a sled database holding only derived data (session run markers), with the
-///   number of entries it covers; behind or missing, it is rebuilt from the entries when the
-///   log is opened ([`Store::indexed_len`]);
+/// - `index/`: a sled database holding only derived data (session run markers, packed: one
+///   sled key per session and batch of markers), with the number of entries it covers;
+///   behind or missing, it is rebuilt from the entries when the log is opened
+///   ([`Store::indexed_len`]). Its keys are run markers only: any other write under `0x02`
+///   is refused;
 /// - `lock`: held (`flock`) by the one process that has the directory open for writing.
 ///
 /// Durability: [`Store::flush`] `fdatasync`s the entries and the meta stream (group commit,
@@ -665,6 +665,7 @@ impl DirStore {
     }
 
     fn index_put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        runs::check(key, value)?;
         match &self.inner.index {
             // SPEC §9.7: derived data, so not written on the append path; a crash before the
             // next flush loses nothing the open does not rebuild.
@@ -688,18 +689,25 @@ impl DirStore {
 
     fn index_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
         match &self.inner.index {
-            Index::Sled { db, pending, .. } => {
-                // Pending writes first, then sled's: a key in both is the pending one.
-                let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = lock(pending)
+            Index::Sled {
+                db,
+                pending,
+                applying,
+                ..
+            } => {
+                let _held = lock(applying);
+                // Pending markers and sled's, merged (a marker may be in both).
+                let mut merged: BTreeSet<Vec<u8>> = lock(pending)
                     .range(start.to_vec()..end.to_vec())
                     .take(limit)
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, _)| k.clone())
                     .collect();
-                for r in db.range(start..end).take(limit) {
-                    let (k, v) = r.map_err(sled_err)?;
-                    merged.entry(k.to_vec()).or_insert_with(|| v.to_vec());
-                }
-                Ok(merged.into_iter().take(limit).collect())
+                merged.extend(runs::scan(db, start, end, limit)?);
+                Ok(merged
+                    .into_iter()
+                    .take(limit)
+                    .map(|k| (k, Vec::new()))
+                    .collect())
             }
             Index::Memory { map: m, .. } => Ok(lock(m)
                 .range(start.to_vec()..end.to_vec())
@@ -711,23 +719,19 @@ impl DirStore {
 
     fn index_last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
         match &self.inner.index {
-            Index::Sled { db, pending, .. } => {
+            Index::Sled {
+                db,
+                pending,
+                applying,
+                ..
+            } => {
+                let _held = lock(applying);
                 let from_pending = lock(pending)
                     .range(start.to_vec()..end.to_vec())
                     .next_back()
-                    .map(|(k, v)| (k.clone(), v.clone()));
-                let from_db = db
-                    .range(start..end)
-                    .next_back()
-                    .transpose()
-                    .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))
-                    .map_err(sled_err)?;
-                // The greater key; on a tie the pending value, which is the newer.
-                Ok(match (from_pending, from_db) {
-                    (Some(p), Some(d)) if d.0 > p.0 => Some(d),
-                    (Some(p), _) => Some(p),
-                    (None, d) => d,
-                })
+                    .map(|(k, _)| k.clone());
+                let from_db = runs::last(db, start, end)?;
+                Ok(from_pending.max(from_db).map(|k| (k, Vec::new())))
             }
             Index::Memory { map: m, .. } => Ok(lock(m)
                 .range(start.to_vec()..end.to_vec())
@@ -774,11 +778,17 @@ impl Store for DirStore {
         match class(key) {
             Ok(Class::Entry(seq)) => self.get_entry(seq),
             Ok(Class::Index) => match &self.inner.index {
-                Index::Sled { db, pending, .. } => {
+                Index::Sled {
+                    db,
+                    pending,
+                    applying,
+                    ..
+                } => {
+                    let _held = lock(applying);
                     if let Some(v) = lock(pending).get(key) {
                         return Ok(Some(v.clone()));
                     }
-                    db.get(key).map(|v| v.map(|v| v.to_vec())).map_err(sled_err)
+                    Ok(runs::contains(db, key)?.then(Vec::new))
                 }
                 Index::Memory { map: m, .. } => Ok(lock(m).get(key).cloned()),
             },
@@ -814,9 +824,10 @@ impl Store for DirStore {
             Class::Index => match &self.inner.index {
                 // Pending writes reach sled first, so none of them comes back after the
                 // removal.
-                Index::Sled { db, .. } => {
-                    self.inner.index.apply_pending()?;
-                    db.remove(key).map(|_| ()).map_err(sled_err)
+                Index::Sled { db, applying, .. } => {
+                    let held = lock(applying);
+                    self.inner.index.apply_pending_held(&held)?;
+                    runs::remove(db, key)
                 }
                 Index::Memory { map: m, .. } => {
                     lock(m).remove(key);
@@ -1051,15 +1062,18 @@ mod tests {
         let run = [RUN, 1, b's', 0, 0, 0, 0, 0, 0, 0, 0];
         let node = [RUN, 1, b't', 0, 0, 0, 0, 0, 0, 0, 1];
         store.put(&run, b"").unwrap();
-        store.put(&node, &[9; 32]).unwrap();
+        store.put(&node, b"").unwrap();
         store.put(&entry_key(0), b"e0").unwrap();
         assert_eq!(db.get(run).unwrap(), None, "an append wrote to sled");
         assert_eq!(db.get(node).unwrap(), None, "an append wrote to sled");
         assert_eq!(store.get(&run).unwrap(), Some(Vec::new()));
-        assert_eq!(store.get(&node).unwrap(), Some(vec![9; 32]));
+        assert_eq!(store.get(&node).unwrap(), Some(Vec::new()));
         let scanned = store.scan(&[RUN], &[RUN + 1], 10).unwrap();
         assert_eq!(scanned.len(), 2);
         assert_eq!(store.last(&[RUN], &[RUN + 1]).unwrap().unwrap().0, node);
+        // The index holds run markers only.
+        assert!(store.put(&node, &[9; 32]).is_err());
+        assert!(store.put(&[RUN, 1, b's'], b"").is_err());
         // One durable entry: the index may lag, so the flush leaves sled alone.
         store.flush().unwrap();
         assert_eq!(
@@ -1070,26 +1084,76 @@ mod tests {
         assert_eq!(store.indexed_len().unwrap(), Some(0));
         assert_eq!(store.get(&run).unwrap(), Some(Vec::new()));
         // Once the durable entries are INDEX_LAG past the recorded reach, the flush applies
-        // the pending writes and records the reach.
+        // the pending writes (each marker here a pack of one) and records the reach.
         for seq in 1..INDEX_LAG {
             store.put(&entry_key(seq), b"e").unwrap();
         }
         store.flush().unwrap();
         assert_eq!(db.get(run).unwrap().as_deref(), Some(&b""[..]));
-        assert_eq!(db.get(node).unwrap().as_deref(), Some(&[9u8; 32][..]));
+        assert_eq!(db.get(node).unwrap().as_deref(), Some(&b""[..]));
         assert_eq!(store.indexed_len().unwrap(), Some(INDEX_LAG));
-        // A newer pending value wins over the one in sled.
-        store.put(&node, &[8; 32]).unwrap();
-        assert_eq!(store.get(&node).unwrap(), Some(vec![8; 32]));
-        assert_eq!(store.scan(&node, &[RUN + 1], 10).unwrap()[0].1, [8; 32]);
-        // Within the lag again; the close applies it and records the last flush's reach.
+        // Within the lag again; the close applies a later marker of session `t` and records
+        // the last flush's reach.
+        let later = [RUN, 1, b't', 0, 0, 0, 0, 0, 0, 0, 9];
+        store.put(&later, b"").unwrap();
+        assert_eq!(store.get(&later).unwrap(), Some(Vec::new()));
         store.put(&entry_key(INDEX_LAG), b"e").unwrap();
         store.flush().unwrap();
         assert_eq!(store.indexed_len().unwrap(), Some(INDEX_LAG));
         drop(store);
         let store = DirStore::open(dir.path()).unwrap();
-        assert_eq!(store.get(&node).unwrap(), Some(vec![8; 32]));
+        assert_eq!(store.get(&later).unwrap(), Some(Vec::new()));
+        assert_eq!(store.get(&node).unwrap(), Some(Vec::new()));
+        let Index::Sled { db, .. } = &store.inner.index else {
+            panic!("a writer's index is sled");
+        };
+        // A later batch's markers form packs of their own.
+        assert_eq!(db.get(node).unwrap().as_deref(), Some(&b""[..]));
+        assert_eq!(db.get(later).unwrap().as_deref(), Some(&b""[..]));
         assert_eq!(store.indexed_len().unwrap(), Some(INDEX_LAG + 1));
+        // A marker removed is gone from its pack.
+        store.delete(&node).unwrap();
+        assert_eq!(store.get(&node).unwrap(), None);
+        assert_eq!(store.get(&later).unwrap(), Some(Vec::new()));
+    }
+
+    /// A read of the index beside a batch being applied sees every marker written before it
+    /// began: none falls between the pending writes and sled.
+    #[test]
+    fn reads_beside_an_apply_see_every_marker_written_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path()).unwrap();
+        let marker = |seq: u64| {
+            let mut k = vec![RUN, 1, b's'];
+            k.extend_from_slice(&seq.to_be_bytes());
+            k
+        };
+        let (start, end) = (vec![RUN, 1, b's'], vec![RUN, 1, b't']);
+        let written = AtomicU64::new(0);
+        let total = 6 * PENDING_MAX as u64;
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                // Every PENDING_MAX-th write applies the pending batch to sled.
+                for seq in 0..total {
+                    store.put(&marker(seq), b"").unwrap();
+                    written.store(seq + 1, Ordering::Release);
+                }
+            });
+            let mut reads = 0;
+            loop {
+                let before = written.load(Ordering::Acquire);
+                let seen = store.scan(&start, &end, usize::MAX).unwrap().len() as u64;
+                assert!(
+                    seen >= before,
+                    "{seen} markers read, {before} written before"
+                );
+                reads += 1;
+                if before == total {
+                    break;
+                }
+            }
+            assert!(reads > 1);
+        });
     }
 
     /// sled's threads may hold `index/db` for seconds after a close on a machine busy with

@@ -8,6 +8,8 @@ use std::fmt;
 #[cfg(feature = "sled")]
 mod dir;
 mod memory;
+#[cfg(feature = "sled")]
+mod runs;
 
 #[cfg(feature = "sled")]
 pub use dir::DirStore;

@@ -370,8 +370,14 @@ pub fn encode_value(v: &Value) -> Result<Vec<u8>, EncodeError> {
 
 /// Encodes a serde value canonically (through ciborium's data model, then sorted and checked).
 pub fn to_canonical<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, EncodeError> {
+    to_canonical_in(v, Encoder::new())
+}
+
+// `to_canonical` into the encoder given (one sized for the result makes one allocation).
+fn to_canonical_in<T: Serialize + ?Sized>(v: &T, mut e: Encoder) -> Result<Vec<u8>, EncodeError> {
     let value = Value::serialized(v).map_err(|e| EncodeError::Serialize(e.to_string()))?;
-    encode_value(&value)
+    e.value(&value)?;
+    Ok(e.into_bytes())
 }
 
 /// Decodes bytes strictly into a serde value, and insists that they are the canonical encoding
@@ -382,12 +388,8 @@ pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T
         message: e.to_string(),
     })?;
     // Encoded into a buffer of the size it must have: one allocation.
-    let again = Value::serialized(&typed).ok().and_then(|v| {
-        let mut e = Encoder::with_capacity(bytes.len());
-        e.value(&v).is_ok().then(|| e.into_bytes())
-    });
-    match again {
-        Some(again) if again == bytes => Ok(typed),
+    match to_canonical_in(&typed, Encoder::with_capacity(bytes.len())) {
+        Ok(again) if again == bytes => Ok(typed),
         _ => Err(DecodeError::NotCanonical),
     }
 }

@@ -374,8 +374,13 @@ impl Entry {
     /// Signs an encoded header and wraps it in the wire form. `header_bytes` must be the
     /// encoding of `header`.
     pub fn sign(header: EntryHeader, header_bytes: &[u8], key: &SecretKey) -> Entry {
-        let signature = key.sign(&entry_signing_input(header_bytes));
-        Entry::assemble(header, header_bytes, signature)
+        Entry::assemble(header, header_bytes, Entry::sign_header(header_bytes, key))
+    }
+
+    /// The signature of an encoded header (SPEC §4.3), without assembling the entry: the
+    /// one place the signing input is signed.
+    pub fn sign_header(header_bytes: &[u8], key: &SecretKey) -> [u8; 64] {
+        key.sign(&entry_signing_input(header_bytes))
     }
 
     /// Wraps an encoded header and a signature made elsewhere.

@@ -358,7 +358,7 @@ impl Log {
         let run = r.new_run.then(|| run_key(r.header.session.as_str(), seq));
         // Signed as `Entry::sign` signs, without assembling the entry's bytes: the record
         // keeps the signature and the fields below, not the entry.
-        let signature = signer.sign(&crate::entry::entry_signing_input(&r.header_bytes));
+        let signature = Entry::sign_header(&r.header_bytes, signer);
         let h = &r.header;
         // SPEC §9.1: only what a reader cannot recompute.
         let record = StoredRecord {

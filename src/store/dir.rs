@@ -435,21 +435,26 @@ fn is_lock_conflict(e: &std::io::Error) -> bool {
 /// read once per session query, so a small cache bounds a long-running writer's memory.
 const INDEX_CACHE_BYTES: u64 = 8 << 20;
 
-fn open_index(path: &Path) -> Result<sled::Db, StoreError> {
+fn open_index(path: &Path) -> Result<(sled::Db, sled::Tree), StoreError> {
     let dir = path.join("index");
     let db_file = dir.join("db");
     if db_file.exists() {
         // Taken and let go at once: sled's own lock below then finds it free.
         drop(lock_exclusive(&db_file, path, SLED_RELEASE_WAIT)?);
     }
+    // Opened, and its reach read once: damage sled finds only when it first reads a page
+    // counts as damage found on open.
     let open = || {
-        sled::Config::new()
+        let db = sled::Config::new()
             .path(&dir)
             .cache_capacity(INDEX_CACHE_BYTES)
             .mode(sled::Mode::HighThroughput)
-            .open()
+            .open()?;
+        let state = db.open_tree("state")?;
+        state.get(INDEXED_KEY)?;
+        Ok((db, state))
     };
-    let db = match open() {
+    let opened = match open() {
         // The index is derived data (SPEC §9.7): one sled cannot read — a file a crash left
         // unfinished, or one changed by hand — is removed and built again from the segments
         // by the log's open, as if it were missing. The log's lock is held: no one else uses it.
@@ -460,7 +465,7 @@ fn open_index(path: &Path) -> Result<sled::Db, StoreError> {
         }
         other => other,
     };
-    db.map_err(|e| match e {
+    opened.map_err(|e| match e {
         sled::Error::Io(io) if is_lock_conflict(&io) => StoreError::Locked {
             path: path.to_owned(),
         },
@@ -512,8 +517,7 @@ impl DirStore {
             path,
             wait.saturating_sub(start.elapsed()),
         )?;
-        let db = open_index(path)?;
-        let state = db.open_tree("state").map_err(sled_err)?;
+        let (db, state) = open_index(path)?;
         let mut store = DirStore::open_writer(Arc::new(FsBackend), path, Index::sled(db, state))?;
         let inner = Arc::get_mut(&mut store.inner).expect("not shared yet");
         inner._lock = Some(lock_file);

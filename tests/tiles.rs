@@ -580,6 +580,10 @@ fn superseded_partial_tiles_are_removed() {
     let s = log.write_tiles(&dir, &cp).unwrap();
     assert_eq!(s.partial_removed, 2);
     assert!(!dir.join("tile/0/001.p/44").exists());
+    assert!(
+        !dir.join("tile/0/001.p").exists(),
+        "an emptied partial tiles' directory was left"
+    );
     // A reader at an old size reads the full tile in place of the removed partial one.
     let r = TileReader::new(&dir, Suite::Sha256, 300);
     assert_eq!(

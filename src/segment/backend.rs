@@ -76,6 +76,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes the file at `path`. Durable after [`Backend::sync_dir`].
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes the empty directory `dir` (an error if it holds anything). Durable after
+    /// [`Backend::sync_dir`] on its parent.
+    fn remove_dir(&self, dir: &Path) -> io::Result<()>;
     /// The names of the entries of `dir`, in no particular order.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<OsString>>;
     /// Makes every creation, rename and removal in `dir` durable (`fsync` of the directory).
@@ -197,6 +200,10 @@ impl Backend for FsBackend {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
+    }
+
+    fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+        std::fs::remove_dir(dir)
     }
 
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<OsString>> {

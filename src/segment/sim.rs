@@ -511,6 +511,26 @@ impl Backend for SimBackend {
         Ok(())
     }
 
+    fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut s = self.lock();
+        if !s.dir_exists(dir) || is_root(dir) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such directory", dir.display()),
+            ));
+        }
+        if s.volatile.keys().any(|p| p.parent() == Some(dir)) {
+            return Err(io::Error::new(
+                io::ErrorKind::DirectoryNotEmpty,
+                format!("{}: not empty", dir.display()),
+            ));
+        }
+        s.mutate(None)?;
+        s.volatile.remove(dir);
+        s.pending.push(NsOp::Remove(dir.to_path_buf()));
+        Ok(())
+    }
+
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<OsString>> {
         let s = self.lock();
         if !s.dir_exists(dir) {
@@ -592,6 +612,40 @@ mod tests {
         }
         assert!(lost_file > 0 && lost_bytes > 0 && torn > 0);
         assert!(lost_file < 200 && lost_bytes < 200);
+    }
+
+    #[test]
+    fn a_directory_is_removed_only_empty_and_durably_once_its_parent_is_synced() {
+        let (d, e) = (Path::new("/d"), Path::new("/d/e"));
+        let mut came_back = 0;
+        for seed in 0..100 {
+            let b = SimBackend::new(seed);
+            b.create_dir_all(e).unwrap();
+            b.sync_dir(Path::new("/")).unwrap();
+            b.sync_dir(d).unwrap();
+            let f = e.join("f");
+            b.open(&f, OpenMode::Create).unwrap().sync_data().unwrap();
+            b.sync_dir(e).unwrap();
+            let err = b.remove_dir(e).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::DirectoryNotEmpty, "seed {seed}");
+            b.remove_file(&f).unwrap();
+            b.sync_dir(e).unwrap();
+            b.remove_dir(e).unwrap();
+            assert!(b.list_dir(e).is_err(), "seed {seed}: still listed");
+            if seed % 2 == 0 {
+                b.sync_dir(d).unwrap();
+            }
+            b.crash();
+            match b.list_dir(e) {
+                Ok(names) => {
+                    assert!(seed % 2 == 1, "seed {seed}: a synced removal undone");
+                    assert!(names.is_empty(), "seed {seed}: {names:?}");
+                    came_back += 1;
+                }
+                Err(err) => assert_eq!(err.kind(), io::ErrorKind::NotFound),
+            }
+        }
+        assert!(came_back > 0, "an unsynced removal always survived");
     }
 
     #[test]

@@ -472,7 +472,7 @@ impl<B: Backend> TileWriter<B> {
     }
 
     // Removes the partial tiles at the place of full tile `tile` (`<N>.p/<W>`), now that it is
-    // there. The `<N>.p` directory itself stays (the backend removes files only); it is empty.
+    // there, and then the `<N>.p` directory when nothing else is in it.
     fn remove_partials<E: std::error::Error>(&self, tile: Tile) -> Result<u64, TileWriteError<E>> {
         let pdir = self.dir.join(format!("{}.p", tile.path()));
         let names = match self.backend.list_dir(&pdir) {
@@ -493,6 +493,17 @@ impl<B: Backend> TileWriter<B> {
         }
         if removed > 0 {
             self.backend.sync_dir(&pdir).map_err(io_at(&pdir))?;
+        }
+        // Its removals are durable first: a crash leaves the directory empty or gone.
+        if self
+            .backend
+            .list_dir(&pdir)
+            .map_err(io_at(&pdir))?
+            .is_empty()
+        {
+            let parent = parent_of(&pdir).map_err(io_at(&pdir))?;
+            self.backend.remove_dir(&pdir).map_err(io_at(&pdir))?;
+            self.backend.sync_dir(&parent).map_err(io_at(&parent))?;
         }
         Ok(removed)
     }

@@ -107,6 +107,7 @@ mod sidecar;
 mod sim;
 mod writer;
 
+pub(crate) use backend::parent;
 pub use backend::{Backend, BackendFile, FsBackend, OpenMode};
 pub use format::{
     FRAME_OVERHEAD, HEADER_CONTEXT, HEADER_LEN, Header, MAGIC, MIN_CAPACITY, RECORD_CONTEXT,

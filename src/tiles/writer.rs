@@ -362,7 +362,7 @@ impl<B: Backend> TileWriter<B> {
         let mut listed: Option<(PathBuf, std::collections::HashSet<std::ffi::OsString>)> = None;
         for tile in tiles_for_size(previous) {
             let path = self.dir.join(tile.path());
-            let parent = parent_of(&path).map_err(io_at(&path))?;
+            let parent = crate::segment::parent(&path).map_err(io_at(&path))?;
             if listed.as_ref().is_none_or(|(d, _)| *d != parent) {
                 let names = match self.backend.list_dir(&parent) {
                     Ok(n) => n.into_iter().collect(),
@@ -419,7 +419,7 @@ impl<B: Backend> TileWriter<B> {
             .map_err(io_at(&self.dir))?;
         // Deepest first: each made directory's entry is in its parent.
         for m in made {
-            let parent = parent_of(&m).map_err(io_at(&m))?;
+            let parent = crate::segment::parent(&m).map_err(io_at(&m))?;
             self.backend.sync_dir(&parent).map_err(io_at(&parent))?;
         }
         Ok(())
@@ -441,7 +441,7 @@ impl<B: Backend> TileWriter<B> {
         bytes: &[u8],
         dirs: &mut BTreeSet<PathBuf>,
     ) -> Result<(), TileWriteError<E>> {
-        let parent = parent_of(path).map_err(io_at(path))?;
+        let parent = crate::segment::parent(path).map_err(io_at(path))?;
         if !dirs.contains(&parent) {
             self.backend
                 .create_dir_all(&parent)
@@ -501,7 +501,7 @@ impl<B: Backend> TileWriter<B> {
             .map_err(io_at(&pdir))?
             .is_empty()
         {
-            let parent = parent_of(&pdir).map_err(io_at(&pdir))?;
+            let parent = crate::segment::parent(&pdir).map_err(io_at(&pdir))?;
             self.backend.remove_dir(&pdir).map_err(io_at(&pdir))?;
             self.backend.sync_dir(&parent).map_err(io_at(&parent))?;
         }
@@ -556,16 +556,4 @@ fn read_file<B: Backend + ?Sized, E: std::error::Error>(
     let mut buf = vec![0u8; take];
     file.read_exact_at(&mut buf, 0).map_err(io_at(path))?;
     Ok(Some(buf))
-}
-
-// The directory holding `path`.
-fn parent_of(path: &Path) -> io::Result<PathBuf> {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => Ok(p.to_path_buf()),
-        Some(_) => Ok(PathBuf::from(".")),
-        None => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} has no parent directory", path.display()),
-        )),
-    }
 }

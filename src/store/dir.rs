@@ -224,6 +224,17 @@ enum Index {
     },
 }
 
+/// A read of the index. For sled: its pending writes and sled itself, read with `applying`
+/// held (until this is dropped), so that no batch taken from `pending` is missing from both.
+enum IndexRead<'a> {
+    Sled {
+        db: &'a sled::Db,
+        pending: &'a Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+        _held: MutexGuard<'a, ()>,
+    },
+    Memory(&'a Mutex<BTreeMap<Vec<u8>, Vec<u8>>>),
+}
+
 impl Index {
     fn sled(db: sled::Db, state: sled::Tree) -> Index {
         Index::Sled {
@@ -257,6 +268,23 @@ impl Index {
         runs::apply(db, taken.into_keys().collect())
     }
 
+    // Where a read of the index looks (see [`IndexRead`]).
+    fn read(&self) -> IndexRead<'_> {
+        match self {
+            Index::Sled {
+                db,
+                pending,
+                applying,
+                ..
+            } => IndexRead::Sled {
+                db,
+                pending,
+                _held: lock(applying),
+            },
+            Index::Memory { map, .. } => IndexRead::Memory(map),
+        }
+    }
+
     fn memory() -> Index {
         Index::Memory {
             map: Mutex::new(BTreeMap::new()),
@@ -275,9 +303,9 @@ impl Index {
 ///   (an erased payload); replayed into memory on open;
 /// - `index/`: a sled database holding only derived data (session run markers, packed: one
 ///   sled key per session and batch of markers), with the number of entries it covers;
-///   behind or missing, it is rebuilt from the entries when the log is opened
-///   ([`Store::indexed_len`]). Its keys are run markers only: any other write under `0x02`
-///   is refused;
+///   behind, missing or unreadable by sled, it is rebuilt from the entries when the log is
+///   opened ([`Store::indexed_len`]). Its keys are run markers only: any other write under
+///   `0x02` is refused;
 /// - `lock`: held (`flock`) by the one process that has the directory open for writing.
 ///
 /// Durability: [`Store::flush`] `fdatasync`s the entries and the meta stream (group commit,
@@ -692,14 +720,8 @@ impl DirStore {
     }
 
     fn index_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
-        match &self.inner.index {
-            Index::Sled {
-                db,
-                pending,
-                applying,
-                ..
-            } => {
-                let _held = lock(applying);
+        match self.inner.index.read() {
+            IndexRead::Sled { db, pending, .. } => {
                 // Pending markers and sled's, merged (a marker may be in both).
                 let mut merged: BTreeSet<Vec<u8>> = lock(pending)
                     .range(start.to_vec()..end.to_vec())
@@ -713,7 +735,7 @@ impl DirStore {
                     .map(|k| (k, Vec::new()))
                     .collect())
             }
-            Index::Memory { map: m, .. } => Ok(lock(m)
+            IndexRead::Memory(m) => Ok(lock(m)
                 .range(start.to_vec()..end.to_vec())
                 .take(limit)
                 .map(|(k, v)| (k.clone(), v.clone()))
@@ -722,14 +744,8 @@ impl DirStore {
     }
 
     fn index_last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
-        match &self.inner.index {
-            Index::Sled {
-                db,
-                pending,
-                applying,
-                ..
-            } => {
-                let _held = lock(applying);
+        match self.inner.index.read() {
+            IndexRead::Sled { db, pending, .. } => {
                 let from_pending = lock(pending)
                     .range(start.to_vec()..end.to_vec())
                     .next_back()
@@ -737,7 +753,7 @@ impl DirStore {
                 let from_db = runs::last(db, start, end)?;
                 Ok(from_pending.max(from_db).map(|k| (k, Vec::new())))
             }
-            Index::Memory { map: m, .. } => Ok(lock(m)
+            IndexRead::Memory(m) => Ok(lock(m)
                 .range(start.to_vec()..end.to_vec())
                 .next_back()
                 .map(|(k, v)| (k.clone(), v.clone()))),
@@ -781,20 +797,14 @@ impl Store for DirStore {
         }
         match class(key) {
             Ok(Class::Entry(seq)) => self.get_entry(seq),
-            Ok(Class::Index) => match &self.inner.index {
-                Index::Sled {
-                    db,
-                    pending,
-                    applying,
-                    ..
-                } => {
-                    let _held = lock(applying);
+            Ok(Class::Index) => match self.inner.index.read() {
+                IndexRead::Sled { db, pending, .. } => {
                     if let Some(v) = lock(pending).get(key) {
                         return Ok(Some(v.clone()));
                     }
                     Ok(runs::contains(db, key)?.then(Vec::new))
                 }
-                Index::Memory { map: m, .. } => Ok(lock(m).get(key).cloned()),
+                IndexRead::Memory(m) => Ok(lock(m).get(key).cloned()),
             },
             Ok(Class::Meta) => Ok(lock(&self.inner.meta).map.get(key).cloned()),
             Err(_) => Ok(None),

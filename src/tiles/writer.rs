@@ -480,7 +480,7 @@ impl<B: Backend> TileWriter<B> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(io_at(&pdir)(e)),
         };
-        let mut removed = 0;
+        let (listed, mut removed) = (names.len() as u64, 0);
         for name in names {
             // Only canonical partial tiles of this place: nothing else is touched.
             let Some(name) = name.to_str() else { continue };
@@ -494,13 +494,9 @@ impl<B: Backend> TileWriter<B> {
         if removed > 0 {
             self.backend.sync_dir(&pdir).map_err(io_at(&pdir))?;
         }
-        // Its removals are durable first: a crash leaves the directory empty or gone.
-        if self
-            .backend
-            .list_dir(&pdir)
-            .map_err(io_at(&pdir))?
-            .is_empty()
-        {
+        // Emptied (everything listed was removed), its removals durable first: a crash leaves
+        // the directory empty or gone.
+        if removed == listed {
             let parent = crate::segment::parent(&pdir).map_err(io_at(&pdir))?;
             self.backend.remove_dir(&pdir).map_err(io_at(&pdir))?;
             self.backend.sync_dir(&parent).map_err(io_at(&parent))?;

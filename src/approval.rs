@@ -134,8 +134,13 @@ impl Serialize for Namespaced {
 
 impl<'de> Deserialize<'de> for Namespaced {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // The decoded text is kept: checked, not copied.
         let s = String::deserialize(d)?;
-        Namespaced::new(&s).map_err(serde::de::Error::custom)
+        if valid_namespaced(&s) {
+            Ok(Namespaced(s))
+        } else {
+            Err(serde::de::Error::custom(NamespacedError(s)))
+        }
     }
 }
 

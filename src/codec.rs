@@ -9,6 +9,8 @@
 //! sorted by their encoded bytes, without duplicates; no floats; no tags; text is valid UTF-8;
 //! nesting at most [`MAX_DEPTH`] deep; exactly one item, with no trailing bytes.
 
+mod same;
+
 use ciborium::value::Integer;
 /// A decoded CBOR item: what a `custom` event's body is (re-exported from ciborium, so building
 /// one needs no direct dependency on it).
@@ -380,6 +382,13 @@ fn to_canonical_in<T: Serialize + ?Sized>(v: &T, mut e: Encoder) -> Result<Vec<u
     Ok(e.into_bytes())
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests only: every [`from_canonical`] on this thread decides by re-encoding, so that the
+    /// walk's verdicts can be compared with re-encoding's.
+    pub(crate) static REENCODE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Decodes bytes strictly into a serde value, and insists that they are the canonical encoding
 /// of that value: re-encoding must reproduce them byte for byte.
 pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
@@ -387,10 +396,28 @@ pub fn from_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T
     let typed: T = value.deserialized().map_err(|e| DecodeError::Schema {
         message: e.to_string(),
     })?;
-    // Encoded into a buffer of the size it must have: one allocation.
-    match to_canonical_in(&typed, Encoder::with_capacity(bytes.len())) {
-        Ok(again) if again == bytes => Ok(typed),
-        _ => Err(DecodeError::NotCanonical),
+    // The bytes are canonical, so they are the one encoding of `value`: the typed value
+    // re-encodes to them exactly when it serializes to `value`. That is checked without
+    // building anything; what the walk leaves undecided (maps) is re-encoded.
+    #[cfg(test)]
+    let walk = !REENCODE_ONLY.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    let walk = true;
+    let verdict = if walk {
+        same::same(&typed, &value)
+    } else {
+        Err(same::Stop::Undecided)
+    };
+    match verdict {
+        Ok(()) => Ok(typed),
+        Err(same::Stop::Different) => Err(DecodeError::NotCanonical),
+        // Encoded into a buffer of the size it must have: one allocation.
+        Err(same::Stop::Undecided) => {
+            match to_canonical_in(&typed, Encoder::with_capacity(bytes.len())) {
+                Ok(again) if again == bytes => Ok(typed),
+                _ => Err(DecodeError::NotCanonical),
+            }
+        }
     }
 }
 

@@ -1042,18 +1042,9 @@ mod tests {
     #[test]
     fn every_kind_round_trips_with_every_field_set() {
         for kind in KINDS {
-            let mut obj = sample_object(fields(kind).unwrap());
-            let o = obj.as_object_mut().unwrap();
-            o.insert("kind".into(), json!(kind));
-            if kind == "artifact" {
-                o.insert("type".into(), json!("patchset"));
-            }
-            if kind == "supersession" {
-                o.insert("replacement".into(), json!(4));
-            }
-            let parsed = parse(obj).unwrap_or_else(|e| panic!("`{kind}`: {e}"));
-            assert_eq!(parsed.event.kind_str(), kind, "KINDS vs Event");
-            let record = parsed.event.to_record().unwrap();
+            let event = full_event(kind);
+            assert_eq!(event.kind_str(), kind, "KINDS vs Event");
+            let record = event.to_record().unwrap();
             let Value::Map(payload) = decode_value(record.payload()).unwrap() else {
                 panic!("`{kind}`: the payload is not a map");
             };
@@ -1070,6 +1061,127 @@ mod tests {
             named.sort_unstable();
             assert_eq!(written, named, "`{kind}`: every field set is written");
         }
+    }
+
+    // An event of `kind` with every field set.
+    fn full_event(kind: &str) -> Event {
+        let mut obj = sample_object(fields(kind).unwrap());
+        let o = obj.as_object_mut().unwrap();
+        o.insert("kind".into(), json!(kind));
+        if kind == "artifact" {
+            o.insert("type".into(), json!("patchset"));
+        }
+        if kind == "supersession" {
+            o.insert("replacement".into(), json!(4));
+        }
+        parse(obj).unwrap_or_else(|e| panic!("`{kind}`: {e}")).event
+    }
+
+    // Values of every type in the profile, some nested.
+    fn stand_ins() -> Vec<Value> {
+        let int = |i: i64| Value::Integer(i.into());
+        vec![
+            Value::Null,
+            Value::Bool(true),
+            int(0),
+            int(1),
+            int(-1),
+            int(i64::MAX),
+            Value::Text(String::new()),
+            Value::Text("a".into()),
+            Value::Text("example.com/x".into()),
+            Value::Text("ab".repeat(32)),
+            Value::Bytes(Vec::new()),
+            Value::Bytes(vec![0xab; 32]),
+            Value::Array(Vec::new()),
+            Value::Array(vec![int(3)]),
+            Value::Array(vec![Value::Text("a".into())]),
+            Value::Map(Vec::new()),
+            Value::Map(vec![(Value::Text("x".into()), int(1))]),
+            Value::Map(vec![(int(1), Value::Text("x".into()))]),
+        ]
+    }
+
+    // The value with each of its map's pairs removed, each value replaced by every stand-in and
+    // by its own variations one level down, and an unknown pair added.
+    fn variations(v: &Value, depth: usize) -> Vec<Value> {
+        let mut out = Vec::new();
+        match v {
+            Value::Map(pairs) => {
+                for i in 0..pairs.len() {
+                    let mut fewer = pairs.clone();
+                    fewer.remove(i);
+                    out.push(Value::Map(fewer));
+                    let mut replaced: Vec<Value> = stand_ins();
+                    if depth > 0 {
+                        replaced.extend(variations(&pairs[i].1, depth - 1));
+                    }
+                    for r in replaced {
+                        let mut changed = pairs.clone();
+                        changed[i].1 = r;
+                        out.push(Value::Map(changed));
+                    }
+                }
+                let mut more = pairs.clone();
+                more.push((Value::Text("zz_unknown".into()), Value::Null));
+                out.push(Value::Map(more));
+            }
+            Value::Array(items) => {
+                out.push(Value::Array(Vec::new()));
+                if let Some(first) = items.first() {
+                    let mut twice = items.clone();
+                    twice.push(first.clone());
+                    out.push(Value::Array(twice));
+                    if depth > 0 {
+                        for r in variations(first, depth - 1) {
+                            let mut changed = items.clone();
+                            changed[0] = r;
+                            out.push(Value::Array(changed));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    // Decoding decides whether a payload is its value's canonical encoding by walking the typed
+    // value against the decoded one (codec's `same`), not by re-encoding it. The two must agree
+    // on every payload: every kind's, and its variations with fields missing, unknown, of every
+    // type, nested one level down.
+    #[test]
+    fn decoding_without_re_encoding_decides_as_re_encoding_does() {
+        let (mut accepted, mut rejected) = (0, 0);
+        for kind in KINDS {
+            let record = full_event(kind).to_record().unwrap();
+            let value = decode_value(record.payload()).unwrap();
+            let mut all = vec![value.clone()];
+            all.extend(variations(&value, 2));
+            let kind = Kind::new(kind).unwrap();
+            for v in all {
+                let Ok(bytes) = crate::codec::encode_value(&v) else {
+                    continue;
+                };
+                let walked = Event::decode(&kind, &bytes);
+                let re_encoded = crate::codec::REENCODE_ONLY.with(|only| {
+                    only.set(true);
+                    let out = Event::decode(&kind, &bytes);
+                    only.set(false);
+                    out
+                });
+                assert_eq!(walked, re_encoded, "`{kind}`: {v:?}");
+                if walked.is_ok() {
+                    accepted += 1;
+                } else {
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(
+            accepted > 100 && rejected > 1000,
+            "{accepted} accepted, {rejected} rejected"
+        );
     }
 
     fn parse(v: Json) -> Result<JsonEvent, JsonEventError> {

@@ -121,8 +121,15 @@ impl Log {
     /// idle disk, far longer on a busy one). In async code use `AsyncLog` (feature `tokio`),
     /// which appends on tokio's blocking pool.
     pub fn append(&self, signer: &SecretKey, record: Record) -> Result<Receipt, AppendError> {
-        let mut r = self.append_batch(signer, vec![record])?;
-        Ok(r.remove(0))
+        // `append_batch` of one, without its three vectors: this is every agent event's path.
+        self.check_usable()?;
+        let prepared = self.prepare(0, record)?;
+        let mut reserved = None;
+        self.reserve_all(signer.key_id(), std::iter::once(prepared), |r| {
+            reserved = Some(r)
+        })?;
+        let r = reserved.expect("the one record was reserved");
+        self.write_and_complete(signer, r, true)
     }
 
     /// Appends records signed by `signer` at consecutive positions. Either every record is
@@ -132,82 +139,110 @@ impl Log {
         signer: &SecretKey,
         records: Vec<Record>,
     ) -> Result<Vec<Receipt>, AppendError> {
-        if let Some(p) = self.inner.progress.poisoned() {
-            return Err(AppendError::Poisoned(p));
-        }
+        self.check_usable()?;
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let suite = self.suite();
         // Everything that needs no log state is checked before taking the lock.
-        let mut prepared = Vec::with_capacity(records.len());
-        for (index, r) in records.into_iter().enumerate() {
-            if r.payload.len() > self.inner.max_payload {
-                return Err(AppendError::PayloadTooLarge {
-                    index,
-                    size: r.payload.len(),
-                    max: self.inner.max_payload,
-                });
-            }
-            check_canonical(&r.payload).map_err(|source| AppendError::Payload { index, source })?;
-            let change = match KeyChange::decode(&r.kind, &r.payload) {
-                Some(c) => Some(c.map_err(|source| AppendError::KeyChange { index, source })?),
-                None => None,
-            };
-            let mut links = r.links;
-            links.sort();
-            links.dedup();
-            check_schema(index, &r.kind, &r.payload, &links)?;
-            self.check_links(index, &links)?;
-            let salt = Salt::random().map_err(|e| AppendError::Random(e.to_string()))?;
-            let commitment = PayloadCommitment::compute(suite, &salt, &r.payload);
-            prepared.push((
-                r.kind, r.session, r.payload, change, links, salt, commitment,
-            ));
-        }
-        let signer_id = signer.key_id();
-        let reserved = {
-            let mut tip = self.tip();
-            // Key changes go into the registry in place and are taken back if a later record of
-            // the batch is refused: no copy of the registry per batch.
-            let mut undo = Vec::new();
-            match self.reserve(&mut tip, signer_id, prepared, &mut undo) {
-                Ok(out) => out,
-                Err(e) => {
-                    for u in undo.into_iter().rev() {
-                        tip.registry.undo(u);
-                    }
-                    return Err(e);
-                }
-            }
-        };
-        let mut receipts = Vec::with_capacity(reserved.len());
+        let prepared = records
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| self.prepare(index, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut reserved = Vec::with_capacity(prepared.len());
+        self.reserve_all(signer.key_id(), prepared, |r| reserved.push(r))?;
         let count = reserved.len();
-        for (i, r) in reserved.into_iter().enumerate() {
-            let seq = r.header.seq;
-            let receipt = Receipt {
-                seq,
-                hash: r.hash,
-                time: r.header.time,
-            };
-            if let Err(e) = self.write_reserved(signer, r) {
-                self.inner
-                    .progress
-                    .poison(format!("writing entry {seq} failed: {e}"));
-                return Err(AppendError::Store(e));
-            }
-            receipts.push(receipt);
-            if i + 1 == count && self.inner.durability == Durability::Immediate {
-                // The last entry's completion and the wait for durability take one lock.
-                self.inner
-                    .progress
-                    .complete_and_wait_durable(seq, seq + 1, &|target| self.flush_to(target))
-                    .map_err(AppendError::Poisoned)?;
-            } else {
-                self.inner.progress.complete(seq);
+        reserved
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| self.write_and_complete(signer, r, i + 1 == count))
+            .collect()
+    }
+
+    fn check_usable(&self) -> Result<(), AppendError> {
+        match self.inner.progress.poisoned() {
+            Some(p) => Err(AppendError::Poisoned(p)),
+            None => Ok(()),
+        }
+    }
+
+    // The checks of record `index` that need no log state, its salt and payload commitment.
+    fn prepare(&self, index: usize, r: Record) -> Result<Prepared, AppendError> {
+        if r.payload.len() > self.inner.max_payload {
+            return Err(AppendError::PayloadTooLarge {
+                index,
+                size: r.payload.len(),
+                max: self.inner.max_payload,
+            });
+        }
+        check_canonical(&r.payload).map_err(|source| AppendError::Payload { index, source })?;
+        let change = match KeyChange::decode(&r.kind, &r.payload) {
+            Some(c) => Some(c.map_err(|source| AppendError::KeyChange { index, source })?),
+            None => None,
+        };
+        let mut links = r.links;
+        links.sort();
+        links.dedup();
+        check_schema(index, &r.kind, &r.payload, &links)?;
+        self.check_links(index, &links)?;
+        let salt = Salt::random().map_err(|e| AppendError::Random(e.to_string()))?;
+        let commitment = PayloadCommitment::compute(self.suite(), &salt, &r.payload);
+        Ok((
+            r.kind, r.session, r.payload, change, links, salt, commitment,
+        ))
+    }
+
+    // Reserves positions for prepared records under the tip's lock, handing each to `emit` in
+    // order; none if any is refused.
+    fn reserve_all(
+        &self,
+        signer_id: KeyId,
+        prepared: impl IntoIterator<Item = Prepared, IntoIter: ExactSizeIterator>,
+        emit: impl FnMut(Reserved),
+    ) -> Result<(), AppendError> {
+        let mut tip = self.tip();
+        // Key changes go into the registry in place and are taken back if a later record of
+        // the batch is refused: no copy of the registry per batch.
+        let mut undo = Vec::new();
+        let result = self.reserve(&mut tip, signer_id, prepared, &mut undo, emit);
+        if result.is_err() {
+            for u in undo.into_iter().rev() {
+                tip.registry.undo(u);
             }
         }
-        Ok(receipts)
+        result
+    }
+
+    // Signs and writes a reserved record and marks it written; with Immediate durability and
+    // `last`, returns once it is fsynced.
+    fn write_and_complete(
+        &self,
+        signer: &SecretKey,
+        r: Reserved,
+        last: bool,
+    ) -> Result<Receipt, AppendError> {
+        let seq = r.header.seq;
+        let receipt = Receipt {
+            seq,
+            hash: r.hash,
+            time: r.header.time,
+        };
+        if let Err(e) = self.write_reserved(signer, r) {
+            self.inner
+                .progress
+                .poison(format!("writing entry {seq} failed: {e}"));
+            return Err(AppendError::Store(e));
+        }
+        if last && self.inner.durability == Durability::Immediate {
+            // The last entry's completion and the wait for durability take one lock.
+            self.inner
+                .progress
+                .complete_and_wait_durable(seq, seq + 1, &|target| self.flush_to(target))
+                .map_err(AppendError::Poisoned)?;
+        } else {
+            self.inner.progress.complete(seq);
+        }
+        Ok(receipt)
     }
 
     // Checks and reserves positions for prepared records under the tip's lock (SPEC §9.2): every
@@ -218,25 +253,34 @@ impl Log {
         &self,
         tip: &mut Tip,
         signer_id: KeyId,
-        prepared: Vec<Prepared>,
+        prepared: impl IntoIterator<Item = Prepared, IntoIter: ExactSizeIterator>,
         undo: &mut Vec<crate::registry::Undo>,
-    ) -> Result<Vec<Reserved>, AppendError> {
+        mut emit: impl FnMut(Reserved),
+    ) -> Result<(), AppendError> {
         let suite = self.suite();
         let log_id = self.log_id();
         let mut seq = tip.next_seq;
         let mut prev = tip.prev;
         let mut time = tip.last_time;
-        let mut session = tip.last_session.clone();
+        // The batch's last session, once it differs from the tip's: cloned only on a change.
+        let mut session: Option<SessionId> = None;
         let mut control = tip.control;
-        let mut frontier = tip.frontier.clone();
+        let prepared = prepared.into_iter();
+        // One record (every `append`) checks everything that can refuse it before its leaf goes
+        // into the frontier, so it updates the tip's in place; a batch works on a copy, as a
+        // later record may still be refused.
+        let mut copy = (prepared.len() != 1).then(|| tip.frontier.clone());
+        let frontier = match &mut copy {
+            Some(f) => f,
+            None => &mut tip.frontier,
+        };
         // Values this batch's records hold, for later records to refer to: kept apart until
         // the whole batch is accepted, since a refused batch gives its positions back.
         let mut pending = HeldFields::default();
         // Upper nodes for the node cache, once the batch is accepted.
         let mut upper = Vec::new();
-        let mut out = Vec::with_capacity(prepared.len());
         for (index, (kind, rsession, payload, change, links, salt, commitment)) in
-            prepared.into_iter().enumerate()
+            prepared.enumerate()
         {
             tip.registry
                 .check_signer(seq, &signer_id, &kind)
@@ -294,21 +338,27 @@ impl Log {
                 control,
             };
             let header_bytes = header.encode();
-            let new_run = !header.session.is_none() && header.session != session;
-            session = header.session.clone();
+            let before = session.as_ref().unwrap_or(&tip.last_session);
+            let new_run = !header.session.is_none() && header.session != *before;
+            if header.session != *before {
+                session = Some(header.session.clone());
+            }
             prev = EntryHash::compute(suite, &header_bytes);
             if header.kind.is_control() {
                 control = Some(Link { seq, hash: prev });
             }
-            let completed = frontier
-                .append(&suite, merkle::leaf_hash(suite, &prev))
+            // SPEC §9.1: a record holds the nodes of level 1 and up that its leaf completes.
+            let mut nodes = Vec::new();
+            frontier
+                .append_with(&suite, merkle::leaf_hash(suite, &prev), |n| {
+                    if n.id.level >= 1 {
+                        nodes.extend_from_slice(&n.hash);
+                    }
+                    if n.id.level >= CACHE_LEVEL {
+                        upper.push(n);
+                    }
+                })
                 .map_err(|_| AppendError::Full { index })?;
-            upper.extend(
-                completed
-                    .iter()
-                    .filter(|n| n.id.level >= CACHE_LEVEL)
-                    .copied(),
-            );
             let held = HeldRefs {
                 signer: hold(&tip.held.signers, &mut pending.signers, &signer_id, seq),
                 // No session is one byte: held by no one.
@@ -324,11 +374,11 @@ impl Log {
                     .flatten(),
                 kind: hold(&tip.held.kinds, &mut pending.kinds, &header.kind, seq),
             };
-            out.push(Reserved {
+            emit(Reserved {
                 header,
                 header_bytes,
                 hash: prev,
-                nodes: record_nodes(&completed),
+                nodes,
                 held,
                 salt,
                 payload,
@@ -340,9 +390,13 @@ impl Log {
         tip.next_seq = seq;
         tip.prev = prev;
         tip.last_time = time;
-        tip.last_session = session;
+        if let Some(session) = session {
+            tip.last_session = session;
+        }
         tip.control = control;
-        tip.frontier = frontier;
+        if let Some(f) = copy {
+            tip.frontier = f;
+        }
         commit_held(&mut tip.held.signers, pending.signers);
         commit_held(&mut tip.held.sessions, pending.sessions);
         commit_held(&mut tip.held.kinds, pending.kinds);
@@ -350,7 +404,7 @@ impl Log {
             self.inner.nodes.put(n.id.level, n.id.index, n.hash);
         }
         self.inner.progress.reserve(seq);
-        Ok(out)
+        Ok(())
     }
 
     pub(super) fn write_reserved(&self, signer: &SecretKey, r: Reserved) -> Result<(), StoreError> {

@@ -17,6 +17,9 @@
 //!
 //! Each measurement runs in four rounds interleaved with its baselines, and each rate is the
 //! total over its rounds, so drift in the machine's speed during the run affects both sides.
+//! The order alternates (the log after its baselines in even rounds, before them in odd ones),
+//! so that what one row leaves behind for the next falls on both sides alike: with the log
+//! always first, the durable floor ran faster after a log round than after one of its own.
 //!
 //! Run: `cargo bench --bench append`. A table of rates and ratios is printed at the end.
 //! `APPEND_BENCH_ROWS=buffered,immediate16` (any of `buffered`, `immediate1`, `immediate16`,
@@ -347,31 +350,41 @@ fn bench_buffered(c: &mut Criterion) {
     );
     let f = fixture(Durability::Buffered);
     for round in 0..ROUNDS {
-        g.bench_function(format!("raw_floor/{round}"), |b| {
-            b.iter_custom(|iters| {
-                timed("raw_floor", iters, || {
-                    seq += 1;
-                    floor_append(&db, &key, seq, data, session);
-                })
-            })
-        });
-
-        g.bench_function(format!("raw_floor_file/{round}"), |b| {
-            b.iter_custom(|iters| {
-                timed("raw_floor_file", iters, || {
-                    seq += 1;
-                    floor_append_file(&mut file, &key, seq, data, session);
-                })
-            })
-        });
-
-        g.bench_function(format!("log_append/{round}"), |b| {
-            b.iter_custom(|iters| {
-                timed("log_append_buffered", iters, || {
-                    f.log.append(&f.recorder, input.record()).unwrap();
-                })
-            })
-        });
+        // The log runs last in even rounds and first in odd ones (see `bench_immediate`).
+        let rows: [u8; 3] = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+        for row in rows {
+            match row {
+                0 => {
+                    g.bench_function(format!("raw_floor/{round}"), |b| {
+                        b.iter_custom(|iters| {
+                            timed("raw_floor", iters, || {
+                                seq += 1;
+                                floor_append(&db, &key, seq, data, session);
+                            })
+                        })
+                    });
+                }
+                1 => {
+                    g.bench_function(format!("raw_floor_file/{round}"), |b| {
+                        b.iter_custom(|iters| {
+                            timed("raw_floor_file", iters, || {
+                                seq += 1;
+                                floor_append_file(&mut file, &key, seq, data, session);
+                            })
+                        })
+                    });
+                }
+                _ => {
+                    g.bench_function(format!("log_append/{round}"), |b| {
+                        b.iter_custom(|iters| {
+                            timed("log_append_buffered", iters, || {
+                                f.log.append(&f.recorder, input.record()).unwrap();
+                            })
+                        })
+                    });
+                }
+            }
+        }
     }
     f.log.flush().unwrap();
     g.finish();
@@ -410,7 +423,33 @@ fn bench_immediate(c: &mut Criterion) {
         (16, "log_immediate_16", fixture(Durability::Immediate)),
     ];
 
+    let durable_floor =
+        |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, round: usize| {
+            if !selected("immediate16") {
+                return;
+            }
+            g.bench_function(format!("durable_floor_16/{round}"), |b| {
+                b.iter_custom(|iters| {
+                    concurrent("durable_floor_16", 16, iters, &|t, per| {
+                        let input = Input::new(&format!("thread-{t}"));
+                        for _ in 0..per {
+                            let seq = floor_seq.fetch_add(1, Ordering::Relaxed);
+                            let value = floor_value(&key, seq, &input.payload, &input.session);
+                            group.append(&value);
+                        }
+                    })
+                })
+            });
+        };
+
     for round in 0..ROUNDS {
+        // The durable floor runs after the logs in even rounds and before them in odd ones, so
+        // that whatever one row leaves behind for the next (dirty pages, a cold cache) falls on
+        // both sides alike.
+        let floor_first = round % 2 == 1;
+        if floor_first {
+            durable_floor(&mut g, round);
+        }
         for (name, _dir, db, sync, seq) in &mut baselines {
             if !selected("sled") {
                 continue;
@@ -450,21 +489,9 @@ fn bench_immediate(c: &mut Criterion) {
             });
         }
 
-        if !selected("immediate16") {
-            continue;
+        if !floor_first {
+            durable_floor(&mut g, round);
         }
-        g.bench_function(format!("durable_floor_16/{round}"), |b| {
-            b.iter_custom(|iters| {
-                concurrent("durable_floor_16", 16, iters, &|t, per| {
-                    let input = Input::new(&format!("thread-{t}"));
-                    for _ in 0..per {
-                        let seq = floor_seq.fetch_add(1, Ordering::Relaxed);
-                        let value = floor_value(&key, seq, &input.payload, &input.session);
-                        group.append(&value);
-                    }
-                })
-            })
-        });
     }
     g.finish();
 }

@@ -144,7 +144,8 @@ impl LogBuilder {
     /// close the log (one process writes a log at a time) before failing with
     /// [`StoreError::Locked`] (another process has it) or [`StoreError::OpenInThisProcess`]
     /// (this process has it: share the open [`Log`], it is `Clone`). The default is not to
-    /// wait.
+    /// wait, except for a lock this process let go of in the last 10 s, which a child process
+    /// it was starting may hold until it execs ([`crate::store::DirStore::open`]).
     pub fn lock_wait(mut self, wait: std::time::Duration) -> Self {
         self.lock_wait = wait;
         self

@@ -367,6 +367,19 @@ static OPEN_HERE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 /// process to close sleeps on it instead of polling.
 static CLOSED_HERE: Condvar = Condvar::new();
 
+/// When this process last let go of each directory it had open for writing, kept for
+/// [`INHERITED_LOCK_WAIT`] after: see [`Registered::inherited_lock_wait`].
+static CLOSED_AT: Mutex<BTreeMap<PathBuf, Instant>> = Mutex::new(BTreeMap::new());
+
+/// How long after this process closed a directory the `flock` it held may still be held by a
+/// child process this process was starting at that moment. A forked child shares the parent's
+/// open file descriptions, the locked one among them, until it calls `exec` (which closes them,
+/// all being close-on-exec): a process that spawns commands on one thread while it closes and
+/// reopens a log on another — an agent host running tools — would otherwise find its own lock
+/// held. The wait blocks on the lock and ends as soon as the child execs; its bound only turns
+/// a holder that is not such a child into [`StoreError::Locked`].
+const INHERITED_LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// A directory's place in [`OPEN_HERE`], given up when dropped.
 #[derive(Debug)]
 struct Registered(PathBuf);
@@ -394,8 +407,25 @@ impl Registered {
     }
 }
 
+impl Registered {
+    /// How long an open of this directory waits for its lock beyond what the caller asked
+    /// for: what is left of [`INHERITED_LOCK_WAIT`] since this process last closed it (none
+    /// if it never did, or long enough ago).
+    fn inherited_lock_wait(&self) -> Duration {
+        lock(&CLOSED_AT).get(&self.0).map_or(Duration::ZERO, |at| {
+            INHERITED_LOCK_WAIT.saturating_sub(at.elapsed())
+        })
+    }
+}
+
 impl Drop for Registered {
     fn drop(&mut self) {
+        {
+            // Dropped after the lock file (`Inner`'s field order): the lock is let go now.
+            let mut closed = lock(&CLOSED_AT);
+            closed.retain(|_, at| at.elapsed() < INHERITED_LOCK_WAIT);
+            closed.insert(self.0.clone(), Instant::now());
+        }
         lock(&OPEN_HERE).remove(&self.0);
         CLOSED_HERE.notify_all();
     }
@@ -466,13 +496,9 @@ const INDEX_CACHE_BYTES: u64 = 8 << 20;
 fn open_index(path: &Path) -> Result<(sled::Db, sled::Tree), StoreError> {
     let dir = path.join("index");
     let db_file = dir.join("db");
-    if db_file.exists() {
-        // Taken and let go at once: sled's own lock below then finds it free.
-        drop(lock_exclusive(&db_file, path, SLED_RELEASE_WAIT)?);
-    }
     // Opened, and its reach read once: damage sled finds only when it first reads a page
     // counts as damage found on open.
-    let open = || {
+    let try_open = || {
         let db = sled::Config::new()
             .path(&dir)
             .cache_capacity(INDEX_CACHE_BYTES)
@@ -481,6 +507,27 @@ fn open_index(path: &Path) -> Result<(sled::Db, sled::Tree), StoreError> {
         let state = db.open_tree("state")?;
         state.get(INDEXED_KEY)?;
         Ok((db, state))
+    };
+    // sled only tries its lock on `index/db`. When that lock is held — by sled's threads
+    // after a close, or by a child process being started, which shares every descriptor
+    // until it execs (see INHERITED_LOCK_WAIT), our own wait below among them — the open
+    // blocks until the holder lets go and then tries again, until SLED_RELEASE_WAIT is over.
+    let deadline = Instant::now() + SLED_RELEASE_WAIT;
+    let open = || loop {
+        match try_open() {
+            Err(sled::Error::Io(io)) if is_lock_conflict(&io) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(sled::Error::Io(io));
+                }
+                // Taken and let go at once: sled's own lock then finds it free.
+                match lock_exclusive(&db_file, path, left) {
+                    Ok(file) => drop(file),
+                    Err(_) => return Err(sled::Error::Io(io)),
+                }
+            }
+            other => return other,
+        }
     };
     let opened = match open() {
         // The index is derived data (SPEC §9.7): one sled cannot read — a file a crash left
@@ -529,7 +576,9 @@ fn replay(read: impl Fn(u64) -> Result<Vec<u8>, StoreError>, len: u64) -> Result
 impl DirStore {
     /// Opens (creating if needed) the log directory `path` for writing: recovers the segments
     /// (SPEC §9.7) and replays the meta stream. Fails with [`StoreError::Locked`] at once if
-    /// another process has it open.
+    /// another process has it open — except shortly after this process closed it, when the
+    /// holder may be a child process this one was starting, whose exec lets go of the lock:
+    /// then it waits for the lock up to 10 s from the close.
     pub fn open(path: &Path) -> Result<DirStore, StoreError> {
         DirStore::open_waiting(path, Duration::ZERO)
     }
@@ -540,11 +589,10 @@ impl DirStore {
         std::fs::create_dir_all(path)?;
         let start = Instant::now();
         let registered = Registered::take(path, wait)?;
-        let lock_file = lock_exclusive(
-            &path.join("lock"),
-            path,
-            wait.saturating_sub(start.elapsed()),
-        )?;
+        let lock_wait = wait
+            .saturating_sub(start.elapsed())
+            .max(registered.inherited_lock_wait());
+        let lock_file = lock_exclusive(&path.join("lock"), path, lock_wait)?;
         let (db, state) = open_index(path)?;
         let mut store = DirStore::open_writer(Arc::new(FsBackend), path, Index::sled(db, state))?;
         let inner = Arc::get_mut(&mut store.inner).expect("not shared yet");
@@ -1185,6 +1233,43 @@ mod tests {
         let store = DirStore::open(dir.path());
         slow_sync.join().unwrap();
         assert!(store.is_ok(), "{:?}", store.err());
+    }
+
+    /// A process that starts commands on one thread while it closes and reopens a log on
+    /// another (an agent host running tools) opens it every time: a child being started
+    /// shares the closed lock file's descriptor until it execs, and an open waits for that.
+    #[test]
+    fn a_reopen_beside_a_thread_starting_processes_is_not_locked_out() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(DirStore::open(dir.path()).unwrap());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spawner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut started = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    std::process::Command::new("true").status().unwrap();
+                    started += 1;
+                }
+                started
+            })
+        };
+        let mut refused = Vec::new();
+        for _ in 0..200 {
+            match DirStore::open(dir.path()) {
+                Ok(store) => drop(store),
+                Err(e) => refused.push(e.to_string()),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let started = spawner.join().unwrap();
+        assert!(started > 0, "no process was started beside the opens");
+        assert!(
+            refused.is_empty(),
+            "{} of 200 opens refused: {:?}",
+            refused.len(),
+            refused[0]
+        );
     }
 
     #[test]

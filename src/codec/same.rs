@@ -89,6 +89,15 @@ fn fields(value: &Value) -> Result<Fields<'_>, Stop> {
 
 struct Same<'a>(&'a Value);
 
+// A serializer method per integer type: the value must be that integer.
+macro_rules! integers {
+    ($($method:ident: $t:ty),+) => {$(
+        fn $method(self, v: $t) -> Result<(), Stop> {
+            int(self.0, v.into())
+        }
+    )+};
+}
+
 impl<'a> ser::Serializer for Same<'a> {
     type Ok = ();
     type Error = Stop;
@@ -103,33 +112,18 @@ impl<'a> ser::Serializer for Same<'a> {
     fn serialize_bool(self, v: bool) -> Result<(), Stop> {
         check(matches!(self.0, Value::Bool(b) if *b == v))
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Stop> {
-        int(self.0, v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Stop> {
-        int(self.0, v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Stop> {
-        int(self.0, v.into())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Stop> {
-        int(self.0, v.into())
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Stop> {
-        int(self.0, v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Stop> {
-        int(self.0, v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Stop> {
-        int(self.0, v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Stop> {
-        int(self.0, v.into())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Stop> {
-        int(self.0, v.into())
-    }
+    // Every integer type but u128 (which may not fit an i128) converts losslessly.
+    integers!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64
+    );
     fn serialize_u128(self, v: u128) -> Result<(), Stop> {
         int(self.0, i128::try_from(v).map_err(|_| Stop::Different)?)
     }

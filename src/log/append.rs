@@ -347,13 +347,10 @@ impl Log {
             if header.kind.is_control() {
                 control = Some(Link { seq, hash: prev });
             }
-            // SPEC §9.1: a record holds the nodes of level 1 and up that its leaf completes.
             let mut nodes = Vec::new();
             frontier
                 .append_with(&suite, merkle::leaf_hash(suite, &prev), |n| {
-                    if n.id.level >= 1 {
-                        nodes.extend_from_slice(&n.hash);
-                    }
+                    push_record_node(&mut nodes, &n);
                     if n.id.level >= CACHE_LEVEL {
                         upper.push(n);
                     }

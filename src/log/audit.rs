@@ -325,10 +325,13 @@ fn check_in_order(
     }
     let verified = verified?;
     // The stored Merkle nodes must be the ones this leaf completes (SPEC §9.1).
-    let completed = frontier
-        .append(&suite, merkle::leaf_hash(suite, &verified.hash))
+    let mut expected = Vec::with_capacity(nodes.len());
+    frontier
+        .append_with(&suite, merkle::leaf_hash(suite, &verified.hash), |n| {
+            push_record_node(&mut expected, &n)
+        })
         .map_err(|_| VerifyError::StoredNodes { seq })?;
-    if record_nodes(&completed) != nodes {
+    if expected != nodes {
         return Err(VerifyError::StoredNodes { seq }.into());
     }
     Ok(verified)

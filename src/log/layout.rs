@@ -312,13 +312,13 @@ pub fn encode_record(
     .encode()
 }
 
-/// The nodes a record holds: the completed ones of level 1 and up, lowest first.
-pub(crate) fn record_nodes(completed: &[crate::merkle::PerfectNode]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 * completed.len());
-    for n in completed.iter().filter(|n| n.id.level >= 1) {
+/// Adds node `n`, one its record's leaf completed, to the record's node bytes `out` if a
+/// record holds it (SPEC §9.1): the completed nodes of level 1 and up, lowest first, which is
+/// the order [`crate::merkle::Frontier::append_with`] completes them in.
+pub(crate) fn push_record_node(out: &mut Vec<u8>, n: &crate::merkle::PerfectNode) {
+    if n.id.level >= 1 {
         out.extend_from_slice(&n.hash);
     }
-    out
 }
 
 #[cfg(test)]

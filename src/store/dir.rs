@@ -361,15 +361,19 @@ impl Drop for Inner {
 }
 
 /// The directories this process has open for writing, so that a second open says so instead
-/// of reporting the lock as held by another process.
-static OPEN_HERE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-/// Notified whenever a directory leaves [`OPEN_HERE`]: an open waiting for a handle of this
+/// of reporting the lock as held by another process, and those it closed in the last
+/// [`INHERITED_LOCK_WAIT`] (see [`Registered::take`]).
+static HERE: Mutex<BTreeMap<PathBuf, Here>> = Mutex::new(BTreeMap::new());
+/// Notified whenever a directory of [`HERE`] is closed: an open waiting for a handle of this
 /// process to close sleeps on it instead of polling.
 static CLOSED_HERE: Condvar = Condvar::new();
 
-/// When this process last let go of each directory it had open for writing, kept for
-/// [`INHERITED_LOCK_WAIT`] after: see [`Registered::inherited_lock_wait`].
-static CLOSED_AT: Mutex<BTreeMap<PathBuf, Instant>> = Mutex::new(BTreeMap::new());
+/// What this process is doing with a directory in [`HERE`].
+#[derive(Debug, Clone, Copy)]
+enum Here {
+    Open,
+    ClosedAt(Instant),
+}
 
 /// How long after this process closed a directory the `flock` it held may still be held by a
 /// child process this process was starting at that moment. A forked child shares the parent's
@@ -380,53 +384,53 @@ static CLOSED_AT: Mutex<BTreeMap<PathBuf, Instant>> = Mutex::new(BTreeMap::new()
 /// a holder that is not such a child into [`StoreError::Locked`].
 const INHERITED_LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// A directory's place in [`OPEN_HERE`], given up when dropped.
+/// A directory's place in [`HERE`], given up when dropped.
 #[derive(Debug)]
 struct Registered(PathBuf);
 
 impl Registered {
     /// Takes `dir`'s place, waiting up to `wait` for a handle of this process that has it to
-    /// close (woken by its close, never polling).
-    fn take(dir: &Path, wait: Duration) -> Result<Registered, StoreError> {
+    /// close (woken by its close, never polling). Also returns how long the open should wait
+    /// for the directory's lock beyond `wait`: what is left of [`INHERITED_LOCK_WAIT`] since
+    /// this process last closed it (none if it never did, or long enough ago).
+    fn take(dir: &Path, wait: Duration) -> Result<(Registered, Duration), StoreError> {
         let dir = dir.canonicalize()?;
         let deadline = Instant::now() + wait;
-        let mut open = lock(&OPEN_HERE);
+        let mut here = lock(&HERE);
         loop {
-            if open.insert(dir.clone()) {
-                return Ok(Registered(dir));
+            let inherited = match here.get(&dir) {
+                Some(Here::Open) => None,
+                Some(Here::ClosedAt(at)) => Some(INHERITED_LOCK_WAIT.saturating_sub(at.elapsed())),
+                None => Some(Duration::ZERO),
+            };
+            if let Some(inherited) = inherited {
+                here.insert(dir.clone(), Here::Open);
+                return Ok((Registered(dir), inherited));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(StoreError::OpenInThisProcess { path: dir });
             }
-            open = CLOSED_HERE
-                .wait_timeout(open, left)
+            here = CLOSED_HERE
+                .wait_timeout(here, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
     }
 }
 
-impl Registered {
-    /// How long an open of this directory waits for its lock beyond what the caller asked
-    /// for: what is left of [`INHERITED_LOCK_WAIT`] since this process last closed it (none
-    /// if it never did, or long enough ago).
-    fn inherited_lock_wait(&self) -> Duration {
-        lock(&CLOSED_AT).get(&self.0).map_or(Duration::ZERO, |at| {
-            INHERITED_LOCK_WAIT.saturating_sub(at.elapsed())
-        })
-    }
-}
-
 impl Drop for Registered {
     fn drop(&mut self) {
-        {
-            // Dropped after the lock file (`Inner`'s field order): the lock is let go now.
-            let mut closed = lock(&CLOSED_AT);
-            closed.retain(|_, at| at.elapsed() < INHERITED_LOCK_WAIT);
-            closed.insert(self.0.clone(), Instant::now());
-        }
-        lock(&OPEN_HERE).remove(&self.0);
+        let mut here = lock(&HERE);
+        // Closes already past the wait are forgotten, so the map holds only open directories
+        // and recent closes.
+        here.retain(|_, h| match h {
+            Here::Open => true,
+            Here::ClosedAt(at) => at.elapsed() < INHERITED_LOCK_WAIT,
+        });
+        // Dropped after the lock file (`Inner`'s field order): the lock is let go now.
+        here.insert(self.0.clone(), Here::ClosedAt(Instant::now()));
+        drop(here);
         CLOSED_HERE.notify_all();
     }
 }
@@ -588,10 +592,8 @@ impl DirStore {
     pub fn open_waiting(path: &Path, wait: Duration) -> Result<DirStore, StoreError> {
         std::fs::create_dir_all(path)?;
         let start = Instant::now();
-        let registered = Registered::take(path, wait)?;
-        let lock_wait = wait
-            .saturating_sub(start.elapsed())
-            .max(registered.inherited_lock_wait());
+        let (registered, inherited_wait) = Registered::take(path, wait)?;
+        let lock_wait = wait.saturating_sub(start.elapsed()).max(inherited_wait);
         let lock_file = lock_exclusive(&path.join("lock"), path, lock_wait)?;
         let (db, state) = open_index(path)?;
         let mut store = DirStore::open_writer(Arc::new(FsBackend), path, Index::sled(db, state))?;

@@ -519,6 +519,13 @@ impl Log {
     // over the run markers (`0x02 ‖ len ‖ session ‖ seq`), each confirmed by the entry it marks,
     // since a marker may be stale (a crash between marker and entry).
     fn some_sessions(&self, limit: usize) -> Result<(Vec<SessionId>, bool), ExportError> {
+        self.with_index(
+            || self.some_sessions_once(limit),
+            |e| matches!(e, ExportError::Read(r) if super::open::index_damaged(r)),
+        )
+    }
+
+    fn some_sessions_once(&self, limit: usize) -> Result<(Vec<SessionId>, bool), ExportError> {
         self.index_sessions()?;
         let len = self.len();
         let end = prefix_end(RUN);

@@ -260,6 +260,9 @@ struct Inner {
     tiles: std::sync::OnceLock<tiles::DirTiles>,
     /// The entries a read-only open left out of the store's index, until a query indexes them.
     unindexed: Mutex<Option<Unindexed>>,
+    /// Where a rebuild of the index reports its progress, and after how long
+    /// ([`LogBuilder::progress`]): an open's, or a query's after the index was found damaged.
+    index_progress: Option<(ProgressFn, std::time::Duration)>,
 }
 
 impl Drop for Inner {

@@ -55,7 +55,7 @@ pub struct IndexProgress {
 
 /// A function told how an index rebuild progresses.
 #[derive(Clone)]
-struct ProgressFn(Arc<dyn Fn(IndexProgress) + Send + Sync>);
+pub(super) struct ProgressFn(Arc<dyn Fn(IndexProgress) + Send + Sync>);
 
 impl std::fmt::Debug for ProgressFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -338,6 +338,7 @@ impl LogBuilder {
                 refs,
                 tiles: Default::default(),
                 unindexed: Mutex::new(behind),
+                index_progress: self.progress.clone().map(|f| (f, self.progress_after)),
             }),
         })
     }
@@ -384,6 +385,63 @@ impl Log {
         }
         Ok(())
     }
+
+    /// Runs `query`, a query that reads the store's derived index; when the store finds the
+    /// index damaged (SPEC §9.7: it then sets the index aside and starts an empty one), the
+    /// index is rebuilt from the entries ([`Log::rebuild_index`]) and `query` runs once more.
+    pub(super) fn with_index<T, E: From<ReadError>>(
+        &self,
+        query: impl Fn() -> Result<T, E>,
+        damaged: impl Fn(&E) -> bool,
+    ) -> Result<T, E> {
+        match query() {
+            Err(e) if damaged(&e) => {
+                self.rebuild_index()?;
+                query()
+            }
+            other => other,
+        }
+    }
+
+    /// Writes the run marker of every entry again into an index the store has set aside as
+    /// damaged and replaced by an empty one ([`Store::index_rebuild_needed`]), beside appends
+    /// that go on: the store replaced the index before anyone saw it damaged, so every entry
+    /// reserved after the tip is read here writes its marker into the new index itself, and
+    /// those reserved before it are indexed from their records once written. One rebuild at
+    /// a time; a query that waited for another's finds nothing left to do.
+    fn rebuild_index(&self) -> Result<(), ReadError> {
+        let mut unindexed = self
+            .inner
+            .unindexed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !self.inner.store.index_rebuild_needed() {
+            return Ok(());
+        }
+        let len = self.tip().next_seq;
+        self.inner
+            .progress
+            .wait_completed(len)
+            .map_err(|why| ReadError::Store(StoreError::Backend(why)))?;
+        let progress = self
+            .inner
+            .index_progress
+            .as_ref()
+            .map(|(f, after)| Reporter {
+                f: f.0.as_ref(),
+                after: *after,
+            });
+        reindex(self.records(), 0, len, progress)?;
+        self.inner.store.index_rebuilt();
+        // A reader's index, not yet built when this one was set aside, is built now.
+        *unindexed = None;
+        Ok(())
+    }
+}
+
+/// Whether a read failed because the store found its derived index damaged.
+pub(super) fn index_damaged(e: &ReadError) -> bool {
+    matches!(e, ReadError::Store(StoreError::IndexDamaged { .. }))
 }
 
 /// Opens a log directory for writing, waiting at most `wait` for another writer — in another

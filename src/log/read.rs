@@ -390,8 +390,14 @@ impl Log {
         }
     }
 
-    /// Every entry of a session, in order.
+    /// Every entry of a session, in order. Found through the store's derived index: when the
+    /// store finds that index damaged, this call rebuilds it from the entries first (SPEC §9.7),
+    /// beside appends that go on, reporting progress as an open's rebuild does.
     pub fn session(&self, session: &SessionId) -> Result<Vec<StoredEntry>, ReadError> {
+        self.with_index(|| self.session_once(session), super::open::index_damaged)
+    }
+
+    fn session_once(&self, session: &SessionId) -> Result<Vec<StoredEntry>, ReadError> {
         self.index_sessions()?;
         let len = self.len();
         let (start, end) = run_range(session.as_str());

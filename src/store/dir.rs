@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 // Session run markers (derived), packed in sled (SPEC §9.7).
@@ -20,6 +20,9 @@ const ENTRY: u8 = 0x01;
 const WATERMARK_KEY: &[u8] = b"\x00watermark";
 /// In sled's `state` tree: how many entries the index covers.
 const INDEXED_KEY: &[u8] = b"indexed";
+/// Beside `index/`: present when the index was found damaged while open, so the next open
+/// for writing removes `index/` before opening it (SPEC §9.7).
+const INDEX_STALE: &str = "index.stale";
 
 /// Operations in the `meta` stream: one per record, `op ‖ key length (u32 LE) ‖ key ‖ value`.
 const OP_PUT: u8 = 1;
@@ -99,6 +102,30 @@ pub(super) fn sled_err(e: sled::Error) -> StoreError {
         sled::Error::Io(io) => StoreError::Io(io),
         other => StoreError::Backend(other.to_string()),
     }
+}
+
+/// A failure of sled while it reads or writes the open index: damage when its files hold
+/// something sled cannot read ([`index_damaged`]), which the store answers by setting the
+/// index aside ([`DirStore::index_op`] names the directory).
+pub(super) fn index_err(e: sled::Error) -> StoreError {
+    if index_damaged(&e) {
+        StoreError::IndexDamaged {
+            path: PathBuf::new(),
+            reason: format!("sled: {e}"),
+        }
+    } else {
+        sled_err(e)
+    }
+}
+
+/// Whether the keys `[start, end)` include run markers (`0x02 …`).
+fn touches_markers(start: &[u8], end: &[u8]) -> bool {
+    start < &[RUN + 1][..] && end > &[RUN][..]
+}
+
+fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    // As for `lock`: the index is swapped whole under the write lock, never left half-made.
+    l.read().unwrap_or_else(|p| p.into_inner())
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -220,7 +247,7 @@ enum Index {
     Memory {
         map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
         /// Set by the first flush: the open that rebuilt it is done.
-        built: std::sync::atomic::AtomicBool,
+        built: AtomicBool,
     },
 }
 
@@ -261,11 +288,18 @@ impl Index {
         let Index::Sled { db, pending, .. } = self else {
             return Ok(());
         };
-        let taken = std::mem::take(&mut *lock(pending));
+        let mut taken = std::mem::take(&mut *lock(pending));
         if taken.is_empty() {
             return Ok(());
         }
-        runs::apply(db, taken.into_keys().collect())
+        let applied = runs::apply(db, taken.keys());
+        if applied.is_err() {
+            // Kept for the index that replaces a damaged one (`DirStore::set_index_aside`).
+            let mut p = lock(pending);
+            taken.append(&mut p);
+            *p = taken;
+        }
+        applied
     }
 
     // Where a read of the index looks (see [`IndexRead`]).
@@ -288,7 +322,7 @@ impl Index {
     fn memory() -> Index {
         Index::Memory {
             map: Mutex::new(BTreeMap::new()),
-            built: std::sync::atomic::AtomicBool::new(false),
+            built: AtomicBool::new(false),
         }
     }
 }
@@ -305,7 +339,9 @@ impl Index {
 ///   sled key per session and batch of markers), with the number of entries it covers;
 ///   behind, missing or unreadable by sled, it is rebuilt from the entries when the log is
 ///   opened ([`Store::indexed_len`]). Its keys are run markers only: any other write under
-///   `0x02` is refused;
+///   `0x02` is refused. Damage found in it while open sets it aside for an empty index in
+///   memory, which the log fills again ([`StoreError::IndexDamaged`]), and leaves the file
+///   `index.stale`, so that the next open removes `index/`;
 /// - `lock`: held (`flock`) by the one process that has the directory open for writing.
 ///
 /// Durability: [`Store::flush`] `fdatasync`s the entries and the meta stream (group commit,
@@ -329,7 +365,12 @@ struct Inner {
     meta: Mutex<Meta>,
     /// Entries rewritten in the meta stream whose old bytes are still in their segment.
     uncompacted: Mutex<BTreeSet<u64>>,
-    index: Index,
+    /// Replaced whole, under the write lock, when sled's index is found damaged.
+    index: RwLock<Index>,
+    /// Set when `index` was found damaged and replaced by an empty one in memory, until the log
+    /// has written every marker again ([`Store::index_rebuilt`]): reads of markers fail
+    /// meanwhile, so that no query answers from a partial index.
+    index_rebuilding: AtomicBool,
     /// Dropped after `index` (fields drop in order): the next process may open the store.
     _lock: Option<File>,
     /// Dropped last: the directory may be opened again in this process.
@@ -338,17 +379,18 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        let index = self.index.get_mut().unwrap_or_else(|p| p.into_inner());
         if let Index::Sled {
             db,
             state,
             applying,
             covered,
             ..
-        } = &self.index
+        } = &*index
         {
             // Best effort: an index left behind is rebuilt on the next open.
             let held = lock(applying);
-            if self.index.apply_pending_held(&held).is_ok() {
+            if index.apply_pending_held(&held).is_ok() {
                 let covered = covered.load(Ordering::Acquire);
                 if covered > 0 {
                     let _ = state.insert(INDEXED_KEY, &covered.to_be_bytes());
@@ -500,17 +542,33 @@ const INDEX_CACHE_BYTES: u64 = 8 << 20;
 fn open_index(path: &Path) -> Result<(sled::Db, sled::Tree), StoreError> {
     let dir = path.join("index");
     let db_file = dir.join("db");
+    // An index set aside as damaged while a writer had it open (`DirStore::index_op`) is
+    // removed before sled sees it; the marker goes last, so a crash between the two removes
+    // nothing that is still needed.
+    let stale = path.join(INDEX_STALE);
+    if stale.exists() {
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        crate::segment::Backend::sync_dir(&FsBackend, path)?;
+        std::fs::remove_file(&stale)?;
+        crate::segment::Backend::sync_dir(&FsBackend, path)?;
+    }
     // Opened, and its reach read once: damage sled finds only when it first reads a page
     // counts as damage found on open.
     let try_open = || {
-        let db = sled::Config::new()
-            .path(&dir)
-            .cache_capacity(INDEX_CACHE_BYTES)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
-        let state = db.open_tree("state")?;
-        state.get(INDEXED_KEY)?;
-        Ok((db, state))
+        without_panics(|| {
+            let db = sled::Config::new()
+                .path(&dir)
+                .cache_capacity(INDEX_CACHE_BYTES)
+                .mode(sled::Mode::HighThroughput)
+                .open()?;
+            let state = db.open_tree("state")?;
+            state.get(INDEXED_KEY)?;
+            Ok((db, state))
+        })
+        .unwrap_or_else(|why| Err(sled::Error::ReportableBug(why)))
     };
     // sled only tries its lock on `index/db`. When that lock is held — by sled's threads
     // after a close, or by a child process being started, which shares every descriptor
@@ -549,6 +607,21 @@ fn open_index(path: &Path) -> Result<(sled::Db, sled::Tree), StoreError> {
             path: path.to_owned(),
         },
         other => sled_err(other),
+    })
+}
+
+/// Runs `f`, a call into sled over files that may be damaged, returning what it panicked with
+/// if it panics: sled 0.34 panics on some damage rather than reporting it (a page table it
+/// cannot read makes its open panic while it writes a snapshot), and damage in derived data
+/// must not take the process down.
+fn without_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        format!("sled panicked: {why}")
     })
 }
 
@@ -645,7 +718,8 @@ impl DirStore {
                 meta_writer: Some(meta_writer),
                 meta: Mutex::new(meta),
                 uncompacted: Mutex::new(uncompacted),
-                index,
+                index: RwLock::new(index),
+                index_rebuilding: AtomicBool::new(false),
                 _lock: None,
                 _registered: None,
             }),
@@ -679,7 +753,8 @@ impl DirStore {
                 meta_writer: None,
                 meta: Mutex::new(meta),
                 uncompacted: Mutex::new(BTreeSet::new()),
-                index: Index::memory(),
+                index: RwLock::new(Index::memory()),
+                index_rebuilding: AtomicBool::new(false),
                 _lock: None,
                 _registered: None,
             }),
@@ -746,9 +821,89 @@ impl DirStore {
         Ok(None)
     }
 
+    /// Runs `op` on the index. When it finds the index damaged, the index is set aside
+    /// ([`DirStore::set_index_aside`]) and the error names the directory; a read of markers
+    /// made while the log rebuilds the index fails the same way (`reads`).
+    fn index_op<T>(
+        &self,
+        reads: bool,
+        op: impl FnOnce(&Index) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let rebuilding = || StoreError::IndexDamaged {
+            path: self.inner.dir.clone(),
+            reason: "found damaged earlier, and not yet rebuilt".into(),
+        };
+        if reads && self.inner.index_rebuilding.load(Ordering::Acquire) {
+            return Err(rebuilding());
+        }
+        let done = without_panics(|| op(&read_lock(&self.inner.index))).unwrap_or_else(|why| {
+            Err(StoreError::IndexDamaged {
+                path: PathBuf::new(),
+                reason: why,
+            })
+        });
+        match done {
+            Err(StoreError::IndexDamaged { reason, .. }) => {
+                self.set_index_aside();
+                Err(StoreError::IndexDamaged {
+                    path: self.inner.dir.clone(),
+                    reason,
+                })
+            }
+            // Checked again after the read: the index may have been set aside while it ran.
+            Ok(_) if reads && self.inner.index_rebuilding.load(Ordering::Acquire) => {
+                Err(rebuilding())
+            }
+            other => other,
+        }
+    }
+
+    /// Writes to the index (pending markers applied, the reach recorded): damage found is
+    /// answered by setting the index aside, and the write that found it succeeds, since the
+    /// marker it carried is kept in the index that replaces it: an append or a group commit
+    /// never fails because of derived data.
+    fn index_write(
+        &self,
+        op: impl FnOnce(&Index) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match self.index_op(false, op) {
+            Err(StoreError::IndexDamaged { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Replaces a sled index found damaged by an empty one in memory, keeping the markers not
+    /// yet applied, and marks `index/` stale so that the next open for writing removes it
+    /// (SPEC §9.7). Reads of markers fail until the log has rebuilt the index from its entries
+    /// ([`Store::index_rebuilt`]). Only the first damage found does anything.
+    fn set_index_aside(&self) {
+        let mut index = self.inner.index.write().unwrap_or_else(|p| p.into_inner());
+        let Index::Sled { pending, .. } = &*index else {
+            return;
+        };
+        let kept = std::mem::take(&mut *lock(pending));
+        self.inner.index_rebuilding.store(true, Ordering::Release);
+        let damaged = std::mem::replace(
+            &mut *index,
+            Index::Memory {
+                map: Mutex::new(kept),
+                built: AtomicBool::new(true),
+            },
+        );
+        drop(index);
+        // sled's handles are closed outside the lock: its last flush may take a while.
+        drop(damaged);
+        // Best effort: if the marker is lost, the next open finds the damage again, when a
+        // query reads it, and sets the index aside again.
+        let stale = self.inner.dir.join(INDEX_STALE);
+        if File::create(&stale).and_then(|f| f.sync_all()).is_ok() {
+            let _ = crate::segment::Backend::sync_dir(&FsBackend, &self.inner.dir);
+        }
+    }
+
     fn index_put(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         runs::check(key, value)?;
-        match &self.inner.index {
+        self.index_write(|index| match index {
             // SPEC §9.7: derived data, so not written on the append path; a crash before the
             // next flush loses nothing the open does not rebuild.
             Index::Sled { pending, .. } => {
@@ -758,7 +913,7 @@ impl DirStore {
                     p.len() >= PENDING_MAX
                 };
                 if full {
-                    self.inner.index.apply_pending()?;
+                    index.apply_pending()?;
                 }
                 Ok(())
             }
@@ -766,11 +921,11 @@ impl DirStore {
                 lock(m).insert(key.to_vec(), value.to_vec());
                 Ok(())
             }
-        }
+        })
     }
 
     fn index_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
-        match self.inner.index.read() {
+        self.index_op(touches_markers(start, end), |index| match index.read() {
             IndexRead::Sled { db, pending, .. } => {
                 // Pending markers and sled's, merged (a marker may be in both).
                 let mut merged: BTreeSet<Vec<u8>> = lock(pending)
@@ -790,11 +945,11 @@ impl DirStore {
                 .take(limit)
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()),
-        }
+        })
     }
 
     fn index_last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
-        match self.inner.index.read() {
+        self.index_op(touches_markers(start, end), |index| match index.read() {
             IndexRead::Sled { db, pending, .. } => {
                 let from_pending = lock(pending)
                     .range(start.to_vec()..end.to_vec())
@@ -807,7 +962,7 @@ impl DirStore {
                 .range(start.to_vec()..end.to_vec())
                 .next_back()
                 .map(|(k, v)| (k.clone(), v.clone()))),
-        }
+        })
     }
 
     // The entry records in `[start, end)`, at most `limit`, rewrites applied.
@@ -847,7 +1002,7 @@ impl Store for DirStore {
         }
         match class(key) {
             Ok(Class::Entry(seq)) => self.get_entry(seq),
-            Ok(Class::Index) => match self.inner.index.read() {
+            Ok(Class::Index) => self.index_op(true, |index| match index.read() {
                 IndexRead::Sled { db, pending, .. } => {
                     if let Some(v) = lock(pending).get(key) {
                         return Ok(Some(v.clone()));
@@ -855,7 +1010,7 @@ impl Store for DirStore {
                     Ok(runs::contains(db, key)?.then(Vec::new))
                 }
                 IndexRead::Memory(m) => Ok(lock(m).get(key).cloned()),
-            },
+            }),
             Ok(Class::Meta) => Ok(lock(&self.inner.meta).map.get(key).cloned()),
             Err(_) => Ok(None),
         }
@@ -885,19 +1040,19 @@ impl Store for DirStore {
                     Ok(())
                 }
             }
-            Class::Index => match &self.inner.index {
+            Class::Index => self.index_write(|index| match index {
                 // Pending writes reach sled first, so none of them comes back after the
                 // removal.
                 Index::Sled { db, applying, .. } => {
                     let held = lock(applying);
-                    self.inner.index.apply_pending_held(&held)?;
+                    index.apply_pending_held(&held)?;
                     runs::remove(db, key)
                 }
                 Index::Memory { map: m, .. } => {
                     lock(m).remove(key);
                     Ok(())
                 }
-            },
+            }),
             Class::Meta => {
                 if lock(&self.inner.meta).map.contains_key(key) {
                     self.meta_op(OP_DELETE, key, &[])
@@ -958,32 +1113,34 @@ impl Store for DirStore {
             }
             Entries::Reader(_) => 0,
         };
-        match &self.inner.index {
-            // Every durable entry's index writes were made before the entry itself, so they
-            // are pending or applied: once the pending ones are applied, the index covers the
-            // durable entries. Not synced: sled keeps its updates in order, and an index found
-            // behind after a crash is rebuilt.
-            Index::Sled {
-                state,
-                applying,
-                covered,
-                recorded,
-                ..
-            } => {
-                covered.fetch_max(durable, Ordering::AcqRel);
-                if durable >= recorded.load(Ordering::Acquire).saturating_add(INDEX_LAG) {
-                    let held = lock(applying);
-                    self.inner.index.apply_pending_held(&held)?;
-                    state
-                        .insert(INDEXED_KEY, &durable.to_be_bytes())
-                        .map_err(sled_err)?;
-                    recorded.fetch_max(durable, Ordering::AcqRel);
+        self.index_write(|index| {
+            match index {
+                // Every durable entry's index writes were made before the entry itself, so
+                // they are pending or applied: once the pending ones are applied, the index
+                // covers the durable entries. Not synced: sled keeps its updates in order, and
+                // an index found behind after a crash is rebuilt.
+                Index::Sled {
+                    state,
+                    applying,
+                    covered,
+                    recorded,
+                    ..
+                } => {
+                    covered.fetch_max(durable, Ordering::AcqRel);
+                    if durable >= recorded.load(Ordering::Acquire).saturating_add(INDEX_LAG) {
+                        let held = lock(applying);
+                        index.apply_pending_held(&held)?;
+                        state
+                            .insert(INDEXED_KEY, &durable.to_be_bytes())
+                            .map_err(index_err)?;
+                        recorded.fetch_max(durable, Ordering::AcqRel);
+                    }
                 }
+                // Rebuilt by the open that flushes first; kept up to date from then on.
+                Index::Memory { built, .. } => built.store(true, Ordering::Release),
             }
-            // Rebuilt by the open that flushes first; kept up to date from then on.
-            Index::Memory { built, .. } => built.store(true, std::sync::atomic::Ordering::Release),
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
@@ -1032,7 +1189,7 @@ impl Store for DirStore {
     }
 
     fn indexed_len(&self) -> Result<Option<u64>, StoreError> {
-        match &self.inner.index {
+        match &*read_lock(&self.inner.index) {
             Index::Sled { state, .. } => {
                 let Some(v) = state.get(INDEXED_KEY).map_err(sled_err)? else {
                     return Ok(Some(0));
@@ -1041,16 +1198,29 @@ impl Store for DirStore {
                 Ok(Some(u64::from_be_bytes(v)))
             }
             // Built once, by the open that rebuilds it; complete from then on.
-            Index::Memory { built, .. } => {
-                Ok((!built.load(std::sync::atomic::Ordering::Acquire)).then_some(0))
-            }
+            Index::Memory { built, .. } => Ok((!built.load(Ordering::Acquire)).then_some(0)),
         }
+    }
+
+    fn index_rebuild_needed(&self) -> bool {
+        self.inner.index_rebuilding.load(Ordering::Acquire)
+    }
+
+    fn index_rebuilt(&self) {
+        self.inner.index_rebuilding.store(false, Ordering::Release);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The run marker of entry `seq` in session `s`.
+    fn marker(seq: u64) -> Vec<u8> {
+        let mut k = vec![RUN, 1, b's'];
+        k.extend_from_slice(&seq.to_be_bytes());
+        k
+    }
 
     #[test]
     fn keys_route_to_their_place_and_scans_merge_in_key_order() {
@@ -1120,7 +1290,8 @@ mod tests {
     fn index_writes_reach_sled_when_the_index_lags_or_at_close_and_reads_see_them_before() {
         let dir = tempfile::tempdir().unwrap();
         let store = DirStore::open(dir.path()).unwrap();
-        let Index::Sled { db, .. } = &store.inner.index else {
+        let index = read_lock(&store.inner.index);
+        let Index::Sled { db, .. } = &*index else {
             panic!("a writer's index is sled");
         };
         let run = [RUN, 1, b's', 0, 0, 0, 0, 0, 0, 0, 0];
@@ -1164,11 +1335,13 @@ mod tests {
         store.put(&entry_key(INDEX_LAG), b"e").unwrap();
         store.flush().unwrap();
         assert_eq!(store.indexed_len().unwrap(), Some(INDEX_LAG));
+        drop(index);
         drop(store);
         let store = DirStore::open(dir.path()).unwrap();
         assert_eq!(store.get(&later).unwrap(), Some(Vec::new()));
         assert_eq!(store.get(&node).unwrap(), Some(Vec::new()));
-        let Index::Sled { db, .. } = &store.inner.index else {
+        let index = read_lock(&store.inner.index);
+        let Index::Sled { db, .. } = &*index else {
             panic!("a writer's index is sled");
         };
         // A later batch's markers form packs of their own.
@@ -1181,17 +1354,64 @@ mod tests {
         assert_eq!(store.get(&later).unwrap(), Some(Vec::new()));
     }
 
+    /// SPEC §9.7: damage sled's index shows to a write (a flush applying markers over a pack
+    /// of another form) does not fail the write: the index is set aside with the markers not
+    /// yet applied, reads of markers fail until the log says it rebuilt them, and the next
+    /// open removes the damaged index.
+    #[test]
+    fn an_index_found_damaged_by_a_write_is_set_aside_and_reads_wait_for_its_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(dir.path()).unwrap();
+        {
+            let index = read_lock(&store.inner.index);
+            let Index::Sled { db, .. } = &*index else {
+                panic!("a writer's index is sled");
+            };
+            db.insert(marker(0), &[7u8; 5][..]).unwrap();
+        }
+        for seq in 1..=PENDING_MAX as u64 {
+            store.put(&marker(seq), b"").unwrap();
+        }
+        assert!(store.index_rebuild_needed());
+        assert!(dir.path().join(INDEX_STALE).exists());
+        let (start, end) = (vec![RUN], vec![RUN + 1]);
+        assert!(matches!(
+            store.scan(&start, &end, 10),
+            Err(StoreError::IndexDamaged { .. })
+        ));
+        assert!(matches!(
+            store.get(&marker(3)),
+            Err(StoreError::IndexDamaged { .. })
+        ));
+        // Reads of anything else go on.
+        store.put(&entry_key(0), b"e0").unwrap();
+        assert_eq!(store.scan(&[ENTRY], &[RUN], 10).unwrap().len(), 1);
+        // The markers the damaged index had not taken are kept; the log writes the others.
+        store.put(&marker(0), b"").unwrap();
+        store.index_rebuilt();
+        assert_eq!(
+            store.scan(&start, &end, usize::MAX).unwrap().len(),
+            PENDING_MAX + 1
+        );
+        store.flush().unwrap();
+        drop(store);
+
+        let store = DirStore::open(dir.path()).unwrap();
+        assert!(!dir.path().join(INDEX_STALE).exists());
+        assert_eq!(
+            store.indexed_len().unwrap(),
+            Some(0),
+            "the index starts afresh"
+        );
+        assert_eq!(store.scan(&start, &end, 10).unwrap(), Vec::<Pair>::new());
+    }
+
     /// A read of the index beside a batch being applied sees every marker written before it
     /// began: none falls between the pending writes and sled.
     #[test]
     fn reads_beside_an_apply_see_every_marker_written_before_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = DirStore::open(dir.path()).unwrap();
-        let marker = |seq: u64| {
-            let mut k = vec![RUN, 1, b's'];
-            k.extend_from_slice(&seq.to_be_bytes());
-            k
-        };
         let (start, end) = (vec![RUN, 1, b's'], vec![RUN, 1, b't']);
         let written = AtomicU64::new(0);
         let total = 6 * PENDING_MAX as u64;

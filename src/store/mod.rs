@@ -52,6 +52,20 @@ pub enum StoreError {
         #[source]
         source: crate::segment::SegmentError,
     },
+    /// The store's derived index (session run markers, SPEC §9.7) was found damaged by a read
+    /// or a write while the store was open. The store has already set it aside: the index is
+    /// empty until the log writes every marker again from its entries
+    /// ([`Store::index_rebuild_needed`]), and the next open starts it afresh.
+    #[error(
+        "{}: the derived index is damaged ({reason}); it is rebuilt from the entries",
+        .path.display()
+    )]
+    IndexDamaged {
+        /// The store's directory.
+        path: std::path::PathBuf,
+        /// What was found.
+        reason: String,
+    },
     /// The store was opened for reading only.
     #[error("{}: the log is open for reading only", .path.display())]
     ReadOnly {
@@ -92,6 +106,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn indexed_len(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
+    /// Whether the derived index was found damaged while the store was open and replaced by an
+    /// empty one, which the log must fill again from its entries and then report with
+    /// [`Store::index_rebuilt`]. Until then every read of the index fails with
+    /// [`StoreError::IndexDamaged`], and writes to it are kept.
+    fn index_rebuild_needed(&self) -> bool {
+        false
+    }
+    /// Says the log has written again the run markers of every entry it held when
+    /// [`Store::index_rebuild_needed`] became true: reads of the index answer again.
+    fn index_rebuilt(&self) {}
     /// Removes from the disk every byte that records replaced since the last call no longer
     /// hold (an erased or purged payload): a store that keeps old bytes beside new ones
     /// rewrites its files here. Nothing to do for a store that overwrites in place.

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 
 use super::StoreError;
-use super::dir::sled_err as err;
+use super::dir::index_err as err;
 
 /// The prefix of run markers.
 pub(super) const RUN: u8 = 0x02;
@@ -43,11 +43,13 @@ fn marker(session: &[u8], seq: u64) -> Vec<u8> {
     k
 }
 
+// A pack of another form than this module writes: damage, which the store answers by setting
+// the index aside (its caller names the directory).
 fn damaged(key: &[u8]) -> StoreError {
-    StoreError::Backend(format!(
-        "a damaged run pack in the index at key {key:02x?}: delete the index directory to \
-         have it rebuilt"
-    ))
+    StoreError::IndexDamaged {
+        path: Default::default(),
+        reason: format!("a run pack of another form at key {key:02x?}"),
+    }
 }
 
 /// A pack read from sled: its session part and its numbers, ascending.
@@ -101,9 +103,12 @@ pub(super) fn check(key: &[u8], value: &[u8]) -> Result<(), StoreError> {
 
 /// Adds markers (checked by [`check`]) to sled in one batch: per session, the packs the new
 /// numbers overlap are read, merged with them and written again.
-pub(super) fn apply(db: &sled::Db, markers: Vec<Vec<u8>>) -> Result<(), StoreError> {
+pub(super) fn apply<'a>(
+    db: &sled::Db,
+    markers: impl IntoIterator<Item = &'a Vec<u8>>,
+) -> Result<(), StoreError> {
     let mut by_session: std::collections::BTreeMap<Vec<u8>, BTreeSet<u64>> = Default::default();
-    for k in &markers {
+    for k in markers {
         let (session, seq) = split(k).ok_or_else(|| damaged(k))?;
         by_session.entry(session.to_vec()).or_default().insert(seq);
     }
@@ -257,7 +262,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
         let markers: Vec<_> = (0..2000u64).map(|s| key((s % 3) as u8, s)).collect();
-        apply(&db, markers.clone()).unwrap();
+        apply(&db, &markers).unwrap();
         // 667 markers in session a (two packs), 667 in b (two), 666 in c (two).
         assert_eq!(db.len(), 6);
         let all = scan(&db, &[RUN], &[RUN + 1], usize::MAX).unwrap();
@@ -319,13 +324,13 @@ mod tests {
                         pending.push(key(s, q));
                     }
                     Op::Remove(s, q) => {
-                        apply(&db, std::mem::take(&mut pending)).unwrap();
+                        apply(&db, &std::mem::take(&mut pending)).unwrap();
                         model.remove(&key(s, q));
                         remove(&db, &key(s, q)).unwrap();
                     }
-                    Op::Apply => apply(&db, std::mem::take(&mut pending)).unwrap(),
+                    Op::Apply => apply(&db, &std::mem::take(&mut pending)).unwrap(),
                     Op::Scan(a, x, b, y, limit) => {
-                        apply(&db, std::mem::take(&mut pending)).unwrap();
+                        apply(&db, &std::mem::take(&mut pending)).unwrap();
                         let (start, end) = (key(a, x), key(b, y));
                         let want: Vec<_> = if start < end {
                             model.range(start.clone()..end.clone()).take(limit).cloned().collect()
@@ -342,7 +347,7 @@ mod tests {
                         prop_assert_eq!(scan(&db, &past, &[0xff], limit).unwrap(), want);
                     }
                     Op::Last(a, x, b, y) => {
-                        apply(&db, std::mem::take(&mut pending)).unwrap();
+                        apply(&db, &std::mem::take(&mut pending)).unwrap();
                         let (start, end) = (key(a, x), key(b, y));
                         let want = if start < end {
                             model.range(start.clone()..end.clone()).next_back().cloned()
@@ -352,7 +357,7 @@ mod tests {
                         prop_assert_eq!(last(&db, &start, &end).unwrap(), want);
                     }
                     Op::Contains(s, q) => {
-                        apply(&db, std::mem::take(&mut pending)).unwrap();
+                        apply(&db, &std::mem::take(&mut pending)).unwrap();
                         prop_assert_eq!(contains(&db, &key(s, q)).unwrap(), model.contains(&key(s, q)));
                     }
                 }

@@ -465,3 +465,71 @@ fn a_valid_frame_after_a_run_of_zeros_is_not_a_record() {
     assert_eq!(r.read(10).unwrap(), [7; 40]);
     assert!(rec.cut_bytes >= 12 + 40 + frame.len() as u64);
 }
+
+/// `SegmentReader::read_many` reads spans of a segment at once, and answers exactly as reading
+/// each record alone does: the same bodies, and for bytes changed after the open (a record's
+/// length, body or check), the error of the first record a lone read refuses.
+#[test]
+fn reading_many_records_at_once_answers_as_reading_each_does() {
+    let b = SimBackend::new(13);
+    let backend: Arc<dyn Backend> = Arc::new(b.clone());
+    let config = SegmentConfig::default().max_segment_bytes(700);
+    let (w, _) = SegmentWriter::open(backend.clone(), dir(), config).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 20 + 3 * i as usize]).collect();
+    for body in &bodies {
+        w.append(body).unwrap();
+    }
+    w.sync().unwrap();
+    drop(w);
+    let r = SegmentReader::open(&b, dir()).unwrap();
+    assert!(r.segment_count() > 5, "{} segments", r.segment_count());
+    let ranges = [
+        (0, 40),
+        (0, 1),
+        (3, 17),
+        (12, 13),
+        (39, 40),
+        (25, 60),
+        (40, 41),
+    ];
+    for (from, to) in ranges {
+        let want = &bodies[from.min(40)..to.min(40)];
+        assert_eq!(
+            r.read_many(from as u64, to as u64).unwrap(),
+            want,
+            "{from}..{to}"
+        );
+    }
+    let lone = |from: u64, to: u64| -> Result<Vec<Vec<u8>>, String> {
+        (from..to)
+            .map(|i| r.read(i).map_err(|e| e.to_string()))
+            .collect()
+    };
+    let files = b.files();
+    let mut rng = SimRng::new(9);
+    let mut refused = 0;
+    for (path, content) in files
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|x| x == "seg"))
+    {
+        let f = backend.open(path, OpenMode::Write).unwrap();
+        for at in HEADER_LEN as usize..content.len() {
+            let mut changed = content.clone();
+            changed[at] ^= 1 + rng.below(255) as u8;
+            f.write_at(&changed, 0).unwrap();
+            for (from, to) in [(0u64, 40u64), (5, 33)] {
+                let many = r.read_many(from, to).map_err(|e| e.to_string());
+                refused += usize::from(many.is_err());
+                let lone = lone(from, to);
+                assert!(
+                    many == lone,
+                    "{path:?} byte {at}, {from}..{to}: {:?} against {:?}",
+                    many.as_ref().map(Vec::len),
+                    lone.as_ref().map(Vec::len)
+                );
+            }
+            f.write_at(content, 0).unwrap();
+        }
+    }
+    assert!(refused > 100, "{refused} changed bytes refused");
+}

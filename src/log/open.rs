@@ -460,13 +460,20 @@ pub(super) struct Reporter<'a> {
     after: std::time::Duration,
 }
 
-/// Entries indexed between two looks at the clock.
-const PROGRESS_STRIDE: u64 = 4096;
+/// Entries a rebuild reads with one scan of the store (a span of the segment files for a log
+/// directory), and indexes between two looks at the clock.
+const REINDEX_PAGE: u64 = 4096;
+
+/// A rebuild of at least this many entries runs on two threads, each indexing one half.
+const REINDEX_SPLIT: u64 = 2 * REINDEX_PAGE;
 
 /// Rebuilds the store's derived index (session run markers) for entries `from..len` from the
 /// entries' stored records (SPEC §9.7). It reads only each record's session, restoring no entry:
 /// the index is derived data that every query confirms against the restored entries, so it
-/// needs no hash or signature check (those are verification's, SPEC §9.4).
+/// needs no hash or signature check (those are verification's, SPEC §9.4). The records are read
+/// a page at a time, and a long rebuild runs its two halves on two threads: a marker depends
+/// only on an entry's session and the one before it, so the second half starts from the
+/// session of the entry before it.
 pub(super) fn reindex(
     records: Records<'_>,
     from: u64,
@@ -474,49 +481,86 @@ pub(super) fn reindex(
     progress: Option<Reporter<'_>>,
 ) -> Result<(), ReadError> {
     let store = records.store;
+    let total = len.saturating_sub(from);
     let started = std::time::Instant::now();
-    let mut reporting = false;
+    // Entries indexed so far by every thread; whether reporting has begun, and the last figure
+    // reported, so that reports from two threads still climb.
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let reported: Mutex<(bool, Option<u64>)> = Mutex::new((false, None));
+    let report = |now: u64| {
+        let Some(p) = &progress else { return };
+        let mut r = reported.lock().unwrap_or_else(|p| p.into_inner());
+        r.0 = r.0 || started.elapsed() >= p.after;
+        if r.0 && r.1.is_none_or(|was| now > was) {
+            r.1 = Some(now);
+            (p.f)(IndexProgress { done: now, total });
+        }
+    };
+    let missing = |seq: u64| ReadError::Corrupt {
+        seq,
+        source: crate::codec::DecodeError::UnexpectedType {
+            offset: 0,
+            expected: "the entry at this position (it is missing)",
+        },
+    };
     let session_of = |seq: u64| -> Result<SessionId, ReadError> {
-        let bytes = records.raw(seq)?.ok_or(ReadError::Corrupt {
-            seq,
-            source: crate::codec::DecodeError::UnexpectedType {
-                offset: 0,
-                expected: "the entry at this position (it is missing)",
-            },
-        })?;
+        let bytes = records.raw(seq)?.ok_or_else(|| missing(seq))?;
         records.session_of(seq, &bytes)
     };
-    let mut session = match from.checked_sub(1) {
-        Some(last) => session_of(last)?,
-        None => SessionId::none(),
-    };
-    for seq in from..len {
-        if let Some(p) = &progress {
-            if (seq - from) % PROGRESS_STRIDE == 0 {
-                reporting = reporting || started.elapsed() >= p.after;
-                if reporting {
-                    (p.f)(IndexProgress {
-                        done: seq - from,
-                        total: len - from,
-                    });
+    // Indexes `a..b`: a marker where an entry's session differs from the one before it.
+    let part = |a: u64, b: u64| -> Result<(), ReadError> {
+        let mut session = match a.checked_sub(1) {
+            Some(before) => session_of(before)?,
+            None => SessionId::none(),
+        };
+        let mut seq = a;
+        while seq < b {
+            let end = (seq + REINDEX_PAGE).min(b);
+            let page = store.scan(
+                &seq_key(ENTRY, seq),
+                &seq_key(ENTRY, end),
+                REINDEX_PAGE as usize,
+            )?;
+            for (key, bytes) in &page {
+                if seq_of(key) != Some(seq) {
+                    return Err(missing(seq));
                 }
+                let s = records.session_of(seq, bytes)?;
+                if !s.is_none() && s != session {
+                    store.put(&run_key(s.as_str(), seq), &[])?;
+                }
+                session = s;
+                seq += 1;
             }
+            if seq < end {
+                return Err(missing(seq));
+            }
+            let n = page.len() as u64;
+            report(done.fetch_add(n, std::sync::atomic::Ordering::AcqRel) + n);
         }
-        let s = session_of(seq)?;
-        if !s.is_none() && s != session {
-            store.put(&run_key(s.as_str(), seq), &[])?;
-        }
-        session = s;
+        Ok(())
+    };
+    report(0);
+    if total >= REINDEX_SPLIT {
+        let mid = from + total / 2;
+        std::thread::scope(|t| {
+            let second = std::thread::Builder::new()
+                .name("sealtrail-reindex".into())
+                .spawn_scoped(t, || part(mid, len))
+                .map_err(|e| ReadError::Store(StoreError::Io(e)))?;
+            let first = part(from, mid);
+            let second = second.join().unwrap_or_else(|_| {
+                Err(ReadError::Store(StoreError::Backend(
+                    "an index rebuild thread panicked".into(),
+                )))
+            });
+            first.and(second)
+        })?;
+    } else {
+        part(from, len)?;
     }
     store.flush()?;
-    if let Some(p) = &progress {
-        if reporting || started.elapsed() >= p.after {
-            (p.f)(IndexProgress {
-                done: len - from,
-                total: len - from,
-            });
-        }
-    }
+    report(total);
     Ok(())
 }
 

@@ -182,6 +182,57 @@ pub(crate) fn locate(segments: &[Seg], index: u64) -> Option<(usize, u32)> {
     Some((i, offset))
 }
 
+/// The most bytes [`SegmentReader::read_many`] reads at once, but for a single larger record.
+pub const SPAN_BYTES: u64 = 1 << 20;
+
+// Records `first..last` (positions in `s`) read with one read of the file and checked, their
+// bodies pushed to `out`. A frame that does not end where the next begins is read and judged
+// alone, by `format::read_record`, so that damage is reported as a lone read reports it.
+fn read_span(
+    file: &dyn BackendFile,
+    s: &Seg,
+    first: usize,
+    last: usize,
+    out: &mut Vec<Vec<u8>>,
+) -> Result<(), SegmentError> {
+    let number = s.header.number;
+    let start = u64::from(s.offsets[first]);
+    let stop = s
+        .offsets
+        .get(last)
+        .map_or(s.end, |&o| u64::from(o))
+        .min(s.end);
+    let mut span = vec![0u8; usize::try_from(stop.saturating_sub(start)).unwrap_or(0)];
+    file.read_exact_at(&mut span, start)
+        .map_err(|e| SegmentError::io(format!("segment {number}"), e))?;
+    for p in first..last {
+        let index = s.header.first_index + p as u64;
+        let offset = s.offsets[p];
+        let frame_end = s.offsets.get(p + 1).map_or(stop, |&o| u64::from(o));
+        let at = (u64::from(offset) - start) as usize;
+        let framed = span
+            .get(at..at + 4)
+            .map(|l| u64::from(u32::from_le_bytes(l.try_into().expect("4 bytes"))))
+            .filter(|&len| u64::from(offset) + format::FRAME_OVERHEAD + len == frame_end);
+        let Some(len) = framed else {
+            out.push(format::read_record(
+                file, number, &s.key, s.end, index, offset,
+            )?);
+            continue;
+        };
+        let body = &span[at + 4..at + 4 + len as usize];
+        if format::record_check(&s.key, index, body) != span[at + 4 + len as usize..][..8] {
+            return Err(SegmentError::Corrupt {
+                segment: number,
+                offset: u64::from(offset),
+                problem: super::Corruption::RecordCheck(index),
+            });
+        }
+        out.push(body.to_vec());
+    }
+    Ok(())
+}
+
 /// A read-only view of a directory of segments: the records up to the last complete, checked
 /// one, as they were when it was opened. It never writes (so it works beside a writer in
 /// another process, and on read-only media): a torn tail, or a segment still being made
@@ -244,6 +295,35 @@ impl SegmentReader {
             index,
             offset,
         )
+    }
+
+    /// The bodies of records `from..to` (clipped to what the reader holds), in order, each
+    /// checked as [`SegmentReader::read`] checks it, read a span of up to [`SPAN_BYTES`] of a
+    /// segment at a time rather than a record at a time.
+    pub fn read_many(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, SegmentError> {
+        let to = to.min(self.end_index());
+        let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
+        let mut next = from.max(self.first_index());
+        if from < next && from < to {
+            return Err(SegmentError::NoRecord { index: from });
+        }
+        while next < to {
+            let (i, _) =
+                locate(&self.segments, next).ok_or(SegmentError::NoRecord { index: next })?;
+            let s = &self.segments[i];
+            let first = usize::try_from(next - s.header.first_index).unwrap_or(usize::MAX);
+            // Records of this segment up to `to`, as many as fit a span (at least one).
+            let stop = usize::try_from(to - s.header.first_index)
+                .unwrap_or(usize::MAX)
+                .min(s.offsets.len());
+            let start = u64::from(s.offsets[first]);
+            let fit =
+                s.offsets[first + 1..stop].partition_point(|&o| u64::from(o) - start <= SPAN_BYTES);
+            let last = first + 1 + fit;
+            read_span(self.files[i].as_ref(), s, first, last, &mut out)?;
+            next = s.header.first_index + last as u64;
+        }
+        Ok(out)
     }
 
     /// Every record in order, as `(index, body)`.

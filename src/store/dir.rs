@@ -969,6 +969,25 @@ impl DirStore {
     fn entry_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
         let len = u128::from(self.inner.entries.len());
         let (from, to) = (first_seq_from(start), first_seq_from(end).min(len));
+        if let Entries::Reader(r) = &self.inner.entries {
+            // Read in spans of the segment files, not a record at a time; rewrites applied.
+            let mut out = Vec::new();
+            let mut next = from;
+            while next < to && out.len() < limit {
+                let upto = to.min(next + (limit - out.len()) as u128);
+                let bodies = r.read_many(next as u64, upto as u64).map_err(segment_err)?;
+                let meta = lock(&self.inner.meta);
+                for (seq, body) in (next as u64..).zip(bodies) {
+                    match meta.rewritten.get(&seq) {
+                        Some(Some(v)) => out.push((entry_key(seq), v.clone())),
+                        Some(None) => {}
+                        None => out.push((entry_key(seq), body)),
+                    }
+                }
+                next = upto;
+            }
+            return Ok(out);
+        }
         let mut out = Vec::new();
         let mut seq = from;
         while seq < to && out.len() < limit {

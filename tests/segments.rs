@@ -533,3 +533,29 @@ fn reading_many_records_at_once_answers_as_reading_each_does() {
     }
     assert!(refused > 100, "{refused} changed bytes refused");
 }
+
+/// The writer's `read_many` answers as its `read` does, for records in the files and for
+/// records still in its write buffer, across segments.
+#[test]
+fn a_writer_reads_many_records_at_once_from_its_files_and_its_buffer() {
+    let b = SimBackend::new(17);
+    let config = SegmentConfig::default()
+        .max_segment_bytes(900)
+        .write_buffer_bytes(400);
+    let (w, _) = SegmentWriter::open(Arc::new(b.clone()), dir(), config).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..60u8).map(|i| vec![i; 10 + i as usize]).collect();
+    for (i, body) in bodies.iter().enumerate() {
+        w.append(body).unwrap();
+        let n = i as u64 + 1;
+        for (from, to) in [(0, n), (n / 2, n), (n.saturating_sub(3), n + 5)] {
+            let want: Vec<Vec<u8>> = (from..to.min(n)).map(|j| w.read(j).unwrap()).collect();
+            assert_eq!(
+                w.read_many(from, to).unwrap(),
+                want,
+                "{n} appended, {from}..{to}"
+            );
+        }
+    }
+    w.sync().unwrap();
+    assert_eq!(w.read_many(0, 60).unwrap(), bodies);
+}

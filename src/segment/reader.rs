@@ -185,43 +185,80 @@ pub(crate) fn locate(segments: &[Seg], index: u64) -> Option<(usize, u32)> {
 /// The most bytes [`SegmentReader::read_many`] reads at once, but for a single larger record.
 pub const SPAN_BYTES: u64 = 1 << 20;
 
-// Records `first..last` (positions in `s`) read with one read of the file and checked, their
-// bodies pushed to `out`. A frame that does not end where the next begins is read and judged
-// alone, by `format::read_record`, so that damage is reported as a lone read reports it.
-fn read_span(
+/// A run of records of one segment to read at once: what [`read_span`] needs, borrowed from a
+/// segment or copied from it (the writer copies, to read without its lock).
+pub(crate) struct Span<'a> {
+    /// The segment's number.
+    pub number: u64,
+    /// The segment's record key (SPEC §9.7).
+    pub key: &'a [u8; 32],
+    /// Where the segment's checked records end.
+    pub end: u64,
+    /// The index of the span's first record.
+    pub first_index: u64,
+    /// The offsets of the span's records' frames.
+    pub offsets: &'a [u32],
+    /// Where the span's last frame ends: the next record's offset, or `end`.
+    pub stop: u64,
+}
+
+/// Of records `first..stop` of a segment whose frames start at `offsets`, how many from
+/// `first` on one span holds: those starting within [`SPAN_BYTES`] of the first, at least one.
+pub(crate) fn span_len(offsets: &[u32], first: usize, stop: usize) -> usize {
+    let start = u64::from(offsets[first]);
+    1 + offsets[first + 1..stop].partition_point(|&o| u64::from(o) - start <= SPAN_BYTES)
+}
+
+/// The span of records `first..first + n` of `s`.
+pub(crate) fn span_of(s: &Seg, first: usize, n: usize) -> Span<'_> {
+    let last = first + n;
+    Span {
+        number: s.header.number,
+        key: &s.key,
+        end: s.end,
+        first_index: s.header.first_index + first as u64,
+        offsets: &s.offsets[first..last],
+        stop: s
+            .offsets
+            .get(last)
+            .map_or(s.end, |&o| u64::from(o))
+            .min(s.end),
+    }
+}
+
+// The span's records read with one read of the file and checked, their bodies pushed to
+// `out`. A frame that does not end where the next begins is read and judged alone, by
+// `format::read_record`, so that damage is reported as a lone read reports it.
+pub(crate) fn read_span(
     file: &dyn BackendFile,
-    s: &Seg,
-    first: usize,
-    last: usize,
+    span: &Span<'_>,
     out: &mut Vec<Vec<u8>>,
 ) -> Result<(), SegmentError> {
-    let number = s.header.number;
-    let start = u64::from(s.offsets[first]);
-    let stop = s
-        .offsets
-        .get(last)
-        .map_or(s.end, |&o| u64::from(o))
-        .min(s.end);
-    let mut span = vec![0u8; usize::try_from(stop.saturating_sub(start)).unwrap_or(0)];
-    file.read_exact_at(&mut span, start)
+    let number = span.number;
+    let Some(&first) = span.offsets.first() else {
+        return Ok(());
+    };
+    let start = u64::from(first);
+    let stop = span.stop;
+    let mut bytes = vec![0u8; usize::try_from(stop.saturating_sub(start)).unwrap_or(0)];
+    file.read_exact_at(&mut bytes, start)
         .map_err(|e| SegmentError::io(format!("segment {number}"), e))?;
-    for p in first..last {
-        let index = s.header.first_index + p as u64;
-        let offset = s.offsets[p];
-        let frame_end = s.offsets.get(p + 1).map_or(stop, |&o| u64::from(o));
+    for (p, &offset) in span.offsets.iter().enumerate() {
+        let index = span.first_index + p as u64;
+        let frame_end = span.offsets.get(p + 1).map_or(stop, |&o| u64::from(o));
         let at = (u64::from(offset) - start) as usize;
-        let framed = span
+        let framed = bytes
             .get(at..at + 4)
             .map(|l| u64::from(u32::from_le_bytes(l.try_into().expect("4 bytes"))))
             .filter(|&len| u64::from(offset) + format::FRAME_OVERHEAD + len == frame_end);
         let Some(len) = framed else {
             out.push(format::read_record(
-                file, number, &s.key, s.end, index, offset,
+                file, number, span.key, span.end, index, offset,
             )?);
             continue;
         };
-        let body = &span[at + 4..at + 4 + len as usize];
-        if format::record_check(&s.key, index, body) != span[at + 4 + len as usize..][..8] {
+        let body = &bytes[at + 4..at + 4 + len as usize];
+        if format::record_check(span.key, index, body) != bytes[at + 4 + len as usize..][..8] {
             return Err(SegmentError::Corrupt {
                 segment: number,
                 offset: u64::from(offset),
@@ -316,12 +353,9 @@ impl SegmentReader {
             let stop = usize::try_from(to - s.header.first_index)
                 .unwrap_or(usize::MAX)
                 .min(s.offsets.len());
-            let start = u64::from(s.offsets[first]);
-            let fit =
-                s.offsets[first + 1..stop].partition_point(|&o| u64::from(o) - start <= SPAN_BYTES);
-            let last = first + 1 + fit;
-            read_span(self.files[i].as_ref(), s, first, last, &mut out)?;
-            next = s.header.first_index + last as u64;
+            let n = span_len(&s.offsets, first, stop);
+            read_span(self.files[i].as_ref(), &span_of(s, first, n), &mut out)?;
+            next += n as u64;
         }
         Ok(out)
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::backend::{Backend, BackendFile, OpenMode, parent};
 use super::format::{self, FRAME_OVERHEAD, HEADER_LEN, Header};
-use super::reader::{Seg, load, locate};
+use super::reader::{Seg, Span, load, locate, read_span, span_len, span_of};
 use super::sidecar::{self, SealIndex};
 use super::{SegmentConfig, SegmentError};
 
@@ -945,6 +945,58 @@ impl SegmentWriter {
         }
         let file = self.reader(number)?;
         format::read_record(file.as_ref(), number, &key, end, index, offset)
+    }
+
+    /// The bodies of records `from..to` (clipped to what is appended), in order, as
+    /// [`SegmentWriter::read`] returns each: the records already handed to the file system
+    /// are read a span of a segment at a time (what a span needs is copied under the lock, and
+    /// the file read without it), the others one by one.
+    pub fn read_many(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, SegmentError> {
+        let to = to.min(self.len());
+        let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
+        let mut next = from;
+        while next < to {
+            let copied = {
+                let s = self.lock();
+                let written = to.min(s.written);
+                if next >= written {
+                    None
+                } else {
+                    let (i, _) =
+                        locate(&s.segments, next).ok_or(SegmentError::NoRecord { index: next })?;
+                    let seg = &s.segments[i];
+                    let first =
+                        usize::try_from(next - seg.header.first_index).unwrap_or(usize::MAX);
+                    let stop = usize::try_from(written - seg.header.first_index)
+                        .unwrap_or(usize::MAX)
+                        .min(seg.offsets.len());
+                    let span = span_of(seg, first, span_len(&seg.offsets, first, stop));
+                    Some((
+                        span.number,
+                        *span.key,
+                        span.end,
+                        span.offsets.to_vec(),
+                        span.stop,
+                    ))
+                }
+            };
+            let Some((number, key, end, offsets, stop)) = copied else {
+                out.push(self.read(next)?);
+                next += 1;
+                continue;
+            };
+            let span = Span {
+                number,
+                key: &key,
+                end,
+                first_index: next,
+                offsets: &offsets,
+                stop,
+            };
+            read_span(self.reader(number)?.as_ref(), &span, &mut out)?;
+            next += offsets.len() as u64;
+        }
+        Ok(out)
     }
 
     fn reader(&self, number: u64) -> Result<Arc<dyn BackendFile>, SegmentError> {

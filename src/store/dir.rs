@@ -211,6 +211,15 @@ impl Entries {
         }
         .map_err(segment_err)
     }
+
+    // Records `from..to`, read in spans of the segment files.
+    fn read_many(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        match self {
+            Entries::Writer(w) => w.read_many(from, to),
+            Entries::Reader(r) => r.read_many(from, to),
+        }
+        .map_err(segment_err)
+    }
 }
 
 /// Index writes not yet in sled, applied as one batch by a flush (or by the write that brings
@@ -891,8 +900,9 @@ impl DirStore {
             },
         );
         drop(index);
-        // sled's handles are closed outside the lock: its last flush may take a while.
-        drop(damaged);
+        // sled's handles are closed outside the lock: its last flush may take a while, and
+        // over damaged files it may panic.
+        let _ = without_panics(|| drop(damaged));
         // Best effort: if the marker is lost, the next open finds the damage again, when a
         // query reads it, and sets the index aside again.
         let stale = self.inner.dir.join(INDEX_STALE);
@@ -969,33 +979,21 @@ impl DirStore {
     fn entry_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
         let len = u128::from(self.inner.entries.len());
         let (from, to) = (first_seq_from(start), first_seq_from(end).min(len));
-        if let Entries::Reader(r) = &self.inner.entries {
-            // Read in spans of the segment files, not a record at a time; rewrites applied.
-            let mut out = Vec::new();
-            let mut next = from;
-            while next < to && out.len() < limit {
-                let upto = to.min(next + (limit - out.len()) as u128);
-                let bodies = r.read_many(next as u64, upto as u64).map_err(segment_err)?;
-                let meta = lock(&self.inner.meta);
-                for (seq, body) in (next as u64..).zip(bodies) {
-                    match meta.rewritten.get(&seq) {
-                        Some(Some(v)) => out.push((entry_key(seq), v.clone())),
-                        Some(None) => {}
-                        None => out.push((entry_key(seq), body)),
-                    }
-                }
-                next = upto;
-            }
-            return Ok(out);
-        }
+        // Read in spans of the segment files, not a record at a time; rewrites applied.
         let mut out = Vec::new();
-        let mut seq = from;
-        while seq < to && out.len() < limit {
-            let s = seq as u64;
-            if let Some(v) = self.get_entry(s)? {
-                out.push((entry_key(s), v));
+        let mut next = from;
+        while next < to && out.len() < limit {
+            let upto = to.min(next + (limit - out.len()) as u128);
+            let bodies = self.inner.entries.read_many(next as u64, upto as u64)?;
+            let meta = lock(&self.inner.meta);
+            for (seq, body) in (next as u64..).zip(bodies) {
+                match meta.rewritten.get(&seq) {
+                    Some(Some(v)) => out.push((entry_key(seq), v.clone())),
+                    Some(None) => {}
+                    None => out.push((entry_key(seq), body)),
+                }
             }
-            seq += 1;
+            next = upto;
         }
         Ok(out)
     }

@@ -113,7 +113,7 @@ pub use format::{
     FRAME_OVERHEAD, HEADER_CONTEXT, HEADER_LEN, Header, MAGIC, MIN_CAPACITY, RECORD_CONTEXT,
     VERSION, file_name, is_temp_file_name, max_body, parse_file_name, record_check, temp_file_name,
 };
-pub use reader::SegmentReader;
+pub use reader::{SPAN_BYTES, SegmentReader};
 pub use sidecar::{
     INDEX_CONTEXT, INDEX_FIXED_LEN, INDEX_MAGIC, STATE_CONTEXT, STATE_FILE_NAME, STATE_LEN,
     STATE_MAGIC, index_file_name,

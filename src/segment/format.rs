@@ -319,8 +319,26 @@ pub(crate) fn read_record(
     file.read_exact_at(&mut frame, u64::from(offset) + 4)
         .map_err(io)?;
     let check = frame.split_off(len as usize);
-    if record_check(key, index, &frame) != check[..] {
-        return Err(corrupt(Corruption::RecordCheck(index)));
-    }
+    check_body(header_number, key, index, offset, &frame, &check)?;
     Ok(frame)
+}
+
+/// Checks the body of record `index`, framed at `offset` of segment `number`, against the
+/// check its frame carries (SPEC §9.7).
+pub(crate) fn check_body(
+    number: u64,
+    key: &[u8; 32],
+    index: u64,
+    offset: u32,
+    body: &[u8],
+    check: &[u8],
+) -> Result<(), SegmentError> {
+    if record_check(key, index, body) != check {
+        return Err(SegmentError::Corrupt {
+            segment: number,
+            offset: u64::from(offset),
+            problem: Corruption::RecordCheck(index),
+        });
+    }
+    Ok(())
 }

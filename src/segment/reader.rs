@@ -257,14 +257,8 @@ pub(crate) fn read_span(
             )?);
             continue;
         };
-        let body = &bytes[at + 4..at + 4 + len as usize];
-        if format::record_check(span.key, index, body) != bytes[at + 4 + len as usize..][..8] {
-            return Err(SegmentError::Corrupt {
-                segment: number,
-                offset: u64::from(offset),
-                problem: super::Corruption::RecordCheck(index),
-            });
-        }
+        let (body, check) = bytes[at + 4..].split_at(len as usize);
+        format::check_body(number, span.key, index, offset, body, &check[..8])?;
         out.push(body.to_vec());
     }
     Ok(())

@@ -350,7 +350,7 @@ fn forge_kind(
         )
         .unwrap()
         .iter()
-        .filter(|n| n.id.level >= 1)
+        .filter(|n| n.id.level >= sealtrail::log::RECORD_NODE_LEVEL)
         .flat_map(|n| n.hash)
         .collect();
     let record = sealtrail::log::encode_record(

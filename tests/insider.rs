@@ -339,10 +339,8 @@ fn a_rewritten_control_entry_stops_the_writer() {
     let forged = Entry::sign(header, &bytes, &owner());
     let mut key3 = vec![0x01];
     key3.extend_from_slice(&3u64.to_be_bytes());
-    // The record's Merkle nodes (levels 1 and 2 for entry 3) sit before salt and payload.
-    let record = store.get(&key3).unwrap().unwrap();
-    let end = record.len() - 32 - revocation.payload.data().unwrap().len();
-    let nodes = record[end - 64..end].to_vec();
+    // Entry 3's record holds no Merkle nodes: records hold those of level 8 and up (SPEC §9.1).
+    let nodes: Vec<u8> = Vec::new();
     store
         .put(&key3, &encode_record(&forged, &salt, &payload, &nodes))
         .unwrap();
@@ -810,7 +808,7 @@ fn forge(
         .unwrap();
     let nodes: Vec<u8> = completed
         .iter()
-        .filter(|n| n.id.level >= 1)
+        .filter(|n| n.id.level >= sealtrail::log::RECORD_NODE_LEVEL)
         .flat_map(|n| n.hash)
         .collect();
     let mut k = vec![0x01];

@@ -658,7 +658,7 @@ fn forge(
         .unwrap();
     let nodes: Vec<u8> = completed
         .iter()
-        .filter(|n| n.id.level >= 1)
+        .filter(|n| n.id.level >= sealtrail::log::RECORD_NODE_LEVEL)
         .flat_map(|n| n.hash)
         .collect();
     let mut k = vec![0x01];

@@ -64,10 +64,17 @@ pub(crate) fn record_of_node(level: u32, index: u64) -> Option<u64> {
         .checked_sub(1)
 }
 
-/// How many Merkle nodes the record of entry `seq` holds: those of levels 1 to `t` that its
-/// leaf completes, where `t` is the number of trailing one bits of `seq` (SPEC §9.1).
+/// The lowest level of the Merkle nodes a stored record holds (SPEC §9.1): the nodes of levels 1
+/// to 7 lie inside one level-0 tile of 256 leaves (§9.8) and are recomputed from its leaves, so
+/// a record of entry `seq` holds the nodes of levels 8 to `t` its leaf completes, `t` the
+/// number of trailing one bits of `seq`: one record in 256 holds any.
+pub const RECORD_NODE_LEVEL: u32 = 8;
+
+/// How many Merkle nodes the record of entry `seq` holds: those of levels
+/// [`RECORD_NODE_LEVEL`] to `t` that its leaf completes, where `t` is the number of trailing
+/// one bits of `seq` (SPEC §9.1).
 pub(crate) fn record_node_count(seq: u64) -> usize {
-    seq.trailing_ones() as usize
+    seq.trailing_ones().saturating_sub(RECORD_NODE_LEVEL - 1) as usize
 }
 
 // Flag bits of a stored record (SPEC §9.1).
@@ -130,8 +137,8 @@ pub(crate) struct StoredRecord<'a> {
     pub(crate) links: Vec<u64>,
     /// The entry's signature.
     pub(crate) signature: [u8; 64],
-    /// The Merkle nodes of levels 1 and up that the entry's leaf completes, 32 bytes each,
-    /// lowest first.
+    /// The Merkle nodes of levels [`RECORD_NODE_LEVEL`] and up that the entry's leaf
+    /// completes, 32 bytes each, lowest first.
     pub(crate) nodes: &'a [u8],
     /// The payload, or its commitment once erased.
     pub(crate) payload: HeldPayload<'a>,
@@ -271,16 +278,17 @@ impl<'a> StoredRecord<'a> {
         })
     }
 
-    /// Perfect node `level` (1 and up) from the record's nodes, if it holds it.
+    /// Perfect node `level` ([`RECORD_NODE_LEVEL`] and up) from the record's nodes, if it
+    /// holds it.
     pub(crate) fn node(&self, level: u32) -> Option<[u8; 32]> {
-        let start = (level as usize).checked_sub(1)?.checked_mul(32)?;
+        let start = (level.checked_sub(RECORD_NODE_LEVEL)? as usize).checked_mul(32)?;
         self.nodes.get(start..start + 32)?.try_into().ok()
     }
 }
 
 /// The stored record of `entry` (SPEC §9.1), holding its signer, session and kind itself, with
-/// `payload` and `nodes`: the 32-byte Merkle nodes of levels 1 and up that the entry's leaf
-/// completes, lowest first. A log writes its own records; this is for tools and tests that
+/// `payload` and `nodes`: the 32-byte Merkle nodes of levels [`RECORD_NODE_LEVEL`] and up that
+/// the entry's leaf completes, lowest first (none unless `seq` ends in eight one bits). A log writes its own records; this is for tools and tests that
 /// write a store directly. The record keeps links and the control link by position only (a
 /// reader takes their hashes from the chain), so an entry whose links name other hashes reads
 /// back as a different entry, which its signature no longer covers.
@@ -313,10 +321,10 @@ pub fn encode_record(
 }
 
 /// Adds node `n`, one its record's leaf completed, to the record's node bytes `out` if a
-/// record holds it (SPEC §9.1): the completed nodes of level 1 and up, lowest first, which is
-/// the order [`crate::merkle::Frontier::append_with`] completes them in.
+/// record holds it (SPEC §9.1): the completed nodes of level [`RECORD_NODE_LEVEL`] and up,
+/// lowest first, which is the order [`crate::merkle::Frontier::append_with`] completes them in.
 pub(crate) fn push_record_node(out: &mut Vec<u8>, n: &crate::merkle::PerfectNode) {
-    if n.id.level >= 1 {
+    if n.id.level >= RECORD_NODE_LEVEL {
         out.extend_from_slice(&n.hash);
     }
 }
@@ -334,5 +342,16 @@ mod tests {
         assert_eq!(record_of_node(1, 2), Some(5));
         assert_eq!(record_of_node(63, 2), None);
         assert_eq!(record_of_node(0, u64::MAX), None);
+    }
+
+    #[test]
+    fn records_hold_the_nodes_of_level_eight_and_up() {
+        assert_eq!(record_node_count(0), 0);
+        assert_eq!(record_node_count(127), 0);
+        assert_eq!(record_node_count(254), 0);
+        assert_eq!(record_node_count(255), 1);
+        assert_eq!(record_node_count(511), 2);
+        assert_eq!(record_node_count(767), 1);
+        assert_eq!(record_node_count(u64::MAX), 57);
     }
 }

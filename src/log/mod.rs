@@ -60,7 +60,7 @@ pub use export::{
     Anchor, ExportError, ExportOptions, ExportSummary, MAX_LISTED_SESSIONS, Selection,
     withholdable_kinds,
 };
-pub use layout::encode_record;
+pub use layout::{RECORD_NODE_LEVEL, encode_record};
 pub use nodes::{DEFAULT_NODE_CACHE, NodeReadError};
 pub use open::{Clock, DEFAULT_MAX_CLOCK_SKEW, DEFAULT_PROGRESS_AFTER, IndexProgress, LogBuilder};
 pub use proofs::{AttachError, LogCheckpointError, LogProofError, LogProveError};

@@ -26,8 +26,10 @@ pub enum NodeReadError {
     },
 }
 
-// Reads perfect Merkle nodes where the log stores them (SPEC §9.1): a node of level 1 and up
-// in the record of the last leaf it covers, a leaf hash from its entry.
+// Reads perfect Merkle nodes where the log stores them (SPEC §9.1): a node of level 8 and up
+// in the record of the last leaf it covers; a leaf hash from the entry (the `prev` of the next
+// record, or the entry restored and hashed); a node of levels 1 to 7 from the leaves it covers,
+// all in one tile's run of 256 leaves.
 pub(crate) struct StoreNodes<'a> {
     pub(crate) records: Records<'a>,
     /// Where upper nodes read once are kept (absent while opening).
@@ -42,7 +44,20 @@ pub(crate) struct StoreNodes<'a> {
 pub(crate) struct NodeCache {
     nodes: std::sync::RwLock<std::collections::HashMap<(u32, u64), [u8; 32]>>,
     limit: usize,
+    /// The leaf hashes of the last few runs of 256 leaves read (the nodes of levels 1 to 7 are
+    /// hashed from them), newest last; at most [`LEAF_RUNS`].
+    leaf_runs: Mutex<std::collections::VecDeque<(u64, LeafRun)>>,
 }
+
+/// The leaf hashes of a run of at most [`RUN_LEAVES`] leaves from the start of level-0 tile
+/// `n`: all of them, or those stored when it was read (the last run of a log still growing).
+pub(crate) type LeafRun = Arc<[[u8; 32]]>;
+
+/// The leaves a level-0 tile covers (SPEC §9.8): the nodes of levels 1 to 7 lie inside one run.
+pub(crate) const RUN_LEAVES: usize = 1 << RECORD_NODE_LEVEL;
+
+/// How many full leaf runs a node cache keeps (8 KiB each) when its limit is not 0.
+const LEAF_RUNS: usize = 32;
 
 /// Nodes at and above this level are cached.
 pub(super) const CACHE_LEVEL: u32 = 6;
@@ -64,7 +79,32 @@ impl NodeCache {
         NodeCache {
             nodes: Default::default(),
             limit,
+            leaf_runs: Default::default(),
         }
+    }
+
+    // The cached leaves of run `run`, if they reach `end` (relative to the run's start).
+    fn leaf_run(&self, run: u64, end: usize) -> Option<LeafRun> {
+        let runs = self.leaf_runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.iter()
+            .find(|(n, l)| *n == run && l.len() >= end)
+            .map(|(_, l)| l.clone())
+    }
+
+    // Keeps the leaves of run `run`, in place of a shorter read of it.
+    fn put_leaf_run(&self, run: u64, leaves: LeafRun) {
+        if self.limit == 0 {
+            return;
+        }
+        let mut runs = self.leaf_runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.retain(|(n, l)| *n != run || l.len() >= leaves.len());
+        if runs.iter().any(|(n, _)| *n == run) {
+            return;
+        }
+        if runs.len() >= LEAF_RUNS {
+            runs.pop_front();
+        }
+        runs.push_back((run, leaves));
     }
 
     /// How many nodes it holds.
@@ -117,6 +157,18 @@ impl StoreNodes<'_> {
             index,
             source,
         };
+        let missing = NodeReadError::Missing { level, index };
+        if (1..RECORD_NODE_LEVEL).contains(&level) {
+            // Hashed from the leaves it covers, which lie in one run of 256.
+            let first = index.checked_shl(level).filter(|f| f >> level == index);
+            let first = first.ok_or(NodeReadError::Missing { level, index })?;
+            let leaves = self.leaves(first, 1 << level).map_err(|e| match e {
+                Some(source) => read_err(source),
+                None => missing,
+            })?;
+            return crate::tiles::subtree_hash(&self.records.suite, &leaves)
+                .ok_or(NodeReadError::Missing { level, index });
+        }
         let seq = record_of_node(level, index).ok_or(NodeReadError::Missing { level, index })?;
         let bytes = self
             .records
@@ -133,6 +185,79 @@ impl StoreNodes<'_> {
         record
             .node(level)
             .ok_or(NodeReadError::Missing { level, index })
+    }
+}
+
+impl StoreNodes<'_> {
+    // The leaf hashes of entries `first..first + count`, which lie in one run of 256 leaves:
+    // from the cached run, else read from the records of the run (one scan). A run is cached
+    // as far as it was stored: its leaves never change once stored. `Err(None)` when
+    // an entry of the range is not stored.
+    fn leaves(&self, first: u64, count: usize) -> Result<Vec<[u8; 32]>, Option<ReadError>> {
+        let run = first / RUN_LEAVES as u64;
+        let at = (first % RUN_LEAVES as u64) as usize;
+        let end = at
+            .checked_add(count)
+            .filter(|&e| e <= RUN_LEAVES)
+            .ok_or(None)?;
+        let cached = self.cache.and_then(|c| c.leaf_run(run, end));
+        let leaves = match cached {
+            Some(leaves) => leaves,
+            None => {
+                let leaves: LeafRun = self.read_leaves(run * RUN_LEAVES as u64, end)?.into();
+                if let Some(cache) = self.cache {
+                    cache.put_leaf_run(run, leaves.clone());
+                }
+                leaves
+            }
+        };
+        leaves.get(at..end).map(<[_]>::to_vec).ok_or(None)
+    }
+
+    // The leaf hashes of entries `start..start + n`, `n` the most of 256 that are stored and
+    // at least `min`: the hash of entry `k` is the `prev` of record `k + 1` (SPEC §9.1); the
+    // last entry stored is restored and hashed.
+    fn read_leaves(&self, start: u64, min: usize) -> Result<Vec<[u8; 32]>, Option<ReadError>> {
+        let limit = RUN_LEAVES + 1;
+        let found = self
+            .records
+            .store
+            .scan(
+                &seq_key(ENTRY, start),
+                &seq_key(ENTRY, start + limit as u64),
+                limit,
+            )
+            .map_err(|e| Some(ReadError::from(e)))?;
+        // The stored records from `start` on, without a gap.
+        let whole = found
+            .iter()
+            .enumerate()
+            .take_while(|(i, (k, _))| seq_of(k) == Some(start + *i as u64))
+            .count();
+        if whole < min {
+            return Err(None);
+        }
+        let suite = self.records.suite;
+        let n = whole.min(RUN_LEAVES);
+        let mut leaves = Vec::with_capacity(n);
+        for i in 0..n {
+            let seq = start + i as u64;
+            let hash = match found.get(i + 1).filter(|_| i + 1 < whole) {
+                Some((_, next)) => {
+                    StoredRecord::parse(seq + 1, next)
+                        .map_err(|source| {
+                            Some(ReadError::Corrupt {
+                                seq: seq + 1,
+                                source,
+                            })
+                        })?
+                        .prev
+                }
+                None => self.records.decode(seq, &found[i].1).map_err(Some)?.hash.0,
+            };
+            leaves.push(merkle::leaf_hash(suite, &EntryHash(hash)));
+        }
+        Ok(leaves)
     }
 }
 
@@ -201,5 +326,46 @@ mod tests {
         let cached = Log::builder().open_in(store).unwrap();
         assert_eq!(prove(&cached), limited);
         assert!(cached.inner.nodes.len() > LIMIT);
+    }
+
+    // The last run of a growing log is cached as far as it was stored when read; a later proof
+    // that needs more of it reads it again, and every answer is that of a handle that caches
+    // nothing.
+    #[test]
+    fn a_cached_run_that_grew_since_is_read_again() {
+        let store = Arc::new(MemoryStore::new());
+        let log = Log::builder()
+            .create_in(store.clone(), &owner(), ORIGIN)
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        let grow = |n: u32| {
+            let records = (0..n)
+                .map(|i| {
+                    let body = crate::event::Custom::new("example.com/note", &i).unwrap();
+                    crate::event::Event::Custom(body).to_record().unwrap()
+                })
+                .collect();
+            log.append_batch(&recorder, records).unwrap();
+        };
+        let mut answers = Vec::new();
+        grow(299);
+        for (size, more) in [(300, 60), (360, 100), (460, 0)] {
+            for seq in [0, 255, 256, 290, size - 1] {
+                answers.push((seq, size, log.inclusion_proof(seq, size).unwrap()));
+                answers.push((seq, size, log.consistency_proof(seq + 1, size).unwrap()));
+            }
+            grow(more);
+        }
+        let uncached = Log::builder().node_cache(0).open_in(store).unwrap();
+        for (i, (seq, size, proof)) in answers.into_iter().enumerate() {
+            let again = if i % 2 == 0 {
+                uncached.inclusion_proof(seq, size).unwrap()
+            } else {
+                uncached.consistency_proof(seq + 1, size).unwrap()
+            };
+            assert_eq!(again, proof, "{seq} at {size}");
+        }
     }
 }

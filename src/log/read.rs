@@ -499,7 +499,7 @@ mod tests {
         let node = [7u8; 32];
         let stored = [
             record(&e0, None, true, &[]),
-            record(&e1, Some(0), true, &node),
+            record(&e1, Some(0), true, &[]),
             record(&e2, Some(0), false, &[]),
         ];
         // Elided: log id, seq, version, commitment, link hashes; held once: key, session, kind.
@@ -519,10 +519,12 @@ mod tests {
             }
         );
         assert_eq!(records.read(2).unwrap().unwrap().payload, Payload::Erased);
-        assert_eq!(
-            StoredRecord::parse(1, &stored[1]).unwrap().node(1),
-            Some(node)
-        );
+        // Entry 255's leaf completes the nodes of levels 1 to 8; its record holds level 8's.
+        let at_255 = record(&e1, Some(0), true, &node);
+        let parsed = StoredRecord::parse(255, &at_255).unwrap();
+        assert_eq!(parsed.node(8), Some(node));
+        assert_eq!(parsed.node(7), None);
+        assert_eq!(StoredRecord::parse(1, &stored[1]).unwrap().node(1), None);
 
         // A record referring to one that holds no value of its own is corrupt, not guessed.
         let fresh = RefCache::default();

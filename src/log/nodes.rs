@@ -44,9 +44,16 @@ pub(crate) struct StoreNodes<'a> {
 pub(crate) struct NodeCache {
     nodes: std::sync::RwLock<std::collections::HashMap<(u32, u64), [u8; 32]>>,
     limit: usize,
-    /// The leaf hashes of the last few runs of 256 leaves read (the nodes of levels 1 to 7 are
-    /// hashed from them), newest last; at most [`LEAF_RUNS`].
-    leaf_runs: Mutex<std::collections::VecDeque<(u64, LeafRun)>>,
+    /// The leaf hashes of the last runs of 256 leaves read (the nodes of levels 1 to 7 are
+    /// hashed from them); at most [`LEAF_RUNS`].
+    leaf_runs: Mutex<LeafRuns>,
+}
+
+/// Runs of leaf hashes by run number, and the order they were first kept in, oldest first.
+#[derive(Debug, Default)]
+struct LeafRuns {
+    runs: std::collections::HashMap<u64, LeafRun>,
+    order: std::collections::VecDeque<u64>,
 }
 
 /// The leaf hashes of a run of at most [`RUN_LEAVES`] leaves from the start of level-0 tile
@@ -56,8 +63,10 @@ pub(crate) type LeafRun = Arc<[[u8; 32]]>;
 /// The leaves a level-0 tile covers (SPEC §9.8): the nodes of levels 1 to 7 lie inside one run.
 pub(crate) const RUN_LEAVES: usize = 1 << RECORD_NODE_LEVEL;
 
-/// How many full leaf runs a node cache keeps (8 KiB each) when its limit is not 0.
-const LEAF_RUNS: usize = 32;
+/// How many leaf runs a node cache keeps (at most 8 KiB each, 2 MiB in all) when its limit is
+/// not 0: every run of the 65,536 entries past the last checkpoint, whose tiles do not cover
+/// them, is read once.
+const LEAF_RUNS: usize = 256;
 
 /// Nodes at and above this level are cached.
 pub(super) const CACHE_LEVEL: u32 = 6;
@@ -85,10 +94,8 @@ impl NodeCache {
 
     // The cached leaves of run `run`, if they reach `end` (relative to the run's start).
     fn leaf_run(&self, run: u64, end: usize) -> Option<LeafRun> {
-        let runs = self.leaf_runs.lock().unwrap_or_else(|p| p.into_inner());
-        runs.iter()
-            .find(|(n, l)| *n == run && l.len() >= end)
-            .map(|(_, l)| l.clone())
+        let cached = self.leaf_runs.lock().unwrap_or_else(|p| p.into_inner());
+        cached.runs.get(&run).filter(|l| l.len() >= end).cloned()
     }
 
     // Keeps the leaves of run `run`, in place of a shorter read of it.
@@ -96,15 +103,21 @@ impl NodeCache {
         if self.limit == 0 {
             return;
         }
-        let mut runs = self.leaf_runs.lock().unwrap_or_else(|p| p.into_inner());
-        runs.retain(|(n, l)| *n != run || l.len() >= leaves.len());
-        if runs.iter().any(|(n, _)| *n == run) {
+        let mut cached = self.leaf_runs.lock().unwrap_or_else(|p| p.into_inner());
+        let LeafRuns { runs, order } = &mut *cached;
+        if let Some(kept) = runs.get_mut(&run) {
+            if kept.len() < leaves.len() {
+                *kept = leaves;
+            }
             return;
         }
-        if runs.len() >= LEAF_RUNS {
-            runs.pop_front();
+        if order.len() >= LEAF_RUNS {
+            if let Some(oldest) = order.pop_front() {
+                runs.remove(&oldest);
+            }
         }
-        runs.push_back((run, leaves));
+        runs.insert(run, leaves);
+        order.push_back(run);
     }
 
     /// How many nodes it holds.
@@ -367,5 +380,43 @@ mod tests {
             };
             assert_eq!(again, proof, "{seq} at {size}");
         }
+    }
+
+    // The leaf-run cache keeps at most its bound, drops the oldest first, and keeps the longer
+    // of two reads of one run.
+    #[test]
+    fn the_leaf_run_cache_is_bounded_and_keeps_the_longer_read() {
+        let cache = NodeCache::default();
+        let run = |len: usize, v: u8| -> LeafRun { vec![[v; 32]; len].into() };
+        cache.put_leaf_run(0, run(10, 1));
+        assert_eq!(cache.leaf_run(0, 10).unwrap()[9], [1; 32]);
+        assert!(cache.leaf_run(0, 11).is_none(), "shorter than asked");
+        cache.put_leaf_run(0, run(5, 2));
+        assert_eq!(
+            cache.leaf_run(0, 10).unwrap()[0],
+            [1; 32],
+            "the longer read stays"
+        );
+        cache.put_leaf_run(0, run(200, 3));
+        assert_eq!(
+            cache.leaf_run(0, 200).unwrap()[0],
+            [3; 32],
+            "a longer read replaces"
+        );
+        for n in 1..=LEAF_RUNS as u64 + 40 {
+            cache.put_leaf_run(n, run(256, 4));
+        }
+        let kept = cache.leaf_runs.lock().unwrap();
+        assert_eq!(kept.runs.len(), LEAF_RUNS);
+        assert_eq!(kept.order.len(), LEAF_RUNS);
+        drop(kept);
+        assert!(cache.leaf_run(0, 1).is_none(), "the oldest went first");
+        assert!(cache.leaf_run(LEAF_RUNS as u64 + 40, 256).is_some());
+        let off = NodeCache::with_limit(0);
+        off.put_leaf_run(1, run(256, 5));
+        assert!(
+            off.leaf_run(1, 1).is_none(),
+            "a cache turned off keeps nothing"
+        );
     }
 }

@@ -1093,7 +1093,10 @@ impl Store for DirStore {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         out.extend(self.entry_scan(start, end, limit)?);
-        out.extend(self.index_scan(start, end, limit)?);
+        // The index holds run markers only: a range without them never touches sled.
+        if touches_markers(start, end) {
+            out.extend(self.index_scan(start, end, limit)?);
+        }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.truncate(limit);
         Ok(out)
@@ -1108,11 +1111,12 @@ impl Store for DirStore {
             .range(start.to_vec()..end.to_vec())
             .next_back()
             .map(|(k, v)| (k.clone(), v.clone()));
-        let candidates = [
-            meta,
-            self.entry_last(start, end)?,
-            self.index_last(start, end)?,
-        ];
+        let index = if touches_markers(start, end) {
+            self.index_last(start, end)?
+        } else {
+            None
+        };
+        let candidates = [meta, self.entry_last(start, end)?, index];
         Ok(candidates
             .into_iter()
             .flatten()

@@ -216,22 +216,33 @@ impl StoreNodes<'_> {
         let cached = self.cache.and_then(|c| c.leaf_run(run, end));
         let leaves = match cached {
             Some(leaves) => leaves,
-            None => {
-                let leaves: LeafRun = self.read_leaves(run * RUN_LEAVES as u64, end)?.into();
-                if let Some(cache) = self.cache {
-                    cache.put_leaf_run(run, leaves.clone());
+            None => match self.read_leaves(run * RUN_LEAVES as u64, end, RUN_LEAVES + 1) {
+                Ok(leaves) => {
+                    let leaves: LeafRun = leaves.into();
+                    if let Some(cache) = self.cache {
+                        cache.put_leaf_run(run, leaves.clone());
+                    }
+                    leaves
                 }
-                leaves
-            }
+                // A record of the run that cannot be read fails only what needs it: the
+                // leaves asked for are read alone, and the error, if any, names one of them.
+                Err(Some(_)) => return self.read_leaves(first, count, count),
+                Err(None) => return Err(None),
+            },
         };
         leaves.get(at..end).map(<[_]>::to_vec).ok_or(None)
     }
 
-    // The leaf hashes of entries `start..start + n`, `n` the most of 256 that are stored and
-    // at least `min`: the hash of entry `k` is the `prev` of record `k + 1` (SPEC §9.1); the
-    // last entry stored is restored and hashed.
-    fn read_leaves(&self, start: u64, min: usize) -> Result<Vec<[u8; 32]>, Option<ReadError>> {
-        let limit = RUN_LEAVES + 1;
+    // The leaf hashes of entries `start..start + n`, read from the records `start..start +
+    // limit`: `n` is the number of those stored without a gap (at most 256), and at least
+    // `min`. The hash of entry `k` is the `prev` of record `k + 1` (SPEC §9.1); the last entry
+    // read is restored and hashed.
+    fn read_leaves(
+        &self,
+        start: u64,
+        min: usize,
+        limit: usize,
+    ) -> Result<Vec<[u8; 32]>, Option<ReadError>> {
         let found = self
             .records
             .store
@@ -418,5 +429,38 @@ mod tests {
             off.leaf_run(1, 1).is_none(),
             "a cache turned off keeps nothing"
         );
+    }
+
+    // A record that cannot be read fails the proofs that need it, naming it, and no other
+    // proof of its run: the leaves asked for are read alone when the run cannot be.
+    #[test]
+    fn a_damaged_record_fails_only_what_needs_it() {
+        let store = Arc::new(MemoryStore::new());
+        let log = Log::builder()
+            .node_cache(0)
+            .create_in(store.clone(), &owner(), ORIGIN)
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        let records = (0..299u32)
+            .map(|i| {
+                let body = crate::event::Custom::new("example.com/note", &i).unwrap();
+                crate::event::Event::Custom(body).to_record().unwrap()
+            })
+            .collect();
+        log.append_batch(&recorder, records).unwrap();
+        let before: Vec<_> = [(5, 8), (5, 200), (100, 150)]
+            .into_iter()
+            .map(|(seq, size)| log.inclusion_proof(seq, size).unwrap())
+            .collect();
+        store.put(&seq_key(ENTRY, 200), &[0xff; 40]).unwrap();
+        let after: Vec<_> = [(5, 8), (5, 200), (100, 150)]
+            .into_iter()
+            .map(|(seq, size)| log.inclusion_proof(seq, size).unwrap())
+            .collect();
+        assert_eq!(after, before);
+        let err = log.inclusion_proof(5, 256).unwrap_err().to_string();
+        assert!(err.contains("entry 200"), "{err}");
     }
 }

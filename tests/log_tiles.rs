@@ -4,6 +4,8 @@
 //! checkpoints, proofs from tiles equal proofs from the store at every small size, and tiles
 //! lost or left behind are rebuilt on the next checkpoint or open — never by a read-only open.
 
+#![cfg(feature = "sled")]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

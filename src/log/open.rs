@@ -624,7 +624,8 @@ pub(super) fn read_watermark(store: &dyn Store) -> Result<u64, OpenError> {
     }
 }
 
-#[cfg(test)]
+// Opening a log directory needs the sled index.
+#[cfg(all(test, feature = "sled"))]
 mod tests {
     use super::*;
 
@@ -632,7 +633,6 @@ mod tests {
         SecretKey::from_seed("example.com/log-test", &[1; 32]).unwrap()
     }
 
-    #[cfg(feature = "sled")]
     #[test]
     fn opening_waits_for_another_holder_of_the_lock() {
         let dir = tempfile::tempdir().unwrap();

@@ -340,9 +340,8 @@ fn a_rewritten_control_entry_stops_the_writer() {
     let mut key3 = vec![0x01];
     key3.extend_from_slice(&3u64.to_be_bytes());
     // Entry 3's record holds no Merkle nodes: records hold those of level 8 and up (SPEC §9.1).
-    let nodes: Vec<u8> = Vec::new();
     store
-        .put(&key3, &encode_record(&forged, &salt, &payload, &nodes))
+        .put(&key3, &encode_record(&forged, &salt, &payload, &[]))
         .unwrap();
     let err = Log::builder()
         .open_in(store.clone() as Arc<dyn Store>)

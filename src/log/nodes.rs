@@ -170,17 +170,14 @@ impl StoreNodes<'_> {
             index,
             source,
         };
-        let missing = NodeReadError::Missing { level, index };
         if (1..RECORD_NODE_LEVEL).contains(&level) {
             // Hashed from the leaves it covers, which lie in one run of 256.
+            let missing = || NodeReadError::Missing { level, index };
             let first = index.checked_shl(level).filter(|f| f >> level == index);
-            let first = first.ok_or(NodeReadError::Missing { level, index })?;
-            let leaves = self.leaves(first, 1 << level).map_err(|e| match e {
-                Some(source) => read_err(source),
-                None => missing,
-            })?;
-            return crate::tiles::subtree_hash(&self.records.suite, &leaves)
-                .ok_or(NodeReadError::Missing { level, index });
+            let leaves = self
+                .leaves(first.ok_or_else(missing)?, 1 << level)
+                .map_err(|e| e.map_or_else(missing, read_err))?;
+            return crate::tiles::subtree_hash(&self.records.suite, &leaves).ok_or_else(missing);
         }
         let seq = record_of_node(level, index).ok_or(NodeReadError::Missing { level, index })?;
         let bytes = self
@@ -296,26 +293,38 @@ mod tests {
         SecretKey::from_seed(ORIGIN, &[1; 32]).unwrap()
     }
 
+    // A log in `store` with a node cache of `cache` nodes, and its registered recorder.
+    fn recorder_log(store: &Arc<MemoryStore>, cache: usize) -> (Log, SecretKey) {
+        let log = Log::builder()
+            .node_cache(cache)
+            .create_in(store.clone(), &owner(), ORIGIN)
+            .unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
+            .unwrap();
+        (log, recorder)
+    }
+
+    // A note record for each body.
+    fn notes<T: serde::Serialize>(bodies: impl IntoIterator<Item = T>) -> Vec<Record> {
+        bodies
+            .into_iter()
+            .map(|b| {
+                let body = crate::event::Custom::new("example.com/note", &b).unwrap();
+                crate::event::Event::Custom(body).to_record().unwrap()
+            })
+            .collect()
+    }
+
     // A full cache keeps its limit, and the nodes it could not keep are read from the log:
     // roots and proofs at every size are those of a handle that caches nothing.
     #[test]
     fn the_node_cache_stays_within_its_limit_and_nodes_past_it_are_read_right() {
         const LIMIT: usize = 4;
         let store = Arc::new(MemoryStore::new());
-        let log = Log::builder()
-            .node_cache(LIMIT)
-            .create_in(store.clone(), &owner(), ORIGIN)
-            .unwrap();
-        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
-        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
-            .unwrap();
+        let (log, recorder) = recorder_log(&store, LIMIT);
         for batch in 0..4u32 {
-            let records = (0..300u32)
-                .map(|i| {
-                    let body = crate::event::Custom::new("example.com/note", &(batch, i)).unwrap();
-                    crate::event::Event::Custom(body).to_record().unwrap()
-                })
-                .collect();
+            let records = notes((0..300u32).map(|i| (batch, i)));
             log.append_batch(&recorder, records).unwrap();
             assert!(log.inner.nodes.len() <= LIMIT, "{}", log.inner.nodes.len());
         }
@@ -358,20 +367,9 @@ mod tests {
     #[test]
     fn a_cached_run_that_grew_since_is_read_again() {
         let store = Arc::new(MemoryStore::new());
-        let log = Log::builder()
-            .create_in(store.clone(), &owner(), ORIGIN)
-            .unwrap();
-        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
-        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
-            .unwrap();
+        let (log, recorder) = recorder_log(&store, DEFAULT_NODE_CACHE);
         let grow = |n: u32| {
-            let records = (0..n)
-                .map(|i| {
-                    let body = crate::event::Custom::new("example.com/note", &i).unwrap();
-                    crate::event::Event::Custom(body).to_record().unwrap()
-                })
-                .collect();
-            log.append_batch(&recorder, records).unwrap();
+            log.append_batch(&recorder, notes(0..n)).unwrap();
         };
         let mut answers = Vec::new();
         grow(299);
@@ -436,20 +434,8 @@ mod tests {
     #[test]
     fn a_damaged_record_fails_only_what_needs_it() {
         let store = Arc::new(MemoryStore::new());
-        let log = Log::builder()
-            .node_cache(0)
-            .create_in(store.clone(), &owner(), ORIGIN)
-            .unwrap();
-        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
-        log.register_key(&owner(), recorder.key_id(), Role::Recorder, "harness")
-            .unwrap();
-        let records = (0..299u32)
-            .map(|i| {
-                let body = crate::event::Custom::new("example.com/note", &i).unwrap();
-                crate::event::Event::Custom(body).to_record().unwrap()
-            })
-            .collect();
-        log.append_batch(&recorder, records).unwrap();
+        let (log, recorder) = recorder_log(&store, 0);
+        log.append_batch(&recorder, notes(0..299u32)).unwrap();
         let before: Vec<_> = [(5, 8), (5, 200), (100, 150)]
             .into_iter()
             .map(|(seq, size)| log.inclusion_proof(seq, size).unwrap())

@@ -934,8 +934,12 @@ impl DirStore {
         })
     }
 
+    // The index holds run markers only (`class`): a range without them never touches it.
     fn index_scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
-        self.index_op(touches_markers(start, end), |index| match index.read() {
+        if !touches_markers(start, end) {
+            return Ok(Vec::new());
+        }
+        self.index_op(true, |index| match index.read() {
             IndexRead::Sled { db, pending, .. } => {
                 // Pending markers and sled's, merged (a marker may be in both).
                 let mut merged: BTreeSet<Vec<u8>> = lock(pending)
@@ -959,7 +963,10 @@ impl DirStore {
     }
 
     fn index_last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError> {
-        self.index_op(touches_markers(start, end), |index| match index.read() {
+        if !touches_markers(start, end) {
+            return Ok(None);
+        }
+        self.index_op(true, |index| match index.read() {
             IndexRead::Sled { db, pending, .. } => {
                 let from_pending = lock(pending)
                     .range(start.to_vec()..end.to_vec())
@@ -1093,10 +1100,7 @@ impl Store for DirStore {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         out.extend(self.entry_scan(start, end, limit)?);
-        // The index holds run markers only: a range without them never touches sled.
-        if touches_markers(start, end) {
-            out.extend(self.index_scan(start, end, limit)?);
-        }
+        out.extend(self.index_scan(start, end, limit)?);
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.truncate(limit);
         Ok(out)
@@ -1111,12 +1115,11 @@ impl Store for DirStore {
             .range(start.to_vec()..end.to_vec())
             .next_back()
             .map(|(k, v)| (k.clone(), v.clone()));
-        let index = if touches_markers(start, end) {
-            self.index_last(start, end)?
-        } else {
-            None
-        };
-        let candidates = [meta, self.entry_last(start, end)?, index];
+        let candidates = [
+            meta,
+            self.entry_last(start, end)?,
+            self.index_last(start, end)?,
+        ];
         Ok(candidates
             .into_iter()
             .flatten()

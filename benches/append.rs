@@ -15,8 +15,12 @@
 //!   its ratio to the flush-per-insert rate bounds what the 16-appender target can show here.
 //! * Bytes on disk per entry for a 300-byte payload.
 //!
-//! Each measurement runs in four rounds interleaved with its baselines, and each rate is the
-//! total over its rounds, so drift in the machine's speed during the run affects both sides.
+//! Each measurement runs in four rounds (`APPEND_BENCH_ROUNDS` sets how many) interleaved with
+//! its baselines, and each rate is the total over its rounds, so drift in the machine's speed
+//! during the run affects both sides. Beside each targeted ratio the table prints the ratio of
+//! every round and their median: on a disk shared with other machines, identical code has
+//! shown durable ratios from 0.78× to 0.95× between runs, and the spread within one run says
+//! how much of a shortfall is the disk's.
 //! The order alternates (the log after its baselines in even rounds, before them in odd ones),
 //! so that what one row leaves behind for the next falls on both sides alike: with the log
 //! always first, the durable floor ran faster after a log round than after one of its own.
@@ -29,7 +33,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
@@ -41,14 +45,24 @@ use sealtrail::{Durability, KeyId, Log, Record, SecretKey, Suite, Timestamp};
 
 const PAYLOAD_BYTES: usize = 300;
 
-/// Entries per second, accumulated over every sample criterion takes.
-static RATES: Mutex<BTreeMap<&'static str, (u64, Duration)>> = Mutex::new(BTreeMap::new());
+/// Entries and time, accumulated over every sample criterion takes: for the whole run
+/// (`None`) and for each round.
+static RATES: Mutex<BTreeMap<RateKey, (u64, Duration)>> = Mutex::new(BTreeMap::new());
+
+/// A row's name, and its round (`None`: every round).
+type RateKey = (&'static str, Option<usize>);
+
+/// The round being measured.
+static ROUND: AtomicUsize = AtomicUsize::new(0);
 
 fn record_rate(name: &'static str, entries: u64, took: Duration) {
+    let round = ROUND.load(Ordering::Relaxed);
     let mut r = RATES.lock().unwrap();
-    let e = r.entry(name).or_default();
-    e.0 += entries;
-    e.1 += took;
+    for key in [(name, None), (name, Some(round))] {
+        let e = r.entry(key).or_default();
+        e.0 += entries;
+        e.1 += took;
+    }
 }
 
 /// Runs `op` `iters` times and records the rate under `name`; returns the time taken.
@@ -62,10 +76,37 @@ fn timed(name: &'static str, iters: u64, mut op: impl FnMut()) -> Duration {
     took
 }
 
-fn rate(name: &str) -> f64 {
+fn rate(name: &'static str) -> f64 {
+    rate_in(name, None)
+}
+
+fn rate_in(name: &'static str, round: Option<usize>) -> f64 {
     let r = RATES.lock().unwrap();
-    r.get(name)
+    r.get(&(name, round))
         .map_or(0.0, |(n, d)| *n as f64 / d.as_secs_f64())
+}
+
+/// The ratio of `row` to `baseline` in each round, then their median: on a machine whose disk
+/// is shared, the spread says how far one run's figure can be trusted.
+fn per_round(row: &'static str, baseline: &'static str) -> String {
+    let mut ratios: Vec<f64> = (0..rounds())
+        .map(|i| rate_in(row, Some(i)) / rate_in(baseline, Some(i)))
+        .filter(|r| r.is_finite())
+        .collect();
+    let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = match ratios.len() {
+        0 => return String::new(),
+        n if n % 2 == 1 => ratios[n / 2],
+        n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+    };
+    format!(
+        "{:<44} {:>12} {:>9.2}x   rounds: {}",
+        "  median of its rounds",
+        "",
+        median,
+        shown.join(" ")
+    )
 }
 
 /// The kind of every appended entry: a custom event (a built-in kind's payload must follow its
@@ -147,9 +188,16 @@ fn appender_session(t: usize) -> String {
     }
 }
 
-/// Each measurement runs in this many rounds, interleaved with its baselines', so that a
-/// machine that speeds up or slows down during the run moves both sides of a ratio alike.
-const ROUNDS: usize = 4;
+/// Each measurement runs in this many rounds (`APPEND_BENCH_ROUNDS`, 4 when unset),
+/// interleaved with its baselines', so that a machine that speeds up or slows down during the
+/// run moves both sides of a ratio alike.
+fn rounds() -> usize {
+    std::env::var("APPEND_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(4)
+}
 
 /// A sled configured as the log's store configures it.
 fn floor_sled(path: &std::path::Path) -> sled::Db {
@@ -353,7 +401,8 @@ fn bench_buffered(c: &mut Criterion) {
         std::fs::File::create(file_dir.path().join("entries")).unwrap(),
     );
     let f = fixture(Durability::Buffered);
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
+        ROUND.store(round, Ordering::Relaxed);
         // The log runs last in even rounds and first in odd ones (see `bench_immediate`).
         let rows: [u8; 3] = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
         for row in rows {
@@ -446,7 +495,8 @@ fn bench_immediate(c: &mut Criterion) {
             });
         };
 
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
+        ROUND.store(round, Ordering::Relaxed);
         // The durable floor runs after the logs in even rounds and before them in odd ones, so
         // that whatever one row leaves behind for the next (dirty pages, a cold cache) falls on
         // both sides alike.
@@ -653,6 +703,7 @@ fn main() {
             ratio(buffered, floor_file),
             ">=0.9x"
         );
+        println!("{}", per_round("log_append_buffered", "raw_floor_file"));
     }
     if selected("sled") {
         println!(
@@ -686,6 +737,7 @@ fn main() {
             ratio(sixteen, durable_floor),
             ">=0.9x"
         );
+        println!("{}", per_round("log_immediate_16", "durable_floor_16"));
     }
     if selected("sled") {
         println!(

@@ -141,14 +141,24 @@ impl Log {
         Ok(())
     }
 
-    /// The Merkle root of the first `size` entries (SPEC §10.3), from stored nodes.
+    /// The Merkle root of the first `size` entries (SPEC §10.3), from the tiles and stored
+    /// nodes as [`Log::inclusion_proof`] reads them.
     pub fn root(&self, size: u64) -> Result<RootHash, LogProofError> {
         self.check_size(size)?;
         Ok(merkle::root(&self.nodes(), &self.suite(), size)?)
     }
 
-    /// The inclusion proof of entry `seq` in the tree of the first `size` entries (SPEC §10.4),
-    /// in O(log n) storage reads.
+    /// The inclusion proof of entry `seq` in the tree of the first `size` entries (SPEC §10.4).
+    ///
+    /// What it reads: a node whose leaves all lie within the last stored checkpoint comes from
+    /// the log directory's tiles (SPEC §9.8, with [`crate::log::TilesMode::Kept`]), one tile per
+    /// level of the proof at most. Any other node comes from the stored records (SPEC §9.1): one
+    /// of level 8 or more from one record, a lower one from its run of 256 entries, read in one
+    /// scan of up to 257 records (the handle keeps the last 256 runs it read, unless its node
+    /// cache is 0). So a proof past the last checkpoint, of a log with no checkpoint, or of a
+    /// [`crate::store::MemoryStore`] log can read a few hundred records. For many proofs, sign a
+    /// checkpoint first ([`Log::checkpoint`]): it publishes the tiles of its tree, and proofs of
+    /// that size read nothing else.
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<[u8; 32]>, LogProofError> {
         self.check_size(size)?;
         let nodes = self.nodes();
@@ -164,7 +174,7 @@ impl Log {
     }
 
     /// The consistency proof from the tree of the first `old` entries to that of the first `new`
-    /// (SPEC §10.4), in O(log n) storage reads.
+    /// (SPEC §10.4), read as [`Log::inclusion_proof`] reads.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<[u8; 32]>, LogProofError> {
         self.check_size(new)?;
         let nodes = self.nodes();

@@ -170,21 +170,21 @@ impl StoreNodes<'_> {
             index,
             source,
         };
+        let missing = || NodeReadError::Missing { level, index };
         if (1..RECORD_NODE_LEVEL).contains(&level) {
             // Hashed from the leaves it covers, which lie in one run of 256.
-            let missing = || NodeReadError::Missing { level, index };
             let first = index.checked_shl(level).filter(|f| f >> level == index);
             let leaves = self
                 .leaves(first.ok_or_else(missing)?, 1 << level)
                 .map_err(|e| e.map_or_else(missing, read_err))?;
             return crate::tiles::subtree_hash(&self.records.suite, &leaves).ok_or_else(missing);
         }
-        let seq = record_of_node(level, index).ok_or(NodeReadError::Missing { level, index })?;
+        let seq = record_of_node(level, index).ok_or_else(missing)?;
         let bytes = self
             .records
             .raw(seq)
             .map_err(read_err)?
-            .ok_or(NodeReadError::Missing { level, index })?;
+            .ok_or_else(missing)?;
         let record = StoredRecord::parse(seq, &bytes)
             .map_err(|source| read_err(ReadError::Corrupt { seq, source }))?;
         if level == 0 {
@@ -192,9 +192,7 @@ impl StoreNodes<'_> {
             let entry = self.records.restore(seq, &record).map_err(read_err)?;
             return Ok(merkle::leaf_hash(self.records.suite, &entry.hash));
         }
-        record
-            .node(level)
-            .ok_or(NodeReadError::Missing { level, index })
+        record.node(level).ok_or_else(missing)
     }
 }
 

@@ -107,6 +107,25 @@ fn an_index_sled_cannot_read_is_rebuilt_from_the_entries() {
     }
 }
 
+/// The log's sled index, opened by hand once a closed log has let go of it. sled's lock on
+/// `index/db` can outlive the handle for a moment (sled's threads), and a child process that
+/// another test is starting holds it until it execs; the library's open waits for both
+/// (`SLED_RELEASE_WAIT`), and so does this, for at most ten seconds.
+fn open_released_index(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match sled::open(path.join("index")) {
+            Err(sled::Error::Io(e))
+                if e.to_string().starts_with("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
 fn seqs(entries: Vec<sealtrail::StoredEntry>) -> Vec<u64> {
     entries.iter().map(|e| e.seq()).collect()
 }
@@ -125,7 +144,7 @@ fn index_damage_found_by_a_query_is_rebuilt_beside_appends() {
     let before = seqs(log.session(&s1).unwrap());
     drop(log);
     {
-        let db = sled::open(path.join("index")).unwrap();
+        let db = open_released_index(&path);
         // The first pack of s-1's run markers (`0x02 ‖ 3 ‖ "s-1" ‖ seq`) loses its tail.
         let (key, _) = db.scan_prefix(b"\x02\x03s-1").next().unwrap().unwrap();
         db.insert(key, &[1, 2, 3][..]).unwrap();
@@ -174,7 +193,7 @@ fn index_damage_found_by_a_query_is_rebuilt_beside_appends() {
     assert!(!path.join("index.stale").exists());
     assert_eq!(seqs(log.session(&s1).unwrap()), all);
     drop(log);
-    let db = sled::open(path.join("index")).unwrap();
+    let db = open_released_index(&path);
     assert!(
         db.iter().all(|kv| kv.unwrap().1.len() % 8 == 0),
         "the index was built afresh"

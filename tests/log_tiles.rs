@@ -299,14 +299,23 @@ fn lost_or_stale_tiles_are_rebuilt_on_the_next_checkpoint_or_open() {
     grow_to(&log, 5_000);
     log.flush().unwrap();
     drop(log);
+    // The flush made runs 11 (2,816..3,072, partly stored when the log was opened) to 18
+    // durable, and the writer wrote their full level-0 tiles ahead (SPEC §9.8, item 5).
+    let ahead = files(&tiles);
+    let written: Vec<PathBuf> = ahead
+        .keys()
+        .filter(|p| !complete.contains_key(*p))
+        .cloned()
+        .collect();
+    let runs: Vec<PathBuf> = (11..=18)
+        .map(|n| PathBuf::from(Tile::full(0, n).unwrap().path()))
+        .collect();
+    assert_eq!(written, runs);
     let ignoring = open(&path, TilesMode::Ignored);
     assert_eq!(ignoring.tiles_dir(), None);
     let later = ignoring.checkpoint(&owner()).unwrap();
     drop(ignoring);
-    assert!(
-        files(&tiles) == complete,
-        "a writer ignoring tiles wrote them"
-    );
+    assert!(files(&tiles) == ahead, "a writer ignoring tiles wrote them");
     // A read-only open writes nothing, and reads the tiles only as far as they go.
     let reader = open_read_only_kept(&path);
     assert_eq!(reader.tiles_size(), 3_000);
@@ -315,11 +324,20 @@ fn lost_or_stale_tiles_are_rebuilt_on_the_next_checkpoint_or_open() {
         log_proof_from_store(&path, 4_321, 5_000)
     );
     drop(reader);
-    assert!(files(&tiles) == complete, "a read-only open wrote tiles");
-    // A writer's open brings them up to date.
+    assert!(files(&tiles) == ahead, "a read-only open wrote tiles");
+    // A writer's open brings them up to date, keeping the tiles written ahead: they hold
+    // what the publication needs there.
     let log = open(&path, TilesMode::Kept);
     assert_eq!(log.tiles_size(), 5_000);
     tlog_tiles_checks(&log, &tiles, &later, &[0, 2_999, 3_000, 4_999]);
+    let now = files(&tiles);
+    for p in &runs {
+        assert!(
+            now[p] == ahead[p],
+            "{} was written ahead wrong",
+            p.display()
+        );
+    }
     drop(log);
 
     // The whole directory removed: rebuilt on open, as a fresh publication of the checkpoint.
@@ -338,4 +356,99 @@ fn log_proof_from_store(path: &Path, index: u64, size: u64) -> Vec<[u8; 32]> {
         .unwrap()
         .inclusion_proof(index, size)
         .unwrap()
+}
+
+/// Past the last checkpoint a writer writes the full level-0 tile of each run of 256 entries
+/// once the run is durable (SPEC §9.8, item 5): none while its entries are only buffered, all
+/// at the flush; with Immediate appends as each run completes. Proofs past the checkpoint
+/// equal proofs from the store whether the tiles are right, changed by hand or cut short; the
+/// writer writes a wrong tile again when a proof reads its run from the records, a read-only
+/// open never does; and a checkpoint's publication keeps the tiles written ahead (the same
+/// files), which `tlog_tiles` then reads.
+#[test]
+fn full_tiles_are_written_ahead_once_durable_and_are_used_only_when_right() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("log");
+    let tiles = path.join(TILES_DIR);
+    let tile = |n: u64| tiles.join(Tile::full(0, n).unwrap().path());
+    let log = create(&path);
+    grow_to(&log, 700);
+    assert!(!tile(0).exists(), "a tile of entries not yet durable");
+    log.flush().unwrap();
+    assert!(tile(0).exists() && tile(1).exists() && !tile(2).exists());
+    let right = files(&tiles);
+    let proofs = [
+        (0, 700),
+        (255, 700),
+        (300, 512),
+        (511, 700),
+        (699, 700),
+        (256, 600),
+    ];
+    let check = |log: &Log, why: &str| {
+        for (index, size) in proofs {
+            assert_eq!(
+                log.inclusion_proof(index, size).unwrap(),
+                log_proof_from_store(&path, index, size),
+                "{why}: inclusion of {index} in {size}"
+            );
+            assert_eq!(
+                log.consistency_proof(index + 1, size).unwrap(),
+                Log::builder()
+                    .tiles(TilesMode::Ignored)
+                    .open_read_only(&path)
+                    .unwrap()
+                    .consistency_proof(index + 1, size)
+                    .unwrap(),
+                "{why}: consistency of {} and {size}",
+                index + 1
+            );
+        }
+    };
+    check(&log, "right tiles");
+    drop(log);
+
+    // A hash changed in one tile, the other cut short: a read-only open gives the same proofs
+    // and leaves the files as they are.
+    let mut changed = right[&PathBuf::from("tile/0/000")].clone();
+    changed[100] ^= 0x20;
+    std::fs::write(tile(0), &changed).unwrap();
+    std::fs::write(tile(1), &right[&PathBuf::from("tile/0/001")][..4096]).unwrap();
+    let spoiled = files(&tiles);
+    let reader = open_read_only_kept(&path);
+    check(&reader, "read-only, wrong tiles");
+    drop(reader);
+    assert!(files(&tiles) == spoiled, "a read-only open wrote tiles");
+    // A writer gives the same proofs, and writes both tiles again.
+    let log = Log::builder()
+        .durability(Durability::Immediate)
+        .open(&path)
+        .unwrap();
+    check(&log, "writer, wrong tiles");
+    assert!(
+        files(&tiles) == right,
+        "the wrong tiles were not written again"
+    );
+
+    // Immediate appends: each run's tile is there once the append that completes it returns.
+    // Run 2 was partly stored when the log was opened: read from its records.
+    while log.len() < 768 {
+        assert!(!tile(2).exists(), "run 2 tiled at {}", log.len());
+        log.append(&recorder(), sealtrail_testkit::fixtures::note(&log.len()))
+            .unwrap();
+    }
+    assert!(tile(2).exists(), "run 2 not tiled when it became durable");
+    #[cfg(unix)]
+    let first = inode(&tile(0));
+    // The checkpoint's publication keeps them: the same files, fsynced, and read by tlog_tiles.
+    let cp = log.checkpoint(&owner()).unwrap();
+    #[cfg(unix)]
+    assert_eq!(inode(&tile(0)), first, "a tile written ahead was rewritten");
+    tlog_tiles_checks(&log, &tiles, &cp, &[0, 256, 600, 767]);
+    let fresh = tmp.path().join("fresh");
+    log.write_tiles(&fresh, &cp).unwrap();
+    assert!(
+        files(&fresh) == files(&tiles),
+        "the tiles differ from a fresh write"
+    );
 }

@@ -279,6 +279,11 @@ impl Log {
         let mut pending = HeldFields::default();
         // Upper nodes for the node cache, once the batch is accepted.
         let mut upper = Vec::new();
+        // The leaf hashes, for the level-0 tiles a writer writes ahead (SPEC §9.8).
+        let first = seq;
+        let mut leaves = self
+            .tiles_ahead()
+            .then(|| Vec::with_capacity(prepared.len()));
         for (index, (kind, rsession, payload, change, links, salt, commitment)) in
             prepared.enumerate()
         {
@@ -348,8 +353,12 @@ impl Log {
                 control = Some(Link { seq, hash: prev });
             }
             let mut nodes = Vec::new();
+            let leaf = merkle::leaf_hash(suite, &prev);
+            if let Some(l) = &mut leaves {
+                l.push(leaf);
+            }
             frontier
-                .append_with(&suite, merkle::leaf_hash(suite, &prev), |n| {
+                .append_with(&suite, leaf, |n| {
                     push_record_node(&mut nodes, &n);
                     if n.id.level >= CACHE_LEVEL {
                         upper.push(n);
@@ -399,6 +408,9 @@ impl Log {
         commit_held(&mut tip.held.kinds, pending.kinds);
         for n in upper {
             self.inner.nodes.put(n.id.level, n.id.index, n.hash);
+        }
+        if let Some(leaves) = leaves {
+            self.note_leaves(first, &leaves);
         }
         self.inner.progress.reserve(seq);
         Ok(())
@@ -532,7 +544,9 @@ impl Log {
         store
             .put(WATERMARK_KEY, &target.to_be_bytes())
             .and_then(|()| store.flush())
-            .map_err(|e| format!("flush failed: {e}"))
+            .map_err(|e| format!("flush failed: {e}"))?;
+        self.write_tiles_ahead(target);
+        Ok(())
     }
 
     /// Makes every append that has returned durable.

@@ -29,11 +29,15 @@ pub enum NodeReadError {
 // Reads perfect Merkle nodes where the log stores them (SPEC §9.1): a node of level 8 and up
 // in the record of the last leaf it covers; a leaf hash from the entry (the `prev` of the next
 // record, or the entry restored and hashed); a node of levels 1 to 7 from the leaves it covers,
-// all in one tile's run of 256 leaves.
+// all in one tile's run of 256 leaves: from the run's full level-0 tile in the log directory
+// when its hashes make the level-8 node the run's last record holds (SPEC §9.8), else from the
+// run's records.
 pub(crate) struct StoreNodes<'a> {
     pub(crate) records: Records<'a>,
     /// Where upper nodes read once are kept (absent while opening).
     pub(crate) cache: Option<&'a NodeCache>,
+    /// The log directory's full level-0 tiles, where runs of leaves may be read from.
+    pub(crate) runs: Option<super::tiles::RunTiles<'a>>,
 }
 
 /// Perfect nodes of level [`CACHE_LEVEL`] and above, kept in memory once read or written: they
@@ -198,22 +202,36 @@ impl StoreNodes<'_> {
 
 impl StoreNodes<'_> {
     // The leaf hashes of entries `first..first + count`, which lie in one run of 256 leaves:
-    // from the cached run, else read from the records of the run (one scan). A run is cached
-    // as far as it was stored: its leaves never change once stored. `Err(None)` when
-    // an entry of the range is not stored.
-    fn leaves(&self, first: u64, count: usize) -> Result<Vec<[u8; 32]>, Option<ReadError>> {
+    // from the cached run, else from the run's tile written ahead if it agrees with the store,
+    // else read from the records of the run (one scan), after which a writer tiles a whole
+    // durable run. A run is cached as far as it was stored: its leaves never change once
+    // stored. `Err(None)` when an entry of the range is not stored.
+    pub(super) fn leaves(
+        &self,
+        first: u64,
+        count: usize,
+    ) -> Result<Vec<[u8; 32]>, Option<ReadError>> {
         let run = first / RUN_LEAVES as u64;
         let at = (first % RUN_LEAVES as u64) as usize;
         let end = at
             .checked_add(count)
             .filter(|&e| e <= RUN_LEAVES)
             .ok_or(None)?;
-        let cached = self.cache.and_then(|c| c.leaf_run(run, end));
+        let cached = self
+            .cache
+            .and_then(|c| c.leaf_run(run, end))
+            .or_else(|| self.tiled_run(run));
         let leaves = match cached {
             Some(leaves) => leaves,
             None => match self.read_leaves(run * RUN_LEAVES as u64, end, RUN_LEAVES + 1) {
                 Ok(leaves) => {
                     let leaves: LeafRun = leaves.into();
+                    if leaves.len() == RUN_LEAVES {
+                        // A whole run, not tiled yet (or its tile is wrong): tiled now.
+                        if let Some(runs) = &self.runs {
+                            runs.write(run, &leaves);
+                        }
+                    }
                     if let Some(cache) = self.cache {
                         cache.put_leaf_run(run, leaves.clone());
                     }
@@ -226,6 +244,25 @@ impl StoreNodes<'_> {
             },
         };
         leaves.get(at..end).map(<[_]>::to_vec).ok_or(None)
+    }
+
+    // The 256 leaf hashes of run `run` from its full level-0 tile, if the tile is there and
+    // its Merkle tree hash is the level-8 node the run's last record holds (SPEC §9.8): the
+    // tile is derived data, used only once it agrees with the store. Kept in the cache.
+    fn tiled_run(&self, run: u64) -> Option<LeafRun> {
+        let runs = self.runs.as_ref()?;
+        // First the node, which is cached or one record: the last run of a growing log has
+        // no such node yet, and is not looked for in a file.
+        let node = self.perfect_node(RECORD_NODE_LEVEL, run).ok()?;
+        let leaves = runs.read(run)?;
+        if crate::tiles::subtree_hash(&self.records.suite, &leaves)? != node {
+            return None;
+        }
+        let leaves: LeafRun = leaves.into();
+        if let Some(cache) = self.cache {
+            cache.put_leaf_run(run, leaves.clone());
+        }
+        Some(leaves)
     }
 
     // The leaf hashes of entries `start..start + n`, read from the records `start..start +

@@ -319,6 +319,7 @@ impl LogBuilder {
         let nodes = StoreNodes {
             records,
             cache: None,
+            runs: None,
         };
         tip.frontier = Frontier::restore(&nodes, len).map_err(|e| damaged(len, e))?;
         // The registry comes from the signed control chain the last entry leads to (SPEC §7.5),

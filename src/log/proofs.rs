@@ -153,12 +153,16 @@ impl Log {
     /// What it reads: a node whose leaves all lie within the last stored checkpoint comes from
     /// the log directory's tiles (SPEC §9.8, with [`crate::log::TilesMode::Kept`]), one tile per
     /// level of the proof at most. Any other node comes from the stored records (SPEC §9.1): one
-    /// of level 8 or more from one record, a lower one from its run of 256 entries, read in one
-    /// scan of up to 257 records (the handle keeps the last 256 runs it read, unless its node
-    /// cache is 0). So a proof past the last checkpoint, of a log with no checkpoint, or of a
-    /// [`crate::store::MemoryStore`] log can read a few hundred records. For many proofs, sign a
-    /// checkpoint first ([`Log::checkpoint`]): it publishes the tiles of its tree, and proofs of
-    /// that size read nothing else.
+    /// of level 8 or more from one record, a lower one from its run of 256 entries. A run whose
+    /// entries are all durable is read from the full level-0 tile the log's writer wrote for it
+    /// ahead of any checkpoint, once the tile's hashes are found to make the level-8 node the
+    /// run's last record holds (SPEC §9.8); otherwise (the log's growing last run, a tile
+    /// missing or wrong, a [`crate::store::MemoryStore`] log or
+    /// [`crate::log::TilesMode::Ignored`]) in one scan of up to 257 records, after which a
+    /// writer writes the run's tile. The handle keeps the last 256 runs it read, unless its
+    /// node cache is 0. For many proofs of one size, sign a checkpoint first
+    /// ([`Log::checkpoint`]): it publishes every tile of its tree, and proofs of that size read
+    /// nothing else.
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<[u8; 32]>, LogProofError> {
         self.check_size(size)?;
         let nodes = self.nodes();

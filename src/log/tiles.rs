@@ -2,18 +2,23 @@
 //! ([`Log::write_tiles`]), and kept in the log directory's own `tiles/`, brought up to date with
 //! every stored checkpoint, where proofs are read from.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::checkpoint::SignedCheckpoint;
 use crate::merkle::{NodeId, NodeSource};
-use crate::segment::{Backend, FsBackend};
+use crate::segment::{Backend, FsBackend, OpenMode};
 use crate::tiles::{
-    TileReader, TileReaderOptions, TileWriteError, TileWriter, WriteMode, WriteSummary,
+    FULL_TILE_LEN, Tile, TileReader, TileReaderOptions, TileWriteError, TileWriter, WriteMode,
+    WriteSummary,
 };
 
-use super::{Log, NodeReadError, ReadError, StoreNodes};
+use super::{LeafRun, Log, NodeReadError, RUN_LEAVES, ReadError, StoreNodes};
+
+/// The entries of a run: those a full level-0 tile holds the leaf hashes of.
+const RUN: u64 = RUN_LEAVES as u64;
 
 /// The directory inside a log directory that holds the tiles of its tree and its latest
 /// checkpoint (SPEC §9.8): `tiles/tile/<L>/<N>[.p/<W>]` and `tiles/checkpoint`.
@@ -86,7 +91,28 @@ pub(super) struct DirTiles {
     reader: RwLock<Option<Arc<TileReader>>>,
     /// The caches of each tile reader made for it ([`super::LogBuilder::tile_cache`]).
     cache: TileReaderOptions,
+    /// The runs of 256 entries whose full level-0 tile a writer writes ahead of any
+    /// checkpoint, once their entries are durable.
+    ahead: Mutex<Ahead>,
 }
+
+/// The runs of 256 leaves a writer has reserved whose tiles are not written yet (SPEC §9.8,
+/// "In the log directory", item 5).
+#[derive(Debug, Default)]
+struct Ahead {
+    /// The length of the log the next noted leaf extends.
+    next: u64,
+    /// The leaf hashes of the run `next` is in, from its first entry on, if this handle
+    /// reserved all of them (not the run an open found partly stored).
+    current: Option<Vec<[u8; 32]>>,
+    /// Completed runs, oldest first, with their leaves unless they are to be read from the
+    /// store. At most [`AHEAD_RUNS`]: a writer whose entries stay buffered longer leaves the
+    /// oldest to be tiled when a proof reads them.
+    pending: VecDeque<(u64, Option<LeafRun>)>,
+}
+
+/// The most completed runs a writer keeps waiting for durability (8 KiB each).
+const AHEAD_RUNS: usize = 256;
 
 impl Log {
     /// Writes the static C2SP tlog-tiles layout of the tree `checkpoint` signs into `dir`
@@ -139,6 +165,7 @@ impl Log {
         let nodes = StoreNodes {
             records: self.records(),
             cache: Some(&self.inner.nodes),
+            runs: None,
         };
         Ok(writer.write_with(&nodes, &self.suite(), checkpoint, mode)?)
     }
@@ -179,6 +206,11 @@ impl Log {
             rebuild: AtomicBool::new(true),
             reader: RwLock::new(None),
             cache,
+            ahead: Mutex::new(Ahead {
+                next: self.len(),
+                current: (self.len() % RUN == 0).then(Vec::new),
+                pending: VecDeque::new(),
+            }),
         };
         // Set once, by the open that made this handle.
         let _ = self.inner.tiles.set(tiles);
@@ -273,15 +305,154 @@ impl Log {
             .clone()
     }
 
-    /// The nodes proofs are made from: the tiles' where they cover the node, else the store's.
+    /// The nodes proofs are made from: the tiles' where they cover the node, else the store's,
+    /// with the runs of leaves past them from the full level-0 tiles written ahead.
     pub(super) fn proof_nodes(&self) -> LogNodes<'_> {
+        let tiles = self.inner.tiles.get();
         LogNodes {
             tiles: self.tile_reader(),
-            damaged: self.inner.tiles.get().map(|t| &t.rebuild),
+            damaged: tiles.map(|t| &t.rebuild),
             store: StoreNodes {
                 records: self.records(),
                 cache: Some(&self.inner.nodes),
+                runs: tiles.map(|tiles| RunTiles {
+                    tiles,
+                    durable: self.inner.progress.durable(),
+                }),
             },
+        }
+    }
+
+    /// Whether this handle writes level-0 tiles ahead, so that [`Log::note_leaves`] is wanted.
+    pub(super) fn tiles_ahead(&self) -> bool {
+        self.inner.tiles.get().is_some_and(|t| t.writer.is_some())
+    }
+
+    /// Notes the leaf hashes of entries `first..`, just reserved in order: each run of 256
+    /// they complete waits for its entries to be durable, then [`Log::write_tiles_ahead`]
+    /// writes its tile.
+    pub(super) fn note_leaves(&self, first: u64, leaves: &[[u8; 32]]) {
+        let Some(tiles) = self.inner.tiles.get().filter(|t| t.writer.is_some()) else {
+            return;
+        };
+        let mut ahead = tiles.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        if ahead.next != first {
+            // Not the next in order (cannot happen: reservations are serialized): the run
+            // is read from the store instead.
+            ahead.current = None;
+            ahead.next = first;
+        }
+        for leaf in leaves {
+            if let Some(current) = &mut ahead.current {
+                current.push(*leaf);
+            }
+            ahead.next += 1;
+            if ahead.next % RUN == 0 {
+                let run = ahead.next / RUN - 1;
+                let leaves = ahead.current.replace(Vec::with_capacity(RUN_LEAVES));
+                if ahead.pending.len() == AHEAD_RUNS {
+                    ahead.pending.pop_front();
+                }
+                ahead.pending.push_back((run, leaves.map(Into::into)));
+            }
+        }
+    }
+
+    /// Writes the full level-0 tile of every noted run whose entries `0..durable` covers
+    /// (SPEC §9.8, "In the log directory", item 5), without an fsync: a tile is checked
+    /// against the stored tree before it is used, and fsynced before a checkpoint relies on
+    /// it. While a checkpoint is being published the runs wait for the next flush. A tile
+    /// that cannot be written is left to be tiled when a proof reads its run.
+    pub(super) fn write_tiles_ahead(&self, durable: u64) {
+        let Some(tiles) = self.inner.tiles.get() else {
+            return;
+        };
+        let Some(writer) = &tiles.writer else {
+            return;
+        };
+        let _one = match tiles.writing.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        loop {
+            let next = {
+                let mut ahead = tiles.ahead.lock().unwrap_or_else(|p| p.into_inner());
+                match ahead.pending.front() {
+                    Some((run, _)) if (run + 1).saturating_mul(RUN) <= durable => {
+                        ahead.pending.pop_front()
+                    }
+                    _ => None,
+                }
+            };
+            let Some((run, leaves)) = next else {
+                return;
+            };
+            let leaves = match leaves {
+                Some(leaves) => leaves,
+                None => {
+                    let store = StoreNodes {
+                        records: self.records(),
+                        cache: Some(&self.inner.nodes),
+                        runs: None,
+                    };
+                    match store.leaves(run * RUN, RUN_LEAVES) {
+                        Ok(leaves) => leaves.into(),
+                        Err(_) => continue,
+                    }
+                }
+            };
+            if let Some(tile) = Tile::full(0, run) {
+                let _ = writer.write_ahead(tile, &leaves);
+            }
+        }
+    }
+}
+
+/// The log directory's full level-0 tiles, as proofs past its published checkpoint read them
+/// (SPEC §9.8, "Proofs from the log directory's tiles").
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RunTiles<'a> {
+    tiles: &'a DirTiles,
+    /// The durable length of the log when the proof started: a writer that reads a run below
+    /// it from the store writes the run's tile.
+    durable: u64,
+}
+
+impl RunTiles<'_> {
+    /// The 256 hashes of full level-0 tile `run`, if its file is there and of a full tile's
+    /// length. Not checked: the caller checks them against the stored tree.
+    pub(super) fn read(&self, run: u64) -> Option<Vec<[u8; 32]>> {
+        let path = self.tiles.dir.join(Tile::full(0, run)?.path());
+        let file = FsBackend.open(&path, OpenMode::Read).ok()?;
+        // Untrusted, like any tile: not read unless it is a full tile's length.
+        if file.len().ok()? != FULL_TILE_LEN as u64 {
+            return None;
+        }
+        let mut bytes = vec![0; FULL_TILE_LEN];
+        file.read_exact_at(&mut bytes, 0).ok()?;
+        Some(
+            bytes
+                .chunks_exact(32)
+                .map(|c| <[u8; 32]>::try_from(c).unwrap_or_default())
+                .collect(),
+        )
+    }
+
+    /// Writes full level-0 tile `run` of `leaves`, read from the store, if this handle writes
+    /// tiles, the run is durable and no checkpoint is being published.
+    pub(super) fn write(&self, run: u64, leaves: &[[u8; 32]]) {
+        let Some(writer) = &self.tiles.writer else {
+            return;
+        };
+        if (run + 1).saturating_mul(RUN) > self.durable {
+            return;
+        }
+        let Ok(_one) = self.tiles.writing.try_lock() else {
+            return;
+        };
+        if let Some(tile) = Tile::full(0, run) {
+            let _ = writer.write_ahead(tile, leaves);
         }
     }
 }
@@ -315,5 +486,97 @@ impl NodeSource for LogNodes<'_> {
             }
         }
         self.store.perfect_node(level, index)
+    }
+}
+
+#[cfg(all(test, feature = "sled"))]
+mod tests {
+    use super::*;
+    use crate::keys::SecretKey;
+    use crate::log::{NodeCache, RECORD_NODE_LEVEL, Records, RefCache};
+    use crate::registry::Role;
+    use crate::store::MemoryStore;
+    use crate::{Durability, Suite};
+
+    const ORIGIN: &str = "example.com/tiles-ahead";
+
+    // A sha256 log of `n` entries in `path`, Buffered, flushed.
+    fn log_of(path: &Path, n: u64) -> Log {
+        let owner = SecretKey::from_seed(ORIGIN, &[1; 32]).unwrap();
+        let recorder = SecretKey::from_seed("r", &[2; 32]).unwrap();
+        let log = Log::builder()
+            .suite(Suite::Sha256)
+            .durability(Durability::Buffered)
+            .create(path, &owner, ORIGIN)
+            .unwrap();
+        log.register_key(&owner, recorder.key_id(), Role::Recorder, "t")
+            .unwrap();
+        let records = (1..n)
+            .map(|i| {
+                let body = crate::event::Custom::new("example.com/note", &i).unwrap();
+                crate::event::Event::Custom(body).to_record().unwrap()
+            })
+            .collect();
+        log.append_batch(&recorder, records).unwrap();
+        log.flush().unwrap();
+        log
+    }
+
+    // A run's leaves come from its tile written ahead when the tile makes the run's level-8
+    // node: here the records are out of reach (an empty store) and only that node is known,
+    // so the leaves can only have come from the tile. A tile that does not make the node is
+    // not used.
+    #[test]
+    fn a_run_is_read_from_its_tile_only_when_the_tile_makes_its_level_8_node() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("log");
+        let log = log_of(&path, 600);
+        let tile = path.join(TILES_DIR).join("tile/0/001");
+        assert!(
+            tile.exists(),
+            "the run of entries 256..512 was not tiled once durable"
+        );
+        assert!(!path.join(TILES_DIR).join("tile/0/002").exists());
+        let truth = log.proof_nodes().store.leaves(256, 256).unwrap();
+
+        let empty = MemoryStore::new();
+        let refs = RefCache::default();
+        let node = log.inner.nodes.get(RECORD_NODE_LEVEL, 1).unwrap();
+        let only_node = NodeCache::with_limit(16);
+        only_node.put(RECORD_NODE_LEVEL, 1, node);
+        let tiles = log.inner.tiles.get().unwrap();
+        let blind = StoreNodes {
+            records: Records {
+                store: &empty,
+                suite: log.suite(),
+                log_id: log.log_id(),
+                cache: &refs,
+            },
+            cache: Some(&only_node),
+            runs: Some(RunTiles { tiles, durable: 0 }),
+        };
+        assert_eq!(blind.leaves(256 + 3, 4).unwrap(), truth[3..7]);
+
+        // One hash changed: the tile no longer makes the node, and is not used.
+        let mut bytes = std::fs::read(&tile).unwrap();
+        bytes[40] ^= 1;
+        std::fs::write(&tile, &bytes).unwrap();
+        let fresh = NodeCache::with_limit(16);
+        fresh.put(RECORD_NODE_LEVEL, 1, node);
+        let blind = StoreNodes {
+            cache: Some(&fresh),
+            ..blind
+        };
+        assert!(blind.leaves(256 + 3, 4).is_err());
+
+        // The writer, reading the run from its records, writes the tile again.
+        drop(log);
+        let log = Log::builder().open(&path).unwrap();
+        assert_eq!(log.proof_nodes().store.leaves(256, 256).unwrap(), truth);
+        let leaves: Vec<u8> = truth.concat();
+        assert!(
+            std::fs::read(&tile).unwrap() == leaves,
+            "the wrong tile was not written again"
+        );
     }
 }

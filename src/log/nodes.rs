@@ -248,16 +248,23 @@ impl StoreNodes<'_> {
 
     // The 256 leaf hashes of run `run` from its full level-0 tile, if the tile is there and
     // its Merkle tree hash is the level-8 node the run's last record holds (SPEC §9.8): the
-    // tile is derived data, used only once it agrees with the store. Kept in the cache.
+    // tile is derived data, used only once it agrees with the store (checked once per handle
+    // and run). Kept in the cache.
     fn tiled_run(&self, run: u64) -> Option<LeafRun> {
         let runs = self.runs.as_ref()?;
-        // First the node, which is cached or one record: the last run of a growing log has
-        // no such node yet, and is not looked for in a file.
-        let node = self.perfect_node(RECORD_NODE_LEVEL, run).ok()?;
-        let leaves = runs.read(run)?;
-        if crate::tiles::subtree_hash(&self.records.suite, &leaves)? != node {
-            return None;
-        }
+        let leaves = if runs.known_right(run) {
+            runs.read(run)?
+        } else {
+            // First the node, which is cached or one record: the last run of a growing log
+            // has no such node yet, and is not looked for in a file.
+            let node = self.perfect_node(RECORD_NODE_LEVEL, run).ok()?;
+            let leaves = runs.read(run)?;
+            if crate::tiles::subtree_hash(&self.records.suite, &leaves)? != node {
+                return None;
+            }
+            runs.found_right(run);
+            leaves
+        };
         let leaves: LeafRun = leaves.into();
         if let Some(cache) = self.cache {
             cache.put_leaf_run(run, leaves.clone());

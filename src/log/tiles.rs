@@ -94,6 +94,11 @@ pub(super) struct DirTiles {
     /// The runs of 256 entries whose full level-0 tile a writer writes ahead of any
     /// checkpoint, once their entries are durable.
     ahead: Mutex<Ahead>,
+    /// The runs whose full level-0 tile this handle found to make the run's level-8 node, one
+    /// bit each (a 10M-entry log needs 5 KB): not checked again. Every tile the writer puts
+    /// at a run's place holds the run's true hashes; only a power loss before the tile was
+    /// fsynced leaves a wrong one, and that ends this handle's process.
+    verified: Mutex<Vec<u64>>,
 }
 
 /// The runs of 256 leaves a writer has reserved whose tiles are not written yet (SPEC §9.8,
@@ -211,6 +216,7 @@ impl Log {
                 current: (self.len() % RUN == 0).then(Vec::new),
                 pending: VecDeque::new(),
             }),
+            verified: Mutex::new(Vec::new()),
         };
         // Set once, by the open that made this handle.
         let _ = self.inner.tiles.set(tiles);
@@ -439,6 +445,38 @@ impl RunTiles<'_> {
         )
     }
 
+    /// Whether this handle found run `run`'s tile right before ([`RunTiles::found_right`]).
+    pub(super) fn known_right(&self, run: u64) -> bool {
+        let (word, bit) = (run / 64, run % 64);
+        let verified = self
+            .tiles
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        usize::try_from(word)
+            .ok()
+            .and_then(|w| verified.get(w))
+            .is_some_and(|w| w & (1 << bit) != 0)
+    }
+
+    /// Notes that run `run`'s tile makes the run's level-8 node (for runs of a log this
+    /// handle has: the set grows with the log, one bit per run).
+    pub(super) fn found_right(&self, run: u64) {
+        let (word, bit) = (run / 64, run % 64);
+        let Ok(word) = usize::try_from(word) else {
+            return;
+        };
+        let mut verified = self
+            .tiles
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if verified.len() <= word {
+            verified.resize(word + 1, 0);
+        }
+        verified[word] |= 1 << bit;
+    }
+
     /// Writes full level-0 tile `run` of `leaves`, read from the store, if this handle writes
     /// tiles, the run is durable and no checkpoint is being published.
     pub(super) fn write(&self, run: u64, leaves: &[[u8; 32]]) {
@@ -524,8 +562,9 @@ mod tests {
 
     // A run's leaves come from its tile written ahead when the tile makes the run's level-8
     // node: here the records are out of reach (an empty store) and only that node is known,
-    // so the leaves can only have come from the tile. A tile that does not make the node is
-    // not used.
+    // so the leaves can only have come from the tile. Once found right, the handle reads the
+    // tile without the node. In another handle a tile that does not make the node is not
+    // used, and the writer writes it again.
     #[test]
     fn a_run_is_read_from_its_tile_only_when_the_tile_makes_its_level_8_node() {
         let tmp = tempfile::tempdir().unwrap();
@@ -537,40 +576,58 @@ mod tests {
             "the run of entries 256..512 was not tiled once durable"
         );
         assert!(!path.join(TILES_DIR).join("tile/0/002").exists());
-        let truth = log.proof_nodes().store.leaves(256, 256).unwrap();
-
-        let empty = MemoryStore::new();
-        let refs = RefCache::default();
+        let truth: Vec<[u8; 32]> = (256..512)
+            .map(|seq| crate::merkle::leaf_hash(log.suite(), &log.read(seq).unwrap().unwrap().hash))
+            .collect();
         let node = log.inner.nodes.get(RECORD_NODE_LEVEL, 1).unwrap();
-        let only_node = NodeCache::with_limit(16);
-        only_node.put(RECORD_NODE_LEVEL, 1, node);
-        let tiles = log.inner.tiles.get().unwrap();
-        let blind = StoreNodes {
-            records: Records {
-                store: &empty,
-                suite: log.suite(),
-                log_id: log.log_id(),
-                cache: &refs,
-            },
-            cache: Some(&only_node),
-            runs: Some(RunTiles { tiles, durable: 0 }),
+        let (empty, refs) = (MemoryStore::new(), RefCache::default());
+        // Nodes of a store out of reach, with the cache holding `known`, over `log`'s tiles.
+        let blind = |log: &Log, known: Option<[u8; 32]>, run: &dyn Fn(&StoreNodes<'_>)| {
+            let cache = NodeCache::with_limit(16);
+            if let Some(node) = known {
+                cache.put(RECORD_NODE_LEVEL, 1, node);
+            }
+            let tiles = log.inner.tiles.get().unwrap();
+            run(&StoreNodes {
+                records: Records {
+                    store: &empty,
+                    suite: log.suite(),
+                    log_id: log.log_id(),
+                    cache: &refs,
+                },
+                cache: Some(&cache),
+                runs: Some(RunTiles { tiles, durable: 0 }),
+            });
         };
-        assert_eq!(blind.leaves(256 + 3, 4).unwrap(), truth[3..7]);
+        blind(&log, None, &|nodes| {
+            assert!(
+                nodes.leaves(256 + 3, 4).is_err(),
+                "used before it was checked"
+            );
+        });
+        blind(&log, Some(node), &|nodes| {
+            assert_eq!(nodes.leaves(256 + 3, 4).unwrap(), truth[3..7]);
+        });
+        blind(&log, None, &|nodes| {
+            assert_eq!(
+                nodes.leaves(256 + 3, 4).unwrap(),
+                truth[3..7],
+                "checked again"
+            );
+        });
+        drop(log);
 
-        // One hash changed: the tile no longer makes the node, and is not used.
+        // One hash changed: another handle finds the tile does not make the node.
         let mut bytes = std::fs::read(&tile).unwrap();
         bytes[40] ^= 1;
         std::fs::write(&tile, &bytes).unwrap();
-        let fresh = NodeCache::with_limit(16);
-        fresh.put(RECORD_NODE_LEVEL, 1, node);
-        let blind = StoreNodes {
-            cache: Some(&fresh),
-            ..blind
-        };
-        assert!(blind.leaves(256 + 3, 4).is_err());
+        let reader = Log::builder().open_read_only(&path).unwrap();
+        blind(&reader, Some(node), &|nodes| {
+            assert!(nodes.leaves(256 + 3, 4).is_err(), "a wrong tile was used");
+        });
+        drop(reader);
 
         // The writer, reading the run from its records, writes the tile again.
-        drop(log);
         let log = Log::builder().open(&path).unwrap();
         assert_eq!(log.proof_nodes().store.leaves(256, 256).unwrap(), truth);
         let leaves: Vec<u8> = truth.concat();

@@ -636,4 +636,71 @@ mod tests {
             "the wrong tile was not written again"
         );
     }
+
+    // Completed runs wait for durability in order, at most AHEAD_RUNS of them (the oldest
+    // dropped), with their leaves when this handle reserved the whole run; the run an open
+    // found partly stored waits without leaves, to be read from its records.
+    #[test]
+    fn runs_wait_for_durability_in_order_and_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("log");
+        let log = log_of(&path, 300);
+        drop(log);
+        let log = Log::builder()
+            .durability(Durability::Buffered)
+            .open(&path)
+            .unwrap();
+        let ahead = || {
+            let a = log.inner.tiles.get().unwrap().ahead.lock().unwrap();
+            let runs: Vec<(u64, bool)> = a.pending.iter().map(|(r, l)| (*r, l.is_some())).collect();
+            (a.next, runs)
+        };
+        assert_eq!(ahead(), (300, vec![]));
+        // Leaves noted as reservations would: from 300 on, 300 runs and a bit.
+        let leaf = |i: u64| [(i % 251) as u8; 32];
+        let total = 300 * RUN + 10;
+        let mut next = 300;
+        for chunk in [3u64, 1, 700, 5_000, 70_000, total - 300 - 75_704] {
+            let leaves: Vec<[u8; 32]> = (next..next + chunk).map(leaf).collect();
+            log.note_leaves(next, &leaves);
+            next += chunk;
+        }
+        let (at, runs) = ahead();
+        assert_eq!(at, 300 + total - 300);
+        assert_eq!(runs.len(), AHEAD_RUNS);
+        let first = runs[0].0;
+        assert_eq!(
+            first,
+            (at / RUN) - AHEAD_RUNS as u64,
+            "the oldest were dropped"
+        );
+        assert!(runs.windows(2).all(|w| w[1].0 == w[0].0 + 1), "in order");
+        assert!(
+            runs.iter().all(|(_, has)| *has),
+            "leaves kept for whole runs"
+        );
+        let a = log.inner.tiles.get().unwrap().ahead.lock().unwrap();
+        let (run, leaves) = a.pending.back().unwrap();
+        let start = run * RUN;
+        assert_eq!(
+            leaves.as_deref().unwrap(),
+            &(start..start + RUN).map(leaf).collect::<Vec<_>>()[..]
+        );
+        drop(a);
+
+        // A fresh handle on a log whose last run is partly stored: that run waits without
+        // leaves.
+        let tmp = tempfile::tempdir().unwrap();
+        let log = log_of(&tmp.path().join("log"), 300);
+        drop(log);
+        let log = Log::builder()
+            .durability(Durability::Buffered)
+            .open(&tmp.path().join("log"))
+            .unwrap();
+        log.note_leaves(300, &(300..600).map(leaf).collect::<Vec<_>>());
+        let a = log.inner.tiles.get().unwrap().ahead.lock().unwrap();
+        let runs: Vec<(u64, bool)> = a.pending.iter().map(|(r, l)| (*r, l.is_some())).collect();
+        assert_eq!(runs, vec![(1, false)]);
+        assert_eq!(a.current.as_ref().map(Vec::len), Some(600 - 512));
+    }
 }

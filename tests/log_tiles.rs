@@ -451,4 +451,17 @@ fn full_tiles_are_written_ahead_once_durable_and_are_used_only_when_right() {
         files(&fresh) == files(&tiles),
         "the tiles differ from a fresh write"
     );
+    drop(log);
+
+    // A Buffered writer closed without a flush: the close makes its entries durable, and
+    // the runs they complete get their tiles.
+    let log = open(&path, TilesMode::Kept);
+    grow_to(&log, 1_100);
+    assert!(!tile(3).exists(), "a tile of entries not yet durable");
+    drop(log);
+    assert!(
+        tile(3).exists(),
+        "run 3 not tiled when the close made it durable"
+    );
+    assert!(!tile(4).exists());
 }

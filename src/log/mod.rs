@@ -274,10 +274,14 @@ impl Drop for Inner {
             if len == self.progress.durable() {
                 return;
             }
-            let _ = self
+            let flushed = self
                 .store
                 .put(WATERMARK_KEY, &len.to_be_bytes())
                 .and_then(|()| self.store.flush());
+            // Durable now: the runs it completed get their tiles, as after any flush.
+            if flushed.is_ok() {
+                self.write_tiles_ahead(len);
+            }
         }
     }
 }

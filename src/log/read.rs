@@ -359,15 +359,22 @@ impl Iterator for Entries<'_> {
     }
 }
 
+impl Inner {
+    /// Where this log's records are read (SPEC §9.1).
+    pub(super) fn records(&self) -> Records<'_> {
+        Records {
+            store: self.store.as_ref(),
+            suite: self.descriptor.suite(),
+            log_id: self.descriptor.log_id(),
+            cache: &self.refs,
+        }
+    }
+}
+
 impl Log {
     /// Where this log's records are read (SPEC §9.1).
     pub(crate) fn records(&self) -> Records<'_> {
-        Records {
-            store: self.inner.store.as_ref(),
-            suite: self.suite(),
-            log_id: self.log_id(),
-            cache: &self.inner.refs,
-        }
+        self.inner.records()
     }
 
     /// The entry at `seq`, if written.

@@ -364,13 +364,20 @@ impl Log {
         }
     }
 
+    /// Writes the tiles of the noted runs `0..durable` covers: [`Inner::write_tiles_ahead`].
+    pub(super) fn write_tiles_ahead(&self, durable: u64) {
+        self.inner.write_tiles_ahead(durable);
+    }
+}
+
+impl super::Inner {
     /// Writes the full level-0 tile of every noted run whose entries `0..durable` covers
     /// (SPEC §9.8, "In the log directory", item 5), without an fsync: a tile is checked
     /// against the stored tree before it is used, and fsynced before a checkpoint relies on
     /// it. While a checkpoint is being published the runs wait for the next flush. A tile
     /// that cannot be written is left to be tiled when a proof reads its run.
     pub(super) fn write_tiles_ahead(&self, durable: u64) {
-        let Some(tiles) = self.inner.tiles.get() else {
+        let Some(tiles) = self.tiles.get() else {
             return;
         };
         let Some(writer) = &tiles.writer else {
@@ -399,7 +406,7 @@ impl Log {
                 None => {
                     let store = StoreNodes {
                         records: self.records(),
-                        cache: Some(&self.inner.nodes),
+                        cache: Some(&self.nodes),
                         runs: None,
                     };
                     match store.leaves(run * RUN, RUN_LEAVES) {

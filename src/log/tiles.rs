@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::checkpoint::SignedCheckpoint;
 use crate::merkle::{NodeId, NodeSource};
-use crate::segment::{Backend, FsBackend, OpenMode};
+use crate::segment::{Backend, FsBackend};
 use crate::tiles::{
-    FULL_TILE_LEN, Tile, TileReader, TileReaderOptions, TileWriteError, TileWriter, WriteMode,
-    WriteSummary,
+    TILE_WIDTH, Tile, TileReader, TileReaderOptions, TileWriteError, TileWriter, WriteMode,
+    WriteSummary, read_tile_file,
 };
 
 use super::{LeafRun, Log, NodeReadError, RUN_LEAVES, ReadError, StoreNodes};
@@ -380,13 +380,8 @@ impl super::Inner {
         let Some(tiles) = self.tiles.get() else {
             return;
         };
-        let Some(writer) = &tiles.writer else {
+        let Some((writer, _one)) = tiles.try_writing() else {
             return;
-        };
-        let _one = match tiles.writing.try_lock() {
-            Ok(g) => g,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return,
         };
         loop {
             let next = {
@@ -415,10 +410,30 @@ impl super::Inner {
                     }
                 }
             };
-            if let Some(tile) = Tile::full(0, run) {
-                let _ = writer.write_ahead(tile, &leaves);
-            }
+            write_run(writer, run, &leaves);
         }
+    }
+}
+
+impl DirTiles {
+    /// The writer of this handle's tiles and the right to write them now: `None` for a
+    /// read-only handle, or while a checkpoint is being published.
+    fn try_writing(&self) -> Option<(&TileWriter<FsBackend>, std::sync::MutexGuard<'_, ()>)> {
+        let writer = self.writer.as_ref()?;
+        let one = match self.writing.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some((writer, one))
+    }
+}
+
+/// Writes full level-0 tile `run` ahead of any checkpoint (SPEC §9.8, item 5). A tile that
+/// cannot be written is left to be tiled when a proof reads its run.
+fn write_run(writer: &TileWriter<FsBackend>, run: u64, leaves: &[[u8; 32]]) {
+    if let Some(tile) = Tile::full(0, run) {
+        let _ = writer.write_ahead(tile, leaves);
     }
 }
 
@@ -437,19 +452,8 @@ impl RunTiles<'_> {
     /// length. Not checked: the caller checks them against the stored tree.
     pub(super) fn read(&self, run: u64) -> Option<Vec<[u8; 32]>> {
         let path = self.tiles.dir.join(Tile::full(0, run)?.path());
-        let file = FsBackend.open(&path, OpenMode::Read).ok()?;
         // Untrusted, like any tile: not read unless it is a full tile's length.
-        if file.len().ok()? != FULL_TILE_LEN as u64 {
-            return None;
-        }
-        let mut bytes = vec![0; FULL_TILE_LEN];
-        file.read_exact_at(&mut bytes, 0).ok()?;
-        Some(
-            bytes
-                .chunks_exact(32)
-                .map(|c| <[u8; 32]>::try_from(c).unwrap_or_default())
-                .collect(),
-        )
+        read_tile_file(&FsBackend, &path, TILE_WIDTH).ok()
     }
 
     /// Whether this handle found run `run`'s tile right before ([`RunTiles::found_right`]).
@@ -487,17 +491,11 @@ impl RunTiles<'_> {
     /// Writes full level-0 tile `run` of `leaves`, read from the store, if this handle writes
     /// tiles, the run is durable and no checkpoint is being published.
     pub(super) fn write(&self, run: u64, leaves: &[[u8; 32]]) {
-        let Some(writer) = &self.tiles.writer else {
-            return;
-        };
         if (run + 1).saturating_mul(RUN) > self.durable {
             return;
         }
-        let Ok(_one) = self.tiles.writing.try_lock() else {
-            return;
-        };
-        if let Some(tile) = Tile::full(0, run) {
-            let _ = writer.write_ahead(tile, leaves);
+        if let Some((writer, _one)) = self.tiles.try_writing() {
+            write_run(writer, run, leaves);
         }
     }
 }

@@ -17,6 +17,7 @@
 mod reader;
 mod writer;
 
+pub(crate) use reader::read_tile_file;
 pub use reader::{TileReadError, TileReader, TileReaderOptions};
 pub use writer::{TileWriteError, TileWriter, WriteMode, WriteSummary};
 

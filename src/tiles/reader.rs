@@ -249,58 +249,68 @@ impl<B: Backend> TileReader<B> {
     }
 
     fn read_file(&self, path: &Path, width: u16) -> Result<Vec<[u8; 32]>, TileReadError> {
-        let io_err = |source: io::Error| TileReadError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = match self.backend.open(path, OpenMode::Read) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(TileReadError::Missing {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(e) => return Err(io_err(e)),
-        };
-        let len = file.len().map_err(io_err)?;
-        if len > FULL_TILE_LEN as u64 {
-            return Err(TileReadError::TooLarge {
+        read_tile_file(&self.backend, path, width)
+    }
+}
+
+/// The hashes of the tile file at `path`, which must hold exactly `width` of them: a file
+/// longer than any tile is not read, one of another length is [`TileReadError::WrongLength`].
+pub(crate) fn read_tile_file<B: Backend + ?Sized>(
+    backend: &B,
+    path: &Path,
+    width: u16,
+) -> Result<Vec<[u8; 32]>, TileReadError> {
+    let io_err = |source: io::Error| TileReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match backend.open(path, OpenMode::Read) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(TileReadError::Missing {
                 path: path.to_path_buf(),
-                len,
             });
         }
-        let expected = u64::from(width) * HASH_LEN as u64;
-        if len != expected {
-            return Err(TileReadError::WrongLength {
+        Err(e) => return Err(io_err(e)),
+    };
+    let len = file.len().map_err(io_err)?;
+    if len > FULL_TILE_LEN as u64 {
+        return Err(TileReadError::TooLarge {
+            path: path.to_path_buf(),
+            len,
+        });
+    }
+    let expected = u64::from(width) * HASH_LEN as u64;
+    if len != expected {
+        return Err(TileReadError::WrongLength {
+            path: path.to_path_buf(),
+            expected,
+            found: len,
+        });
+    }
+    // `len` is at most 8,192 here.
+    let mut buf = [0u8; FULL_TILE_LEN];
+    let bytes = &mut buf[..expected as usize];
+    file.read_exact_at(bytes, 0).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            // The file was cut between its length and the read.
+            TileReadError::WrongLength {
                 path: path.to_path_buf(),
                 expected,
-                found: len,
-            });
-        }
-        // `len` is at most 8,192 here.
-        let mut buf = [0u8; FULL_TILE_LEN];
-        let bytes = &mut buf[..expected as usize];
-        file.read_exact_at(bytes, 0).map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                // The file was cut between its length and the read.
-                TileReadError::WrongLength {
-                    path: path.to_path_buf(),
-                    expected,
-                    found: file.len().unwrap_or(0),
-                }
-            } else {
-                io_err(e)
+                found: file.len().unwrap_or(0),
             }
-        })?;
-        Ok(bytes
-            .chunks_exact(HASH_LEN)
-            .map(|c| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(c);
-                h
-            })
-            .collect())
-    }
+        } else {
+            io_err(e)
+        }
+    })?;
+    Ok(bytes
+        .chunks_exact(HASH_LEN)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect())
 }
 
 impl<B: Backend> NodeSource for TileReader<B> {

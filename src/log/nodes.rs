@@ -27,11 +27,11 @@ pub enum NodeReadError {
 }
 
 // Reads perfect Merkle nodes where the log stores them (SPEC §9.1): a node of level 8 and up
-// in the record of the last leaf it covers; a leaf hash from the entry (the `prev` of the next
-// record, or the entry restored and hashed); a node of levels 1 to 7 from the leaves it covers,
-// all in one tile's run of 256 leaves: from the run's full level-0 tile in the log directory
-// when its hashes make the level-8 node the run's last record holds (SPEC §9.8), else from the
-// run's records.
+// in the record of the last leaf it covers; a leaf hash, or a node of levels 1 to 7 hashed from
+// the leaves it covers, from the run of 256 leaves it lies in: from the run's full level-0 tile
+// in the log directory when its hashes make the level-8 node the run's last record holds (SPEC
+// §9.8), else from the run's records (a leaf hash is the `prev` of the next record, or the
+// last entry restored and hashed).
 pub(crate) struct StoreNodes<'a> {
     pub(crate) records: Records<'a>,
     /// Where upper nodes read once are kept (absent while opening).
@@ -46,8 +46,12 @@ pub(crate) struct StoreNodes<'a> {
 /// the store each time, so memory stays bounded however long the log grows.
 #[derive(Debug)]
 pub(crate) struct NodeCache {
-    nodes: std::sync::RwLock<std::collections::HashMap<(u32, u64), [u8; 32]>>,
+    nodes: std::sync::RwLock<NodeMap>,
     limit: usize,
+    /// Nodes of levels [`LOW_LEVEL`] to [`CACHE_LEVEL`] − 1, kept once a proof has hashed
+    /// them from their leaves (never by appending, which makes many): at most [`LOW_NODES`],
+    /// none when the limit is 0. Once full it keeps what it has, as `nodes` does.
+    low: std::sync::RwLock<NodeMap>,
     /// The leaf hashes of the last runs of 256 leaves read (the nodes of levels 1 to 7 are
     /// hashed from them); at most [`LEAF_RUNS`].
     leaf_runs: Mutex<LeafRuns>,
@@ -75,6 +79,17 @@ const LEAF_RUNS: usize = 256;
 /// Nodes at and above this level are cached.
 pub(super) const CACHE_LEVEL: u32 = 6;
 
+/// Nodes at and above this level, and below [`CACHE_LEVEL`], are cached once a proof has
+/// hashed them: a proof then hashes at most 4 nodes of a run (levels 1 and 2), not 57.
+const LOW_LEVEL: u32 = 3;
+
+/// The most nodes of levels [`LOW_LEVEL`] to [`CACHE_LEVEL`] − 1 a node cache keeps (56 per
+/// run of 256 leaves): those of 4,096 runs, in about 12 MiB (7/8 of 2^18, the most a map of
+/// 2^18 slots holds before it doubles), as the tiles' reader keeps its lower nodes.
+const LOW_NODES: usize = 229_376;
+
+type NodeMap = std::collections::HashMap<(u32, u64), [u8; 32]>;
+
 /// The default limit of a log handle's node cache: 114,688 upper nodes, every cached node of
 /// a log of 3.6 million entries, in about 6 MiB (7/8 of 2^17: the most a map of 2^17 slots
 /// holds before it doubles).
@@ -92,6 +107,7 @@ impl NodeCache {
         NodeCache {
             nodes: Default::default(),
             limit,
+            low: Default::default(),
             leaf_runs: Default::default(),
         }
     }
@@ -124,29 +140,43 @@ impl NodeCache {
         order.push_back(run);
     }
 
-    /// How many nodes it holds.
+    /// How many upper nodes it holds (levels [`CACHE_LEVEL`] and up).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.nodes.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    pub(super) fn get(&self, level: u32, index: u64) -> Option<[u8; 32]> {
-        if level < CACHE_LEVEL {
-            return None;
+    /// How many nodes of levels [`LOW_LEVEL`] to [`CACHE_LEVEL`] − 1 it holds.
+    #[cfg(test)]
+    fn low_len(&self) -> usize {
+        self.low.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    // The map that keeps nodes of `level`, and its limit.
+    fn map(&self, level: u32) -> Option<(&std::sync::RwLock<NodeMap>, usize)> {
+        if level >= CACHE_LEVEL {
+            Some((&self.nodes, self.limit))
+        } else if level >= LOW_LEVEL && self.limit > 0 {
+            Some((&self.low, LOW_NODES))
+        } else {
+            None
         }
-        self.nodes
-            .read()
+    }
+
+    pub(super) fn get(&self, level: u32, index: u64) -> Option<[u8; 32]> {
+        let (map, _) = self.map(level)?;
+        map.read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&(level, index))
             .copied()
     }
 
     pub(super) fn put(&self, level: u32, index: u64, hash: [u8; 32]) {
-        if level < CACHE_LEVEL {
+        let Some((map, limit)) = self.map(level) else {
             return;
-        }
-        let mut m = self.nodes.write().unwrap_or_else(|p| p.into_inner());
-        if m.len() < self.limit {
+        };
+        let mut m = map.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() < limit {
             m.insert((level, index), hash);
         }
     }
@@ -175,8 +205,9 @@ impl StoreNodes<'_> {
             source,
         };
         let missing = || NodeReadError::Missing { level, index };
-        if (1..RECORD_NODE_LEVEL).contains(&level) {
-            // Hashed from the leaves it covers, which lie in one run of 256.
+        if level < RECORD_NODE_LEVEL {
+            // A leaf hash, or hashed from the leaves it covers, which lie in one run of 256:
+            // a proof reads several nodes of the run, and the run is read once.
             let first = index.checked_shl(level).filter(|f| f >> level == index);
             let leaves = self
                 .leaves(first.ok_or_else(missing)?, 1 << level)
@@ -191,11 +222,6 @@ impl StoreNodes<'_> {
             .ok_or_else(missing)?;
         let record = StoredRecord::parse(seq, &bytes)
             .map_err(|source| read_err(ReadError::Corrupt { seq, source }))?;
-        if level == 0 {
-            // The leaf hash is recomputed from the entry, which its record restores.
-            let entry = self.records.restore(seq, &record).map_err(read_err)?;
-            return Ok(merkle::leaf_hash(self.records.suite, &entry.hash));
-        }
         record.node(level).ok_or_else(missing)
     }
 }
@@ -469,6 +495,47 @@ mod tests {
             off.leaf_run(1, 1).is_none(),
             "a cache turned off keeps nothing"
         );
+    }
+
+    // The nodes of levels 3 to 5 a proof hashed are kept, up to their own bound, and only
+    // those: appending (which makes every node) keeps none, a cache turned off keeps none, and
+    // the proofs are those of a handle that caches nothing.
+    #[test]
+    fn lower_nodes_hashed_by_proofs_are_kept_within_their_bound() {
+        let store = Arc::new(MemoryStore::new());
+        let (log, recorder) = recorder_log(&store, DEFAULT_NODE_CACHE);
+        log.append_batch(&recorder, notes(0..1200u32)).unwrap();
+        assert_eq!(log.inner.nodes.low_len(), 0, "kept by appending");
+        let size = log.len();
+        let proofs: Vec<_> = (0..size)
+            .step_by(37)
+            .map(|seq| log.inclusion_proof(seq, size - 1).unwrap())
+            .collect();
+        let kept = log.inner.nodes.low_len();
+        // Each proof of a leaf in a full run hashes one node of each of levels 3 to 5.
+        assert!(kept >= 3 * 4, "{kept} kept");
+        let uncached = Log::builder().node_cache(0).open_in(store.clone()).unwrap();
+        let again: Vec<_> = (0..size)
+            .step_by(37)
+            .map(|seq| uncached.inclusion_proof(seq, size - 1).unwrap())
+            .collect();
+        assert_eq!(again, proofs);
+        assert_eq!(uncached.inner.nodes.low_len(), 0, "kept with the cache off");
+
+        let cache = NodeCache::default();
+        for i in 0..LOW_NODES as u64 + 10 {
+            cache.put(LOW_LEVEL + (i % 3) as u32, i, [1; 32]);
+        }
+        assert_eq!(cache.low_len(), LOW_NODES);
+        assert_eq!(cache.get(LOW_LEVEL, 0), Some([1; 32]));
+        assert_eq!(cache.get(LOW_LEVEL, LOW_NODES as u64 + 9), None);
+        cache.put(LOW_LEVEL - 1, 0, [2; 32]);
+        assert_eq!(
+            cache.get(LOW_LEVEL - 1, 0),
+            None,
+            "levels 1 and 2 are hashed"
+        );
+        assert_eq!(cache.len(), 0, "the upper nodes' bound is apart");
     }
 
     // A record that cannot be read fails the proofs that need it, naming it, and no other

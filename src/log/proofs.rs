@@ -159,8 +159,8 @@ impl Log {
     /// run's last record holds (SPEC §9.8); otherwise (the log's growing last run, a tile
     /// missing or wrong, a [`crate::store::MemoryStore`] log or
     /// [`crate::log::TilesMode::Ignored`]) in one scan of up to 257 records, after which a
-    /// writer writes the run's tile. The handle keeps the last 256 runs it read, unless its
-    /// node cache is 0. For many proofs of one size, sign a checkpoint first
+    /// writer writes the run's tile. The handle keeps the last 256 runs it read, and the
+    /// nodes of levels 3 to 5 it hashed (up to a bound), unless its node cache is 0. For many proofs of one size, sign a checkpoint first
     /// ([`Log::checkpoint`]): it publishes every tile of its tree, and proofs of that size read
     /// nothing else.
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<[u8; 32]>, LogProofError> {

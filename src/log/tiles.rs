@@ -612,6 +612,8 @@ mod tests {
         });
         blind(&log, Some(node), &|nodes| {
             assert_eq!(nodes.leaves(256 + 3, 4).unwrap(), truth[3..7]);
+            // A leaf hash too comes from the run, not from its record.
+            assert_eq!(nodes.perfect_node(0, 256 + 9).unwrap(), truth[9]);
         });
         blind(&log, None, &|nodes| {
             assert_eq!(

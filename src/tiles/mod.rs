@@ -277,21 +277,20 @@ pub fn subtree_hash<H: TreeHasher + ?Sized>(hasher: &H, hashes: &[[u8; 32]]) -> 
     if !n.is_power_of_two() || n > usize::from(TILE_WIDTH) {
         return None;
     }
-    let mut level = [[0u8; 32]; TILE_WIDTH as usize / 2];
-    if n == 1 {
-        return hashes.first().copied();
-    }
-    for (out, pair) in level.iter_mut().zip(hashes.chunks_exact(2)) {
-        *out = hasher.node(&pair[0], &pair[1]);
-    }
-    let mut len = n / 2;
-    while len > 1 {
-        for i in 0..len / 2 {
-            level[i] = hasher.node(&level[2 * i], &level[2 * i + 1]);
+    Some(perfect_hash(hasher, hashes))
+}
+
+// The Merkle tree hash of a non-empty power-of-two run, by halves (at most 8 deep for a tile's
+// 256 hashes; no buffer to fill).
+fn perfect_hash<H: TreeHasher + ?Sized>(hasher: &H, hashes: &[[u8; 32]]) -> [u8; 32] {
+    match hashes {
+        [one] => *one,
+        [left, right] => hasher.node(left, right),
+        _ => {
+            let (left, right) = hashes.split_at(hashes.len() / 2);
+            hasher.node(&perfect_hash(hasher, left), &perfect_hash(hasher, right))
         }
-        len /= 2;
     }
-    Some(level[0])
 }
 
 /// The tiles a tree of `size` leaves has, level by level from 0, left to right within a level:

@@ -9,7 +9,8 @@
 //!   read-only open of the same log made while `<log>/tiles/checkpoint` was moved away, so
 //!   that no tile is covered by a published checkpoint and every full level-0 tile is read as
 //!   a tile written ahead (SPEC §9.8, item 5): checked against the level-8 node its run's last
-//!   record holds, then used for the nodes of levels 1–7; levels 8 and up from the records.
+//!   record holds, then used for the leaf hashes and the nodes of levels 1–7; levels 8 and up
+//!   from the records.
 //! * `from_disk_<N>/store`: `Log::inclusion_proof` of the writer opened with
 //!   `TilesMode::Ignored`: nodes from the entry records and the sled index, as before tiles
 //!   were kept; warmed by one read in order.

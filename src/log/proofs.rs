@@ -160,9 +160,9 @@ impl Log {
     /// missing or wrong, a [`crate::store::MemoryStore`] log or
     /// [`crate::log::TilesMode::Ignored`]) in one scan of up to 257 records, after which a
     /// writer writes the run's tile. The handle keeps the last 256 runs it read, and the
-    /// nodes of levels 3 to 5 it hashed (up to a bound), unless its node cache is 0. For many proofs of one size, sign a checkpoint first
-    /// ([`Log::checkpoint`]): it publishes every tile of its tree, and proofs of that size read
-    /// nothing else.
+    /// nodes of levels 3 to 5 it hashed (up to a bound), unless its node cache is 0. For many
+    /// proofs of one size, sign a checkpoint first ([`Log::checkpoint`]): it publishes every
+    /// tile of its tree, and proofs of that size read nothing else.
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<[u8; 32]>, LogProofError> {
         self.check_size(size)?;
         let nodes = self.nodes();

@@ -280,10 +280,11 @@ pub fn subtree_hash<H: TreeHasher + ?Sized>(hasher: &H, hashes: &[[u8; 32]]) -> 
     Some(perfect_hash(hasher, hashes))
 }
 
-// The Merkle tree hash of a non-empty power-of-two run, by halves (at most 8 deep for a tile's
-// 256 hashes; no buffer to fill).
+// The Merkle tree hash of a power-of-two run, by halves (at most 8 deep for a tile's 256
+// hashes; no buffer to fill).
 fn perfect_hash<H: TreeHasher + ?Sized>(hasher: &H, hashes: &[[u8; 32]]) -> [u8; 32] {
     match hashes {
+        [] => hasher.empty(),
         [one] => *one,
         [left, right] => hasher.node(left, right),
         _ => {

@@ -237,7 +237,7 @@ impl Log {
             // The last entry's completion and the wait for durability take one lock.
             self.inner
                 .progress
-                .complete_and_wait_durable(seq, seq + 1, &|target| self.flush_to(target))
+                .complete_and_wait_durable(seq, seq + 1, self)
                 .map_err(AppendError::Poisoned)?;
         } else {
             self.inner.progress.complete(seq);
@@ -533,20 +533,7 @@ impl Log {
     }
 
     pub(super) fn wait_durable(&self, len: u64) -> Result<(), String> {
-        self.inner
-            .progress
-            .wait_durable(len, &|target| self.flush_to(target))
-    }
-
-    // Makes entries `0..target` (all written) durable, with the watermark that says so.
-    pub(super) fn flush_to(&self, target: u64) -> Result<(), String> {
-        let store = &self.inner.store;
-        store
-            .put(WATERMARK_KEY, &target.to_be_bytes())
-            .and_then(|()| store.flush())
-            .map_err(|e| format!("flush failed: {e}"))?;
-        self.write_tiles_ahead(target);
-        Ok(())
+        self.inner.progress.wait_durable(len, self)
     }
 
     /// Makes every append that has returned durable.
@@ -605,5 +592,27 @@ impl Log {
             KeyChange::Rotate(p) => encode_builtin(p),
         };
         self.append(owner, Record::new(change.kind(), payload))
+    }
+}
+
+// A group commit: the store's sync makes the entries durable; the store's derived index and the
+// level-0 tiles of the runs now durable follow once the appenders are released.
+impl super::progress::Flush for Log {
+    // Makes entries `0..target` (all written) durable, with the watermark that says so.
+    fn sync(&self, target: u64) -> Result<(), String> {
+        let store = &self.inner.store;
+        store
+            .put(WATERMARK_KEY, &target.to_be_bytes())
+            .and_then(|()| store.sync())
+            .map_err(|e| format!("flush failed: {e}"))
+    }
+
+    fn settle(&self, target: u64) -> Result<(), String> {
+        self.inner
+            .store
+            .settle()
+            .map_err(|e| format!("flush failed: {e}"))?;
+        self.write_tiles_ahead(target);
+        Ok(())
     }
 }

@@ -19,6 +19,29 @@ use std::time::Duration;
 /// How long a flusher waits for entries already reserved, but not yet written, to join its group.
 const GATHER: Duration = Duration::from_micros(200);
 
+/// How a group commit makes entries durable. An error from either step poisons the log.
+pub(crate) trait Flush {
+    /// Makes every entry before `target` durable (every one of them is written).
+    fn sync(&self, target: u64) -> Result<(), String>;
+    /// Does what durability does not need (derived data) after a `sync` to `target`: run once
+    /// the appenders that sync released are woken, and before the next flush starts.
+    fn settle(&self, target: u64) -> Result<(), String>;
+}
+
+// Takes off `waiters` those whose entries are now durable, to be woken.
+fn take_released(waiters: &mut Vec<(u64, u64, Thread)>, durable: u64) -> Vec<Thread> {
+    let mut released = Vec::new();
+    waiters.retain(|(wlen, _, t)| {
+        if *wlen <= durable {
+            released.push(t.clone());
+            false
+        } else {
+            true
+        }
+    });
+    released
+}
+
 #[derive(Debug, Default)]
 struct State {
     completed: u64,
@@ -120,7 +143,7 @@ impl Progress {
         &self,
         seq: u64,
         len: u64,
-        flush: &dyn Fn(u64) -> Result<(), String>,
+        flush: &dyn Flush,
     ) -> Result<(), String> {
         let mut s = self.lock();
         // No hand-off to a parked appender: this one flushes next if no one else is.
@@ -170,12 +193,8 @@ impl Progress {
     }
 
     /// Returns once entries `0..len` are durable, flushing with `flush` if no one else is.
-    /// `flush(target)` must make every write that completed before it durable.
-    pub(crate) fn wait_durable(
-        &self,
-        len: u64,
-        flush: &dyn Fn(u64) -> Result<(), String>,
-    ) -> Result<(), String> {
+    /// `flush` makes entries durable (see [`Flush`]).
+    pub(crate) fn wait_durable(&self, len: u64, flush: &dyn Flush) -> Result<(), String> {
         self.wait_durable_locked(self.lock(), len, flush)
     }
 
@@ -183,7 +202,7 @@ impl Progress {
         &'a self,
         mut s: MutexGuard<'a, State>,
         len: u64,
-        flush: &dyn Fn(u64) -> Result<(), String>,
+        flush: &dyn Flush,
     ) -> Result<(), String> {
         loop {
             if s.durable >= len {
@@ -213,45 +232,48 @@ impl Progress {
                 }
                 let target = s.completed;
                 drop(s);
-                let result = flush(target);
+                let result = flush.sync(target);
+                s = self.lock();
+                if let Err(e) = result {
+                    s.flushing = false;
+                    s.poison(e, &self.poisoned);
+                    continue;
+                }
+                s.durable = s.durable.max(target);
+                self.durable.store(s.durable, Ordering::Release);
+                let durable = s.durable;
+                // Waking a thread is a system call: not with the lock held, which every
+                // appender needs.
+                let released = take_released(&mut s.waiters, durable);
+                drop(s);
+                for t in released {
+                    t.unpark();
+                }
+                // What durability does not need runs while the appenders just released sign
+                // their next entries, and before the next flush may start.
+                let settled = flush.settle(target);
                 s = self.lock();
                 s.flushing = false;
-                match result {
-                    Ok(()) => {
-                        s.durable = s.durable.max(target);
-                        self.durable.store(s.durable, Ordering::Release);
-                        let durable = s.durable;
-                        let completed = s.completed;
-                        let mut wake = Vec::new();
-                        let mut handed_off = false;
-                        s.waiters.retain(|(wlen, _, t)| {
-                            if *wlen <= durable {
-                                wake.push(t.clone());
-                                false
-                            } else {
-                                // The first one still waiting takes over flushing if there is
-                                // written work to flush.
-                                if !handed_off && completed > durable {
-                                    wake.push(t.clone());
-                                    handed_off = true;
-                                }
-                                true
-                            }
-                        });
-                        // Waking a thread is a system call: not with the lock held, which every
-                        // appender needs.
-                        drop(s);
-                        for t in wake {
-                            t.unpark();
-                        }
-                        // The flusher's own entry is almost always in what it flushed.
-                        if durable >= len {
-                            return Ok(());
-                        }
-                        s = self.lock();
+                let next = match settled {
+                    Err(e) => {
+                        // The entries are durable; nothing after them may be acknowledged.
+                        s.poison(e, &self.poisoned);
+                        None
                     }
-                    Err(e) => s.poison(e, &self.poisoned),
+                    // The first one still waiting takes over flushing if there is written
+                    // work to flush.
+                    Ok(()) if s.completed > s.durable => s.waiters.first().map(|w| w.2.clone()),
+                    Ok(()) => None,
+                };
+                drop(s);
+                if let Some(t) = next {
+                    t.unpark();
                 }
+                // The flusher's own entry is almost always in what it flushed.
+                if durable >= len {
+                    return Ok(());
+                }
+                s = self.lock();
                 continue;
             }
             let ticket = s.next_ticket;
@@ -286,22 +308,17 @@ mod tests {
         let written: Vec<AtomicBool> = (0..THREADS as u64 * PER)
             .map(|_| AtomicBool::new(false))
             .collect();
-        let flushed = AtomicU64::new(0);
-        let flushes = AtomicU64::new(0);
-        let flush = |target: u64| {
-            // An error poisons the log, so every appender fails instead of waiting forever.
-            if let Some(seq) = (0..target).find(|&s| !written[s as usize].load(Ordering::SeqCst)) {
-                return Err(format!("flush to {target} before entry {seq} was written"));
-            }
-            std::thread::sleep(Duration::from_micros(50));
-            flushes.fetch_add(1, Ordering::SeqCst);
-            flushed.fetch_max(target, Ordering::SeqCst);
-            Ok(())
+        let flush = Checked {
+            written: &written,
+            flushed: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            settled: AtomicU64::new(0),
+            settling: AtomicBool::new(false),
         };
+        let flushed = &flush.flushed;
         std::thread::scope(|s| {
             for t in 0..THREADS {
-                let (progress, next, written, flushed, flush) =
-                    (&progress, &next, &written, &flushed, &flush);
+                let (progress, next, written, flush) = (&progress, &next, &written, &flush);
                 s.spawn(move || {
                     for i in 0..PER {
                         let seq = next.fetch_add(1, Ordering::SeqCst);
@@ -324,6 +341,144 @@ mod tests {
         });
         assert_eq!(progress.completed(), THREADS as u64 * PER);
         // Group commit: far fewer flushes than entries.
-        assert!(flushes.load(Ordering::SeqCst) < THREADS as u64 * PER);
+        assert!(flush.flushes.load(Ordering::SeqCst) < THREADS as u64 * PER);
+        // Every sync was settled.
+        assert_eq!(
+            flush.settled.load(Ordering::SeqCst),
+            flush.flushed.load(Ordering::SeqCst)
+        );
+    }
+
+    // A flush that checks it covers only written entries and never runs beside a settle.
+    struct Checked<'a> {
+        written: &'a [AtomicBool],
+        flushed: AtomicU64,
+        flushes: AtomicU64,
+        settled: AtomicU64,
+        settling: AtomicBool,
+    }
+
+    impl Flush for Checked<'_> {
+        fn sync(&self, target: u64) -> Result<(), String> {
+            // An error poisons the log, so every appender fails instead of waiting forever.
+            let unwritten = (0..target).find(|&s| !self.written[s as usize].load(Ordering::SeqCst));
+            if let Some(seq) = unwritten {
+                return Err(format!("flush to {target} before entry {seq} was written"));
+            }
+            if self.settling.load(Ordering::SeqCst) {
+                return Err(format!("flush to {target} beside a settle"));
+            }
+            std::thread::sleep(Duration::from_micros(50));
+            self.flushes.fetch_add(1, Ordering::SeqCst);
+            self.flushed.fetch_max(target, Ordering::SeqCst);
+            Ok(())
+        }
+
+        fn settle(&self, target: u64) -> Result<(), String> {
+            self.settling.store(true, Ordering::SeqCst);
+            if self.flushed.load(Ordering::SeqCst) < target {
+                return Err(format!("settle to {target} before its sync"));
+            }
+            std::thread::sleep(Duration::from_micros(20));
+            self.settled.fetch_max(target, Ordering::SeqCst);
+            self.settling.store(false, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    // The appenders a sync made durable return while its settle still runs, and no flush
+    // starts before the settle ends; a settle that fails poisons the log after the flusher's
+    // own durable entry is acknowledged.
+    #[test]
+    fn released_appenders_do_not_wait_for_the_settle_and_the_next_flush_does() {
+        const PATIENCE: Duration = Duration::from_secs(20);
+        struct Gated<'a> {
+            progress: &'a Progress,
+            syncs: AtomicU64,
+            parked_returned: AtomicBool,
+            settle_result: Result<(), String>,
+        }
+        impl Flush for Gated<'_> {
+            fn sync(&self, _target: u64) -> Result<(), String> {
+                // The first sync waits for the second appender to park behind it.
+                if self.syncs.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let start = std::time::Instant::now();
+                    while self.progress.lock().waiters.is_empty() {
+                        if start.elapsed() > PATIENCE {
+                            return Err("the appender never parked".into());
+                        }
+                        std::thread::yield_now();
+                    }
+                }
+                Ok(())
+            }
+            fn settle(&self, target: u64) -> Result<(), String> {
+                if target > 2 {
+                    return Ok(());
+                }
+                // The appender released by this sync returns before the settle ends.
+                let start = std::time::Instant::now();
+                // (An error, not a panic: it poisons the log and so wakes every appender.)
+                while !self.parked_returned.load(Ordering::SeqCst) {
+                    if start.elapsed() > PATIENCE {
+                        return Err("a released appender waited for the settle".into());
+                    }
+                    std::thread::yield_now();
+                }
+                // And a flush wanted meanwhile waits for the settle.
+                self.progress.complete(2);
+                let waiting = std::time::Instant::now();
+                while self.progress.lock().waiters.is_empty() {
+                    if waiting.elapsed() > PATIENCE {
+                        return Err("no third appender".into());
+                    }
+                    std::thread::yield_now();
+                }
+                if self.syncs.load(Ordering::SeqCst) != 1 {
+                    return Err("a sync beside a settle".into());
+                }
+                self.settle_result.clone()
+            }
+        }
+        for settle_result in [Ok(()), Err("the index failed".to_string())] {
+            let failing = settle_result.is_err();
+            let progress = Progress::starting_at(0);
+            let flush = Gated {
+                progress: &progress,
+                syncs: AtomicU64::new(0),
+                parked_returned: AtomicBool::new(false),
+                settle_result,
+            };
+            progress.reserve(3);
+            progress.complete(0);
+            std::thread::scope(|s| {
+                let (progress, flush) = (&progress, &flush);
+                let flusher = s.spawn(move || progress.complete_and_wait_durable(1, 2, flush));
+                let parked = s.spawn(move || {
+                    // Parks once the flusher's sync is running.
+                    while !progress.lock().flushing {
+                        std::thread::yield_now();
+                    }
+                    let r = progress.wait_durable(1, flush);
+                    flush.parked_returned.store(true, Ordering::SeqCst);
+                    r
+                });
+                let third = s.spawn(move || {
+                    while !flush.parked_returned.load(Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
+                    progress.wait_durable(3, flush)
+                });
+                assert_eq!(flusher.join().unwrap(), Ok(()));
+                assert_eq!(parked.join().unwrap(), Ok(()));
+                let third = third.join().unwrap();
+                if failing {
+                    assert_eq!(third, Err("the index failed".to_string()));
+                } else {
+                    assert_eq!(third, Ok(()));
+                    assert_eq!(flush.syncs.load(Ordering::SeqCst), 2);
+                }
+            });
+        }
     }
 }

@@ -1019,6 +1019,55 @@ impl DirStore {
     }
 }
 
+impl DirStore {
+    // The entries' segments and the meta stream made durable: how many entries are.
+    fn sync_segments(&self) -> Result<u64, StoreError> {
+        match &self.inner.entries {
+            Entries::Writer(entries) => {
+                let durable = entries.sync().map_err(segment_err)?;
+                if let Some(meta) = &self.inner.meta_writer {
+                    meta.sync().map_err(segment_err)?;
+                }
+                Ok(durable)
+            }
+            Entries::Reader(_) => Ok(0),
+        }
+    }
+
+    // Applies the index writes kept in memory to sled once `durable` entries are far enough
+    // past the reach last recorded (SPEC §9.2).
+    fn settle_index(&self, durable: u64) -> Result<(), StoreError> {
+        self.index_write(|index| {
+            match index {
+                // Every durable entry's index writes were made before the entry itself, so
+                // they are pending or applied: once the pending ones are applied, the index
+                // covers the durable entries. Not synced: sled keeps its updates in order, and
+                // an index found behind after a crash is rebuilt.
+                Index::Sled {
+                    state,
+                    applying,
+                    covered,
+                    recorded,
+                    ..
+                } => {
+                    covered.fetch_max(durable, Ordering::AcqRel);
+                    if durable >= recorded.load(Ordering::Acquire).saturating_add(INDEX_LAG) {
+                        let held = lock(applying);
+                        index.apply_pending_held(&held)?;
+                        state
+                            .insert(INDEXED_KEY, &durable.to_be_bytes())
+                            .map_err(index_err)?;
+                        recorded.fetch_max(durable, Ordering::AcqRel);
+                    }
+                }
+                // Rebuilt by the open that flushes first; kept up to date from then on.
+                Index::Memory { built, .. } => built.store(true, Ordering::Release),
+            }
+            Ok(())
+        })
+    }
+}
+
 impl Store for DirStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if key == WATERMARK_KEY {
@@ -1127,44 +1176,23 @@ impl Store for DirStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        let durable = self.sync_segments()?;
+        self.settle_index(durable)
+    }
+
+    // The segments' `fdatasync`: what makes the completed writes durable.
+    fn sync(&self) -> Result<(), StoreError> {
+        self.sync_segments().map(drop)
+    }
+
+    // The index brought up to the durable entries: derived data, which no group commit
+    // waits for.
+    fn settle(&self) -> Result<(), StoreError> {
         let durable = match &self.inner.entries {
-            Entries::Writer(entries) => {
-                let durable = entries.sync().map_err(segment_err)?;
-                if let Some(meta) = &self.inner.meta_writer {
-                    meta.sync().map_err(segment_err)?;
-                }
-                durable
-            }
+            Entries::Writer(entries) => entries.durable_len(),
             Entries::Reader(_) => 0,
         };
-        self.index_write(|index| {
-            match index {
-                // Every durable entry's index writes were made before the entry itself, so
-                // they are pending or applied: once the pending ones are applied, the index
-                // covers the durable entries. Not synced: sled keeps its updates in order, and
-                // an index found behind after a crash is rebuilt.
-                Index::Sled {
-                    state,
-                    applying,
-                    covered,
-                    recorded,
-                    ..
-                } => {
-                    covered.fetch_max(durable, Ordering::AcqRel);
-                    if durable >= recorded.load(Ordering::Acquire).saturating_add(INDEX_LAG) {
-                        let held = lock(applying);
-                        index.apply_pending_held(&held)?;
-                        state
-                            .insert(INDEXED_KEY, &durable.to_be_bytes())
-                            .map_err(index_err)?;
-                        recorded.fetch_max(durable, Ordering::AcqRel);
-                    }
-                }
-                // Rebuilt by the open that flushes first; kept up to date from then on.
-                Index::Memory { built, .. } => built.store(true, Ordering::Release),
-            }
-            Ok(())
-        })
+        self.settle_index(durable)
     }
 
     fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {

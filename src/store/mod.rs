@@ -97,6 +97,17 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn last(&self, start: &[u8], end: &[u8]) -> Result<Option<Pair>, StoreError>;
     /// Makes every completed write durable (fsync) before returning.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Makes every completed write durable, as [`Store::flush`] does, but may leave to
+    /// [`Store::settle`] what durability does not need (bringing derived data up to date), so
+    /// that a group commit can release its waiters first. `flush` is `sync` then `settle`.
+    fn sync(&self) -> Result<(), StoreError> {
+        self.flush()
+    }
+    /// Does what [`Store::sync`] left for after it: nothing for a store whose `sync` is its
+    /// whole `flush`.
+    fn settle(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Bytes the store occupies on disk, where that means something.
     fn size_on_disk(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)

@@ -1017,9 +1017,7 @@ impl DirStore {
         }
         Ok(None)
     }
-}
 
-impl DirStore {
     // The entries' segments and the meta stream made durable: how many entries are.
     fn sync_segments(&self) -> Result<u64, StoreError> {
         match &self.inner.entries {

@@ -237,7 +237,7 @@ impl Log {
             // The last entry's completion and the wait for durability take one lock.
             self.inner
                 .progress
-                .complete_and_wait_durable(seq, seq + 1, self)
+                .complete_and_wait_durable(seq, seq + 1, self.inner.as_ref())
                 .map_err(AppendError::Poisoned)?;
         } else {
             self.inner.progress.complete(seq);
@@ -533,7 +533,7 @@ impl Log {
     }
 
     pub(super) fn wait_durable(&self, len: u64) -> Result<(), String> {
-        self.inner.progress.wait_durable(len, self)
+        self.inner.progress.wait_durable(len, self.inner.as_ref())
     }
 
     /// Makes every append that has returned durable.
@@ -596,20 +596,19 @@ impl Log {
 }
 
 // A group commit: the store's sync makes the entries durable; the store's derived index and the
-// level-0 tiles of the runs now durable follow once the appenders are released.
-impl super::progress::Flush for Log {
+// level-0 tiles of the runs now durable follow once the appenders are released. A closing
+// handle flushes the same way (`Inner::drop`).
+impl super::progress::Flush for Inner {
     // Makes entries `0..target` (all written) durable, with the watermark that says so.
     fn sync(&self, target: u64) -> Result<(), String> {
-        let store = &self.inner.store;
-        store
+        self.store
             .put(WATERMARK_KEY, &target.to_be_bytes())
-            .and_then(|()| store.sync())
+            .and_then(|()| self.store.sync())
             .map_err(|e| format!("flush failed: {e}"))
     }
 
     fn settle(&self, target: u64) -> Result<(), String> {
-        self.inner
-            .store
+        self.store
             .settle()
             .map_err(|e| format!("flush failed: {e}"))?;
         self.write_tiles_ahead(target);

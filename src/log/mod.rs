@@ -274,13 +274,11 @@ impl Drop for Inner {
             if len == self.progress.durable() {
                 return;
             }
-            let flushed = self
-                .store
-                .put(WATERMARK_KEY, &len.to_be_bytes())
-                .and_then(|()| self.store.flush());
-            // Durable now: the runs it completed get their tiles, as after any flush.
-            if flushed.is_ok() {
-                self.write_tiles_ahead(len);
+            // As a group commit flushes: durable, then the index and the tiles of the runs the
+            // flush completed.
+            use progress::Flush;
+            if self.sync(len).is_ok() {
+                let _ = self.settle(len);
             }
         }
     }

@@ -363,11 +363,6 @@ impl Log {
             }
         }
     }
-
-    /// Writes the tiles of the noted runs `0..durable` covers: [`Inner::write_tiles_ahead`].
-    pub(super) fn write_tiles_ahead(&self, durable: u64) {
-        self.inner.write_tiles_ahead(durable);
-    }
 }
 
 impl super::Inner {

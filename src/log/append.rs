@@ -595,9 +595,9 @@ impl Log {
     }
 }
 
-// A group commit: the store's sync makes the entries durable; the store's derived index and the
-// level-0 tiles of the runs now durable follow once the appenders are released. A closing
-// handle flushes the same way (`Inner::drop`).
+// A group commit: the store's sync makes the entries durable; the store's derived index follows
+// once the appenders are released, and the level-0 tiles of the runs now durable once the next
+// flush may start. A closing handle flushes the same way (`Inner::drop`).
 impl super::progress::Flush for Inner {
     // Makes entries `0..target` (all written) durable, with the watermark that says so.
     fn sync(&self, target: u64) -> Result<(), String> {
@@ -607,11 +607,13 @@ impl super::progress::Flush for Inner {
             .map_err(|e| format!("flush failed: {e}"))
     }
 
-    fn settle(&self, target: u64) -> Result<(), String> {
+    fn settle(&self, _target: u64) -> Result<(), String> {
         self.store
             .settle()
-            .map_err(|e| format!("flush failed: {e}"))?;
+            .map_err(|e| format!("flush failed: {e}"))
+    }
+
+    fn follow_up(&self, target: u64) {
         self.write_tiles_ahead(target);
-        Ok(())
     }
 }

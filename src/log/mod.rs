@@ -274,11 +274,11 @@ impl Drop for Inner {
             if len == self.progress.durable() {
                 return;
             }
-            // As a group commit flushes: durable, then the index and the tiles of the runs the
-            // flush completed.
+            // As a group commit flushes: durable, then the index, then the tiles of the runs
+            // the flush completed.
             use progress::Flush;
-            if self.sync(len).is_ok() {
-                let _ = self.settle(len);
+            if self.sync(len).is_ok() && self.settle(len).is_ok() {
+                self.follow_up(len);
             }
         }
     }

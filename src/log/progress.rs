@@ -26,6 +26,10 @@ pub(crate) trait Flush {
     /// Does what durability does not need (derived data) after a `sync` to `target`: run once
     /// the appenders that sync released are woken, and before the next flush starts.
     fn settle(&self, target: u64) -> Result<(), String>;
+    /// Does what neither durability nor the next flush needs after a settled `sync` to
+    /// `target`: run once the next flusher is free to start, beside it. Nothing waits for it
+    /// and nothing it does can fail an append.
+    fn follow_up(&self, target: u64);
 }
 
 // Takes off `waiters` those whose entries are now durable, to be woken.
@@ -252,6 +256,7 @@ impl Progress {
                 // What durability does not need runs while the appenders just released sign
                 // their next entries, and before the next flush may start.
                 let settled = flush.settle(target);
+                let follow_up = settled.is_ok();
                 s = self.lock();
                 s.flushing = false;
                 let next = match settled {
@@ -268,6 +273,10 @@ impl Progress {
                 drop(s);
                 if let Some(t) = next {
                     t.unpark();
+                }
+                // What the next flush does not need runs beside it.
+                if follow_up {
+                    flush.follow_up(target);
                 }
                 // The flusher's own entry is almost always in what it flushed.
                 if durable >= len {
@@ -314,6 +323,7 @@ mod tests {
             flushes: AtomicU64::new(0),
             settled: AtomicU64::new(0),
             settling: AtomicBool::new(false),
+            followed: AtomicU64::new(0),
         };
         let flushed = &flush.flushed;
         std::thread::scope(|s| {
@@ -342,9 +352,13 @@ mod tests {
         assert_eq!(progress.completed(), THREADS as u64 * PER);
         // Group commit: far fewer flushes than entries.
         assert!(flush.flushes.load(Ordering::SeqCst) < THREADS as u64 * PER);
-        // Every sync was settled.
+        // Every sync was settled, and followed up.
         assert_eq!(
             flush.settled.load(Ordering::SeqCst),
+            flush.flushed.load(Ordering::SeqCst)
+        );
+        assert_eq!(
+            flush.followed.load(Ordering::SeqCst),
             flush.flushed.load(Ordering::SeqCst)
         );
     }
@@ -356,6 +370,7 @@ mod tests {
         flushes: AtomicU64,
         settled: AtomicU64,
         settling: AtomicBool,
+        followed: AtomicU64,
     }
 
     impl Flush for Checked<'_> {
@@ -384,6 +399,12 @@ mod tests {
             self.settling.store(false, Ordering::SeqCst);
             Ok(())
         }
+
+        fn follow_up(&self, target: u64) {
+            // Only after its own settle.
+            assert!(self.settled.load(Ordering::SeqCst) >= target);
+            self.followed.fetch_max(target, Ordering::SeqCst);
+        }
     }
 
     // The appenders a sync made durable return while its settle still runs, and no flush
@@ -397,6 +418,7 @@ mod tests {
             syncs: AtomicU64,
             parked_returned: AtomicBool,
             settle_result: Result<(), String>,
+            followed: AtomicU64,
         }
         impl Flush for Gated<'_> {
             fn sync(&self, _target: u64) -> Result<(), String> {
@@ -439,6 +461,9 @@ mod tests {
                 }
                 self.settle_result.clone()
             }
+            fn follow_up(&self, _target: u64) {
+                self.followed.fetch_add(1, Ordering::SeqCst);
+            }
         }
         for settle_result in [Ok(()), Err("the index failed".to_string())] {
             let failing = settle_result.is_err();
@@ -448,6 +473,7 @@ mod tests {
                 syncs: AtomicU64::new(0),
                 parked_returned: AtomicBool::new(false),
                 settle_result,
+                followed: AtomicU64::new(0),
             };
             progress.reserve(3);
             progress.complete(0);
@@ -474,11 +500,88 @@ mod tests {
                 let third = third.join().unwrap();
                 if failing {
                     assert_eq!(third, Err("the index failed".to_string()));
+                    // A settle that failed has no follow-up.
+                    assert_eq!(flush.followed.load(Ordering::SeqCst), 0);
                 } else {
                     assert_eq!(third, Ok(()));
                     assert_eq!(flush.syncs.load(Ordering::SeqCst), 2);
+                    assert_eq!(flush.followed.load(Ordering::SeqCst), 2);
                 }
             });
         }
+    }
+
+    // A flush's follow-up runs once the next flusher is free to start, so that the next group
+    // commit never waits for it; a settle that fails has no follow-up.
+    #[test]
+    fn the_next_flush_runs_beside_a_follow_up() {
+        const PATIENCE: Duration = Duration::from_secs(10);
+        struct Beside<'a> {
+            progress: &'a Progress,
+            syncs: AtomicU64,
+            beside: AtomicBool,
+            followed: AtomicU64,
+        }
+        impl Flush for Beside<'_> {
+            fn sync(&self, _target: u64) -> Result<(), String> {
+                // The first sync waits for the second appender to park behind it.
+                if self.syncs.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let start = std::time::Instant::now();
+                    while self.progress.lock().waiters.is_empty() {
+                        if start.elapsed() > PATIENCE {
+                            return Err("the appender never parked".into());
+                        }
+                        std::thread::yield_now();
+                    }
+                }
+                Ok(())
+            }
+            fn settle(&self, _target: u64) -> Result<(), String> {
+                Ok(())
+            }
+            fn follow_up(&self, target: u64) {
+                self.followed.fetch_add(1, Ordering::SeqCst);
+                if target != 1 {
+                    return;
+                }
+                // The first flush's follow-up sees the second flush run.
+                let start = std::time::Instant::now();
+                while self.syncs.load(Ordering::SeqCst) < 2 {
+                    if start.elapsed() > PATIENCE {
+                        return;
+                    }
+                    std::thread::yield_now();
+                }
+                self.beside.store(true, Ordering::SeqCst);
+            }
+        }
+        let progress = Progress::starting_at(0);
+        let flush = Beside {
+            progress: &progress,
+            syncs: AtomicU64::new(0),
+            beside: AtomicBool::new(false),
+            followed: AtomicU64::new(0),
+        };
+        progress.reserve(1);
+        std::thread::scope(|s| {
+            let (progress, flush) = (&progress, &flush);
+            let first = s.spawn(move || progress.complete_and_wait_durable(0, 1, flush));
+            let second = s.spawn(move || {
+                // Reserved and written once the first flush's sync is running, so it parks.
+                while flush.syncs.load(Ordering::SeqCst) == 0 {
+                    std::thread::yield_now();
+                }
+                progress.reserve(2);
+                progress.complete_and_wait_durable(1, 2, flush)
+            });
+            assert_eq!(first.join().unwrap(), Ok(()));
+            assert_eq!(second.join().unwrap(), Ok(()));
+        });
+        assert_eq!(flush.syncs.load(Ordering::SeqCst), 2);
+        assert!(
+            flush.beside.load(Ordering::SeqCst),
+            "the next flush waited for the follow-up"
+        );
+        assert_eq!(flush.followed.load(Ordering::SeqCst), 2);
     }
 }

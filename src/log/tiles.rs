@@ -81,8 +81,9 @@ pub(super) enum TilesAccess {
 pub(super) struct DirTiles {
     writer: Option<TileWriter<FsBackend>>,
     dir: PathBuf,
-    /// One write at a time, in the order of the checkpoints.
-    writing: Mutex<()>,
+    /// One write at a time, in the order of the checkpoints; with the directory the last tile
+    /// written ahead went into ([`TileWriter::write_ahead`]).
+    writing: Mutex<Option<PathBuf>>,
     /// The next write checks every tile (the first of this handle, and after a failed write
     /// or a tile found unreadable).
     rebuild: AtomicBool,
@@ -207,7 +208,7 @@ impl Log {
         let tiles = DirTiles {
             writer: (access == TilesAccess::Write).then(|| TileWriter::new(&dir)),
             dir: dir.clone(),
-            writing: Mutex::new(()),
+            writing: Mutex::new(None),
             rebuild: AtomicBool::new(true),
             reader: RwLock::new(None),
             cache,
@@ -369,16 +370,18 @@ impl super::Inner {
     /// Writes the full level-0 tile of every noted run whose entries `0..durable` covers
     /// (SPEC §9.8, "In the log directory", item 5), without an fsync: a tile is checked
     /// against the stored tree before it is used, and fsynced before a checkpoint relies on
-    /// it. While a checkpoint is being published the runs wait for the next flush. A tile
-    /// that cannot be written is left to be tiled when a proof reads its run.
+    /// it. While a checkpoint is being published, or another flush's tiles are being written,
+    /// the runs wait for the next flush; the one writing takes the runs flushes made durable
+    /// meanwhile. A tile that cannot be written is left to be tiled when a proof reads its run.
     pub(super) fn write_tiles_ahead(&self, durable: u64) {
         let Some(tiles) = self.tiles.get() else {
             return;
         };
-        let Some((writer, _one)) = tiles.try_writing() else {
+        let Some((writer, mut made)) = tiles.try_writing() else {
             return;
         };
         loop {
+            let durable = durable.max(self.progress.durable());
             let next = {
                 let mut ahead = tiles.ahead.lock().unwrap_or_else(|p| p.into_inner());
                 match ahead.pending.front() {
@@ -405,7 +408,7 @@ impl super::Inner {
                     }
                 }
             };
-            write_run(writer, run, &leaves);
+            write_run(writer, run, &leaves, &mut made);
         }
     }
 }
@@ -413,7 +416,12 @@ impl super::Inner {
 impl DirTiles {
     /// The writer of this handle's tiles and the right to write them now: `None` for a
     /// read-only handle, or while a checkpoint is being published.
-    fn try_writing(&self) -> Option<(&TileWriter<FsBackend>, std::sync::MutexGuard<'_, ()>)> {
+    fn try_writing(
+        &self,
+    ) -> Option<(
+        &TileWriter<FsBackend>,
+        std::sync::MutexGuard<'_, Option<PathBuf>>,
+    )> {
         let writer = self.writer.as_ref()?;
         let one = match self.writing.try_lock() {
             Ok(g) => g,
@@ -426,9 +434,14 @@ impl DirTiles {
 
 /// Writes full level-0 tile `run` ahead of any checkpoint (SPEC §9.8, item 5). A tile that
 /// cannot be written is left to be tiled when a proof reads its run.
-fn write_run(writer: &TileWriter<FsBackend>, run: u64, leaves: &[[u8; 32]]) {
+fn write_run(
+    writer: &TileWriter<FsBackend>,
+    run: u64,
+    leaves: &[[u8; 32]],
+    made: &mut Option<PathBuf>,
+) {
     if let Some(tile) = Tile::full(0, run) {
-        let _ = writer.write_ahead(tile, leaves);
+        let _ = writer.write_ahead(tile, leaves, made);
     }
 }
 
@@ -489,8 +502,8 @@ impl RunTiles<'_> {
         if (run + 1).saturating_mul(RUN) > self.durable {
             return;
         }
-        if let Some((writer, _one)) = self.tiles.try_writing() {
-            write_run(writer, run, leaves);
+        if let Some((writer, mut made)) = self.tiles.try_writing() {
+            write_run(writer, run, leaves, &mut made);
         }
     }
 }

@@ -110,6 +110,9 @@ struct State {
     durable: u64,
     // One thread at a time writes and syncs.
     busy: bool,
+    // Threads waiting on `synced`: with none, a finished write wakes no one (on Linux, a
+    // condition variable's notify is a system call even with no waiter).
+    synced_waiters: usize,
     poisoned: Option<String>,
 }
 
@@ -357,6 +360,7 @@ impl SegmentWriter {
                 written: next,
                 durable: next,
                 busy: false,
+                synced_waiters: 0,
                 poisoned: None,
             }),
             tail_key: Mutex::new(tail_key),
@@ -637,7 +641,7 @@ impl SegmentWriter {
             if !s.busy {
                 return self.run_io(s, true);
             }
-            s = self.synced.wait(s).unwrap_or_else(|p| p.into_inner());
+            s = self.wait_synced(s);
         }
     }
 
@@ -656,7 +660,7 @@ impl SegmentWriter {
             if !s.busy {
                 return self.run_io(s, false).map(|_| ());
             }
-            s = self.synced.wait(s).unwrap_or_else(|p| p.into_inner());
+            s = self.wait_synced(s);
         }
     }
 
@@ -691,8 +695,18 @@ impl SegmentWriter {
                 Err(e)
             }
         };
-        self.synced.notify_all();
+        if s.synced_waiters > 0 {
+            self.synced.notify_all();
+        }
         out
+    }
+
+    // Waits until a running write or sync has finished (or the writer is poisoned).
+    fn wait_synced<'a>(&self, mut s: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        s.synced_waiters += 1;
+        let mut s = self.synced.wait(s).unwrap_or_else(|p| p.into_inner());
+        s.synced_waiters -= 1;
+        s
     }
 
     fn write_chunks(

@@ -514,21 +514,39 @@ impl<B: Backend> TileWriter<B> {
     /// fsyncs it and its directory before the checkpoint. A tile already there is replaced:
     /// the caller knows these hashes are the tree's. The caller must not run this beside
     /// another write into the same directory.
-    pub(crate) fn write_ahead(&self, tile: Tile, hashes: &[[u8; 32]]) -> io::Result<()> {
+    ///
+    /// `made` is the caller's note of the directory the last tile written ahead went into:
+    /// when this tile goes there too, the directories are not looked at again (one tile's
+    /// directory holds 1,000 of them). Set once the directories are made, cleared by a failure.
+    pub(crate) fn write_ahead(
+        &self,
+        tile: Tile,
+        hashes: &[[u8; 32]],
+        made: &mut Option<PathBuf>,
+    ) -> io::Result<()> {
         if !tile.is_full() || hashes.len() != usize::from(TILE_WIDTH) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "only a full tile of 256 hashes is written ahead",
             ));
         }
-        // The tiles directory itself durably, as a publication makes it: the directories
-        // below it are synced by the publication that keeps the tile.
-        self.create_dir_durably::<io::Error>()
-            .map_err(|e| io::Error::other(e.to_string()))?;
         let path = self.dir.join(tile.path());
-        self.backend
-            .create_dir_all(&crate::segment::parent(&path)?)?;
-        self.put(&path, &tile_bytes(hashes), false)
+        let parent = crate::segment::parent(&path)?;
+        if made.as_ref() != Some(&parent) {
+            *made = None;
+            // The tiles directory itself durably, as a publication makes it: the directories
+            // below it are synced by the publication that keeps the tile.
+            self.create_dir_durably::<io::Error>()
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            self.backend.create_dir_all(&parent)?;
+            *made = Some(parent);
+        }
+        let written = self.put(&path, &tile_bytes(hashes), false);
+        if written.is_err() {
+            // Perhaps a directory removed by hand: made again by the next tile.
+            *made = None;
+        }
+        written
     }
 
     // Removes the partial tiles at the place of full tile `tile` (`<N>.p/<W>`), now that it is
@@ -651,7 +669,7 @@ mod tests {
             let writer = TileWriter::with_backend(sim.clone(), dir);
             let tile = Tile::full(0, 1).unwrap();
             let hashes = read_tile_hashes(&tree, tile).unwrap();
-            writer.write_ahead(tile, &hashes).unwrap();
+            writer.write_ahead(tile, &hashes, &mut None).unwrap();
             let summary = writer.write(&tree, &Suite::Sha256, &cp).unwrap();
             assert_eq!(
                 (summary.full_present, summary.full_written),
@@ -673,9 +691,124 @@ mod tests {
     fn only_full_tiles_are_written_ahead() {
         let writer = TileWriter::with_backend(SimBackend::new(1), "/t");
         let partial = Tile::new(0, 0, 5).unwrap();
-        assert!(writer.write_ahead(partial, &[[0; 32]; 5]).is_err());
+        assert!(
+            writer
+                .write_ahead(partial, &[[0; 32]; 5], &mut None)
+                .is_err()
+        );
         let full = Tile::full(0, 0).unwrap();
-        assert!(writer.write_ahead(full, &[[0; 32]; 255]).is_err());
-        assert!(writer.write_ahead(full, &[[0; 32]; 256]).is_ok());
+        assert!(
+            writer
+                .write_ahead(full, &[[0; 32]; 255], &mut None)
+                .is_err()
+        );
+        assert!(writer.write_ahead(full, &[[0; 32]; 256], &mut None).is_ok());
+    }
+
+    // A backend that counts the calls that look at or make directories.
+    #[derive(Debug)]
+    struct Counting {
+        inner: SimBackend,
+        dir_calls: std::sync::atomic::AtomicU64,
+    }
+
+    impl Counting {
+        fn count(&self) {
+            self.dir_calls
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl Backend for Counting {
+        fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+            self.count();
+            self.inner.create_dir_all(dir)
+        }
+        fn open(
+            &self,
+            path: &Path,
+            mode: OpenMode,
+        ) -> io::Result<Box<dyn crate::segment::BackendFile>> {
+            self.inner.open(path, mode)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.inner.rename(from, to)
+        }
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            self.inner.remove_file(path)
+        }
+        fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+            self.inner.remove_dir(dir)
+        }
+        fn list_dir(&self, dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+            self.count();
+            self.inner.list_dir(dir)
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            self.count();
+            self.inner.sync_dir(dir)
+        }
+    }
+
+    // Tiles written ahead one after another into one directory look at the directories once,
+    // not once per tile; a directory removed under the writer fails the tile written into it
+    // and is made again by the next.
+    #[test]
+    fn tiles_written_ahead_make_their_directory_once() {
+        let sim = SimBackend::new(3);
+        let backend = Counting {
+            inner: sim.clone(),
+            dir_calls: std::sync::atomic::AtomicU64::new(0),
+        };
+        let writer = TileWriter::with_backend(backend, "/srv/log/tiles");
+        let calls = |w: &TileWriter<Counting>| {
+            w.backend
+                .dir_calls
+                .load(std::sync::atomic::Ordering::SeqCst)
+        };
+        let mut made = None;
+        let hashes = [[1; 32]; 256];
+        writer
+            .write_ahead(Tile::full(0, 0).unwrap(), &hashes, &mut made)
+            .unwrap();
+        let first = calls(&writer);
+        assert!(first > 0);
+        for n in 1..50 {
+            writer
+                .write_ahead(Tile::full(0, n).unwrap(), &hashes, &mut made)
+                .unwrap();
+        }
+        assert_eq!(
+            calls(&writer),
+            first,
+            "the directories were looked at again"
+        );
+        assert_eq!(made.as_deref(), Some(Path::new("/srv/log/tiles/tile/0")));
+        let files = sim.files();
+        for n in 0..50 {
+            let path = format!("/srv/log/tiles/{}", Tile::full(0, n).unwrap().path());
+            assert_eq!(files.get(Path::new(&path)), Some(&tile_bytes(&hashes)));
+        }
+        // Removed by hand: the next tile fails, the one after makes the directory again.
+        let dir = Path::new("/srv/log/tiles/tile/0");
+        for name in sim.list_dir(dir).unwrap() {
+            sim.remove_file(&dir.join(name)).unwrap();
+        }
+        sim.remove_dir(dir).unwrap();
+        let tile = Tile::full(0, 50).unwrap();
+        assert!(writer.write_ahead(tile, &hashes, &mut made).is_err());
+        assert_eq!(made, None);
+        writer.write_ahead(tile, &hashes, &mut made).unwrap();
+        assert!(
+            sim.files()
+                .contains_key(&dir.join(tile.path().rsplit('/').next().unwrap()))
+        );
+        // A tile of another directory makes that one.
+        let far = Tile::full(0, 1_000).unwrap();
+        writer.write_ahead(far, &hashes, &mut made).unwrap();
+        assert_eq!(
+            made.as_deref(),
+            Some(Path::new("/srv/log/tiles/tile/0/x001"))
+        );
     }
 }

@@ -20,7 +20,9 @@
 //! during the run affects both sides. Beside each targeted ratio the table prints the ratio of
 //! every round and their median: on a disk shared with other machines, identical code has
 //! shown durable ratios from 0.78× to 0.95× between runs, and the spread within one run says
-//! how much of a shortfall is the disk's.
+//! how much of a shortfall is the disk's. Beside the targeted ratios it also prints the CPU
+//! time (every thread of the process, from `/proc/self/stat`) per entry of each side: the work
+//! each does, which the disk's speed moves far less than it moves rates.
 //! The order alternates (the log after its baselines in even rounds, before them in odd ones),
 //! so that what one row leaves behind for the next falls on both sides alike: with the log
 //! always first, the durable floor ran faster after a log round than after one of its own.
@@ -65,14 +67,63 @@ fn record_rate(name: &'static str, entries: u64, took: Duration) {
     }
 }
 
+/// Entries and the process's CPU time (user and system, every thread) while they were
+/// appended, accumulated per row: how much work a row does per entry, which a shared disk's
+/// speed does not move as it moves rates.
+static CPU: Mutex<BTreeMap<&'static str, (u64, Duration)>> = Mutex::new(BTreeMap::new());
+
+/// The CPU time this process has used, from `/proc/self/stat` (`None` where there is none).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // utime and stime are the 14th and 15th fields, in clock ticks of 1/100 s.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+fn record_cpu(name: &'static str, entries: u64, before: Option<Duration>) {
+    if let (Some(before), Some(after)) = (before, process_cpu()) {
+        let mut c = CPU.lock().unwrap();
+        let e = c.entry(name).or_default();
+        e.0 += entries;
+        e.1 += after.saturating_sub(before);
+    }
+}
+
+/// Microseconds of CPU per entry of row `name`, over the whole run.
+fn cpu_per_entry(name: &'static str) -> Option<f64> {
+    let c = CPU.lock().unwrap();
+    c.get(name)
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, d)| d.as_secs_f64() * 1e6 / *n as f64)
+}
+
+/// A line with the CPU per entry of `row` beside its `baseline`'s, if both were measured.
+fn cpu_line(row: &'static str, baseline: &'static str) -> Option<String> {
+    let (r, b) = (cpu_per_entry(row)?, cpu_per_entry(baseline)?);
+    Some(format!(
+        "{:<44} {:>12} {:>10}   {r:.1} us beside {b:.1} us ({:+.1} us, {:.2}x)",
+        "  CPU per entry (all threads)",
+        "",
+        "",
+        r - b,
+        r / b
+    ))
+}
+
 /// Runs `op` `iters` times and records the rate under `name`; returns the time taken.
 fn timed(name: &'static str, iters: u64, mut op: impl FnMut()) -> Duration {
+    let cpu = process_cpu();
     let start = Instant::now();
     for _ in 0..iters {
         op();
     }
     let took = start.elapsed();
     record_rate(name, iters, took);
+    record_cpu(name, iters, cpu);
     took
 }
 
@@ -559,6 +610,7 @@ fn concurrent(
     work: &(dyn Fn(usize, u64) + Sync),
 ) -> Duration {
     let per = iters.div_ceil(threads as u64);
+    let cpu = process_cpu();
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
@@ -567,6 +619,7 @@ fn concurrent(
     });
     let took = start.elapsed();
     record_rate(name, per * threads as u64, took);
+    record_cpu(name, per * threads as u64, cpu);
     // Criterion divides by `iters`; report the time for exactly that many.
     took.mul_f64(iters as f64 / (per * threads as u64) as f64)
 }
@@ -704,6 +757,9 @@ fn main() {
             ">=0.9x"
         );
         println!("{}", per_round("log_append_buffered", "raw_floor_file"));
+        if let Some(line) = cpu_line("log_append_buffered", "raw_floor_file") {
+            println!("{line}");
+        }
     }
     if selected("sled") {
         println!(
@@ -738,6 +794,9 @@ fn main() {
             ">=0.9x"
         );
         println!("{}", per_round("log_immediate_16", "durable_floor_16"));
+        if let Some(line) = cpu_line("log_immediate_16", "durable_floor_16") {
+            println!("{line}");
+        }
     }
     if selected("sled") {
         println!(

@@ -27,8 +27,8 @@ pub(crate) trait Flush {
     /// the appenders that sync released are woken, and before the next flush starts.
     fn settle(&self, target: u64) -> Result<(), String>;
     /// Does what neither durability nor the next flush needs after a settled `sync` to
-    /// `target`: run once the next flusher is free to start, beside it. Nothing waits for it
-    /// and nothing it does can fail an append.
+    /// `target`: run once the next flusher is free to start, beside it. No appender but the
+    /// flusher's own waits for it, and nothing it does can fail an append.
     fn follow_up(&self, target: u64);
 }
 

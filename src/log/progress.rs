@@ -56,10 +56,22 @@ struct State {
     waiters: Vec<(u64, u64, Thread)>,
     next_ticket: u64,
     completion_waiters: usize,
+    // The smallest written length a thread waiting on `completion` waits for, if any: a
+    // completion wakes them only once the written prefix reaches it, not at every entry.
+    completion_wanted: Option<u64>,
+    // How many times `completion` was notified on a completion, for the tests.
+    #[cfg(test)]
+    completion_notifies: u64,
     poisoned: Option<String>,
 }
 
 impl State {
+    // Registers a wait on `completion` for entries `0..len` to be written. Every thread woken
+    // looks again and registers again if it must wait on: a wake is never lost.
+    fn want_completed(&mut self, len: u64) {
+        self.completion_wanted = Some(self.completion_wanted.map_or(len, |w| w.min(len)));
+    }
+
     // Keeps the first reason, raises the lock-free flag and wakes every parked appender.
     fn poison(&mut self, why: String, flag: &AtomicBool) {
         self.poisoned.get_or_insert(why);
@@ -172,7 +184,15 @@ impl Progress {
                     t.unpark();
                 }
             }
-            if s.completion_waiters > 0 {
+            // Threads waiting for written entries are woken once the first of them can go on:
+            // a gathering flusher waits for a whole group, and a wake per entry cost the
+            // appenders a context switch each.
+            if s.completion_waiters > 0 && s.completion_wanted.is_some_and(|w| s.completed >= w) {
+                s.completion_wanted = None;
+                #[cfg(test)]
+                {
+                    s.completion_notifies += 1;
+                }
                 self.completion.notify_all();
             }
         } else {
@@ -190,6 +210,7 @@ impl Progress {
             if s.completed >= len {
                 return Ok(());
             }
+            s.want_completed(len);
             s.completion_waiters += 1;
             s = self.completion.wait(s).unwrap_or_else(|p| p.into_inner());
             s.completion_waiters -= 1;
@@ -226,6 +247,7 @@ impl Progress {
                     if now >= deadline {
                         break;
                     }
+                    s.want_completed(reserved);
                     s.completion_waiters += 1;
                     s = self
                         .completion
@@ -513,6 +535,24 @@ mod tests {
 
     // A flush's follow-up runs once the next flusher is free to start, so that the next group
     // commit never waits for it; a settle that fails has no follow-up.
+    // A thread waiting for entries to be written (a gathering flusher, a reader of the tip) is
+    // woken once they are, not at every entry written before them.
+    #[test]
+    fn a_wait_for_written_entries_is_woken_once_they_are() {
+        let progress = Progress::starting_at(0);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| progress.wait_completed(10));
+            while progress.lock().completion_waiters == 0 {
+                std::thread::yield_now();
+            }
+            for seq in 0..10 {
+                progress.complete(seq);
+            }
+            waiter.join().unwrap().unwrap();
+        });
+        assert_eq!(progress.lock().completion_notifies, 1);
+    }
+
     #[test]
     fn the_next_flush_runs_beside_a_follow_up() {
         const PATIENCE: Duration = Duration::from_secs(10);

@@ -47,9 +47,19 @@ use sealtrail::{Durability, KeyId, Log, Record, SecretKey, Suite, Timestamp};
 
 const PAYLOAD_BYTES: usize = 300;
 
-/// Entries and time, accumulated over every sample criterion takes: for the whole run
-/// (`None`) and for each round.
-static RATES: Mutex<BTreeMap<RateKey, (u64, Duration)>> = Mutex::new(BTreeMap::new());
+/// Entries, wall time and the process's CPU time (user and system, every thread) while they
+/// were appended, accumulated over every sample criterion takes: for the whole run (`None`)
+/// and for each round. CPU time is how much work a row does per entry, which a shared disk's
+/// speed does not move as it moves rates.
+static RATES: Mutex<BTreeMap<RateKey, Measured>> = Mutex::new(BTreeMap::new());
+
+/// What [`record`] accumulates for a row.
+#[derive(Default)]
+struct Measured {
+    entries: u64,
+    took: Duration,
+    cpu: Duration,
+}
 
 /// A row's name, and its round (`None`: every round).
 type RateKey = (&'static str, Option<usize>);
@@ -57,20 +67,23 @@ type RateKey = (&'static str, Option<usize>);
 /// The round being measured.
 static ROUND: AtomicUsize = AtomicUsize::new(0);
 
-fn record_rate(name: &'static str, entries: u64, took: Duration) {
+/// Records `entries` appended in `took` under `name`, with the CPU time used since
+/// `cpu_before` (a [`process_cpu`] reading; none recorded where there is none).
+fn record(name: &'static str, entries: u64, took: Duration, cpu_before: Option<Duration>) {
+    let cpu = cpu_before
+        .zip(process_cpu())
+        .map_or(Duration::ZERO, |(before, after)| {
+            after.saturating_sub(before)
+        });
     let round = ROUND.load(Ordering::Relaxed);
     let mut r = RATES.lock().unwrap();
     for key in [(name, None), (name, Some(round))] {
         let e = r.entry(key).or_default();
-        e.0 += entries;
-        e.1 += took;
+        e.entries += entries;
+        e.took += took;
+        e.cpu += cpu;
     }
 }
-
-/// Entries and the process's CPU time (user and system, every thread) while they were
-/// appended, accumulated per row: how much work a row does per entry, which a shared disk's
-/// speed does not move as it moves rates.
-static CPU: Mutex<BTreeMap<&'static str, (u64, Duration)>> = Mutex::new(BTreeMap::new());
 
 /// The CPU time this process has used, from `/proc/self/stat` (`None` where there is none).
 fn process_cpu() -> Option<Duration> {
@@ -84,21 +97,12 @@ fn process_cpu() -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
-fn record_cpu(name: &'static str, entries: u64, before: Option<Duration>) {
-    if let (Some(before), Some(after)) = (before, process_cpu()) {
-        let mut c = CPU.lock().unwrap();
-        let e = c.entry(name).or_default();
-        e.0 += entries;
-        e.1 += after.saturating_sub(before);
-    }
-}
-
-/// Microseconds of CPU per entry of row `name`, over the whole run.
+/// Microseconds of CPU per entry of row `name`, over the whole run (`None` if none was read).
 fn cpu_per_entry(name: &'static str) -> Option<f64> {
-    let c = CPU.lock().unwrap();
-    c.get(name)
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, d)| d.as_secs_f64() * 1e6 / *n as f64)
+    let r = RATES.lock().unwrap();
+    r.get(&(name, None))
+        .filter(|m| m.entries > 0 && !m.cpu.is_zero())
+        .map(|m| m.cpu.as_secs_f64() * 1e6 / m.entries as f64)
 }
 
 /// A line with the CPU per entry of `row` beside its `baseline`'s, if both were measured.
@@ -122,8 +126,7 @@ fn timed(name: &'static str, iters: u64, mut op: impl FnMut()) -> Duration {
         op();
     }
     let took = start.elapsed();
-    record_rate(name, iters, took);
-    record_cpu(name, iters, cpu);
+    record(name, iters, took, cpu);
     took
 }
 
@@ -134,7 +137,7 @@ fn rate(name: &'static str) -> f64 {
 fn rate_in(name: &'static str, round: Option<usize>) -> f64 {
     let r = RATES.lock().unwrap();
     r.get(&(name, round))
-        .map_or(0.0, |(n, d)| *n as f64 / d.as_secs_f64())
+        .map_or(0.0, |m| m.entries as f64 / m.took.as_secs_f64())
 }
 
 /// The ratio of `row` to `baseline` in each round, then their median: on a machine whose disk
@@ -618,8 +621,7 @@ fn concurrent(
         }
     });
     let took = start.elapsed();
-    record_rate(name, per * threads as u64, took);
-    record_cpu(name, per * threads as u64, cpu);
+    record(name, per * threads as u64, took, cpu);
     // Criterion divides by `iters`; report the time for exactly that many.
     took.mul_f64(iters as f64 / (per * threads as u64) as f64)
 }

@@ -533,8 +533,6 @@ mod tests {
         }
     }
 
-    // A flush's follow-up runs once the next flusher is free to start, so that the next group
-    // commit never waits for it; a settle that fails has no follow-up.
     // A thread waiting for entries to be written (a gathering flusher, a reader of the tip) is
     // woken once they are, not at every entry written before them.
     #[test]
@@ -553,6 +551,8 @@ mod tests {
         assert_eq!(progress.lock().completion_notifies, 1);
     }
 
+    // A flush's follow-up runs once the next flusher is free to start, so that the next group
+    // commit never waits for it; a settle that fails has no follow-up.
     #[test]
     fn the_next_flush_runs_beside_a_follow_up() {
         const PATIENCE: Duration = Duration::from_secs(10);
